@@ -1,0 +1,167 @@
+"""Open HTML reports in headless Chromium with the network off and record what went wrong.
+
+Test-support module (not a test file): ``check_pages`` is used by the export
+browser test and by the end-to-end report test. Reports are opened from
+file:// with every request other than the page itself or a data: URL aborted,
+which is how a product manager opens them from a shared drive, offline.
+
+Chromium is Debian's ``chromium`` package (``/usr/bin/chromium``), driven by
+playwright through ``executable_path`` so no browser download is needed.
+``PRODOPS_CHROMIUM`` overrides the path. When Chromium or playwright is
+missing the calling test is skipped, unless ``CI`` is set: then it fails, so
+CI cannot pass without having looked at the reports.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Route
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+INJECTION_GLOBAL = "__prodops_injected"
+PAGE_TIMEOUT_MS = 30_000
+
+
+@dataclass(frozen=True)
+class PageCheck:
+    """What headless Chromium saw when opening one report offline."""
+
+    html_path: Path
+    console_errors: tuple[str, ...]
+    page_errors: tuple[str, ...]
+    failed_requests: tuple[str, ...]
+    blocked_requests: tuple[str, ...]
+    image_natural_widths: tuple[int, ...]
+    injected_type: str  # `typeof window.__prodops_injected`; "undefined" when nothing ran
+    body_text: str
+    screenshot: Path
+
+    @property
+    def problems(self) -> list[str]:
+        """One line per failed expectation; empty when the page rendered cleanly offline."""
+        found = [f"console error: {message}" for message in self.console_errors]
+        found += [f"page error: {message}" for message in self.page_errors]
+        found += [f"failed request: {request}" for request in self.failed_requests]
+        found += [f"blocked request: {request}" for request in self.blocked_requests]
+        found += [
+            f"image {index} not rendered (naturalWidth 0)"
+            for index, width in enumerate(self.image_natural_widths)
+            if width <= 0
+        ]
+        if self.injected_type != "undefined":
+            found.append(f"injected script ran: typeof window.{INJECTION_GLOBAL} is {self.injected_type}")
+        return found
+
+
+def chromium_executable() -> str:
+    """Path to Chromium: ``PRODOPS_CHROMIUM`` or ``chromium`` on PATH; skip (or fail on CI) if absent."""
+    candidate = os.environ.get("PRODOPS_CHROMIUM") or shutil.which("chromium")
+    if candidate and Path(candidate).is_file():
+        return candidate
+    _skip_or_fail(
+        "Chromium not found (set PRODOPS_CHROMIUM or put `chromium` on PATH): "
+        "install Debian's chromium package (apt-get install chromium)"
+    )
+    raise AssertionError("unreachable")  # pytest.skip/fail raise
+
+
+def _skip_or_fail(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; browser tests must run on CI")
+    pytest.skip(reason)
+
+
+def check_pages(html_paths: list[Path], screenshot_dir: Path) -> list[PageCheck]:
+    """Open each report offline in headless Chromium and return one ``PageCheck`` per page.
+
+    Every request that is not the page's own file:// URL or a data: URL is
+    aborted and recorded in ``blocked_requests``. A full-page screenshot of
+    each report is written to ``screenshot_dir/<position>-<report stem>.png``.
+    """
+    executable = chromium_executable()
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _skip_or_fail("playwright is not installed: pip install 'prodops-kit[dev]'")
+        raise
+    screenshot_dir = Path(screenshot_dir)
+    screenshot_dir.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=executable, headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            return [
+                _check_page(browser, Path(path), screenshot_dir / f"{position:02d}-{Path(path).stem}.png")
+                for position, path in enumerate(html_paths, start=1)
+            ]
+        finally:
+            browser.close()
+
+
+def _check_page(browser: Browser, html_path: Path, screenshot: Path) -> PageCheck:
+    page_url = html_path.resolve().as_uri()
+    context = browser.new_context(offline=True, java_script_enabled=True)
+    console_errors: list[str] = []
+    page_errors: list[str] = []
+    failed_requests: list[str] = []
+    blocked_requests: list[str] = []
+
+    def route(route: Route) -> None:
+        url = route.request.url
+        if url == page_url or url.startswith("data:"):
+            route.continue_()
+        else:
+            blocked_requests.append(url)
+            route.abort("blockedbyclient")
+
+    try:
+        context.route("**/*", route)
+        page = context.new_page()
+        page.on(
+            "console",
+            lambda message: console_errors.append(message.text) if message.type == "error" else None,
+        )
+        page.on("pageerror", lambda error: page_errors.append(str(error)))
+        page.on(
+            "requestfailed",
+            lambda request: None
+            if request.url in blocked_requests
+            else failed_requests.append(f"{request.url} ({request.failure})"),
+        )
+        page.goto(page_url, wait_until="load", timeout=PAGE_TIMEOUT_MS)
+        widths = page.eval_on_selector_all(
+            "img", "images => images.map(image => image.complete ? image.naturalWidth : 0)"
+        )
+        injected_type = page.evaluate(f"typeof window.{INJECTION_GLOBAL}")
+        body_text = page.inner_text("body")
+        page.screenshot(path=str(screenshot), full_page=True)
+    finally:
+        context.close()
+    return PageCheck(
+        html_path=html_path,
+        console_errors=tuple(console_errors),
+        page_errors=tuple(page_errors),
+        failed_requests=tuple(failed_requests),
+        blocked_requests=tuple(blocked_requests),
+        image_natural_widths=tuple(int(width) for width in widths),
+        injected_type=str(injected_type),
+        body_text=body_text,
+        screenshot=screenshot,
+    )
