@@ -1,0 +1,405 @@
+"""Loading inputs: CSV, parquet or a SQL query on DuckDB, checked against a declared schema.
+
+Every loader reports problems in one line that names the file, the column, the first bad row
+and its value, and says how to fix it. Rows an analysis decides to drop are never lost
+silently: they go into a :class:`DropLog` with their reason, and every report shows that log
+in its data-quality appendix. The log also remembers each input file's SHA-256, which the
+report manifest records.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import pandas as pd
+
+from prodops_lib.params import resolve_path
+
+__all__ = [
+    "SQL",
+    "Column",
+    "DropLog",
+    "InputError",
+    "Schema",
+    "file_sha256",
+    "load_table",
+    "read_frame",
+    "validate",
+]
+
+ColumnType = Literal["string", "int", "float", "bool", "date", "datetime"]
+
+_TRUE = {"true", "t", "yes", "y", "1"}
+_FALSE = {"false", "f", "no", "n", "0"}
+
+
+class InputError(ValueError):
+    """An input file or table is unusable; the message is one line that says how to fix it."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """One declared column.
+
+    ``on_invalid="drop"`` drops (and logs) rows whose value does not parse or is not allowed,
+    instead of stopping the report; ``required=False`` lets the column be absent from the file.
+    """
+
+    name: str
+    type: ColumnType = "string"
+    required: bool = True
+    nullable: bool = True
+    allowed: tuple[str, ...] | None = None
+    date_format: str | None = None
+    minimum: float | None = None
+    on_invalid: Literal["error", "drop"] = "error"
+
+
+@dataclass(frozen=True)
+class Schema:
+    """The columns a table must have; other columns pass through untouched."""
+
+    columns: tuple[Column, ...]
+
+    def __init__(self, *columns: Column) -> None:
+        object.__setattr__(self, "columns", tuple(columns))
+
+    @property
+    def names(self) -> list[str]:
+        return [column.name for column in self.columns]
+
+
+@dataclass(frozen=True)
+class SQL:
+    """A DuckDB query as a source. ``files`` lists the files it reads, so their hashes are
+    recorded in the manifest; ``name`` labels it in messages and the drop log."""
+
+    query: str
+    files: tuple[str, ...] = ()
+    name: str = "sql query"
+
+
+@dataclass
+class DropLog:
+    """What each report read and what it dropped, with reasons.
+
+    ``inputs`` has one entry per source read (label, path, sha256, rows); ``drops`` one entry
+    per (source, reason) with the number of rows and an example row number.
+    """
+
+    inputs: list[dict] = field(default_factory=list)
+    drops: list[dict] = field(default_factory=list)
+
+    def record_input(self, label: str, path: Path | None, rows: int) -> None:
+        digest = file_sha256(path) if path is not None and path.is_file() else None
+        self.inputs.append(
+            {"source": label, "path": str(path) if path else None, "sha256": digest, "rows": int(rows)}
+        )
+
+    def drop(self, source: str, reason: str, rows: int, example: str | None = None) -> None:
+        """Count ``rows`` dropped from ``source`` because of ``reason`` (zero counts are kept
+        out, so the appendix lists only what happened)."""
+        if rows:
+            self.drops.append(
+                {"source": source, "reason": reason, "rows": int(rows), "example": example}
+            )
+
+    def drop_frame(self, frame: pd.DataFrame) -> None:
+        """Ingest drops counted elsewhere: a frame with columns source, reason, rows."""
+        for record in frame.to_dict("records"):
+            self.drop(str(record["source"]), str(record["reason"]), int(record["rows"]))
+
+    def dropped(self, source: str | None = None) -> int:
+        return sum(d["rows"] for d in self.drops if source is None or d["source"] == source)
+
+    def to_frame(self) -> pd.DataFrame:
+        """Rows read and dropped per source, one row per reason (a source without drops gets
+        one row with reason ``—``)."""
+        rows = []
+        for entry in self.inputs:
+            reasons = [d for d in self.drops if d["source"] == entry["source"]] or [None]
+            for drop in reasons:
+                rows.append({
+                    "source": entry["source"],
+                    "rows_read": entry["rows"],
+                    "reason": drop["reason"] if drop else "—",
+                    "rows_dropped": drop["rows"] if drop else 0,
+                    "example": (drop or {}).get("example"),
+                })
+        read_sources = {entry["source"] for entry in self.inputs}
+        for drop in self.drops:
+            if drop["source"] not in read_sources:
+                rows.append({"source": drop["source"], "rows_read": None, "reason": drop["reason"],
+                             "rows_dropped": drop["rows"], "example": drop.get("example")})
+        return pd.DataFrame(rows, columns=["source", "rows_read", "reason", "rows_dropped", "example"])
+
+    def save(self, results_dir: str | Path) -> None:
+        """Write ``data_quality.csv`` and ``inputs.json`` (the runner reads the latter)."""
+        folder = resolve_path(results_dir)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.to_frame().to_csv(folder / "data_quality.csv", index=False, lineterminator="\n")
+        (folder / "inputs.json").write_text(json.dumps(self.inputs, indent=2) + "\n", encoding="utf-8")
+
+
+_HASHES: dict[tuple[str, int, int], str] = {}
+
+
+def file_sha256(path: str | Path) -> str:
+    """SHA-256 of a file's bytes (cached per path, size and modification time)."""
+    file = Path(path)
+    stat = file.stat()
+    cache_key = (str(file.resolve()), stat.st_size, stat.st_mtime_ns)
+    if cache_key not in _HASHES:
+        digest = hashlib.sha256()
+        with file.open("rb") as handle:
+            for block in iter(lambda: handle.read(1 << 20), b""):
+                digest.update(block)
+        _HASHES[cache_key] = digest.hexdigest()
+    return _HASHES[cache_key]
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_frame(
+    source: str | Path | SQL | pd.DataFrame,
+    *,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+    expected_columns: Sequence[str] = (),
+) -> tuple[pd.DataFrame, str, Path | None]:
+    """Read a source as it is: CSV columns come in as text so that validation can name the
+    first bad value. Returns the frame, a label for messages and the file path (if any)."""
+    if isinstance(source, pd.DataFrame):
+        return source.copy(), "data frame", None
+    if isinstance(source, SQL):
+        return _read_sql(source), source.name, None
+    label = str(source)
+    path = resolve_path(source)
+    if not path.exists():
+        raise InputError(f"{label}: file not found (looked at {path}); check the path or run `prodops sample-data`")
+    if path.is_dir():
+        raise InputError(f"{label}: is a folder, not a file; name the CSV or parquet file inside it")
+    if path.stat().st_size == 0:
+        raise InputError(f"{label}: the file is empty (0 bytes); export it again")
+    suffix = path.suffix.lower()
+    if suffix in {".parquet", ".pq"}:
+        try:
+            frame = pd.read_parquet(path)
+        except Exception as error:  # pyarrow raises several types for a corrupt file
+            raise InputError(f"{label}: not a readable parquet file ({type(error).__name__}); export it again") from None
+    elif suffix in {".csv", ".tsv", ".txt"}:
+        frame = _read_csv(path, label, "\t" if suffix == ".tsv" else delimiter, encoding, expected_columns)
+    else:
+        raise InputError(f"{label}: unsupported file type {suffix!r}; use .csv, .tsv or .parquet")
+    return frame, label, path
+
+
+def _read_csv(path: Path, label: str, delimiter: str, encoding: str, expected: Sequence[str]) -> pd.DataFrame:
+    try:
+        with path.open(encoding=encoding, newline="") as handle:
+            header_line = handle.readline()
+    except UnicodeDecodeError as error:
+        raise _encoding_error(label, error, encoding) from None
+    if not header_line.strip():
+        raise InputError(f"{label}: the first line is blank; the file must start with a header row")
+    header = next(csv.reader([header_line], delimiter=delimiter))
+    if len(header) == 1 and expected and header[0] not in expected:
+        guessed = _guess_delimiter(header_line, delimiter)
+        if guessed:
+            raise InputError(
+                f"{label}: the header looks {guessed!r}-separated, not {delimiter!r}-separated; "
+                f"re-export with commas or set delimiter: {guessed!r} for this file"
+            )
+    try:
+        frame = pd.read_csv(path, sep=delimiter, encoding=encoding, dtype="string",
+                            keep_default_na=False, na_values=[""], skipinitialspace=False)
+    except UnicodeDecodeError as error:
+        raise _encoding_error(label, error, encoding) from None
+    except pd.errors.ParserError as error:
+        raise InputError(f"{label}: not valid CSV ({str(error).strip().splitlines()[-1]}); check quoting and the delimiter") from None
+    if frame.empty:
+        raise InputError(f"{label}: has a header but no data rows")
+    return frame
+
+
+def _guess_delimiter(line: str, current: str) -> str | None:
+    counts = {d: line.count(d) for d in (",", ";", "\t", "|") if d != current}
+    best = max(counts, key=counts.get)
+    return best if counts[best] > 0 else None
+
+
+def _encoding_error(label: str, error: UnicodeDecodeError, encoding: str) -> InputError:
+    byte = error.object[error.start : error.start + 1].hex()
+    return InputError(
+        f"{label}: not valid {encoding} text (byte 0x{byte} at offset {error.start}); "
+        "re-save it as UTF-8 or set encoding: latin-1 (or the file's encoding) for this file"
+    )
+
+
+def _read_sql(source: SQL) -> pd.DataFrame:
+    import duckdb
+
+    try:
+        with duckdb.connect() as connection:
+            return connection.execute(source.query).df()
+    except duckdb.Error as error:
+        first_line = str(error).strip().splitlines()[0]
+        raise InputError(f"{source.name}: the SQL query failed: {first_line}") from None
+
+
+# --------------------------------------------------------------------------- validation
+
+
+def load_table(
+    source: str | Path | SQL | pd.DataFrame,
+    schema: Schema | None = None,
+    *,
+    log: DropLog | None = None,
+    label: str | None = None,
+    rename: Mapping[str, str] | None = None,
+    delimiter: str = ",",
+    encoding: str = "utf-8",
+) -> pd.DataFrame:
+    """Read ``source``, rename columns (file name → schema name), validate and type it.
+
+    The rows read are recorded in ``log`` with the file's hash; rows dropped by a column's
+    ``on_invalid="drop"`` are recorded with their reason.
+    """
+    expected = list((rename or {}).keys()) + (schema.names if schema else [])
+    frame, source_label, path = read_frame(source, delimiter=delimiter, encoding=encoding,
+                                           expected_columns=expected)
+    label = label or source_label
+    if rename:
+        missing = [name for name in rename if name not in frame.columns]
+        if missing:
+            raise InputError(_missing_message(label, missing[0], frame.columns, "in the column mapping"))
+        frame = frame.rename(columns=dict(rename))
+    if log is not None:
+        log.record_input(label, path, len(frame))
+        for file in getattr(source, "files", ()):
+            log.record_input(f"{label}: {file}", resolve_path(file), len(frame))
+    if schema is None:
+        return frame
+    csv_lines = path is not None and path.suffix.lower() in {".csv", ".tsv", ".txt"}
+    return validate(frame, schema, label=label, log=log, csv_lines=csv_lines)
+
+
+def validate(
+    frame: pd.DataFrame, schema: Schema, *, label: str, log: DropLog | None = None,
+    csv_lines: bool = False,
+) -> pd.DataFrame:
+    """Check and convert ``frame`` column by column (see :class:`Column`). ``csv_lines`` says
+    the frame was read from a CSV file, so rows are named by their line in the file."""
+    frame = frame.copy()
+    for column in schema.columns:
+        if column.name not in frame.columns:
+            if column.required:
+                raise InputError(_missing_message(label, column.name, frame.columns))
+            continue
+        converted, bad = _convert_column(frame[column.name], column)
+        if not column.nullable:
+            bad = bad | converted.isna()
+        if bad.any():
+            first = bad.to_numpy().nonzero()[0][0]
+            raw = frame[column.name].iloc[first]
+            problem = _problem(column, raw)
+            if column.on_invalid == "error":
+                raise InputError(
+                    f"{label}: column {column.name!r}, row {_row_number(frame, first, csv_lines)}: {problem}; "
+                    f"fix the value{'' if bad.sum() == 1 else f' (and {int(bad.sum()) - 1} more rows)'}"
+                )
+            if log is None:
+                raise ValueError(f"validate({label}): column {column.name!r} drops rows, so pass log=DropLog()")
+            log.drop(label, f"column {column.name!r}: {_reason(column)}", int(bad.sum()),
+                     example=f"row {_row_number(frame, first, csv_lines)}: {raw!r}")
+            keep = ~bad.to_numpy()
+            frame, converted = frame.loc[keep], converted.loc[keep]
+        frame[column.name] = converted
+    return frame
+
+
+def _missing_message(label: str, name: str, columns: Iterable[str], where: str = "") -> str:
+    import difflib
+
+    present = [str(c) for c in columns]
+    close = difflib.get_close_matches(name, present, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else "columns present: " + ", ".join(present[:12])
+    return f"{label}: required column {name!r} is missing{(' ' + where) if where else ''}; {hint}"
+
+
+def _row_number(frame: pd.DataFrame, position: int, csv_lines: bool) -> str:
+    """The row as a person finds it: the file line for CSV (the header is line 1), else the
+    frame's index label."""
+    index = frame.index[position]
+    return f"{int(index) + 2} (file line)" if csv_lines else repr(index)
+
+
+def _convert_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Series]:
+    """Converted values and a mask of values present in the input that did not convert."""
+    present = values.notna()
+    if column.type == "string":
+        converted = values.astype("string")
+        bad = pd.Series(False, index=values.index)
+    elif column.type in ("int", "float"):
+        converted = pd.to_numeric(values, errors="coerce")
+        bad = present & converted.isna()
+        if column.type == "int":
+            fractional = converted.notna() & (converted % 1 != 0)
+            bad = bad | fractional
+            converted = converted.where(~fractional).astype("Int64")
+        else:
+            converted = converted.astype("float64")
+        if column.minimum is not None:
+            bad = bad | (converted.notna() & (converted < column.minimum))
+    elif column.type == "bool":
+        lowered = values.astype("string").str.strip().str.lower()
+        converted = pd.Series(pd.NA, index=values.index, dtype="boolean")
+        converted[lowered.isin(_TRUE)] = True
+        converted[lowered.isin(_FALSE)] = False
+        bad = present & converted.isna()
+    else:
+        if pd.api.types.is_datetime64_any_dtype(values):
+            converted = values
+        else:
+            converted = pd.to_datetime(values, format=column.date_format or "mixed", errors="coerce")
+        if getattr(converted.dt, "tz", None) is not None:
+            converted = converted.dt.tz_convert("UTC").dt.tz_localize(None)
+        if column.type == "date":
+            converted = converted.dt.normalize()
+        bad = present & converted.isna()
+    if column.allowed is not None:
+        bad = bad | (converted.notna() & ~converted.astype("string").isin(column.allowed))
+    return converted, bad.fillna(False).astype(bool)
+
+
+def _problem(column: Column, raw: object) -> str:
+    if raw is None or (isinstance(raw, float) and raw != raw) or raw is pd.NA:
+        return "value is missing"
+    if column.allowed is not None:
+        return f"{raw!r} is not one of {', '.join(column.allowed)}"
+    if column.minimum is not None:
+        return f"{raw!r} is not a number ≥ {column.minimum:g}"
+    return f"{raw!r} is not {_reason(column, article=True)}"
+
+
+def _reason(column: Column, article: bool = False) -> str:
+    kinds = {
+        "int": "a whole number", "float": "a number", "bool": "true/false",
+        "date": "a date" + (f" like {column.date_format}" if column.date_format else ""),
+        "datetime": "a date-time" + (f" like {column.date_format}" if column.date_format else ""),
+        "string": "text",
+    }
+    if not article:
+        if column.allowed is not None:
+            return "value not allowed"
+        if column.minimum is not None:
+            return f"below {column.minimum:g} or not a number"
+        return f"not {kinds[column.type]}"
+    return kinds[column.type]

@@ -1,0 +1,265 @@
+"""Run a bundle of notebooks for one period and write ``reports/<period>/``.
+
+Every notebook runs through papermill's Python API in this one process. A notebook that fails
+or times out does not stop the others; its failing cell and error are recorded and named on
+the index page, and the run as a whole reports failure. The period's folder is built in a
+staging folder beside it and swapped in at the end, so a re-run never leaves a mix of old and
+new files.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import nbformat
+
+from prodops_lib.params import parse_period, resolve_path, to_papermill
+from prodops_lib.report.bundle import Bundle, ReportEntry, bundle_root, load_bundle
+
+Status = Literal["ok", "failed", "timeout"]
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+@dataclass
+class ReportOutcome:
+    """What happened to one notebook run."""
+
+    entry: ReportEntry
+    status: Status = "ok"
+    error: str | None = None
+    failed_cell: int | None = None
+    failed_source: str | None = None
+    duration_seconds: float = 0.0
+    headline: dict[str, Any] | None = None
+    injected: dict[str, Any] = field(default_factory=dict)
+    html_exported: bool = False
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+@dataclass
+class RunResult:
+    """The whole run: where it was written and each report's outcome."""
+
+    period: str
+    folder: Path
+    outcomes: list[ReportOutcome]
+    duration_seconds: float
+
+    @property
+    def ok(self) -> bool:
+        return all(outcome.ok for outcome in self.outcomes)
+
+    @property
+    def index(self) -> Path:
+        return self.folder / "index.html"
+
+
+def run_bundle(
+    bundle_path: str | Path,
+    *,
+    period: str | None = None,
+    out_dir: str | Path = "reports",
+    only: list[str] | None = None,
+    timeout: float | None = None,
+    progress: bool = True,
+    echo: Callable[[str], None] = print,
+) -> RunResult:
+    """Run the bundle's notebooks (or those named in ``only``) for ``period``.
+
+    ``timeout`` bounds each notebook's whole execution in seconds; a notebook that exceeds it
+    is stopped and reported as a timeout.
+    """
+    from prodops_lib.report.index import write_index
+    from prodops_lib.report.manifest import build_manifest
+
+    bundle_file = Path(bundle_path).resolve()
+    bundle = load_bundle(bundle_file)
+    root = bundle_root(bundle_file)
+    period = parse_period(period or bundle.default_period or _last_complete_month(), "--period")
+    entries = bundle.select(only)
+    out = Path(out_dir).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    staging = out / f".{period}.staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "results").mkdir(parents=True)
+
+    started = time.time()
+    outcomes = []
+    previous_root = os.environ.get("PRODOPS_ROOT")
+    os.environ["PRODOPS_ROOT"] = str(root)  # kernels inherit it: paths resolve from the project root
+    try:
+        for number, entry in enumerate(entries, start=1):
+            echo(f"[{number}/{len(entries)}] {entry.name}: running {entry.notebook}")
+            outcome = _run_one(entry, period, root, staging, timeout, progress)
+            mark = {"ok": "ok", "failed": "FAILED", "timeout": "TIMED OUT"}[outcome.status]
+            detail = f" — {outcome.error}" if outcome.error else ""
+            echo(f"[{number}/{len(entries)}] {entry.name}: {mark} in {outcome.duration_seconds:.1f}s{detail}")
+            outcomes.append(outcome)
+    finally:
+        if previous_root is None:
+            os.environ.pop("PRODOPS_ROOT", None)
+        else:
+            os.environ["PRODOPS_ROOT"] = previous_root
+    result = RunResult(period, out / period, outcomes, time.time() - started)
+    manifest = build_manifest(bundle, bundle_file, root, result, staging, started)
+    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+    write_index(bundle, result, staging)
+    _swap_into_place(staging, out / period)
+    return result
+
+
+def _last_complete_month() -> str:
+    today = time.localtime()
+    year, month = (today.tm_year, today.tm_mon - 1) if today.tm_mon > 1 else (today.tm_year - 1, 12)
+    return f"{year:04d}-{month:02d}"
+
+
+def _run_one(entry: ReportEntry, period: str, root: Path, staging: Path, timeout: float | None,
+             progress: bool) -> ReportOutcome:
+    import papermill
+    from papermill.exceptions import PapermillExecutionError
+
+    results_dir = staging / "results" / entry.name
+    results_dir.mkdir(parents=True, exist_ok=True)
+    executed = staging / f"{entry.name}.ipynb"
+    outcome = ReportOutcome(entry)
+    started = time.monotonic()
+    try:
+        injected = {"period": period, "report_name": entry.name, "results_dir": results_dir.as_posix()}
+        if entry.parameters:
+            injected["parameters_file"] = resolve_path(entry.parameters, root).as_posix()
+        injected.update(entry.inject)
+        outcome.injected = to_papermill(injected, source=f"bundle entry {entry.name!r}")
+        clock = _NotebookClock(timeout)
+        papermill.execute_notebook(
+            str(resolve_path(entry.notebook, root)),
+            str(executed),
+            parameters=outcome.injected,
+            kernel_name="python3",
+            progress_bar=progress,
+            cwd=str(root),
+            **clock.engine_options(),
+        )
+    except PapermillExecutionError as error:
+        outcome.status = "failed"
+        outcome.failed_cell = error.exec_count
+        outcome.failed_source = _first_lines(error.source)
+        outcome.error = f"{error.ename}: {_clean(error.evalue)}"
+    except TimeoutError:  # nbclient's CellTimeoutError is a TimeoutError
+        outcome.status = "timeout"
+        outcome.error = f"stopped after {timeout:g} s: the notebook did not finish within --timeout"
+        cell = clock.current_cell
+        if cell is not None:
+            outcome.failed_cell = cell.get("execution_count")
+            outcome.failed_source = _first_lines(cell.get("source", ""))
+        _mark_timeout(executed, cell, outcome.error)
+    except Exception as error:  # a dead kernel, a bad parameter value: still one report's failure
+        outcome.status = "failed"
+        outcome.error = f"{type(error).__name__}: {_clean(str(error))}"
+    outcome.duration_seconds = time.monotonic() - started
+    outcome.headline = _read_headline(results_dir)
+    if executed.is_file():
+        outcome.html_exported = _export(executed, staging / f"{entry.name}.html", entry, outcome)
+    return outcome
+
+
+class _NotebookClock:
+    """A deadline for a whole notebook, enforced through nbclient's per-cell ``timeout_func``.
+
+    It also remembers the cell being run, because after a timeout papermill leaves the
+    notebook's metadata looking clean and would not say which cell it was.
+    """
+
+    def __init__(self, timeout: float | None) -> None:
+        self.timeout = timeout
+        self.deadline = time.monotonic() + timeout if timeout else None
+        self.current_cell: dict | None = None
+
+    def seconds_left(self, cell: dict) -> int:
+        self.current_cell = cell
+        if self.deadline is None:
+            return -1  # nbclient reads a negative timeout as "none"
+        return max(1, int(self.deadline - time.monotonic() + 0.999))
+
+    def engine_options(self) -> dict[str, Any]:
+        return {"timeout_func": self.seconds_left} if self.timeout else {}
+
+
+def _mark_timeout(executed: Path, cell: dict | None, message: str) -> None:
+    """Record the timeout in the executed notebook, where papermill does not: the notebook's
+    metadata, an error output on the cell that was running, and a banner at the top."""
+    if not executed.is_file():
+        return
+    notebook = nbformat.read(executed, as_version=4)
+    notebook.metadata.setdefault("papermill", {})["exception"] = True
+    notebook.metadata["papermill"]["timeout"] = message
+    cell_id = (cell or {}).get("id")
+    for candidate in notebook.cells:
+        if cell_id is not None and candidate.get("id") == cell_id:
+            candidate.metadata.setdefault("papermill", {})["exception"] = True
+            candidate.metadata["papermill"]["status"] = "failed"
+            candidate.outputs.append(nbformat.v4.new_output(
+                "error", ename="TimeoutError", evalue=message, traceback=[f"TimeoutError: {message}"]))
+    banner = nbformat.v4.new_markdown_cell(
+        f'<span style="color:#b03a2e;font-weight:bold">This report timed out: {message}.</span>'
+    )
+    banner.metadata["tags"] = ["prodops-timeout"]
+    notebook.cells.insert(0, banner)
+    nbformat.write(notebook, executed)
+
+
+def _read_headline(results_dir: Path) -> dict[str, Any] | None:
+    file = results_dir / "headline.json"
+    if not file.is_file():
+        return None
+    try:
+        return json.loads(file.read_text(encoding="utf-8"))
+    except json.JSONDecodeError:
+        return None
+
+
+def _export(executed: Path, html: Path, entry: ReportEntry, outcome: ReportOutcome) -> bool:
+    from prodops_lib.report.export import export_html
+
+    try:
+        export_html(executed, html, title=entry.display_title)
+    except Exception as error:  # an export failure is this report's failure, not the run's
+        if outcome.ok:
+            outcome.status = "failed"
+            outcome.error = f"HTML export failed: {type(error).__name__}: {_clean(str(error))}"
+        return False
+    return True
+
+
+def _clean(text: str) -> str:
+    """One readable line from an error message (ANSI colour codes removed)."""
+    lines = [line.strip() for line in _ANSI.sub("", str(text)).splitlines() if line.strip()]
+    return (lines[0] if lines else "").strip()[:500]
+
+
+def _first_lines(source: str, count: int = 3) -> str:
+    return "\n".join(str(source).splitlines()[:count])
+
+
+def _swap_into_place(staging: Path, final: Path) -> None:
+    """Replace ``final`` with ``staging`` by two renames: readers see the old folder or the new
+    one, never a mix (the gap between the renames is a moment with no folder at all)."""
+    retired = final.with_name(f".{final.name}.old-{os.getpid()}")
+    if final.exists():
+        os.replace(final, retired)
+    os.replace(staging, final)
+    shutil.rmtree(retired, ignore_errors=True)
+
+
+__all__ = ["Bundle", "ReportOutcome", "RunResult", "run_bundle"]
