@@ -77,7 +77,10 @@ def build_manifest(bundle: Bundle, bundle_file: Path, root: Path, result: RunRes
                  "contents": to_jsonable(load_yaml(parameters_file))}
                 if parameters_file else None
             ),
-            "injected_parameters": outcome.injected,
+            "injected_parameters": {  # as seen after the staging folder is renamed into place
+                key: value.replace(staging.as_posix(), result.folder.as_posix()) if isinstance(value, str) else value
+                for key, value in outcome.injected.items()
+            },
             "inputs": inputs,
         })
     return {

@@ -17,7 +17,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import nbformat
 
@@ -142,15 +142,19 @@ def _run_one(entry: ReportEntry, period: str, root: Path, staging: Path, timeout
         injected.update(entry.inject)
         outcome.injected = to_papermill(injected, source=f"bundle entry {entry.name!r}")
         clock = _NotebookClock(timeout)
-        papermill.execute_notebook(
-            str(resolve_path(entry.notebook, root)),
-            str(executed),
-            parameters=outcome.injected,
-            kernel_name="python3",
-            progress_bar=progress,
-            cwd=str(root),
-            **clock.engine_options(),
-        )
+        kernel_log = staging / "logs" / f"{entry.name}.log"
+        kernel_log.parent.mkdir(exist_ok=True)
+        with kernel_log.open("w", encoding="utf-8") as log_file:
+            papermill.execute_notebook(
+                str(resolve_path(entry.notebook, root)),
+                str(executed),
+                parameters=outcome.injected,
+                kernel_name="python3",
+                progress_bar=progress,
+                cwd=str(root),
+                kernel_manager_class=_kernel_manager_logging_to(log_file),
+                **clock.engine_options(),
+            )
     except PapermillExecutionError as error:
         outcome.status = "failed"
         outcome.failed_cell = error.exec_count
@@ -172,6 +176,20 @@ def _run_one(entry: ReportEntry, period: str, root: Path, staging: Path, timeout
     if executed.is_file():
         outcome.html_exported = _export(executed, staging / f"{entry.name}.html", entry, outcome)
     return outcome
+
+
+def _kernel_manager_logging_to(log_file: IO[str]) -> type:
+    """A kernel manager whose kernel writes its own stdout/stderr (start-up notices, shutdown
+    noise) to ``log_file`` instead of the terminal; cell outputs still go to the notebook."""
+    from jupyter_client.manager import AsyncKernelManager
+
+    class KernelWithLog(AsyncKernelManager):
+        async def start_kernel(self, **options: Any) -> None:
+            options.setdefault("stdout", log_file)
+            options.setdefault("stderr", log_file)
+            await super().start_kernel(**options)
+
+    return KernelWithLog
 
 
 class _NotebookClock:

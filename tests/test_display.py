@@ -1,0 +1,81 @@
+"""prodops_lib.display: text from data is escaped and redacted everywhere it is rendered."""
+
+from __future__ import annotations
+
+import json
+
+import pandas as pd
+
+from prodops_lib import display
+from prodops_lib.io import DropLog
+
+HOSTILE = '<script>window.__prodops_injected=1</script> mail jane.doe@example.com'
+SAFE = "&lt;script&gt;window.__prodops_injected=1&lt;/script&gt; mail [email]"
+
+
+def test_every_helper_escapes_and_redacts_data_text():
+    rendered = [
+        display.table(pd.DataFrame({HOSTILE: [HOSTILE]})),
+        display.kpi_cards([display.Kpi(HOSTILE, HOSTILE, HOSTILE)]),
+        display.callout(HOSTILE, title=HOSTILE),
+        display.paragraph(HOSTILE),
+        display.bullets([HOSTILE]),
+        display.heading(HOSTILE),
+        display.quotes([(HOSTILE, HOSTILE)]),
+    ]
+    for html in rendered:
+        assert "<script>" not in html
+        assert "jane.doe" not in html
+        assert SAFE in html
+        assert html._repr_html_() == str(html)
+
+
+def test_attribute_context_is_escaped_too():
+    assert display.safe_text('"><img src=x onerror=alert(1)>') == "&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"
+
+
+def test_table_formats_numbers_and_truncates():
+    frame = pd.DataFrame({"metric": ["a", "b", "c"], "share": [0.1234, 0.5, None], "n": [1200, 5, 7]})
+    html = display.table(frame, formats={"share": "{:.1%}"}, max_rows=2)
+    assert "12.3%" in html and "50.0%" in html and "1,200" in html
+    assert "Showing 2 of 3 rows" in html
+
+
+def test_format_value_rules():
+    assert display.format_value(1234567) == "1,234,567"
+    assert display.format_value(0.012345) == "0.0123"
+    assert display.format_value(12.345) == "12.35"
+    assert display.format_value(float("nan")) == "—"
+    assert display.format_value(pd.Timestamp("2026-10-01")) == "2026-10-01"
+
+
+def test_save_result_writes_csv_and_json(tmp_path):
+    import numpy as np
+
+    csv_path = display.save_result(pd.DataFrame({"a": [1, 2]}), "table", tmp_path)
+    assert csv_path.read_text() == "a\n1\n2\n"
+    json_path = display.save_result({"p": np.float64(0.5), "n": np.int64(3), "x": float("nan"),
+                                     "when": pd.Timestamp("2026-10-01")}, "summary", tmp_path)
+    assert json.loads(json_path.read_text()) == {"p": 0.5, "n": 3, "x": None, "when": "2026-10-01T00:00:00"}
+
+
+def test_headline_and_appendix_are_saved_for_the_runner(tmp_path):
+    display.save_headline("Ship it", tmp_path, status="good")
+    assert json.loads((tmp_path / "headline.json").read_text()) == {"headline": "Ship it", "tone": "good"}
+    log = DropLog()
+    log.record_input("units.csv", None, 10)
+    log.drop("units.csv", "unit in two variants", 2)
+    html = display.appendix(log, {"alpha": 0.05, "metrics": ["a"]}, tmp_path)
+    assert "2 row(s) dropped" in html and "unit in two variants" in html
+    assert {p.name for p in tmp_path.iterdir()} >= {"data_quality.csv", "inputs.json", "parameters.json"}
+
+
+def test_theme_is_applied_once_for_every_chart():
+    import matplotlib as mpl
+
+    from matplotlib.colors import to_hex
+
+    display.use_theme()
+    colours = [to_hex(c) for c in mpl.rcParams["axes.prop_cycle"].by_key()["color"][:3]]
+    assert colours == [c.lower() for c in display.PALETTE[:3]]
+    assert mpl.rcParams["axes.spines.top"] is False

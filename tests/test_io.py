@@ -1,0 +1,135 @@
+"""prodops_lib.io: loaders, schema validation with one-line errors, and the drop log."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pandas as pd
+import pytest
+
+from prodops_lib import io
+from prodops_lib.io import SQL, Column, DropLog, InputError, Schema
+
+SCHEMA = Schema(
+    Column("id", "int", nullable=False),
+    Column("variant", allowed=("control", "treatment")),
+    Column("revenue", "float", minimum=0),
+    Column("day", "date"),
+)
+
+
+def write(tmp_path, text: str, name: str = "units.csv", encoding: str = "utf-8"):
+    path = tmp_path / name
+    path.write_bytes(text.encode(encoding))
+    return path
+
+
+def test_csv_is_typed_and_recorded_with_its_hash(tmp_path):
+    path = write(tmp_path, "id,variant,revenue,day,extra\n1,control,2.5,2026-10-01,x\n2,treatment,0,2026-10-02,y\n")
+    log = DropLog()
+    frame = io.load_table(path, SCHEMA, log=log, label="units.csv")
+    assert frame["id"].tolist() == [1, 2]
+    assert frame["revenue"].tolist() == [2.5, 0.0]
+    assert frame["day"].tolist() == [pd.Timestamp("2026-10-01"), pd.Timestamp("2026-10-02")]
+    assert frame["extra"].tolist() == ["x", "y"]  # undeclared columns pass through
+    assert log.inputs == [{"source": "units.csv", "path": str(path),
+                           "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "rows": 2}]
+
+
+def test_bad_number_names_file_column_line_and_value(tmp_path):
+    path = write(tmp_path, "id,variant,revenue,day\n1,control,2.5,2026-10-01\n2,control,abc,2026-10-01\n3,control,x,2026-10-01\n")
+    with pytest.raises(InputError) as error:
+        io.load_table(path, SCHEMA, label="units.csv")
+    assert str(error.value) == ("units.csv: column 'revenue', row 3 (file line): 'abc' is not a number ≥ 0; "
+                                "fix the value (and 1 more rows)")
+
+
+def test_value_not_allowed(tmp_path):
+    path = write(tmp_path, "id,variant,revenue,day\n1,contrl,1,2026-10-01\n")
+    with pytest.raises(InputError, match=r"column 'variant', row 2 \(file line\): 'contrl' is not one of control, treatment"):
+        io.load_table(path, SCHEMA, label="u.csv")
+
+
+def test_missing_required_value(tmp_path):
+    path = write(tmp_path, "id,variant,revenue,day\n,control,1,2026-10-01\n")
+    with pytest.raises(InputError, match=r"column 'id', row 2 \(file line\): value is missing"):
+        io.load_table(path, SCHEMA, label="u.csv")
+
+
+def test_missing_column_suggests_the_close_one(tmp_path):
+    path = write(tmp_path, "id,varient,revenue,day\n1,control,1,2026-10-01\n")
+    with pytest.raises(InputError, match=r"u.csv: required column 'variant' is missing; did you mean 'varient'\?"):
+        io.load_table(path, SCHEMA, label="u.csv")
+
+
+def test_invalid_rows_can_be_dropped_and_counted(tmp_path):
+    schema = Schema(Column("id", "int"), Column("hours", "float", minimum=0, on_invalid="drop"))
+    path = write(tmp_path, "id,hours\n1,2\n2,-1\n3,lots\n4,5\n")
+    log = DropLog()
+    frame = io.load_table(path, schema, log=log, label="worklogs.csv")
+    assert frame["id"].tolist() == [1, 4]
+    assert log.drops == [{"source": "worklogs.csv", "reason": "column 'hours': below 0 or not a number",
+                          "rows": 2, "example": "row 3 (file line): '-1'"}]
+    quality = log.to_frame()
+    assert quality[["source", "rows_read", "rows_dropped"]].values.tolist() == [["worklogs.csv", 4, 2]]
+
+
+def test_missing_empty_and_header_only_files(tmp_path):
+    with pytest.raises(InputError, match=r"nope.csv: file not found"):
+        io.load_table(tmp_path / "nope.csv", SCHEMA, label="nope.csv")
+    with pytest.raises(InputError, match=r"the file is empty \(0 bytes\)"):
+        io.load_table(write(tmp_path, ""), SCHEMA)
+    with pytest.raises(InputError, match="has a header but no data rows"):
+        io.load_table(write(tmp_path, "id,variant,revenue,day\n"), SCHEMA)
+
+
+def test_wrong_delimiter_is_named(tmp_path):
+    path = write(tmp_path, "id;variant;revenue;day\n1;control;1;2026-10-01\n")
+    with pytest.raises(InputError, match=r"the header looks ';'-separated, not ','-separated; re-export with commas or set delimiter: ';'"):
+        io.load_table(path, SCHEMA)
+    assert len(io.load_table(path, SCHEMA, delimiter=";")) == 1
+
+
+def test_wrong_encoding_is_named(tmp_path):
+    path = write(tmp_path, "id,variant,revenue,day,name\n1,control,1,2026-10-01,Zoë\n", encoding="latin-1")
+    with pytest.raises(InputError, match=r"not valid utf-8 text \(byte 0xeb at offset \d+\); re-save it as UTF-8 or set encoding: latin-1"):
+        io.load_table(path, SCHEMA)
+    assert io.load_table(path, SCHEMA, encoding="latin-1")["name"].tolist() == ["Zoë"]
+
+
+def test_parquet_and_duckdb_sql_sources(tmp_path):
+    frame = pd.DataFrame({"id": [1, 2, 3], "variant": ["control", "treatment", "control"],
+                          "revenue": [1.0, 2.0, 3.0], "day": pd.to_datetime(["2026-10-01"] * 3)})
+    parquet = tmp_path / "units.parquet"
+    frame.to_parquet(parquet)
+    assert io.load_table(parquet, SCHEMA)["revenue"].sum() == 6.0
+    log = DropLog()
+    query = SQL(f"select variant, sum(revenue) as revenue from read_parquet('{parquet}') group by 1 order by 1",
+                files=(str(parquet),), name="revenue by variant")
+    totals = io.load_table(query, log=log)
+    assert totals.to_dict("list") == {"variant": ["control", "treatment"], "revenue": [4.0, 2.0]}
+    assert [entry["source"] for entry in log.inputs] == ["revenue by variant", f"revenue by variant: {parquet}"]
+    with pytest.raises(InputError, match=r"^bad: the SQL query failed: .*"):
+        io.load_table(SQL("select * from no_such_table", name="bad"))
+
+
+def test_column_mapping_renames_file_columns(tmp_path):
+    path = write(tmp_path, "Ticket,Group\n1,control\n")
+    schema = Schema(Column("id", "int"), Column("variant"))
+    frame = io.load_table(path, schema, rename={"Ticket": "id", "Group": "variant"})
+    assert frame.columns.tolist() == ["id", "variant"]
+    with pytest.raises(InputError, match=r"required column 'Tickt' is missing in the column mapping; did you mean 'Ticket'\?"):
+        io.load_table(path, schema, rename={"Tickt": "id"})
+
+
+def test_drop_log_saves_quality_and_inputs(tmp_path):
+    log = DropLog()
+    log.record_input("a.csv", None, 10)
+    log.drop("a.csv", "duplicate id", 2, example="row 4")
+    log.drop_frame(pd.DataFrame({"source": ["b"], "reason": ["zero denominator"], "rows": [3]}))
+    log.drop("a.csv", "nothing", 0)
+    log.save(tmp_path)
+    saved = pd.read_csv(tmp_path / "data_quality.csv")
+    assert saved[["source", "reason", "rows_dropped"]].values.tolist() == [
+        ["a.csv", "duplicate id", 2], ["b", "zero denominator", 3]]
+    assert log.dropped() == 5 and log.dropped("a.csv") == 2

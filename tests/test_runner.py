@@ -1,0 +1,115 @@
+"""The report runner on fixture notebooks: success, failure, timeout, typos and missing inputs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+
+import nbformat
+import pytest
+
+from prodops_lib.report import cli
+from prodops_lib.report.run import run_bundle
+
+from .conftest import RUNNER_FIXTURES
+
+BUNDLE = RUNNER_FIXTURES / "parameters" / "bundle.yaml"
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def fixture_run(tmp_path_factory):
+    """The whole fixture bundle, run once through the command line, with a 5-second timeout."""
+    out = tmp_path_factory.mktemp("reports")
+    code = cli.main(["report", "--bundle", str(BUNDLE), "--out", str(out), "--timeout", "5", "--no-progress"])
+    return code, out / "2026-10"
+
+
+def test_a_failing_report_does_not_stop_the_others_and_the_exit_code_says_so(fixture_run):
+    code, folder = fixture_run
+    assert code == cli.EXIT_REPORT_FAILED
+    for name in ["good", "typo", "missing_input", "fails", "sleeps"]:
+        assert (folder / f"{name}.ipynb").is_file(), name
+        assert (folder / f"{name}.html").is_file(), name
+    assert (folder / "results" / "good" / "items.csv").is_file()
+    assert not list(folder.parent.glob(".*staging*")), "the staging folder must be renamed into place"
+
+
+def test_manifest_records_status_hashes_versions_and_git(fixture_run):
+    _, folder = fixture_run
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["period"] == "2026-10" and manifest["status"] == "failed"
+    assert {"python", "pandas", "numpy", "papermill", "nbconvert"} <= set(manifest["versions"])
+    assert manifest["git"] is None or len(manifest["git"]["commit"]) == 40
+    reports = {r["name"]: r for r in manifest["reports"]}
+    assert {n: r["status"] for n, r in reports.items()} == {
+        "good": "ok", "typo": "failed", "missing_input": "failed", "fails": "failed", "sleeps": "timeout"}
+    items = RUNNER_FIXTURES / "data" / "items.csv"
+    assert reports["good"]["inputs"][0]["sha256"] == hashlib.sha256(items.read_bytes()).hexdigest()
+    assert reports["good"]["parameters_file"]["contents"] == {"input": "data/items.csv", "alpha": 0.05}
+    assert reports["good"]["injected_parameters"]["results_dir"] == (folder / "results" / "good").as_posix()
+    notebook = RUNNER_FIXTURES / "notebooks" / "ok.ipynb"
+    assert reports["good"]["notebook"]["sha256"] == hashlib.sha256(notebook.read_bytes()).hexdigest()
+    assert all(r["duration_seconds"] > 0 for r in manifest["reports"])
+
+
+def test_index_names_each_failure_its_cell_and_its_error(fixture_run):
+    _, folder = fixture_run
+    index = (folder / "index.html").read_text()
+    assert "5 report(s); 4 failed: typo, missing_input, fails, sleeps." in index
+    assert "Failed in cell [4]: RuntimeError: the fixture failed on purpose" in index
+    assert "alhpa: unknown key; did you mean &#x27;alpha&#x27;?" in index
+    assert "data/no_such_file.csv: file not found" in index
+    assert "Timed out" in index and "stopped after 5 s" in index
+    # the good report's headline is the period headline and its card links its files
+    assert '<div class="period-headline">3 items for 2026-10</div>' in index
+    assert 'href="good.html"' in index and 'href="results/good/items.csv"' in index
+
+
+def test_a_timeout_is_marked_in_the_executed_notebook(fixture_run):
+    _, folder = fixture_run
+    notebook = nbformat.read(folder / "sleeps.ipynb", as_version=4)
+    assert notebook.metadata.papermill["exception"] is True
+    sleeping = [c for c in notebook.cells if c.cell_type == "code" and "time.sleep" in c.source][0]
+    assert sleeping.outputs[-1]["ename"] == "TimeoutError"
+
+
+def test_the_drop_log_reaches_the_report(fixture_run):
+    _, folder = fixture_run
+    quality = (folder / "results" / "good" / "data_quality.csv").read_text()
+    assert "column 'effort': not a number,1" in quality
+
+
+def test_rerunning_a_period_replaces_its_folder_whole(tmp_path):
+    stale = tmp_path / "2026-10" / "stale.html"
+    stale.parent.mkdir()
+    stale.write_text("old")
+    result = run_bundle(BUNDLE, out_dir=tmp_path, only=["good"], progress=False, echo=lambda _: None)
+    assert result.ok
+    assert not stale.exists()
+    assert sorted(p.name for p in (tmp_path / "2026-10").iterdir()) == [
+        "good.html", "good.ipynb", "index.html", "logs", "manifest.json", "results"]
+    assert [p.name for p in tmp_path.iterdir()] == ["2026-10"]
+
+
+@pytest.mark.parametrize(("arguments", "message"), [
+    (["--only", "goood"], "--only goood: no report of that name in the bundle; did you mean 'good'?"),
+    (["--period", "2026-13"], "--period: '2026-13' is not a month; write it as YYYY-MM"),
+    (["--timeout", "0"], "--timeout 0: must be a positive number of seconds"),
+])
+def test_usage_errors_exit_2_with_one_line(arguments, message, tmp_path, capsys):
+    code = cli.main(["report", "--bundle", str(BUNDLE), "--out", str(tmp_path), *arguments])
+    assert code == cli.EXIT_USAGE
+    error = capsys.readouterr().err
+    assert message in error and error.count("\n") == 1
+
+
+def test_bundle_naming_a_missing_parameter_file_exits_2(tmp_path, capsys):
+    project = tmp_path / "project"
+    shutil.copytree(RUNNER_FIXTURES, project)
+    bundle = project / "parameters" / "bundle.yaml"
+    (project / "parameters" / "ok.yaml").unlink()
+    code = cli.main(["report", "--bundle", str(bundle), "--out", str(tmp_path / "out")])
+    assert code == cli.EXIT_USAGE
+    assert "reports[0] 'good': parameter file 'parameters/ok.yaml' not found" in capsys.readouterr().err
