@@ -72,7 +72,6 @@ def test_headline_and_appendix_are_saved_for_the_runner(tmp_path):
 
 def test_theme_is_applied_once_for_every_chart():
     import matplotlib as mpl
-
     from matplotlib.colors import to_hex
 
     display.use_theme()
