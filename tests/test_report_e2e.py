@@ -1,0 +1,109 @@
+"""End to end: `prodops report` on the bundled sample data, checked file by file and in Chromium."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from html.parser import HTMLParser
+
+import nbformat
+import pytest
+
+from prodops_lib.report import cli
+from prodops_lib.report.bundle import load_bundle
+
+from .browser import check_pages, chromium_executable
+from .conftest import ROOT
+
+pytestmark = pytest.mark.slow
+BUNDLE = ROOT / "parameters" / "monthly.yaml"
+
+
+@pytest.fixture(scope="module")
+def sample_report(tmp_path_factory):
+    out = tmp_path_factory.mktemp("reports")
+    code = cli.main(["report", "--out", str(out), "--no-progress"])
+    bundle = load_bundle(BUNDLE)
+    return code, out / bundle.default_period, bundle
+
+
+class _Resources(HTMLParser):
+    """Every src/href in a page, and every element that would show notebook code."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.references: list[str] = []
+        self.code_cells = 0
+
+    def handle_starttag(self, tag, attrs):
+        values = dict(attrs)
+        self.references += [values[key] for key in ("src", "href") if values.get(key)]
+        classes = (values.get("class") or "").split()
+        if ("jp-CodeCell" in classes and "jp-mod-noInput" not in classes) or "jp-InputPrompt" in classes:
+            self.code_cells += 1
+
+
+def test_the_sample_bundle_runs_clean(sample_report):
+    code, folder, _bundle = sample_report
+    manifest = json.loads((folder / "manifest.json").read_text())
+    failures = {r["name"]: r["error"] for r in manifest["reports"] if r["status"] != "ok"}
+    assert failures == {}
+    assert code == cli.EXIT_OK
+
+
+def test_every_file_of_the_layout_is_written(sample_report):
+    _, folder, bundle = sample_report
+    assert (folder / "index.html").is_file() and (folder / "manifest.json").is_file()
+    for entry in bundle.reports:
+        assert (folder / f"{entry.name}.html").is_file()
+        assert (folder / f"{entry.name}.ipynb").is_file()
+        results = folder / "results" / entry.name
+        assert {"headline.json", "data_quality.csv", "inputs.json", "parameters.json"} <= {p.name for p in results.iterdir()}
+        assert len(list(results.glob("*.csv"))) >= 2, f"{entry.name}: the tables behind its charts"
+
+
+def test_manifest_hashes_every_input_and_names_versions(sample_report):
+    _, folder, bundle = sample_report
+    manifest = json.loads((folder / "manifest.json").read_text())
+    assert manifest["period"] == bundle.default_period
+    assert [r["name"] for r in manifest["reports"]] == [e.name for e in bundle.reports]
+    for report in manifest["reports"]:
+        assert report["inputs"], f"{report['name']}: no input recorded"
+        for item in report["inputs"]:
+            assert item["sha256"] is None or re.fullmatch(r"[0-9a-f]{64}", item["sha256"])
+        assert any(item["sha256"] for item in report["inputs"])
+    assert {"python", "pandas", "papermill"} <= set(manifest["versions"])
+
+
+def test_html_reports_hide_code_and_load_nothing_remote(sample_report):
+    _, folder, _ = sample_report
+    for page in sorted(folder.glob("*.html")):
+        text = page.read_text(encoding="utf-8")
+        parser = _Resources()
+        parser.feed(text)
+        assert parser.code_cells == 0, f"{page.name}: shows code"
+        notebook = page.with_suffix(".ipynb")
+        if notebook.is_file():
+            code_lines = {line.strip() for cell in nbformat.read(notebook, as_version=4).cells
+                          if cell.cell_type == "code" for line in cell.source.splitlines()
+                          if len(line.strip()) >= 25}
+            shown = [line for line in code_lines if html.escape(line, quote=False) in text]
+            assert shown == [], f"{page.name}: shows its code: {shown[:2]}"
+        remote = [r for r in parser.references if re.match(r"^(https?:)?//", r)]
+        assert remote == [], f"{page.name}: loads {remote[:3]}"
+        assert "<script>window.__prodops_injected" not in text, f"{page.name}: hostile text reached the HTML as markup"
+        assert "@example.com" not in text, f"{page.name}: an email address was not redacted"
+
+
+def test_reports_render_in_chromium_with_the_network_blocked(sample_report, tmp_path):
+    chromium_executable()
+    _, folder, _ = sample_report
+    pages = sorted(folder.glob("*.html"))
+    checks = check_pages(pages, tmp_path / "screenshots")
+    for check in checks:
+        assert check.problems == [], f"{check.html_path.name}: {check.problems}"
+        assert check.injected_type == "undefined"
+        assert check.screenshot.is_file()
+    assert any("__prodops_injected" in check.body_text for check in checks), \
+        "the hostile sample text should show literally somewhere"
