@@ -36,6 +36,13 @@ CHROMIUM_ARGS = [
 ]
 INJECTION_GLOBAL = "__prodops_injected"
 PAGE_TIMEOUT_MS = 30_000
+BROKEN_ANCHORS_JS = """
+() => Array.from(document.querySelectorAll('a[href^="#"]'))
+  .map(link => link.getAttribute('href'))
+  .filter(href => href.length > 1
+    && !document.getElementById(href.slice(1))
+    && !document.getElementById(decodeURIComponent(href.slice(1))))
+"""
 
 
 @dataclass(frozen=True)
@@ -48,6 +55,7 @@ class PageCheck:
     failed_requests: tuple[str, ...]
     blocked_requests: tuple[str, ...]
     image_natural_widths: tuple[int, ...]
+    broken_anchor_links: tuple[str, ...]  # in-page `#id` links whose target does not exist
     injected_type: str  # `typeof window.__prodops_injected`; "undefined" when nothing ran
     body_text: str
     screenshot: Path
@@ -64,6 +72,7 @@ class PageCheck:
             for index, width in enumerate(self.image_natural_widths)
             if width <= 0
         ]
+        found += [f"in-page link to a missing id: {href}" for href in self.broken_anchor_links]
         if self.injected_type != "undefined":
             found.append(f"injected script ran: typeof window.{INJECTION_GLOBAL} is {self.injected_type}")
         return found
@@ -149,6 +158,7 @@ def _check_page(browser: Browser, html_path: Path, screenshot: Path) -> PageChec
         widths = page.eval_on_selector_all(
             "img", "images => images.map(image => image.complete ? image.naturalWidth : 0)"
         )
+        broken_anchors = page.evaluate(BROKEN_ANCHORS_JS)
         injected_type = page.evaluate(f"typeof window.{INJECTION_GLOBAL}")
         body_text = page.inner_text("body")
         page.screenshot(path=str(screenshot), full_page=True)
@@ -161,6 +171,7 @@ def _check_page(browser: Browser, html_path: Path, screenshot: Path) -> PageChec
         failed_requests=tuple(failed_requests),
         blocked_requests=tuple(blocked_requests),
         image_natural_widths=tuple(int(width) for width in widths),
+        broken_anchor_links=tuple(broken_anchors),
         injected_type=str(injected_type),
         body_text=body_text,
         screenshot=screenshot,

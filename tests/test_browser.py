@@ -39,6 +39,7 @@ def test_report_renders_offline_without_errors(fixture_checks: dict[str, PageChe
     assert check.failed_requests == ()
     assert check.blocked_requests == ()
     assert check.injected_type == "undefined"
+    assert check.broken_anchor_links == ()
     assert check.problems == []
     assert check.screenshot.is_file()
     assert check.screenshot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
@@ -86,7 +87,7 @@ def test_check_pages_reports_remote_loads_broken_images_and_scripts(tmp_path: Pa
     page.write_text(
         "<!DOCTYPE html><html><head><title>bad</title>"
         '<script src="https://cdn.example.com/require.js"></script></head><body>'
-        '<img src="https://example.com/chart.png">'
+        '<a href="#nowhere">x</a><img src="https://example.com/chart.png">'
         '<img src="data:image/gif;base64,R0lGODlhAQABAIAAAAAAAP///yH5BAEAAAAALAAAAAABAAEAAAIBRAA7">'
         "<script>window.__prodops_injected = 1; undefinedFunction();</script></body></html>",
         encoding="utf-8",
@@ -95,8 +96,9 @@ def test_check_pages_reports_remote_loads_broken_images_and_scripts(tmp_path: Pa
     assert check.blocked_requests == ("https://cdn.example.com/require.js", "https://example.com/chart.png")
     assert check.image_natural_widths == (0, 1)
     assert check.injected_type == "number"
+    assert check.broken_anchor_links == ("#nowhere",)
     assert any("undefinedFunction" in message for message in check.page_errors)
-    assert len(check.problems) >= 5
+    assert len(check.problems) >= 6
     assert (tmp_path / "shots" / "01-bad.png").is_file()
 
 
