@@ -90,6 +90,7 @@ def test_rerunning_a_period_replaces_its_folder_whole(tmp_path):
     assert not stale.exists()
     assert sorted(p.name for p in (tmp_path / "2026-10").iterdir()) == [
         "good.html", "good.ipynb", "index.html", "logs", "manifest.json", "results"]
+    assert json.loads((tmp_path / "2026-10" / "results" / "good" / "status.json").read_text()) == {"status": "ok", "error": None}
     assert [p.name for p in tmp_path.iterdir()] == ["2026-10"]
 
 

@@ -175,6 +175,10 @@ def _run_one(entry: ReportEntry, period: str, root: Path, staging: Path, timeout
     outcome.headline = _read_headline(results_dir)
     if executed.is_file():
         outcome.html_exported = _export(executed, staging / f"{entry.name}.html", entry, outcome)
+    # Reports that read other reports' results (the monthly review) need to know whether
+    # those ran to the end; a partial results folder looks complete otherwise.
+    (results_dir / "status.json").write_text(
+        json.dumps({"status": outcome.status, "error": outcome.error}) + "\n", encoding="utf-8")
     return outcome
 
 
