@@ -147,6 +147,16 @@ def test_aggregate_experiment_files_match_their_truth(truth: dict) -> None:
     assert variance["control"] == pytest.approx(12.0**2 / 1.5, rel=0.1)
 
 
+def test_experiment_registry_names_existing_files_and_taxonomy_themes(truth: dict) -> None:
+    registry = yaml.safe_load((SAMPLE / "experiments/experiments.yaml").read_text(encoding="utf-8"))
+    themes = {t["name"] for t in truth["taxonomy"]}
+    assert [e["name"] for e in registry["experiments"]] == list(truth["experiments"])
+    for experiment in registry["experiments"]:
+        assert (SAMPLE / "experiments" / experiment["file"]).is_file()
+        assert experiment["theme"] in themes
+        assert experiment["theme"] == truth["experiments"][experiment["name"]]["theme"]
+
+
 # ---------------------------------------------------------------- allocation
 def _valid_worklogs() -> pd.DataFrame:
     worklogs = _read("allocation/worklogs.csv")

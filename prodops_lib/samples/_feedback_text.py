@@ -289,7 +289,7 @@ TEMPLATES: dict[str, tuple[str, ...]] = {
         "Happy with the service.", "asdf", "Are you hiring in Berlin?", "Out of office until Monday.",
         "Nothing to add.", "Good.", "Can you resend the meeting invite?",
         "Our procurement team will be in touch about the contract.", "Is there a user conference this year?",
-        "n/a", "Thanks!", "Meh.", "Not sure yet, still evaluating.", "The sales rep was very friendly.",
+        "No comment.", "Thanks!", "Meh.", "Not sure yet, still evaluating.", "The sales rep was very friendly.",
         "Interested in your partner program.",
     ),
 }

@@ -94,8 +94,11 @@ def _compose(rng: np.random.Generator, theme: str, channel: str, month: str) -> 
     if theme == EMERGING and month == REPORT_PERIOD and rng.random() < 0.7:
         templates = text.SLACK_OUTAGE
     sentences = [fill(pick(templates), text.SLOTS, rng)]
-    if theme != text.NOISE and rng.random() < 0.35:
-        sentences.append(fill(pick(text.TEMPLATES[theme]), text.SLOTS, rng))
+    if theme != text.NOISE:  # a second (35%) and a third (12% of those) sentence
+        for chance in (0.35, 0.12 / 0.35):
+            if rng.random() >= chance:
+                break
+            sentences.append(fill(pick(text.TEMPLATES[theme]), text.SLOTS, rng))
     body = " ".join(dict.fromkeys(sentences))
     if rng.random() < 0.05:
         body = add_typo(body, rng)
@@ -268,6 +271,8 @@ def write_feedback(out_dir: Path) -> tuple[list[Path], dict]:
         "near_duplicates_by_channel": {k: int(v) for k, v in items[items["duplicate_of"] >= 0]
                                        .groupby("channel").size().items()},
         "empty_texts": {channel: len(texts) for channel, texts in EMPTY_TEXTS.items()},
+        "whitespace_only_texts": {channel: sum(1 for t in texts if t and not t.strip())
+                                  for channel, texts in EMPTY_TEXTS.items()},
         "true_themes": [*PRODUCT_THEMES, text.DARK_MODE, text.NOISE],
         "expected_mapping": {text.DARK_MODE: "unmapped", text.NOISE: "unmapped"},
         "planted_share_by_month": {m: {t: rounded(v) for t, v in _month_shares(m).items()} for m in SAMPLE_MONTHS},
