@@ -12,6 +12,7 @@ reports:
     notebook: notebooks/monthly_review.ipynb
     parameters: parameters/monthly_review.yaml
     headline: true               # this report's headline is the period's headline
+    timeout: 1800                # seconds; the smaller of this and --timeout applies
 ```
 The same notebook may appear several times with different parameters and names.
 """
@@ -38,9 +39,12 @@ class ReportEntry:
     parameters: str | None = None
     title: str | None = None
     headline: bool = False
+    timeout: float | None = None
     inject: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError(f"timeout {self.timeout:g}: must be a positive number of seconds")
         if not _NAME.match(self.name):
             raise ValueError(
                 f"name {self.name!r} must be lower-case letters, digits, '_' or '-' (it names files)"

@@ -141,6 +141,8 @@ def _run_one(entry: ReportEntry, period: str, root: Path, staging: Path, timeout
             injected["parameters_file"] = resolve_path(entry.parameters, root).as_posix()
         injected.update(entry.inject)
         outcome.injected = to_papermill(injected, source=f"bundle entry {entry.name!r}")
+        limits = [t for t in (timeout, entry.timeout) if t is not None]
+        timeout = min(limits) if limits else None
         clock = _NotebookClock(timeout)
         kernel_log = staging / "logs" / f"{entry.name}.log"
         kernel_log.parent.mkdir(exist_ok=True)
@@ -174,7 +176,8 @@ def _run_one(entry: ReportEntry, period: str, root: Path, staging: Path, timeout
     outcome.duration_seconds = time.monotonic() - started
     outcome.headline = _read_headline(results_dir)
     if executed.is_file():
-        outcome.html_exported = _export(executed, staging / f"{entry.name}.html", entry, outcome)
+        outcome.html_exported = _export(executed, staging / f"{entry.name}.html", entry, outcome,
+                                        resolve_path(entry.notebook, root).parent)
     # Reports that read other reports' results (the monthly review) need to know whether
     # those ran to the end; a partial results folder looks complete otherwise.
     (results_dir / "status.json").write_text(
@@ -251,11 +254,12 @@ def _read_headline(results_dir: Path) -> dict[str, Any] | None:
         return None
 
 
-def _export(executed: Path, html: Path, entry: ReportEntry, outcome: ReportOutcome) -> bool:
+def _export(executed: Path, html: Path, entry: ReportEntry, outcome: ReportOutcome,
+            notebook_folder: Path) -> bool:
     from prodops_lib.report.export import export_html
 
     try:
-        export_html(executed, html, title=entry.display_title)
+        export_html(executed, html, title=entry.display_title, resource_dir=notebook_folder)
     except Exception as error:  # an export failure is this report's failure, not the run's
         if outcome.ok:
             outcome.status = "failed"
