@@ -136,11 +136,15 @@ def inject_hostile(texts: list[str], rng: np.random.Generator,
     return out, counts
 
 
+def pick(options: Sequence[str], rng: np.random.Generator) -> str:
+    """One of ``options``, uniformly at random."""
+    return options[int(rng.integers(len(options)))]
+
+
 def fill(template: str, slots: dict[str, tuple[str, ...]], rng: np.random.Generator) -> str:
     """Fill each ``{slot}`` in ``template`` with a random choice from ``slots``."""
     names = [name for _, name, _, _ in string.Formatter().parse(template) if name]
-    return template.format(**{name: slots[name][int(rng.integers(len(slots[name])))]
-                              for name in names})
+    return template.format(**{name: pick(slots[name], rng) for name in names})
 
 
 def add_typo(text: str, rng: np.random.Generator) -> str:

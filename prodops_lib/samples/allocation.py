@@ -26,6 +26,7 @@ from ._common import (
     fill,
     inject_hostile,
     month_bounds,
+    pick,
     rounded,
     write_csv,
     write_rows,
@@ -104,73 +105,79 @@ class _ItemBuilder:
 
 
 def _build_items(rng: np.random.Generator) -> list[dict]:
+    """Every work item of every effort group (see ``_groups``), parents before children."""
     builder = _ItemBuilder(rng)
-    pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
     for group, (share, weights) in _groups().items():
         n_items = max(12, round(share * ITEMS_PER_UNIT_SHARE))
         if len(weights) == 2:  # items labelled with two themes
             first, second = weights
-            project = THEME_BY_NAME[first].project
             for _ in range(n_items):
-                builder.add(group, pick(["Story", "Task"]), project,
-                            fill(pick(text.SPLIT_SUMMARIES[(first, second)]), text.SLOTS, rng),
+                builder.add(group, pick(["Story", "Task"], rng), THEME_BY_NAME[first].project,
+                            fill(pick(text.SPLIT_SUMMARIES[(first, second)], rng), text.SLOTS, rng),
                             labels=[THEME_BY_NAME[first].label, THEME_BY_NAME[second].label])
-            continue
-        if group == UNCLASSIFIED:
+        elif group == UNCLASSIFIED:  # no rule matches these
             for _ in range(n_items):
                 labels = ["needs-triage"] if rng.random() < 0.3 else []
-                builder.add(group, pick(["Task", "Story"]), pick(["APP", "PLAT", "PAY"]),
-                            fill(pick(text.ITEM_SUMMARIES[UNCLASSIFIED]), text.SLOTS, rng), labels=labels)
-            continue
-        theme = THEME_BY_NAME[group]
-        summaries = text.ITEM_SUMMARIES[group]
-        projects = [theme.project] if theme.category == "roadmap" else ["APP", "PAY", "PLAT"]
-        titles = text.EPIC_TITLES[group]
-        n_epics = max(1 if theme.category != "roadmap" else 2, round(n_items / 40))
-        epics = []
-        for i in range(n_epics):
-            title = titles[i % len(titles)] + (f" (phase {i // len(titles) + 1})" if i >= len(titles) else "")
-            style = i % 3
-            labels = [] if style == 1 else [theme.label, pick(OTHER_LABELS)]
-            component = "" if style == 0 else theme.component
-            if group == "Performance & reliability" and i == 0:
-                labels, component = [], ""  # classified only through the `epics` rule
-            epics.append(builder.add(group, "Epic", pick(projects), title, labels=labels,
-                                     component=component))
-        stories: list[int] = []
-        matching = [s for s in summaries if _matches_summary_rule(s)]
-        for _ in range(n_items):
-            summary = fill(pick(summaries), text.SLOTS, rng)
-            if group == "Maintenance (KTLO)" and rng.random() < 0.4:  # found by the issue-type rule
-                builder.add(group, "Bug", pick(projects), fill(pick(text.BUG_SUMMARIES), text.SLOTS, rng))
-                continue
-            draw = rng.random()
-            if draw < 0.5 or (draw < 0.75 and not stories):
-                epic = pick(epics)
-                child_labels = [pick(OTHER_LABELS)] if rng.random() < 0.15 else []
-                stories.append(builder.add(group, "Story", builder.items[epic]["project"],
-                                           summary,
-                                           labels=child_labels, epic=epic))
-            elif draw < 0.75:
-                parent = pick(stories)
-                builder.add(group, "Sub-task", builder.items[parent]["project"],
-                            summary, parent=parent)
-            elif draw < 0.85:
-                epic = pick(epics)
-                builder.add(group, "Task", builder.items[epic]["project"],
-                            summary, epic=epic)
-            elif theme.category == "roadmap":
-                components = (theme.component, *EXTRA_COMPONENTS.get(group, ()))
-                if draw < 0.95:
-                    builder.add(group, "Bug", theme.project, fill(pick(text.BUG_SUMMARIES), text.SLOTS, rng),
-                                labels=[theme.label])
-                else:
-                    builder.add(group, "Story", theme.project, summary, component=pick(components))
-            elif draw < 0.92 and matching:  # found by the summary rule
-                builder.add(group, "Task", pick(projects), fill(pick(matching), text.SLOTS, rng))
-            else:
-                builder.add(group, "Task", pick(projects), summary, labels=[theme.label])
+                builder.add(group, pick(["Task", "Story"], rng), pick(["APP", "PLAT", "PAY"], rng),
+                            fill(pick(text.ITEM_SUMMARIES[UNCLASSIFIED], rng), text.SLOTS, rng),
+                            labels=labels)
+        else:
+            _add_theme_items(builder, group, n_items)
     return builder.items
+
+
+def _add_epics(builder: _ItemBuilder, group: str, n_epics: int, projects: list[str]) -> list[int]:
+    """Epics carry the theme: a label, a component or both (one only through the epics rule)."""
+    rng, theme, titles = builder.rng, THEME_BY_NAME[group], text.EPIC_TITLES[group]
+    epics = []
+    for i in range(n_epics):
+        title = titles[i % len(titles)] + (f" (phase {i // len(titles) + 1})" if i >= len(titles) else "")
+        style = i % 3
+        labels = [] if style == 1 else [theme.label, pick(OTHER_LABELS, rng)]
+        component = "" if style == 0 else theme.component
+        if group == "Performance & reliability" and i == 0:
+            labels, component = [], ""  # classified only through the `epics` rule
+        epics.append(builder.add(group, "Epic", pick(projects, rng), title, labels=labels,
+                                 component=component))
+    return epics
+
+
+def _add_theme_items(builder: _ItemBuilder, group: str, n_items: int) -> None:
+    """Epics, then children that inherit (stories, sub-tasks, tasks) and items with own rules."""
+    rng, theme, summaries = builder.rng, THEME_BY_NAME[group], text.ITEM_SUMMARIES[group]
+    projects = [theme.project] if theme.category == "roadmap" else ["APP", "PAY", "PLAT"]
+    epics = _add_epics(builder, group, max(1 if theme.category != "roadmap" else 2, round(n_items / 40)),
+                       projects)
+    stories: list[int] = []
+    matching = [s for s in summaries if _matches_summary_rule(s)]
+    for _ in range(n_items):
+        summary = fill(pick(summaries, rng), text.SLOTS, rng)
+        if group == "Maintenance (KTLO)" and rng.random() < 0.4:  # found by the issue-type rule
+            builder.add(group, "Bug", pick(projects, rng), fill(pick(text.BUG_SUMMARIES, rng), text.SLOTS, rng))
+            continue
+        draw = rng.random()
+        if draw < 0.5 or (draw < 0.75 and not stories):
+            epic = pick(epics, rng)
+            child_labels = [pick(OTHER_LABELS, rng)] if rng.random() < 0.15 else []
+            stories.append(builder.add(group, "Story", builder.items[epic]["project"], summary,
+                                       labels=child_labels, epic=epic))
+        elif draw < 0.75:
+            parent = pick(stories, rng)
+            builder.add(group, "Sub-task", builder.items[parent]["project"], summary, parent=parent)
+        elif draw < 0.85:
+            epic = pick(epics, rng)
+            builder.add(group, "Task", builder.items[epic]["project"], summary, epic=epic)
+        elif theme.category == "roadmap":
+            if draw < 0.95:
+                builder.add(group, "Bug", theme.project, fill(pick(text.BUG_SUMMARIES, rng), text.SLOTS, rng),
+                            labels=[theme.label])
+            else:
+                components = (theme.component, *EXTRA_COMPONENTS.get(group, ()))
+                builder.add(group, "Story", theme.project, summary, component=pick(components, rng))
+        elif draw < 0.92 and matching:  # found by the summary rule
+            builder.add(group, "Task", pick(projects, rng), fill(pick(matching, rng), text.SLOTS, rng))
+        else:
+            builder.add(group, "Task", pick(projects, rng), summary, labels=[theme.label])
 
 
 def _matches_summary_rule(summary: str) -> bool:

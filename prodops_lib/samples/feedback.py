@@ -27,6 +27,7 @@ from ._common import (
     inject_hostile,
     largest_remainder,
     month_bounds,
+    pick,
     random_times,
     rounded,
     write_csv,
@@ -89,21 +90,20 @@ def _accounts(rng: np.random.Generator) -> pd.DataFrame:
 
 def _compose(rng: np.random.Generator, theme: str, channel: str, month: str) -> tuple[str, str]:
     """The item's text and a short subject line (its first words)."""
-    pick = lambda options: options[int(rng.integers(len(options)))]  # noqa: E731
     templates = text.TEMPLATES[theme]
     if theme == EMERGING and month == REPORT_PERIOD and rng.random() < 0.7:
         templates = text.SLACK_OUTAGE
-    sentences = [fill(pick(templates), text.SLOTS, rng)]
+    sentences = [fill(pick(templates, rng), text.SLOTS, rng)]
     if theme != text.NOISE:  # a second (35%) and a third (12% of those) sentence
         for chance in (0.35, 0.12 / 0.35):
             if rng.random() >= chance:
                 break
-            sentences.append(fill(pick(text.TEMPLATES[theme]), text.SLOTS, rng))
+            sentences.append(fill(pick(text.TEMPLATES[theme], rng), text.SLOTS, rng))
     body = " ".join(dict.fromkeys(sentences))
     if rng.random() < 0.05:
         body = add_typo(body, rng)
     subject = " ".join(sentences[0].split()[:7]).rstrip(".,!?:")
-    opener, closer = pick(text.OPENERS[channel]), pick(text.CLOSERS[channel])
+    opener, closer = pick(text.OPENERS[channel], rng), pick(text.CLOSERS[channel], rng)
     first_word = body.split(" ", 1)[0]
     if opener.endswith((",", " but")) and first_word[1:].islower() and first_word not in KEEP_CAPITAL:
         body = body[0].lower() + body[1:]
