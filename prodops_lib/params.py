@@ -21,6 +21,7 @@ import re
 import types
 import typing
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -28,8 +29,11 @@ import yaml
 
 __all__ = [
     "ParameterError",
+    "Taxonomy",
+    "ThemeSpec",
     "build",
     "load",
+    "load_taxonomy",
     "load_yaml",
     "month_bounds",
     "parse_period",
@@ -315,3 +319,48 @@ def _to_json_value(value: Any, where: str) -> Any:
         f"{where}: a {type(value).__name__} cannot be passed to a notebook; "
         "use text, a number, true/false, a list or a mapping"
     )
+
+
+# --------------------------------------------------------------------------- shared taxonomy
+
+
+@dataclass(frozen=True)
+class ThemeSpec:
+    """A product theme: its name, its investment category and the keywords that seed it."""
+
+    name: str
+    category: Literal["roadmap", "ktlo", "tech_debt"] = "roadmap"
+    keywords: list[str] = dataclasses.field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Taxonomy:
+    """The theme taxonomy shared by allocation rules, feedback mapping and the review.
+
+    ``themes`` are product themes (customer demand can land on them); ``allocation_only_themes``
+    are engineering themes that are not customer demand (maintenance, tech debt).
+    """
+
+    themes: list[ThemeSpec]
+    allocation_only_themes: list[ThemeSpec] = dataclasses.field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        names = [t.name for t in self.themes + self.allocation_only_themes]
+        repeated = sorted({n for n in names if names.count(n) > 1})
+        if repeated:
+            raise ValueError(f"theme {repeated[0]!r} is listed twice; theme names must be unique")
+        if not self.themes:
+            raise ValueError("themes: the taxonomy lists no product theme")
+
+    @property
+    def product_themes(self) -> list[str]:
+        return [t.name for t in self.themes]
+
+    @property
+    def all_themes(self) -> list[str]:
+        return [t.name for t in self.themes + self.allocation_only_themes]
+
+
+def load_taxonomy(path: str | Path) -> Taxonomy:
+    """Load the shared theme taxonomy file (see :class:`Taxonomy`)."""
+    return load(path, Taxonomy)

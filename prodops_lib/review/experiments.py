@@ -1,0 +1,48 @@
+"""Experiments by product theme: what was decided, what won, what is still running."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+DECIDED = ("ship", "don't ship")
+
+
+@dataclass(frozen=True)
+class ExperimentsByTheme:
+    """``experiments``: one row per experiment (theme, decision, primary lift and interval);
+    ``by_theme``: per theme the number of experiments, decided ones, wins (ship) and the win
+    rate among decided ones; ``running``: experiments that need more data, with days to go;
+    ``unthemed``: experiments whose theme is not in the taxonomy."""
+
+    experiments: pd.DataFrame
+    by_theme: pd.DataFrame
+    running: pd.DataFrame
+    unthemed: pd.DataFrame
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.experiments.copy()
+
+
+def experiments_by_theme(experiments: pd.DataFrame, product_themes: list[str]) -> ExperimentsByTheme:
+    """Group the period's experiment summaries by theme."""
+    table = experiments.copy()
+    known = table["theme"].isin(product_themes)
+    unthemed = table[~known].reset_index(drop=True)
+    table.loc[~known, "theme"] = "(no theme)"
+    rows = []
+    for theme, group in table.groupby("theme", sort=True):
+        decided = group["decision"].isin(DECIDED)
+        wins = int((group["decision"] == "ship").sum())
+        rows.append({
+            "theme": theme, "experiments": len(group), "decided": int(decided.sum()), "wins": wins,
+            "win_rate": wins / int(decided.sum()) if decided.any() else float("nan"),
+            "keep_running": int((group["decision"] == "keep running").sum()),
+            "investigate": int((group["decision"] == "investigate").sum()),
+        })
+    by_theme = pd.DataFrame(rows, columns=["theme", "experiments", "decided", "wins", "win_rate",
+                                           "keep_running", "investigate"])
+    running = table[table["decision"] == "keep running"][["name", "theme", "primary_metric", "days_to_go"]]
+    ordered = table.sort_values(["theme", "name"], ignore_index=True)
+    return ExperimentsByTheme(ordered, by_theme, running.reset_index(drop=True), unthemed)

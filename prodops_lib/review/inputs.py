@@ -1,0 +1,93 @@
+"""The review's inputs: the saved results of the same period's other reports.
+
+The review never recomputes an analysis; it reads the tables the detailed reports saved, so
+it always agrees with them. A report that failed (its ``status.json`` says so) or whose
+results are missing is named, and the review renders what it can without it.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pandas as pd
+
+from prodops_lib.io import Column, DropLog, InputError, Schema, load_table
+from prodops_lib.review.spec import ReviewSources
+
+EFFORT_SCHEMA = Schema(Column("month"), Column("theme"), Column("team"),
+                       Column("effort", "float"), Column("share", "float"))
+DEMAND_SCHEMA = Schema(Column("month"), Column("product_theme"), Column("items", "float"),
+                       Column("customers", "float"), Column("arr", "float"),
+                       Column("item_share", "float"), Column("customer_share", "float"),
+                       Column("arr_share", "float"))
+TRENDS_SCHEMA = Schema(Column("label"), Column("product_theme"), Column("trend"),
+                       Column("count_this_period", "float", required=False),
+                       Column("count_before", "float", required=False))
+EXPERIMENT_FIELDS = ("name", "theme", "decision", "status", "primary_metric", "rel_effect",
+                     "rel_ci_low", "rel_ci_high", "days_to_go")
+
+
+@dataclass(frozen=True)
+class ReviewInputs:
+    """Frames read from the other reports; ``None`` where a report is missing or failed."""
+
+    effort: pd.DataFrame | None
+    demand: pd.DataFrame | None
+    feedback_trends: pd.DataFrame | None
+    experiments: pd.DataFrame
+    problems: list[str] = field(default_factory=list)
+
+
+def load_review_inputs(results_root: str | Path, sources: ReviewSources, log: DropLog) -> ReviewInputs:
+    """Read ``effort_share.csv`` (allocation), ``demand_by_theme.csv`` and ``trends.csv``
+    (feedback) and each experiment's ``summary.json`` from ``results_root/<name>/``."""
+    root = Path(results_root)
+    problems: list[str] = []
+    effort = demand = trends = None
+    if sources.allocation and _usable(root, sources.allocation, problems):
+        effort = _table(root, sources.allocation, "effort_share.csv", EFFORT_SCHEMA, log, problems)
+    if sources.feedback and _usable(root, sources.feedback, problems):
+        demand = _table(root, sources.feedback, "demand_by_theme.csv", DEMAND_SCHEMA, log, problems)
+        trends = _table(root, sources.feedback, "trends.csv", TRENDS_SCHEMA, log, problems)
+    rows = []
+    for name in sources.experiments:
+        if not _usable(root, name, problems):
+            continue
+        summary_file = root / name / "summary.json"
+        if not summary_file.is_file():
+            problems.append(f"{name}: no summary.json in its results; the experiment is left out")
+            continue
+        summary = json.loads(summary_file.read_text(encoding="utf-8"))
+        log.record_input(f"{name}/summary.json", summary_file, 1)
+        rows.append({key: summary.get(key) for key in EXPERIMENT_FIELDS} | {"report": name})
+    experiments = pd.DataFrame(rows, columns=[*EXPERIMENT_FIELDS, "report"])
+    return ReviewInputs(effort, demand, trends, experiments, problems)
+
+
+def _usable(root: Path, name: str, problems: list[str]) -> bool:
+    folder = root / name
+    if not folder.is_dir():
+        problems.append(f"{name}: no results found at {folder}; did the report run for this period?")
+        return False
+    status_file = folder / "status.json"
+    if status_file.is_file():
+        status = json.loads(status_file.read_text(encoding="utf-8"))
+        if status.get("status") != "ok":
+            problems.append(f"{name}: the report {status.get('status')} ({status.get('error')}); its results are left out")
+            return False
+    return True
+
+
+def _table(root: Path, name: str, file: str, schema: Schema, log: DropLog,
+           problems: list[str]) -> pd.DataFrame | None:
+    path = root / name / file
+    if not path.is_file():
+        problems.append(f"{name}: {file} is missing from its results; that part of the review is left out")
+        return None
+    try:
+        return load_table(path, schema, log=log, label=f"{name}/{file}")
+    except InputError as error:
+        problems.append(str(error))
+        return None

@@ -1,0 +1,70 @@
+"""The review's executive summary: at most five sentences from the numbers, largest risk first."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from prodops_lib.review.changes import Changes
+from prodops_lib.review.demand_supply import DemandSupply
+from prodops_lib.review.experiments import ExperimentsByTheme
+
+_BASIS_WORDS = {"items": "of customer feedback", "customers": "of customers asking", "arr": "of the ARR asking"}
+
+
+def executive_summary(
+    demand_supply: DemandSupply,
+    experiments: ExperimentsByTheme,
+    changes: Changes,
+    problems: list[str],
+    *,
+    unclassified_share: float | None = None,
+) -> list[tuple[str, str]]:
+    """Up to five ``(tone, sentence)`` pairs ordered by risk: untrustworthy experiments and
+    missing inputs, then the most under-served theme, then the most over-served, then emerging
+    demand and unclassified effort, then decisions."""
+    risks: list[tuple[int, str, str]] = []
+    investigate = experiments.experiments[experiments.experiments["decision"] == "investigate"]
+    if len(investigate):
+        names = ", ".join(investigate["name"].astype(str))
+        risks.append((0, "bad", f"{len(investigate)} experiment(s) cannot be trusted yet and need investigation: {names}."))
+    if problems:
+        risks.append((1, "bad", f"{len(problems)} input(s) of this review are missing or failed, so parts of it are blank (see Data quality)."))
+    words = _BASIS_WORDS[demand_supply.basis]
+    under = demand_supply.most("under-served")
+    if under is not None:
+        risks.append((2, "bad", f"{under['theme']} is the most under-served theme: {_pct(under[f'demand_{demand_supply.basis}_share'])} "
+                                f"{words} but {_pct(under['effort_share'])} of product engineering effort ({under['gap_pp']:+.0f} pp)."))
+    over = demand_supply.most("over-served")
+    if over is not None:
+        risks.append((3, "warning", f"{over['theme']} gets the most effort relative to demand: {_pct(over['effort_share'])} of product effort "
+                                    f"against {_pct(over[f'demand_{demand_supply.basis}_share'])} {words} ({over['gap_pp']:+.0f} pp)."))
+    if len(changes.emerging):
+        themes = ", ".join(_theme_names(changes.emerging))
+        risks.append((4, "warning", f"Emerging in feedback this month: {themes}."))
+    if unclassified_share is not None and unclassified_share >= 0.10:
+        risks.append((5, "warning", f"{_pct(unclassified_share)} of engineering effort could not be classified into a theme."))
+    decided = changes.decisions[changes.decisions["change"] == "decided"] if len(changes.decisions) else changes.decisions
+    running = experiments.running
+    if len(decided) or len(running):
+        shipped = int((decided["current"] == "ship").sum()) if len(decided) else 0
+        sentence = f"{len(decided)} experiment(s) reached a decision ({shipped} ship)"
+        sentence += f"; {len(running)} still need more data." if len(running) else "."
+        risks.append((6, "neutral", sentence))
+    if not risks:
+        risks.append((9, "good", "Demand and engineering effort are balanced across product themes and no experiment needs attention."))
+    return [(tone, text) for _, tone, text in sorted(risks, key=lambda r: r[0])[:5]]
+
+
+def _pct(share: float) -> str:
+    return "n/a" if pd.isna(share) else f"{100 * share:.0f}%"
+
+
+def _theme_names(rows: pd.DataFrame) -> list[str]:
+    names = []
+    for _, row in rows.iterrows():
+        theme = row.get("product_theme")
+        label = row.get("label")
+        name = f"{label} ({theme})" if isinstance(theme, str) and theme not in ("unmapped", label) else str(label)
+        if name not in names:
+            names.append(name)
+    return names

@@ -1,0 +1,166 @@
+"""The monthly review's computations on small hand-made result tables with known answers."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from prodops_lib.io import DropLog
+from prodops_lib.params import Taxonomy, ThemeSpec
+from prodops_lib.review import (
+    ReviewParams,
+    build_review,
+    load_saved_review,
+    previous_period,
+    recent_months,
+)
+from prodops_lib.review.changes import what_changed
+from prodops_lib.review.demand_supply import demand_vs_supply, gap_history
+from prodops_lib.review.experiments import experiments_by_theme
+from prodops_lib.review.inputs import ReviewInputs
+
+THEMES = ["Alpha", "Beta", "Gamma"]
+TAXONOMY = Taxonomy([ThemeSpec(t) for t in THEMES], [ThemeSpec("KTLO", "ktlo")])
+
+
+def effort_frame(month: str, hours: dict[str, float]) -> pd.DataFrame:
+    total = sum(hours.values())
+    return pd.DataFrame([{"month": month, "theme": t, "team": "ALL", "effort": h, "share": h / total}
+                         for t, h in hours.items()])
+
+
+def demand_frame(month: str, items: dict[str, float], arr: dict[str, float] | None = None) -> pd.DataFrame:
+    total = sum(items.values())
+    arr = arr or dict.fromkeys(items, 1.0)
+    return pd.DataFrame([{"month": month, "product_theme": t, "items": n, "customers": n, "arr": arr[t],
+                          "item_share": n / total, "customer_share": n / total, "arr_share": arr[t] / sum(arr.values())}
+                         for t, n in items.items()])
+
+
+EFFORT = effort_frame("2026-10", {"Alpha": 10, "Beta": 60, "Gamma": 30, "KTLO": 100, "Unclassified": 50})
+DEMAND = demand_frame("2026-10", {"Alpha": 50, "Beta": 10, "Gamma": 40, "unmapped": 25})
+
+
+def test_shares_are_normalised_over_product_themes_and_the_gap_is_in_points():
+    result = demand_vs_supply(DEMAND, EFFORT, "2026-10", THEMES, threshold_pp=5)
+    frame = result.frame.set_index("theme")
+    # demand over mapped items 50/10/40 of 100; effort over product hours 10/60/30 of 100
+    assert frame.loc["Alpha", "demand_items_share"] == pytest.approx(0.50)
+    assert frame.loc["Alpha", "effort_share"] == pytest.approx(0.10)
+    assert frame["gap_pp"].to_dict() == pytest.approx({"Alpha": 40.0, "Beta": -50.0, "Gamma": 10.0})
+    assert frame["status"].to_dict() == {"Alpha": "under-served", "Beta": "over-served", "Gamma": "under-served"}
+    assert result.most("under-served")["theme"] == "Alpha"
+    assert result.most("over-served")["theme"] == "Beta"
+    assert result.demand_coverage == pytest.approx(100 / 125)
+    assert result.effort_coverage == pytest.approx(100 / 250)
+    assert result.non_product_effort.to_dict("list") == {"theme": ["KTLO", "Unclassified"],
+                                                          "share_of_all_effort": pytest.approx([0.4, 0.2])}
+
+
+def test_demand_basis_can_be_arr():
+    demand = demand_frame("2026-10", {"Alpha": 50, "Beta": 10, "Gamma": 40},
+                          arr={"Alpha": 100.0, "Beta": 800.0, "Gamma": 100.0})
+    result = demand_vs_supply(demand, EFFORT, "2026-10", THEMES, basis="arr")
+    assert result.frame.set_index("theme")["gap_pp"].to_dict() == pytest.approx(
+        {"Alpha": 0.0, "Beta": 20.0, "Gamma": -20.0})
+
+
+def test_themes_on_one_side_only_are_listed_not_dropped():
+    effort = effort_frame("2026-10", {"Alpha": 10, "Beta": 90})
+    demand = demand_frame("2026-10", {"Alpha": 50, "Gamma": 50})
+    frame = demand_vs_supply(demand, effort, "2026-10", THEMES).frame.set_index("theme")
+    assert frame.loc["Gamma", "status"] == "no effort"
+    assert frame.loc["Beta", "status"] == "no demand"
+    assert len(frame) == 3
+
+
+def test_missing_side_leaves_the_comparison_unknown():
+    frame = demand_vs_supply(None, EFFORT, "2026-10", THEMES).frame
+    assert set(frame["status"]) == {"unknown"}
+
+
+def test_gap_history_slope_matches_a_least_squares_fit():
+    effort = pd.concat([effort_frame(m, {"Alpha": a, "Beta": 100 - a, "Gamma": 0.0})
+                        for m, a in [("2026-08", 10), ("2026-09", 20), ("2026-10", 30)]])
+    demand = pd.concat([demand_frame(m, {"Alpha": 50, "Beta": 50, "Gamma": 0}) for m in ["2026-08", "2026-09", "2026-10"]])
+    history = gap_history(demand, effort, ["2026-08", "2026-09", "2026-10"], THEMES)
+    alpha = history.frame[history.frame["theme"] == "Alpha"]["gap_pp"].tolist()
+    assert alpha == pytest.approx([40.0, 30.0, 20.0])
+    trend = history.trend.set_index("theme")
+    # gaps 40, 30, 20 → slope −10 pp/month, absolute gap shrinking: closing
+    assert trend.loc["Alpha", "gap_slope_pp_per_month"] == pytest.approx(-10.0)
+    assert trend.loc["Alpha", "verdict"] == "closing"
+    assert trend.loc["Beta", "verdict"] == "closing"  # −40, −30, −20
+    assert trend.loc["Gamma", "verdict"] == "steady"
+
+
+def test_experiments_win_rate_counts_only_decided_experiments():
+    experiments = pd.DataFrame({
+        "name": ["a", "b", "c", "d", "e"], "theme": ["Alpha", "Alpha", "Alpha", "Beta", "Nope"],
+        "decision": ["ship", "don't ship", "keep running", "investigate", "ship"],
+        "primary_metric": ["m"] * 5, "days_to_go": [None, None, 12.0, None, None],
+    })
+    result = experiments_by_theme(experiments, THEMES)
+    by_theme = result.by_theme.set_index("theme")
+    assert by_theme.loc["Alpha", ["experiments", "decided", "wins"]].tolist() == [3, 2, 1]
+    assert by_theme.loc["Alpha", "win_rate"] == pytest.approx(0.5)
+    assert pd.isna(by_theme.loc["Beta", "win_rate"])
+    assert result.unthemed["name"].tolist() == ["e"]
+    assert result.running[["name", "days_to_go"]].values.tolist() == [["c", 12.0]]
+
+
+def test_what_changed_compares_with_last_period():
+    current = {"allocation_by_theme": pd.DataFrame({"theme": ["Alpha", "Beta"], "share": [0.30, 0.70]}),
+               "demand_supply": pd.DataFrame({"theme": ["Alpha", "Beta"], "demand_items_share": [0.6, 0.4]}),
+               "experiments": pd.DataFrame({"name": ["a", "b", "c"], "decision": ["ship", "keep running", "investigate"]})}
+    previous = {"allocation_by_theme": pd.DataFrame({"theme": ["Alpha", "Beta", "Gamma"], "share": [0.10, 0.80, 0.10]}),
+                "demand_supply": pd.DataFrame({"theme": ["Alpha", "Beta"], "demand_items_share": [0.5, 0.5]}),
+                "experiments": pd.DataFrame({"name": ["a", "c"], "decision": ["keep running", "keep running"]})}
+    trends = pd.DataFrame({"label": ["slack broken", "old"], "product_theme": ["Alpha", "Beta"], "trend": ["emerging", "fading"]})
+    changes = what_changed("2026-10", current, previous, trends, top=2)
+    assert changes.available and changes.previous_period == "2026-09"
+    assert changes.allocation_moves[["theme", "change_pp"]].values.tolist() == [["Alpha", pytest.approx(20.0)], ["Beta", pytest.approx(-10.0)]]
+    assert changes.demand_moves["change_pp"].tolist() == pytest.approx([10.0, -10.0])
+    assert changes.decisions.values.tolist() == [["a", "keep running", "ship", "decided"],
+                                                  ["c", "keep running", "investigate", "changed"]]
+    assert changes.emerging["label"].tolist() == ["slack broken"]
+    assert changes.fading["label"].tolist() == ["old"]
+    assert set(changes.to_frame()["kind"]) == {"effort share", "demand share", "decision"}
+
+
+def test_without_a_previous_period_it_says_so():
+    current = {"experiments": pd.DataFrame({"name": ["a"], "decision": ["ship"]})}
+    changes = what_changed("2026-01", current, None, None)
+    assert not changes.available
+    assert changes.message.startswith("No saved review for 2025-12")
+
+
+def test_periods():
+    assert previous_period("2026-01") == "2025-12"
+    assert previous_period("2026-10") == "2026-09"
+    assert recent_months("2026-02", 3) == ["2025-12", "2026-01", "2026-02"]
+
+
+def test_summary_puts_the_largest_risk_first_and_has_at_most_five_sentences(tmp_path):
+    experiments = pd.DataFrame({"name": ["srm_one", "winner", "slow"], "theme": ["Alpha", "Beta", "Gamma"],
+                                "decision": ["investigate", "ship", "keep running"], "status": None,
+                                "primary_metric": "m", "rel_effect": [0.1, 0.05, 0.01], "rel_ci_low": [0.0, 0.01, -0.05],
+                                "rel_ci_high": [0.2, 0.09, 0.07], "days_to_go": [None, None, 20.0], "report": "x"})
+    trends = pd.DataFrame({"label": ["slack broken"], "product_theme": ["Alpha"], "trend": ["emerging"]})
+    inputs = ReviewInputs(EFFORT, DEMAND, trends, experiments, problems=[])
+    review = build_review(inputs, TAXONOMY, ReviewParams(taxonomy="unused.yaml"), "2026-10", previous=None)
+    sentences = [text for _, text in review.summary]
+    assert len(sentences) == 5
+    assert sentences[0].startswith("1 experiment(s) cannot be trusted yet and need investigation: srm_one")
+    assert sentences[1].startswith("Alpha is the most under-served theme: 50% of customer feedback but 10% of product engineering effort (+40 pp)")
+    assert sentences[2].startswith("Beta gets the most effort relative to demand: 60% of product effort against 10%")
+    assert sentences[3] == "Emerging in feedback this month: slack broken (Alpha)."
+    assert sentences[4] == "20% of engineering effort could not be classified into a theme."
+    assert review.headline == sentences[0]
+    coverage = review.coverage.set_index("measure")["value"]
+    assert coverage["share of effort not classified into a theme"] == pytest.approx(0.2)
+    # what next month reads back
+    for name, table in review.saved_tables().items():
+        table.to_csv(tmp_path / f"{name}.csv", index=False)
+    saved = load_saved_review(tmp_path, DropLog())
+    assert saved is not None and saved["allocation_by_theme"]["share"].sum() == pytest.approx(1.0)
