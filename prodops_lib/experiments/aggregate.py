@@ -1,0 +1,246 @@
+"""From data to sufficient statistics, with every dropped row counted.
+
+Two collectors produce the same :class:`CollectedData`: :mod:`.aggregate_frame` (numpy over a
+pandas frame) and :mod:`.aggregate_sql` (one DuckDB pass over a CSV, parquet file or SQL query,
+so the units never have to fit in pandas). Both emit a *wide* frame of sums per group,
+``<metric index>:<moment>`` columns, which :func:`wide_to_moments` turns into one row per
+metric and variant. :func:`moments_from_aggregates` reads teams' dashboard numbers (n, sum,
+sum of squares, or exposures and clicks per variant) into the same shape.
+
+The rules both collectors follow, so their results agree to rounding:
+
+* rows without a variant (or without a unit id) are dropped and counted;
+* a unit seen in more than one variant is dropped entirely and counted; above
+  ``max_crossover_share`` of units the analysis raises an alarm; a unit with several rows in
+  one variant is an error (the data must have one row per unit);
+* per metric, ``missing: error`` stops on a missing value, ``drop`` removes the unit from that
+  metric (counted), ``zero`` fills 0 (counted); ratio units with a zero denominator are dropped
+  from that metric (counted: they add nothing to either sum);
+* winsorization thresholds are linear-interpolation percentiles of the metric's valid values,
+  pooled over variants (over non-zero values with ``winsorize_scope: nonzero``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..io import InputError
+from .moments import MOMENT_COLUMNS
+from .spec import ExperimentSpec, MetricSpec
+
+__all__ = ["CollectedData", "DropCounter", "moments_from_aggregates", "wide_to_moments"]
+
+DROP_COLUMNS = ["source", "reason", "rows"]
+
+
+@dataclass
+class DropCounter:
+    """Rows dropped, by reason, as the frame the report's drop log ingests."""
+
+    source: str
+    entries: list[dict] = field(default_factory=list)
+
+    def add(self, reason: str, rows: int) -> None:
+        if rows:
+            self.entries.append({"source": self.source, "reason": reason, "rows": int(rows)})
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame(self.entries, columns=DROP_COLUMNS)
+
+
+@dataclass(frozen=True)
+class CollectedData:
+    """Sums per metric and variant (and per day and segment), and what was dropped."""
+
+    source: str
+    overall: pd.DataFrame
+    units: dict[str, int]
+    drops: pd.DataFrame
+    daily: pd.DataFrame | None = None
+    segments: pd.DataFrame | None = None
+    quantile_draws: dict[tuple[str, str], tuple[float, np.ndarray, int]] = field(default_factory=dict)
+    notes: dict = field(default_factory=dict)
+
+
+def metric_moments(metric: MetricSpec) -> list[str]:
+    """The sums a collector must compute for ``metric`` (the others follow from them)."""
+    names = ["n", "sum_y", "sum_y2"]
+    if metric.kind == "ratio":
+        names += ["sum_d", "sum_d2", "sum_yd"]
+    if metric.covariate:
+        names += ["sum_x", "sum_x2", "sum_yx"] + (["sum_dx"] if metric.kind == "ratio" else [])
+    return names
+
+
+def wide_to_moments(wide: pd.DataFrame, metrics: list[MetricSpec], keys: list[str]) -> pd.DataFrame:
+    """One row per metric x group, with all :data:`MOMENT_COLUMNS` (means get ``d ≡ 1``);
+    ``wide`` holds ``<i>:<moment>`` columns for the ``i``-th of ``metrics``."""
+    parts = []
+    for index, metric in enumerate(metrics):
+        if metric.kind == "quantile":
+            continue
+        part = wide[keys].copy()
+        part.insert(0, "metric", metric.name)
+        for name in metric_moments(metric):
+            values = wide[f"{index}:{name}"].to_numpy(dtype=float)
+            part[name] = np.where(np.isnan(values), 0.0, values)  # SQL sums over no rows are NULL
+        if metric.kind != "ratio":
+            part["sum_d"], part["sum_d2"], part["sum_yd"] = part["n"], part["n"], part["sum_y"]
+        for name in ("sum_x", "sum_x2", "sum_yx"):
+            if name not in part:
+                part[name] = 0.0
+        if "sum_dx" not in part:
+            part["sum_dx"] = part["sum_x"] if metric.kind != "ratio" else 0.0
+        parts.append(part[["metric", *keys, *MOMENT_COLUMNS]])
+    if not parts:
+        return pd.DataFrame(columns=["metric", *keys, *MOMENT_COLUMNS])
+    return pd.concat(parts, ignore_index=True)
+
+
+def order_variants(found: list[str], spec: ExperimentSpec) -> list[str]:
+    """Control first, then the expected split's order, then the rest by name."""
+    planned = list(spec.expected_split or {})
+    rest = sorted(variant for variant in found if variant != spec.control and variant not in planned)
+    return [spec.control] + [v for v in planned if v != spec.control] + rest
+
+
+def check_columns(available: list[str], spec: ExperimentSpec, source: str) -> None:
+    """Every column the spec names exists (one-line error naming the first that does not)."""
+    names = list(map(str, available))
+    shown = ", ".join(names[:12]) + (", ..." if len(names) > 12 else "")
+    wanted = [("variant_column", spec.variant_column)]
+    if spec.unit:
+        wanted.append(("unit", spec.unit))
+    if spec.timestamp_column:
+        wanted.append(("timestamp_column", spec.timestamp_column))
+    wanted += [(f"segments[{i}]", column) for i, column in enumerate(spec.segments)]
+    for metric in spec.metrics:
+        roles = [("column", metric.value_column)]
+        if metric.kind == "ratio":
+            roles = [("numerator", str(metric.numerator)), ("denominator", str(metric.denominator))]
+        if metric.covariate:
+            roles.append(("covariate", metric.covariate))
+        wanted += [(f"metric {metric.name!r} {role}", column) for role, column in roles]
+    for role, column in wanted:
+        if column not in names:
+            raise InputError(f"{source}: {role} {column!r} is not a column (columns: {shown})")
+
+
+def check_variants(units: dict[str, int], spec: ExperimentSpec, source: str) -> None:
+    """The control exists, every planned variant has units, no unplanned variant appears."""
+    found = [variant for variant, count in units.items() if count > 0]
+    listed = ", ".join(map(repr, found)) or "none"
+    if spec.control not in found:
+        raise InputError(
+            f"{source}: control {spec.control!r} not found in column {spec.variant_column!r} "
+            f"(found: {listed}); set control to the control variant's name"
+        )
+    if spec.expected_split:
+        for variant in spec.expected_split:
+            if units.get(variant, 0) == 0:
+                raise InputError(f"{source}: variant {variant!r} in expected_split has no units in column {spec.variant_column!r}")
+        for variant in found:
+            if variant not in spec.expected_split:
+                raise InputError(
+                    f"{source}: variant {variant!r} in column {spec.variant_column!r} is not in expected_split "
+                    f"({', '.join(spec.expected_split)}); add its share or filter it out"
+                )
+    if len(found) < 2:
+        raise InputError(f"{source}: column {spec.variant_column!r} has only one variant ({listed}); need a control and a variant")
+
+
+def check_metric_units(overall: pd.DataFrame, spec: ExperimentSpec, source: str) -> None:
+    """Every metric has at least two units with a value in every variant."""
+    for row in overall.itertuples(index=False):
+        if row.n < 2:
+            raise InputError(
+                f"{source}: metric {row.metric!r}: variant {row.variant!r} has {int(row.n)} unit(s) with a value "
+                "after drops; each variant needs at least 2"
+            )
+
+
+def check_binary(metric: MetricSpec, low: float, high: float, sum_y: float, sum_y2: float, source: str) -> None:
+    """A proportion's values are 0 or 1: for values in [0, 1], Σy² = Σy exactly when all are 0/1."""
+    if low < 0 or high > 1 or abs(sum_y - sum_y2) > 1e-9 * max(1.0, sum_y):
+        example = high if high > 1 else low if low < 0 else "a fraction"
+        raise InputError(
+            f"{source}: metric {metric.name!r} (kind 'proportion') needs 0/1 values in column "
+            f"{metric.value_column!r}, found {example}; use kind 'mean' for other values"
+        )
+
+
+def missing_value_error(metric: MetricSpec, column: str, count: int, source: str) -> InputError:
+    return InputError(
+        f"{source}: metric {metric.name!r}: column {column!r} has {count:,} missing value(s); "
+        "set missing: drop or missing: zero for this metric"
+    )
+
+
+def crossover_alarm(crossover_units: int, total_units: int, spec: ExperimentSpec) -> str | None:
+    """A warning when more than ``max_crossover_share`` of units were seen in several variants."""
+    if total_units and crossover_units / total_units > spec.max_crossover_share:
+        return (
+            f"{crossover_units:,} units ({crossover_units / total_units:.2%}) were seen in more than one variant "
+            f"(alarm above {spec.max_crossover_share:.2%}); they were dropped, but assignment may be broken"
+        )
+    return None
+
+
+_ALIASES = {
+    "n": ("n", "units", "exposures", "users"),
+    "sum_y": ("sum_y", "sum", "successes", "clicks", "conversions"),
+    "sum_y2": ("sum_y2", "sum_sq", "sum_squares"),
+}
+
+
+def moments_from_aggregates(frame: pd.DataFrame, spec: ExperimentSpec, source: str = "aggregates") -> pd.DataFrame:
+    """Read per-variant aggregates into the moments frame.
+
+    One row per variant (and per metric when a ``metric`` column is present; without it the
+    rows describe the spec's single metric). Columns: the variant column; ``n`` (or
+    ``units``/``exposures``/``users``); ``sum`` (or ``successes``/``clicks``/``conversions``);
+    ``sum_sq`` for means (proportions use ``sum``); ratio metrics add ``sum_d, sum_d2, sum_yd``
+    and a covariate ``sum_x, sum_x2, sum_yx`` (and ``sum_dx`` for ratios).
+    """
+    if spec.variant_column not in frame.columns:
+        raise InputError(f"{source}: variant_column {spec.variant_column!r} is not a column ({', '.join(map(str, frame.columns))})")
+    rename = {}
+    for standard, aliases in _ALIASES.items():
+        present = [alias for alias in aliases if alias in frame.columns]
+        if len(present) > 1:
+            raise InputError(f"{source}: columns {present[0]!r} and {present[1]!r} both mean {standard!r}; keep one")
+        if present:
+            rename[present[0]] = standard
+    data = frame.rename(columns=rename)
+    if "metric" not in data.columns:
+        if len(spec.metrics) != 1:
+            raise InputError(f"{source}: several metrics in the spec, so the aggregates need a 'metric' column")
+        data = data.assign(metric=spec.metrics[0].name)
+    parts = []
+    for metric in spec.metrics:
+        if metric.kind == "quantile":
+            raise InputError(f"{source}: metric {metric.name!r} is a quantile and needs unit-level data, not aggregates")
+        rows = data[data["metric"].astype(str) == metric.name]
+        if rows.empty:
+            raise InputError(f"{source}: no aggregate rows for metric {metric.name!r}")
+        needed = metric_moments(metric)
+        if metric.kind == "proportion" and "sum_y2" not in rows.columns:
+            rows = rows.assign(sum_y2=rows["sum_y"])
+        for name in needed:
+            if name not in rows.columns:
+                raise InputError(f"{source}: metric {metric.name!r} (kind {metric.kind!r}) needs a column {name!r}")
+            values = pd.to_numeric(rows[name], errors="coerce")
+            if values.isna().any():
+                bad = rows[name][values.isna()].iloc[0]
+                raise InputError(f"{source}: column {name!r} for metric {metric.name!r} has a non-numeric value {bad!r}")
+        wide = pd.DataFrame({"variant": rows[spec.variant_column].astype(str).to_numpy()})
+        for name in needed:
+            wide[f"0:{name}"] = pd.to_numeric(rows[name]).to_numpy(dtype=float)
+        duplicated = wide["variant"][wide["variant"].duplicated()]
+        if not duplicated.empty:
+            raise InputError(f"{source}: variant {duplicated.iloc[0]!r} has two rows for metric {metric.name!r}")
+        parts.append(wide_to_moments(wide, [metric], ["variant"]))
+    return pd.concat(parts, ignore_index=True)

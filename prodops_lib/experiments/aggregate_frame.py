@@ -1,0 +1,276 @@
+"""Sufficient statistics from a pandas frame, with numpy (``bincount`` over group codes).
+
+Follows the rules in :mod:`.aggregate`; :mod:`.aggregate_sql` computes the same numbers in
+DuckDB and the tests hold the two to 1e-9.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from ..io import InputError
+from .aggregate import (
+    CollectedData,
+    DropCounter,
+    check_binary,
+    check_columns,
+    check_metric_units,
+    check_variants,
+    crossover_alarm,
+    metric_moments,
+    missing_value_error,
+    order_variants,
+    wide_to_moments,
+)
+from .quantiles import bootstrap_ranks, quantile_rng
+from .spec import ExperimentSpec, MetricSpec
+
+__all__ = ["collect_frame"]
+
+MISSING_SEGMENT = "(missing)"
+
+
+def collect_frame(
+    frame: pd.DataFrame,
+    spec: ExperimentSpec,
+    *,
+    source: str = "data frame",
+    bootstrap_samples: int = 2000,
+    random_state: int = 0,
+) -> CollectedData:
+    """Sums per metric x variant (and day, segment) from unit-level rows in ``frame``."""
+    check_columns(list(frame.columns), spec, source)
+    drops = DropCounter(source)
+    notes: dict = {"filled_with_zero": {}, "winsorized": {}}
+    keep = frame[spec.variant_column].notna().to_numpy()
+    drops.add("missing variant", int((~keep).sum()))
+    if spec.unit:
+        keep = _drop_crossover(frame, spec, keep, drops, notes, source)
+    rows = None if keep.all() else np.flatnonzero(keep)
+
+    def column(name: str) -> np.ndarray:
+        values = frame[name].to_numpy()
+        return values if rows is None else values[rows]
+
+    codes, variants = _variant_codes(column(spec.variant_column), spec, source)
+    units = dict(zip(variants, np.bincount(codes, minlength=len(variants)).tolist(), strict=True))
+    check_variants(units, spec, source)
+    groupings = {"": (codes, len(variants), pd.DataFrame({"variant": variants}))}
+    if spec.timestamp_column:
+        groupings["day"] = _day_grouping(column(spec.timestamp_column), codes, variants, notes)
+    for segment_column in spec.segments:
+        groupings[segment_column] = _segment_grouping(column(segment_column), codes, variants)
+    wide = {name: keys.copy() for name, (_, _, keys) in groupings.items()}
+    counts = {name: np.bincount(group_codes, minlength=size) for name, (group_codes, size, _) in groupings.items()}
+    quantile_draws = {}
+    for index, metric in enumerate(spec.metrics):
+        y, d, x, valid = _metric_arrays(metric, lambda name, metric=metric: _numeric(frame, name, rows, metric, source), drops, notes, source)
+        if metric.kind == "quantile":
+            quantile_draws.update(_quantile_draws(index, metric, y, valid, codes, variants, bootstrap_samples, random_state))
+            continue
+        for name, (group_codes, size, _) in groupings.items():
+            sums = _moment_sums(metric, group_codes, size, y, d, x, valid, counts[name])
+            for moment, values in sums.items():
+                wide[name][f"{index}:{moment}"] = values
+    metrics = spec.metrics
+    main = "day" if spec.timestamp_column else ""
+    overall_wide = wide[main].drop(columns=["day"], errors="ignore").groupby("variant", sort=False).sum().reset_index()
+    overall = wide_to_moments(overall_wide, metrics, ["variant"])
+    check_metric_units(overall, spec, source)
+    daily = None
+    if spec.timestamp_column:
+        daily = wide_to_moments(wide["day"].dropna(subset=["day"]), metrics, ["variant", "day"])
+    segments = None
+    if spec.segments:
+        segments = pd.concat(
+            [wide_to_moments(wide[name], metrics, ["variant", "segment"]).assign(segment_column=name) for name in spec.segments],
+            ignore_index=True,
+        )
+    return CollectedData(
+        source=source, overall=overall, units=units, drops=drops.to_frame(), daily=daily,
+        segments=segments, quantile_draws=quantile_draws, notes=notes,
+    )
+
+
+def _drop_crossover(frame: pd.DataFrame, spec: ExperimentSpec, keep: np.ndarray, drops: DropCounter,
+                    notes: dict, source: str) -> np.ndarray:
+    """Drop rows without a unit id and every row of a unit seen in two variants."""
+    unit = frame[spec.unit]
+    no_unit = keep & unit.isna().to_numpy()
+    drops.add("missing unit id", int(no_unit.sum()))
+    keep = keep & ~no_unit
+    ids = unit.to_numpy()[keep]
+    if _all_distinct(ids):
+        notes["crossover_units"] = 0
+        return keep
+    kept = pd.DataFrame({"unit": ids, "variant": frame[spec.variant_column].to_numpy()[keep]})
+    repeated = kept[kept["unit"].duplicated(keep=False)]
+    per_unit = repeated.groupby("unit", sort=False)["variant"].agg(["size", "nunique"])
+    same_variant = per_unit[per_unit["nunique"] == 1]
+    if not same_variant.empty:
+        raise InputError(
+            f"{source}: unit column {spec.unit!r} has {len(same_variant):,} unit(s) with several rows in one variant "
+            f"(e.g. {same_variant.index[0]!r}); the data must have one row per unit"
+        )
+    crossover = unit.isin(per_unit.index).to_numpy() & keep
+    drops.add("unit in more than one variant", int(crossover.sum()))
+    notes["crossover_units"] = len(per_unit)
+    notes["crossover_alarm"] = crossover_alarm(len(per_unit), int(keep.sum()) - int(crossover.sum()) + len(per_unit), spec)
+    return keep & ~crossover
+
+
+def _all_distinct(ids: np.ndarray) -> bool:
+    """No id repeats: a bitmap for compact integer ids, else a hash check."""
+    if ids.dtype.kind in "iu" and len(ids):
+        low, high = int(ids.min()), int(ids.max())
+        if high - low < max(8 * len(ids), 1 << 20):
+            seen = np.zeros(high - low + 1, dtype=bool)
+            seen[ids - low] = True
+            return int(np.count_nonzero(seen)) == len(ids)
+    return bool(pd.Index(ids).is_unique)
+
+
+def _variant_codes(values: np.ndarray, spec: ExperimentSpec, source: str) -> tuple[np.ndarray, list[str]]:
+    codes, uniques = pd.factorize(values)
+    labels = [str(value) for value in uniques]
+    if len(set(labels)) != len(labels):
+        raise InputError(f"{source}: variant column {spec.variant_column!r} has values that print the same; make them distinct")
+    ordered = order_variants(labels, spec)
+    ordered = [variant for variant in ordered if variant in labels] + [v for v in ordered if v not in labels]
+    position = {variant: i for i, variant in enumerate(ordered)}
+    remap = np.array([position[label] for label in labels], dtype=np.int64)
+    return remap[codes], ordered
+
+
+def _day_grouping(values: np.ndarray, codes: np.ndarray, variants: list[str], notes: dict):
+    days = pd.to_datetime(pd.Series(values), errors="coerce").to_numpy().astype("datetime64[D]")
+    missing = np.isnat(days)
+    labels, day_codes = np.unique(days[~missing], return_inverse=True)
+    slot = np.zeros(len(days), dtype=np.int64)
+    slot[~missing] = day_codes + 1
+    notes["units_without_timestamp"] = int(missing.sum())
+    size = len(labels) + 1
+    keys = pd.DataFrame({
+        "variant": np.repeat(variants, size),
+        "day": np.tile(np.concatenate([[np.datetime64("NaT", "D")], labels]), len(variants)).astype("datetime64[ns]"),
+    })
+    return codes * size + slot, len(variants) * size, keys
+
+
+def _segment_grouping(values: np.ndarray, codes: np.ndarray, variants: list[str]):
+    labels = pd.Series(values).astype("string").fillna(MISSING_SEGMENT).to_numpy(dtype=object)
+    segment_codes, uniques = pd.factorize(labels)
+    size = len(uniques)
+    keys = pd.DataFrame({"variant": np.repeat(variants, size), "segment": np.tile(np.asarray(uniques, dtype=object), len(variants))})
+    return codes * size + segment_codes, len(variants) * size, keys
+
+
+def _numeric(frame: pd.DataFrame, name: str, rows: np.ndarray | None, metric: MetricSpec, source: str) -> np.ndarray:
+    """The column as float64 (missing as NaN), or a one-line error naming a bad value."""
+    series = frame[name]
+    if pd.api.types.is_bool_dtype(series.dtype) or pd.api.types.is_numeric_dtype(series.dtype):
+        values = series.to_numpy(dtype=float, na_value=np.nan)
+    else:
+        converted = pd.to_numeric(series, errors="coerce")
+        bad = converted.isna().to_numpy() & series.notna().to_numpy()
+        if bad.any():
+            position = int(np.argmax(bad))
+            raise InputError(
+                f"{source}: metric {metric.name!r}: column {name!r} is not numeric "
+                f"(value {series.iloc[position]!r} at row {position}); clean the column or fix the source"
+            )
+        values = converted.to_numpy(dtype=float, na_value=np.nan)
+    values = values if rows is None else values[rows]
+    if np.isinf(values).any():
+        raise InputError(f"{source}: metric {metric.name!r}: column {name!r} has infinite values; remove or cap them")
+    return values
+
+
+def _metric_arrays(metric: MetricSpec, get: Callable[[str], np.ndarray], drops: DropCounter, notes: dict, source: str):
+    """Unit values of one metric after the missing-value policy, zero denominators and winsorization."""
+    y = get(metric.value_column)
+    d = get(str(metric.denominator)) if metric.kind == "ratio" else None
+    x = get(metric.covariate) if metric.covariate else None
+    named = [(metric.value_column, y)]
+    if d is not None:
+        named.append((str(metric.denominator), d))
+    if x is not None:
+        named.append((str(metric.covariate), x))
+    missing = [(name, np.isnan(values)) for name, values in named]
+    valid = None
+    if metric.missing == "error":
+        for name, mask in missing:
+            if mask.any():
+                raise missing_value_error(metric, name, int(mask.sum()), source)
+    elif metric.missing == "zero":
+        for name, mask in missing:
+            if mask.any():
+                notes["filled_with_zero"][f"{metric.name}: {name}"] = int(mask.sum())
+        y, d, x = (None if a is None else np.nan_to_num(a, nan=0.0) for a in (y, d, x))
+    else:
+        any_missing = np.logical_or.reduce([mask for _, mask in missing])
+        drops.add(f"metric {metric.name!r}: missing value", int(any_missing.sum()))
+        valid = ~any_missing if any_missing.any() else None
+    if d is not None:
+        zero = d == 0
+        if valid is not None:
+            zero &= valid
+        drops.add(f"metric {metric.name!r}: zero denominator", int(zero.sum()))
+        if zero.any():
+            valid = ~zero if valid is None else valid & ~zero
+    if metric.winsorized:
+        y = _winsorize(metric, y, valid, notes)
+    if metric.kind == "proportion":
+        values = y if valid is None else y[valid]
+        check_binary(metric, float(values.min()), float(values.max()), float(values.sum()), float((values * values).sum()), source)
+    if valid is not None:
+        y, d, x = (None if a is None else np.where(valid, a, 0.0) for a in (y, d, x))
+    return y, d, x, valid
+
+
+def _winsorize(metric: MetricSpec, y: np.ndarray, valid: np.ndarray | None, notes: dict) -> np.ndarray:
+    values = y if valid is None else y[valid]
+    if metric.winsorize_scope == "nonzero":
+        values = values[values != 0]
+    low = float(np.quantile(values, metric.winsorize_lower)) if metric.winsorize_lower is not None else -np.inf
+    high = float(np.quantile(values, metric.winsorize_upper)) if metric.winsorize_upper is not None else np.inf
+    clipped = np.clip(y, low, high)
+    if metric.winsorize_scope == "nonzero":
+        clipped = np.where(y == 0, 0.0, clipped)
+    changed = clipped != y
+    if valid is not None:
+        changed &= valid
+    notes["winsorized"][metric.name] = {"lower": low, "upper": high, "units_capped": int(changed.sum())}
+    return clipped
+
+
+def _moment_sums(metric: MetricSpec, codes: np.ndarray, size: int, y, d, x, valid, count) -> dict[str, np.ndarray]:
+    def total(weights: np.ndarray) -> np.ndarray:
+        return np.bincount(codes, weights=weights, minlength=size)
+
+    sums = {"n": count.astype(float) if valid is None else total(valid.astype(float)), "sum_y": total(y)}
+    sums["sum_y2"] = sums["sum_y"] if metric.kind == "proportion" else total(y * y)
+    products = {"sum_d": (d, None), "sum_d2": (d, d), "sum_yd": (y, d), "sum_x": (x, None),
+                "sum_x2": (x, x), "sum_yx": (y, x), "sum_dx": (d, x)}
+    for moment in metric_moments(metric)[3:]:
+        left, right = products[moment]
+        sums[moment] = total(left if right is None else left * right)
+    return sums
+
+
+def _quantile_draws(index: int, metric: MetricSpec, y: np.ndarray, valid: np.ndarray | None, codes: np.ndarray,
+                    variants: list[str], samples: int, random_state: int) -> dict:
+    draws = {}
+    for position, variant in enumerate(variants):
+        in_variant = codes == position
+        if valid is not None:
+            in_variant &= valid
+        ordered = np.sort(y[in_variant])
+        if len(ordered) == 0:
+            continue
+        k, ranks = bootstrap_ranks(len(ordered), float(metric.quantile), samples, quantile_rng(random_state, index, position))
+        draws[(metric.name, variant)] = (float(ordered[k - 1]), ordered[ranks - 1], len(ordered))
+    return draws

@@ -1,0 +1,219 @@
+"""One call from data to decision: :func:`analyse_experiment` and :func:`analyse_aggregates`.
+
+Notebook use::
+
+    analysis = analyse_experiment("data/sample/ab/checkout.parquet", spec)
+    analysis.summary          # decision, reasons, SRM, power: JSON-able
+    analysis.to_frame()       # the tidy table, one row per metric x variant
+    plot_forest(analysis)     # charts in .plots
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from ..io import SQL, InputError
+from ..params import resolve_path
+from .aggregate import CollectedData, check_metric_units, check_variants, moments_from_aggregates
+from .aggregate_frame import collect_frame
+from .aggregate_sql import collect_sql, file_query
+from .decision import Decision, decide
+from .distribution import value_distribution
+from .effects import cumulative_table, results_table
+from .moments import Moments
+from .power import SamplePower, sample_power
+from .segments import EXPLORATORY_WARNING, segment_table
+from .spec import ExperimentSpec
+from .srm import SrmResult, srm_test
+
+__all__ = ["ExperimentAnalysis", "analyse_aggregates", "analyse_experiment"]
+
+Source = pd.DataFrame | str | os.PathLike | SQL
+
+
+@dataclass(frozen=True)
+class ExperimentAnalysis:
+    """Everything an experiment's report shows.
+
+    ``results`` is the tidy table (see :data:`.effects.RESULT_COLUMNS`); ``cumulative`` the
+    per-day series with the always-valid boundary (None without a timestamp column);
+    ``segments`` the exploratory per-segment effects (None without segments); ``drops`` the
+    rows dropped with their reasons (columns source, reason, rows); ``notes`` the data-quality
+    facts that are not drops (values filled with 0, winsorization caps, crossover units).
+    """
+
+    spec: ExperimentSpec
+    results: pd.DataFrame
+    srm: SrmResult
+    decision: Decision
+    power: SamplePower | None
+    cumulative: pd.DataFrame | None
+    segments: pd.DataFrame | None
+    drops: pd.DataFrame
+    notes: dict
+    source: str
+    units: dict[str, int]
+    data: object = field(default=None, repr=False, compare=False)
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tidy results table (a copy)."""
+        return self.results.copy()
+
+    @property
+    def summary(self) -> dict:
+        """Decision first, then the reasons, SRM, power and data quality; JSON-able."""
+        return _jsonable({
+            "experiment": self.spec.name, "hypothesis": self.spec.hypothesis, "theme": self.spec.theme,
+            "headline": self.decision.headline, "verdict": self.decision.verdict, "variant": self.decision.variant,
+            "reasons": self.decision.reasons, "srm": self.srm.to_dict(), "units": self.units,
+            "power": self.power.to_dict() if self.power else None, "alpha": self.spec.alpha,
+            "correction": self.spec.correction, "primary_metric": self.spec.primary_metric.name,
+            "segments_warning": EXPLORATORY_WARNING if self.segments is not None else None,
+            "data_quality": {"source": self.source, "drops": self.drops.to_dict("records"), **self.notes},
+        })
+
+    def tables(self) -> dict[str, pd.DataFrame]:
+        """Every table behind the report's charts, by file name, for ``results/``."""
+        tables = {"results": self.to_frame(), "srm": self.srm.to_frame(), "drops": self.drops}
+        if self.cumulative is not None:
+            tables["cumulative"] = self.cumulative
+        if self.segments is not None:
+            tables["segments"] = self.segments
+        if self.power is not None:
+            tables["power_curve"] = self.power.curve()
+        return tables
+
+    def distribution(self, metric: str | None = None, bins: int = 40) -> pd.DataFrame:
+        """Histogram of a metric's unit values per variant (default: the primary metric).
+        Reads the source again; not available for aggregates."""
+        if self.data is None:
+            raise ValueError(f"{self.source}: the distribution needs unit-level data, and this analysis used aggregates")
+        chosen = self.spec.metric(metric) if metric else self.spec.primary_metric
+        return value_distribution(self.data, self.spec, chosen, bins=bins)
+
+    def _repr_html_(self) -> str:
+        reasons = "".join(f"<li>{html.escape(reason)}</li>" for reason in self.decision.reasons)
+        table = self.results[["metric", "variant", "rel_effect", "rel_ci_low", "rel_ci_high", "p_value_adjusted",
+                              "significant"]].to_html(index=False, escape=True, float_format=lambda v: f"{v:.4g}")
+        return (f"<div><p><strong>{html.escape(self.decision.verdict.upper())}</strong>: "
+                f"{html.escape(self.decision.headline)}</p><ul>{reasons}</ul>{table}</div>")
+
+
+def analyse_experiment(
+    source: Source,
+    spec: ExperimentSpec,
+    *,
+    bootstrap_samples: int = 2000,
+    random_state: int = 0,
+    connection=None,
+) -> ExperimentAnalysis:
+    """Analyse unit-level data: a DataFrame, a CSV/parquet path (relative paths from the
+    project root) or a :class:`prodops_lib.io.SQL` query. Files and queries are aggregated
+    inside DuckDB (``connection`` to reuse one). ``random_state`` seeds the quantile bootstrap."""
+    if not isinstance(spec, ExperimentSpec):
+        raise ValueError(f"analyse_experiment: spec must be an ExperimentSpec, got {type(spec).__name__}")
+    if bootstrap_samples < 100:
+        raise ValueError(f"analyse_experiment: bootstrap_samples must be at least 100, got {bootstrap_samples}")
+    options = {"bootstrap_samples": bootstrap_samples, "random_state": random_state}
+    if isinstance(source, pd.DataFrame):
+        collected = collect_frame(source, spec, **options)
+        data = source
+    elif isinstance(source, SQL):
+        collected = collect_sql(source.query, spec, connection=connection, source=source.name, **options)
+        data = source
+    elif isinstance(source, str | os.PathLike):
+        path = resolve_path(source)
+        if not path.is_file():
+            raise InputError(f"{source}: file not found (looked at {path})")
+        collected = collect_sql(file_query(path), spec, connection=connection, source=path.name, **options)
+        data = path
+    else:
+        raise ValueError(
+            "analyse_experiment: source must be a DataFrame, a CSV/parquet path or prodops_lib.io.SQL, "
+            f"got {type(source).__name__}"
+        )
+    return _analyse(collected, spec, data)
+
+
+def analyse_aggregates(frame: pd.DataFrame, spec: ExperimentSpec, *, source: str = "aggregates") -> ExperimentAnalysis:
+    """Analyse per-variant aggregates (n, sum, sum of squares; or exposures and clicks): see
+    :func:`.aggregate.moments_from_aggregates` for the columns. Units per variant for the sample
+    ratio check are the primary metric's ``n``."""
+    overall = moments_from_aggregates(frame, spec, source)
+    primary = overall[overall["metric"] == spec.primary_metric.name]
+    units = {str(variant): int(n) for variant, n in zip(primary["variant"], primary["n"], strict=True)}
+    check_variants(units, spec, source)
+    check_metric_units(overall, spec, source)
+    empty_drops = pd.DataFrame(columns=["source", "reason", "rows"])
+    collected = CollectedData(source=source, overall=overall, units=_ordered(units, spec), drops=empty_drops)
+    return _analyse(collected, spec, None)
+
+
+def _ordered(units: dict[str, int], spec: ExperimentSpec) -> dict[str, int]:
+    planned = list(spec.expected_split or {})
+    order = [spec.control, *[v for v in planned if v != spec.control],
+             *sorted(v for v in units if v != spec.control and v not in planned)]
+    return {variant: units[variant] for variant in order if variant in units}
+
+
+def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object) -> ExperimentAnalysis:
+    srm = srm_test(collected.units, spec.expected_split, spec.srm_alpha)
+    results = results_table(collected, spec)
+    cumulative = cumulative_table(collected, spec)
+    segments = segment_table(collected.segments, spec)
+    power = _sample_power(collected, results, spec)
+    decision = decide(results, spec, srm, power, collected.notes.get("crossover_alarm"), segments is not None)
+    return ExperimentAnalysis(
+        spec=spec, results=results, srm=srm, decision=decision, power=power, cumulative=cumulative,
+        segments=segments, drops=collected.drops, notes=collected.notes, source=collected.source,
+        units=collected.units, data=data,
+    )
+
+
+def _days_observed(collected: CollectedData, spec: ExperimentSpec) -> int | None:
+    if collected.daily is not None and not collected.daily.empty:
+        return int(collected.daily.loc[collected.daily["n"] > 0, "day"].nunique())
+    if spec.start_date and spec.end_date:
+        return (spec.end_date - spec.start_date).days + 1
+    return None
+
+
+def _sample_power(collected: CollectedData, results: pd.DataFrame, spec: ExperimentSpec) -> SamplePower | None:
+    """Power of the primary metric at the current sample; alpha split over the corrected family
+    (Bonferroni's bound, which is what Holm's first step needs) when the correction is
+    Holm or Bonferroni."""
+    primary = spec.primary_metric
+    if primary.kind == "quantile":
+        return None
+    rows = collected.overall[collected.overall["metric"] == primary.name]
+    control = Moments.from_frame(rows[rows["variant"] == spec.control])
+    sd = float(np.sqrt(control.var_linearized[0]))
+    if not sd > 0:
+        return None
+    family = int((results["role"] != "guardrail").sum())
+    alpha = spec.alpha / family if spec.correction in ("holm", "bonferroni") and family > 1 else spec.alpha
+    reduction = results.loc[results["metric"] == primary.name, "cuped_variance_reduction"].dropna()
+    return sample_power(
+        primary.name, float(control.ratio[0]), sd, int(rows["n"].min()), alpha=alpha, power=spec.power,
+        variance_reduction=float(reduction.mean()) if not reduction.empty else 0.0, target_mde=spec.mde,
+        days_observed=_days_observed(collected, spec),
+    )
+
+
+def _jsonable(value):
+    """Plain Python values for JSON: numpy scalars unwrapped, non-finite floats as None."""
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

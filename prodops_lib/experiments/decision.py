@@ -1,0 +1,138 @@
+"""The decision, in plain words, with its reasons.
+
+Rules, in order (the first that applies sets the verdict):
+
+1. **investigate** when the data cannot be trusted: sample ratio mismatch, or more units
+   than ``max_crossover_share`` seen in several variants. The headline says so first.
+2. **investigate** when a guardrail is significantly worse in any variant.
+3. **ship** the variant with the largest significant improvement of the primary metric
+   (adjusted p-value), when every guardrail is non-inferior (or shows no harm); if a guardrail
+   is still inconclusive, **keep running**.
+4. **don't ship** when every variant made the primary metric significantly worse.
+5. **keep running** when nothing is significant and the sample is below what the planned
+   ``mde`` needs, with the days still needed at the current traffic.
+6. otherwise **don't ship**: no detectable effect, stating the smallest effect the sample
+   could have detected, so a flat result is not mistaken for proof of no effect.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from .power import SamplePower
+from .segments import EXPLORATORY_WARNING
+from .spec import ExperimentSpec
+from .srm import SrmResult
+
+__all__ = ["Decision", "decide", "describe_effect"]
+
+Verdict = Literal["ship", "don't ship", "keep running", "investigate"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do, the one-line headline, and every reason behind it."""
+
+    verdict: Verdict
+    headline: str
+    reasons: list[str]
+    variant: str | None = None
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def describe_effect(row: pd.Series, level: float) -> str:
+    """``+4.1% (95% CI +2.0% to +6.3%)``, or the absolute effect when the lift is n/a."""
+    if pd.notna(row["rel_effect"]):
+        return f"{row['rel_effect']:+.1%} ({level:.0%} CI {row['rel_ci_low']:+.1%} to {row['rel_ci_high']:+.1%})"
+    return (f"{row['abs_effect']:+.4g} ({level:.0%} CI {row['abs_ci_low']:+.4g} to {row['abs_ci_high']:+.4g}; "
+            f"relative lift n/a: {row['rel_na_reason']})")
+
+
+def _good(row: pd.Series) -> float:
+    sign = 1.0 if row["direction"] == "increase" else -1.0
+    value = row["rel_effect"] if pd.notna(row["rel_effect"]) else row["abs_effect"]
+    return sign * float(value)
+
+
+def _effect_reasons(results: pd.DataFrame, spec: ExperimentSpec) -> list[str]:
+    level = 1 - spec.alpha
+    reasons = []
+    for _, row in results[results["role"] != "guardrail"].iterrows():
+        adjusted = "" if row["adjustment"] == "none" else f", {row['adjustment']}-adjusted"
+        reasons.append(
+            f"{row['role'].capitalize()} metric {row['metric']}: {row['variant']} vs {row['control']} "
+            f"{describe_effect(row, level)}, p = {row['p_value_adjusted']:.3g}{adjusted}; "
+            f"chance to beat control {row['chance_to_beat_control']:.0%}."
+        )
+    for _, row in results[results["role"] == "guardrail"].iterrows():
+        margin = f" (margin {row['non_inferiority_margin']:.1%})" if pd.notna(row["non_inferiority_margin"]) else ""
+        reasons.append(f"Guardrail {row['metric']}{margin}: {row['variant']} {describe_effect(row, level)} "
+                       f"— {row['guardrail_status']}.")
+    return reasons
+
+
+def decide(
+    results: pd.DataFrame,
+    spec: ExperimentSpec,
+    srm: SrmResult,
+    power: SamplePower | None = None,
+    crossover_alarm: str | None = None,
+    has_segments: bool = False,
+) -> Decision:
+    """Apply the rules in the module docstring to the results table."""
+    level = 1 - spec.alpha
+    primary = spec.primary_metric
+    rows = results[results["metric"] == primary.name]
+    guardrails = results[results["role"] == "guardrail"]
+    reasons = [srm.message()] + ([crossover_alarm] if crossover_alarm else []) + _effect_reasons(results, spec)
+    if power is not None:
+        reasons.append(power.message())
+    reduction = rows["cuped_variance_reduction"].dropna()
+    if not reduction.empty:
+        reasons.append(f"CUPED with {primary.covariate} removed {reduction.mean():.0%} of the variance of {primary.name}.")
+    reasons.append("Relative intervals use the delta method on the log scale.")
+    if has_segments:
+        reasons.append(EXPLORATORY_WARNING)
+
+    def verdict(kind: Verdict, headline: str, variant: str | None = None) -> Decision:
+        return Decision(verdict=kind, headline=headline, reasons=reasons, variant=variant)
+
+    if srm.mismatch:
+        return verdict("investigate", "This result cannot be trusted: " + srm.message())
+    if crossover_alarm:
+        return verdict("investigate", f"This result cannot be trusted: {crossover_alarm}.")
+    breached = guardrails[guardrails["guardrail_status"] == "breached"]
+    if not breached.empty:
+        first = breached.iloc[0]
+        return verdict("investigate", f"Investigate before shipping: guardrail {first['metric']} got worse in "
+                       f"{first['variant']}: {describe_effect(first, level)}.")
+    goodness = rows.apply(_good, axis=1) if not rows.empty else pd.Series(dtype=float)
+    winners = rows[rows["significant"] & (goodness > 0)]
+    if not winners.empty:
+        best = winners.loc[goodness[winners.index].idxmax()]
+        pending = guardrails[(guardrails["variant"] == best["variant"]) & (guardrails["guardrail_status"] == "inconclusive")]
+        change = f"{primary.name} {describe_effect(best, level)}"
+        if not pending.empty:
+            names = ", ".join(pending["metric"])
+            return verdict("keep running", f"Keep running: {best['variant']} improves {change}, but guardrail {names} "
+                           "is not yet shown to stay within its margin.", best["variant"])
+        return verdict("ship", f"Ship {best['variant']}: {change}, and no guardrail got worse.", best["variant"])
+    losers = rows[rows["significant"] & (goodness < 0)]
+    if not rows.empty and len(losers) == len(rows):
+        effects = "; ".join(f"{row['variant']} {describe_effect(row, level)}" for _, row in losers.iterrows())
+        return verdict("don't ship", f"Don't ship: {primary.name} got worse ({effects}).")
+    effects = "; ".join(f"{row['variant']} {describe_effect(row, level)}" for _, row in rows.iterrows())
+    if power is not None and power.required_n is not None and power.n_per_variant < power.required_n:
+        wait = (f"about {power.more_days} more day(s) at the current traffic" if power.more_days is not None
+                else "the remaining time is unknown (no timestamp_column or start_date)")
+        return verdict("keep running", f"Keep running: no detectable effect on {primary.name} yet ({effects}); "
+                       f"{power.n_per_variant:,} of the {power.required_n:,} units per variant needed to detect a "
+                       f"{power.target_mde:.1%} change, {wait}.")
+    mde = f" The smallest effect this sample could detect was {power.mde_now:.1%}." if power is not None and np.isfinite(power.mde_now) else ""
+    return verdict("don't ship", f"Don't ship: no detectable effect on {primary.name} ({effects}).{mde}")

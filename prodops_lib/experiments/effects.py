@@ -1,0 +1,173 @@
+"""The tidy results: one row per metric x variant, and the same comparison per day and segment.
+
+Each row compares a variant with the control (:func:`.inference.compare`, or the bootstrap of
+:mod:`.quantiles`), adds the Bayesian view (:mod:`.bayes`) on the relative lift, adjusts
+p-values over every primary and secondary comparison (:mod:`.corrections`) and tests
+guardrails for non-inferiority. Guardrails are not adjusted: the experiment passes only if
+*every* guardrail passes, an intersection-union test, which keeps its level without correction
+(Berger 1982).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from ..io import InputError
+from .aggregate import CollectedData
+from .bayes import normal_posterior
+from .corrections import adjust_p_values
+from .inference import compare, non_inferiority_p_value
+from .moments import MOMENT_COLUMNS, Moments
+from .quantiles import compare_quantiles
+from .sequential import always_valid_p_values, confidence_sequence_halfwidth, mixture_variance
+from .spec import ExperimentSpec, MetricSpec
+
+__all__ = ["RESULT_COLUMNS", "compare_metric", "cumulative_table", "results_table"]
+
+RESULT_COLUMNS = [
+    "metric", "variant", "control", "n_control", "n_variant", "mean_control", "mean_variant",
+    "abs_effect", "abs_ci_low", "abs_ci_high", "rel_effect", "rel_ci_low", "rel_ci_high",
+    "p_value", "p_value_adjusted", "significant", "chance_to_beat_control", "expected_loss",
+]
+EXTRA_COLUMNS = [
+    "role", "kind", "direction", "method", "adjustment", "abs_se", "cuped_variance_reduction", "rel_na_reason",
+    "posterior_scale", "credible_low", "credible_high", "guardrail_status", "non_inferiority_margin",
+    "non_inferiority_p_value",
+]
+_EFFECT_COLUMNS = [
+    "n_control", "n_variant", "mean_control", "mean_variant", "abs_effect", "abs_se", "abs_ci_low", "abs_ci_high",
+    "p_value", "rel_effect", "rel_ci_low", "rel_ci_high", "rel_se", "log_ratio_se", "rel_na_reason", "method",
+    "cuped_variance_reduction",
+]
+
+
+def compare_metric(moments: pd.DataFrame, metric: MetricSpec, control: str, alpha: float, keys: list[str]) -> pd.DataFrame:
+    """Every non-control variant against ``control`` within each group of ``keys`` (besides
+    variant), for one mean, proportion or ratio metric. Groups where an arm has fewer than two
+    units are left out."""
+    rows = moments[moments["metric"] == metric.name]
+    control_rows = rows[rows["variant"] == control].drop(columns=["variant"])
+    variant_rows = rows[rows["variant"] != control]
+    paired = variant_rows.merge(control_rows, on=["metric", *keys], suffixes=("", "_c"), how="inner")
+    paired = paired[(paired["n"] >= 2) & (paired["n_c"] >= 2)].reset_index(drop=True)
+    if paired.empty:
+        return pd.DataFrame(columns=["metric", "variant", *keys, *_EFFECT_COLUMNS])
+    control_moments = Moments(**{name: paired[f"{name}_c"].to_numpy(dtype=float) for name in MOMENT_COLUMNS})
+    variant_moments = Moments.from_frame(paired)
+    effect = compare(control_moments, variant_moments, metric.kind, alpha=alpha, cuped=bool(metric.covariate))
+    frame = effect.to_frame()[_EFFECT_COLUMNS]
+    return pd.concat([paired[["metric", "variant", *keys]], frame], axis=1)
+
+
+def _quantile_rows(collected: CollectedData, metric: MetricSpec, variants: list[str], control: str, alpha: float) -> pd.DataFrame:
+    for variant in [control, *variants]:
+        units = collected.quantile_draws.get((metric.name, variant), (0, 0, 0))[2]
+        if units < 2:
+            raise InputError(f"{collected.source}: metric {metric.name!r}: variant {variant!r} has {units} unit(s) "
+                             "with a value after drops; each variant needs at least 2")
+    rows = []
+    point_c, draws_c, n_c = collected.quantile_draws[(metric.name, control)]
+    for variant in variants:
+        point_v, draws_v, n_v = collected.quantile_draws[(metric.name, variant)]
+        result = compare_quantiles(point_c, draws_c, point_v, draws_v, alpha=alpha, direction=metric.direction)
+        scale = "abs" if result["rel_na_reason"] else "rel"
+        rows.append({"metric": metric.name, "variant": variant, "n_control": n_c, "n_variant": n_v,
+                     "method": f"bootstrap of the {metric.quantile:g} quantile", **result,
+                     "credible_low": result[f"{scale}_ci_low"], "credible_high": result[f"{scale}_ci_high"]})
+    return pd.DataFrame(rows)
+
+
+def results_table(collected: CollectedData, spec: ExperimentSpec) -> pd.DataFrame:
+    """The tidy table: :data:`RESULT_COLUMNS` then the extra columns, one row per metric x variant."""
+    variants = [variant for variant in collected.units if variant != spec.control]
+    parts = []
+    for metric in spec.metrics:
+        if metric.kind == "quantile":
+            part = _quantile_rows(collected, metric, variants, spec.control, spec.alpha)
+        else:
+            part = compare_metric(collected.overall, metric, spec.control, spec.alpha, keys=[])
+            part = _with_posterior(part, metric, spec)
+        part = part.assign(role=metric.role, kind=metric.kind, direction=metric.direction)
+        parts.append(_with_guardrail(part, metric, spec.alpha))
+    table = pd.concat(parts, ignore_index=True)
+    table["control"] = spec.control
+    family = table["role"] != "guardrail"
+    table["p_value_adjusted"] = table["p_value"]
+    table.loc[family, "p_value_adjusted"] = adjust_p_values(table.loc[family, "p_value"].to_numpy(), spec.correction)
+    table["adjustment"] = np.where(family, spec.correction, "none (guardrail)")
+    table["significant"] = (table["p_value_adjusted"] < spec.alpha).astype(bool)
+    return table[RESULT_COLUMNS + EXTRA_COLUMNS].reset_index(drop=True)
+
+
+def _with_posterior(part: pd.DataFrame, metric: MetricSpec, spec: ExperimentSpec) -> pd.DataFrame:
+    """Posterior of the relative lift (prior from the spec), or of the absolute effect with a
+    flat prior where the relative lift is n/a."""
+    relative = part["rel_na_reason"].isna().to_numpy()
+    on_relative = normal_posterior(part["rel_effect"], part["rel_se"], direction=metric.direction,
+                                   prior_mean=spec.prior_mean, prior_sd=spec.prior_sd, alpha=spec.alpha)
+    on_absolute = normal_posterior(part["abs_effect"], part["abs_se"], direction=metric.direction, alpha=spec.alpha)
+    part = part.copy()
+    for name in ("chance_to_beat_control", "expected_loss", "credible_low", "credible_high"):
+        part[name] = np.where(relative, getattr(on_relative, name), getattr(on_absolute, name))
+    part["posterior_scale"] = np.where(relative, "relative", "absolute")
+    return part
+
+
+def _with_guardrail(part: pd.DataFrame, metric: MetricSpec, alpha: float) -> pd.DataFrame:
+    """Guardrail status: ``breached`` (significantly worse), ``non-inferior`` (worse by less than
+    the margin, one-sided test on the log scale; for quantiles, the bootstrap interval within
+    the margin), ``no detectable harm`` (no margin, not worse) or ``inconclusive``."""
+    part = part.copy()
+    part["non_inferiority_margin"] = metric.non_inferiority_margin
+    part["non_inferiority_p_value"] = np.nan
+    part["guardrail_status"] = None
+    if metric.role != "guardrail" or part.empty:
+        return part
+    increase = metric.direction == "increase"
+    worse = (part["abs_ci_high"] < 0) if increase else (part["abs_ci_low"] > 0)
+    if metric.non_inferiority_margin is None:
+        status = np.where(worse, "breached", "no detectable harm")
+    else:
+        margin = metric.non_inferiority_margin
+        if metric.kind == "quantile":
+            within = part["rel_ci_low"] > -margin if increase else part["rel_ci_high"] < margin
+        else:
+            part["non_inferiority_p_value"] = non_inferiority_p_value(
+                part["rel_effect"], part["log_ratio_se"], margin, metric.direction)
+            within = part["non_inferiority_p_value"] < alpha
+        status = np.where(worse, "breached", np.where(within, "non-inferior", "inconclusive"))
+    part["guardrail_status"] = status
+    return part
+
+
+def cumulative_table(collected: CollectedData, spec: ExperimentSpec) -> pd.DataFrame | None:
+    """Cumulative effect per day for every mean, proportion and ratio metric, with the naive
+    fixed-horizon interval and the always-valid confidence sequence and p-value (mSPRT)."""
+    if collected.daily is None or collected.daily.empty:
+        return None
+    daily = collected.daily
+    days = np.sort(daily["day"].unique())
+    grid = pd.MultiIndex.from_product([daily["metric"].unique(), list(collected.units), days], names=["metric", "variant", "day"])
+    cumulative = (daily.groupby(["metric", "variant", "day"])[list(MOMENT_COLUMNS)].sum()
+                  .reindex(grid, fill_value=0.0).groupby(level=["metric", "variant"]).cumsum().reset_index())
+    parts = []
+    for metric in spec.metrics:
+        if metric.kind == "quantile":
+            continue
+        series = compare_metric(cumulative, metric, spec.control, spec.alpha, keys=["day"])
+        for _, rows in series.groupby("variant", sort=False):
+            rows = rows.sort_values("day").copy()
+            variance = rows["abs_se"].to_numpy() ** 2
+            if not variance[-1] > 0:
+                continue
+            tau2 = mixture_variance(float(variance[-1]), spec.alpha)
+            half = confidence_sequence_halfwidth(variance, tau2, spec.alpha)
+            rows["cs_low"], rows["cs_high"] = rows["abs_effect"] - half, rows["abs_effect"] + half
+            rows["always_valid_p_value"] = always_valid_p_values(rows["abs_effect"].to_numpy(), variance, tau2)
+            parts.append(rows)
+    if not parts:
+        return None
+    columns = ["metric", "variant", "day", "n_control", "n_variant", "abs_effect", "abs_ci_low", "abs_ci_high",
+               "cs_low", "cs_high", "p_value", "always_valid_p_value", "rel_effect", "rel_ci_low", "rel_ci_high"]
+    return pd.concat(parts, ignore_index=True)[columns]

@@ -1,0 +1,253 @@
+"""What an experiment is: its variants, its metrics and the rules for reading them.
+
+Both classes are frozen dataclasses whose fields use only types the YAML loader in
+:mod:`prodops_lib.params` understands (``str``, ``float``, ``X | None``, ``Literal``, ``list``,
+``dict[str, float]``, ``datetime.date``), so ``parameters/<experiment>.yaml`` maps onto them
+key for key. Cross-field rules are checked on construction; each failure is one line that
+names the field and says how to fix it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from dataclasses import dataclass, field, fields
+from typing import Literal
+
+__all__ = ["ExperimentSpec", "MetricSpec"]
+
+MetricKind = Literal["mean", "proportion", "ratio", "quantile"]
+Direction = Literal["increase", "decrease"]
+Role = Literal["primary", "secondary", "guardrail"]
+Correction = Literal["holm", "bonferroni", "fdr_bh", "none"]
+MissingPolicy = Literal["error", "drop", "zero"]
+
+
+def _check_choice(where: str, name: str, value: object, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{where}: {name} {value!r} is not one of {', '.join(map(repr, choices))}")
+
+
+def _check_share(where: str, name: str, value: float | None) -> None:
+    if value is not None and not 0.0 < value < 1.0:
+        raise ValueError(f"{where}: {name} must be between 0 and 1 (exclusive), got {value!r}")
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One metric of an experiment.
+
+    ``kind``: ``mean`` (any number per unit), ``proportion`` (0/1 per unit), ``ratio``
+    (``numerator`` / ``denominator`` summed over units, e.g. orders per session, analysed by the
+    delta method) or ``quantile`` (the ``quantile`` of the unit values, e.g. 0.9 for p90,
+    analysed by a seeded bootstrap). ``column`` defaults to ``name``.
+
+    ``direction`` says which way is good; ``role`` decides how the metric enters the decision
+    (one ``primary``; ``guardrail`` metrics are non-inferiority tests against their relative
+    ``non_inferiority_margin``, e.g. 0.02 = "may not get more than 2% worse").
+    ``covariate`` names a pre-period column for CUPED. ``winsorize_lower``/``winsorize_upper``
+    are percentiles (0.99 caps values above the pooled 99th percentile), computed over all
+    units or over non-zero units only (``winsorize_scope``). ``missing`` says what a missing
+    value means: ``error`` (default), ``drop`` the unit from this metric, or ``zero``; drops
+    and fills are counted in the analysis, never silent.
+    """
+
+    name: str
+    kind: MetricKind = "mean"
+    column: str | None = None
+    numerator: str | None = None
+    denominator: str | None = None
+    quantile: float | None = None
+    direction: Direction = "increase"
+    role: Role = "secondary"
+    covariate: str | None = None
+    winsorize_lower: float | None = None
+    winsorize_upper: float | None = None
+    winsorize_scope: Literal["all", "nonzero"] = "all"
+    non_inferiority_margin: float | None = None
+    missing: MissingPolicy = "error"
+
+    def __post_init__(self) -> None:
+        where = f"metric {self.name!r}"
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError("metric: name must be a non-empty string")
+        _check_choice(where, "kind", self.kind, ("mean", "proportion", "ratio", "quantile"))
+        _check_choice(where, "direction", self.direction, ("increase", "decrease"))
+        _check_choice(where, "role", self.role, ("primary", "secondary", "guardrail"))
+        _check_choice(where, "missing", self.missing, ("error", "drop", "zero"))
+        _check_choice(where, "winsorize_scope", self.winsorize_scope, ("all", "nonzero"))
+        if self.kind == "ratio":
+            if not self.numerator or not self.denominator:
+                raise ValueError(f"{where}: kind 'ratio' needs 'numerator' and 'denominator' columns")
+            if self.column is not None:
+                raise ValueError(f"{where}: kind 'ratio' reads 'numerator' and 'denominator'; remove 'column'")
+        elif self.numerator or self.denominator:
+            raise ValueError(f"{where}: 'numerator'/'denominator' apply to kind 'ratio' only; use 'column'")
+        if self.kind == "quantile":
+            if self.quantile is None:
+                raise ValueError(f"{where}: kind 'quantile' needs 'quantile' (e.g. 0.5 for the median)")
+            _check_share(where, "quantile", self.quantile)
+            if self.covariate:
+                raise ValueError(f"{where}: CUPED 'covariate' is not available for kind 'quantile'")
+        elif self.quantile is not None:
+            raise ValueError(f"{where}: 'quantile' applies to kind 'quantile' only")
+        _check_share(where, "winsorize_lower", self.winsorize_lower)
+        _check_share(where, "winsorize_upper", self.winsorize_upper)
+        if self.winsorized and self.kind in ("proportion", "quantile"):
+            raise ValueError(f"{where}: winsorization applies to kinds 'mean' and 'ratio', not {self.kind!r}")
+        if (
+            self.winsorize_lower is not None
+            and self.winsorize_upper is not None
+            and self.winsorize_lower >= self.winsorize_upper
+        ):
+            raise ValueError(f"{where}: winsorize_lower must be below winsorize_upper")
+        if self.non_inferiority_margin is not None:
+            if self.role != "guardrail":
+                raise ValueError(f"{where}: non_inferiority_margin applies to role 'guardrail' only")
+            if not 0.0 < self.non_inferiority_margin < 1.0:
+                raise ValueError(
+                    f"{where}: non_inferiority_margin is a relative margin between 0 and 1 "
+                    f"(0.02 = 2% worse allowed), got {self.non_inferiority_margin!r}"
+                )
+
+    @property
+    def value_column(self) -> str:
+        """The column holding the unit value (the numerator for ratio metrics)."""
+        if self.kind == "ratio":
+            return str(self.numerator)
+        return self.column or self.name
+
+    @property
+    def columns(self) -> list[str]:
+        """Every data column this metric reads."""
+        names = [self.value_column]
+        if self.kind == "ratio":
+            names.append(str(self.denominator))
+        if self.covariate:
+            names.append(self.covariate)
+        return names
+
+    @property
+    def winsorized(self) -> bool:
+        return self.winsorize_lower is not None or self.winsorize_upper is not None
+
+
+@dataclass(frozen=True)
+class ExperimentSpec:
+    """An experiment: where its variants are, which one is the control, what it measures.
+
+    ``expected_split`` maps every variant to its planned share of units (default: equal
+    shares over the variants found). ``alpha`` is the two-sided significance level of every
+    test and ``1 - alpha`` the level of every interval; ``correction`` adjusts p-values over
+    all primary and secondary metric x variant comparisons. ``srm_alpha`` is the sample ratio
+    mismatch alarm level; ``max_crossover_share`` the share of units seen in more than one
+    variant above which the analysis raises an alarm (those units are always dropped).
+    ``prior_mean``/``prior_sd`` put a Gaussian prior on the relative lift for the Bayesian
+    view (no ``prior_sd``: flat prior). ``mde`` is the relative minimum detectable effect the
+    experiment was planned for (e.g. 0.02); with it, an inconclusive result that has not yet
+    reached the planned sample is "keep running". ``start_date``/``end_date`` give the
+    experiment's days when there is no ``timestamp_column``.
+    """
+
+    name: str
+    metrics: list[MetricSpec]
+    hypothesis: str = ""
+    theme: str = ""
+    unit: str | None = None
+    variant_column: str = "variant"
+    control: str = "control"
+    expected_split: dict[str, float] | None = None
+    alpha: float = 0.05
+    power: float = 0.8
+    correction: Correction = "holm"
+    segments: list[str] = field(default_factory=list)
+    timestamp_column: str | None = None
+    srm_alpha: float = 0.001
+    max_crossover_share: float = 0.01
+    prior_mean: float = 0.0
+    prior_sd: float | None = None
+    mde: float | None = None
+    max_segment_values: int = 8
+    start_date: dt.date | None = None
+    end_date: dt.date | None = None
+
+    def __post_init__(self) -> None:
+        where = f"experiment {self.name!r}"
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ValueError("experiment: name must be a non-empty string")
+        metrics = [_as_metric(metric, index) for index, metric in enumerate(self.metrics or [])]
+        object.__setattr__(self, "metrics", metrics)
+        object.__setattr__(self, "segments", list(self.segments or []))
+        if not metrics:
+            raise ValueError(f"{where}: metrics is empty; list at least one metric")
+        names = [metric.name for metric in metrics]
+        duplicated = sorted({name for name in names if names.count(name) > 1})
+        if duplicated:
+            raise ValueError(f"{where}: metric names must be unique; {duplicated[0]!r} appears twice")
+        primary = [metric.name for metric in metrics if metric.role == "primary"]
+        if len(primary) != 1:
+            raise ValueError(
+                f"{where}: exactly one metric needs role 'primary' (found {len(primary)}"
+                + (f": {', '.join(primary)})" if primary else ")")
+            )
+        _check_share(where, "alpha", self.alpha)
+        _check_share(where, "power", self.power)
+        _check_share(where, "srm_alpha", self.srm_alpha)
+        _check_share(where, "max_crossover_share", self.max_crossover_share)
+        _check_choice(where, "correction", self.correction, ("holm", "bonferroni", "fdr_bh", "none"))
+        if not str(self.control).strip():
+            raise ValueError(f"{where}: control must name the control variant")
+        if self.expected_split is not None:
+            self._check_split(where)
+        if self.prior_sd is not None and not self.prior_sd > 0:
+            raise ValueError(f"{where}: prior_sd must be positive (or null for a flat prior)")
+        if self.mde is not None and not self.mde > 0:
+            raise ValueError(f"{where}: mde is a relative effect and must be positive (e.g. 0.02)")
+        if self.max_segment_values < 1:
+            raise ValueError(f"{where}: max_segment_values must be at least 1")
+        if self.variant_column in self.segments:
+            raise ValueError(f"{where}: segments must not include the variant column {self.variant_column!r}")
+        if self.start_date and self.end_date and self.end_date < self.start_date:
+            raise ValueError(f"{where}: end_date {self.end_date} is before start_date {self.start_date}")
+
+    def _check_split(self, where: str) -> None:
+        split = self.expected_split or {}
+        if len(split) < 2:
+            raise ValueError(f"{where}: expected_split needs at least two variants")
+        for variant, share in split.items():
+            if not isinstance(share, int | float) or not math.isfinite(share) or share <= 0:
+                raise ValueError(f"{where}: expected_split[{variant!r}] must be a positive share, got {share!r}")
+        total = sum(split.values())
+        if abs(total - 1.0) > 1e-6:
+            raise ValueError(f"{where}: expected_split sums to {total:.6g}; the shares must sum to 1")
+        if self.control not in split:
+            raise ValueError(f"{where}: control {self.control!r} is not in expected_split ({', '.join(split)})")
+
+    @property
+    def primary_metric(self) -> MetricSpec:
+        return next(metric for metric in self.metrics if metric.role == "primary")
+
+    def metric(self, name: str) -> MetricSpec:
+        """The metric called ``name``."""
+        for metric in self.metrics:
+            if metric.name == name:
+                return metric
+        raise ValueError(f"experiment {self.name!r}: no metric named {name!r} ({', '.join(m.name for m in self.metrics)})")
+
+
+_METRIC_FIELDS = {item.name for item in fields(MetricSpec)}
+
+
+def _as_metric(metric: MetricSpec | dict, index: int) -> MetricSpec:
+    """Accept plain dicts too, so a notebook can write ``metrics=[{"name": ...}]``."""
+    if isinstance(metric, MetricSpec):
+        return metric
+    if isinstance(metric, dict):
+        unknown = sorted(set(metric) - _METRIC_FIELDS)
+        if unknown:
+            raise ValueError(f"metrics[{index}]: unknown key {unknown[0]!r}; valid keys: {', '.join(sorted(_METRIC_FIELDS))}")
+        try:
+            return MetricSpec(**metric)
+        except TypeError as error:
+            raise ValueError(f"metrics[{index}]: {error}") from None
+    raise ValueError(f"metrics[{index}]: expected a MetricSpec or a mapping, got {type(metric).__name__}")

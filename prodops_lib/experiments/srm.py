@@ -1,0 +1,105 @@
+"""Sample ratio mismatch: were units split between variants the way the design says?
+
+Pearson's chi-square goodness-of-fit test over all variants,
+``χ² = Σ (observed - expected)² / expected`` with ``k - 1`` degrees of freedom, where
+``expected = N · planned share``. A tiny p-value (default alarm below 0.001, the threshold
+used by Fabijan et al. 2019, "Diagnosing Sample Ratio Mismatch in Online Controlled
+Experiments") means assignment or logging is broken, and no effect estimate can be trusted
+until the cause is found.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import pandas as pd
+from scipy import stats
+
+__all__ = ["SrmResult", "srm_test"]
+
+
+@dataclass(frozen=True)
+class SrmResult:
+    """Observed and expected units per variant, the chi-square test and its verdict."""
+
+    observed: dict[str, int]
+    expected_share: dict[str, float]
+    statistic: float
+    dof: int
+    p_value: float
+    alpha: float
+
+    @property
+    def mismatch(self) -> bool:
+        """True when the split is implausible under the design (p below ``alpha``)."""
+        return self.p_value < self.alpha
+
+    @property
+    def expected(self) -> dict[str, float]:
+        total = sum(self.observed.values())
+        return {variant: total * share for variant, share in self.expected_share.items()}
+
+    def message(self) -> str:
+        """One sentence for a PM."""
+        counts = ", ".join(
+            f"{variant} {self.observed[variant]:,} (expected {self.expected[variant]:,.0f})" for variant in self.observed
+        )
+        if self.mismatch:
+            return (
+                f"Sample ratio mismatch (chi-square p = {self.p_value:.2g} < {self.alpha:g}): units per variant "
+                f"were {counts}. Assignment or logging is broken, so this result cannot be trusted."
+            )
+        return f"Units split as designed (sample ratio check p = {self.p_value:.3g}): {counts}."
+
+    def to_frame(self) -> pd.DataFrame:
+        expected = self.expected
+        return pd.DataFrame(
+            {
+                "variant": list(self.observed),
+                "units": list(self.observed.values()),
+                "expected_share": [self.expected_share[v] for v in self.observed],
+                "expected_units": [expected[v] for v in self.observed],
+            }
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "observed": dict(self.observed), "expected_share": dict(self.expected_share),
+            "statistic": self.statistic, "dof": self.dof, "p_value": self.p_value, "alpha": self.alpha,
+            "mismatch": self.mismatch, "message": self.message(),
+        }
+
+
+def srm_test(
+    units: Mapping[str, int],
+    expected_split: Mapping[str, float] | None = None,
+    alpha: float = 0.001,
+) -> SrmResult:
+    """Chi-square test of the units per variant against ``expected_split`` (default: equal).
+
+    ``units`` maps variant to unit count; every variant in ``expected_split`` must appear.
+    """
+    observed = {str(variant): int(count) for variant, count in units.items()}
+    if len(observed) < 2:
+        raise ValueError(f"srm_test: units needs at least two variants, got {list(observed)}")
+    if expected_split is None:
+        shares = {variant: 1.0 / len(observed) for variant in observed}
+    else:
+        shares = {str(variant): float(share) for variant, share in expected_split.items()}
+        extra = sorted(set(observed) - set(shares))
+        if extra:
+            raise ValueError(f"srm_test: variant {extra[0]!r} has units but no share in expected_split ({', '.join(shares)})")
+        observed = {variant: observed.get(variant, 0) for variant in shares}
+        total_share = sum(shares.values())
+        if abs(total_share - 1) > 1e-6:
+            raise ValueError(f"srm_test: expected_split sums to {total_share:.6g}; the shares must sum to 1")
+    total = sum(observed.values())
+    if total == 0:
+        raise ValueError("srm_test: no units in any variant")
+    statistic = sum((observed[v] - total * shares[v]) ** 2 / (total * shares[v]) for v in observed)
+    dof = len(observed) - 1
+    return SrmResult(
+        observed=observed, expected_share=shares, statistic=float(statistic), dof=dof,
+        p_value=float(stats.chi2.sf(statistic, dof)), alpha=alpha,
+    )
