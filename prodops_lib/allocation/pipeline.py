@@ -1,0 +1,145 @@
+"""The whole allocation in two calls: read the inputs, then analyse them.
+
+:func:`analyse` runs the steps in the order data flows — themes → effort → shares, targets,
+trends, concentration, cost, estimates — and returns one :class:`Allocation` holding every
+result, plus the plain-words summary a report opens with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from prodops_lib.io import DropLog
+
+from .concentration import Concentration, compute_concentration
+from .config import UNIT_LABELS, AllocationParams
+from .cost import CostByTheme, cost_by_theme
+from .effort import Effort, measure_effort
+from .estimates import EstimateAccuracy, estimate_vs_actual
+from .shares import ORGANISATION, EffortShare, effort_share
+from .sources import AllocationInputs, load_inputs
+from .targets import TargetComparison, compare_to_targets
+from .themes import Classification, classify
+from .trends import Trends, compute_trends
+
+__all__ = ["Allocation", "analyse", "run_allocation"]
+
+
+@dataclass(frozen=True, eq=False)
+class Allocation:
+    """Every result of one allocation analysis."""
+
+    classification: Classification
+    effort: Effort
+    shares: EffortShare
+    targets: TargetComparison | None
+    trends: Trends
+    concentration: Concentration
+    cost: CostByTheme | None
+    estimates: EstimateAccuracy | None
+
+    @property
+    def period(self) -> str:
+        return self.effort.period
+
+    @property
+    def unit_label(self) -> str:
+        return UNIT_LABELS[self.effort.unit]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The tidy effort-share table the monthly review reads:
+        ``month, theme, team, effort, share`` (team ``ALL`` = the organisation)."""
+        return self.shares.to_frame()
+
+    def targets_frame(self) -> pd.DataFrame:
+        """``theme, target_share, actual_share, deviation_pp, status`` for the organisation."""
+        if self.targets is None:
+            return pd.DataFrame(columns=["theme", "target_share", "actual_share", "deviation_pp", "status"])
+        return self.targets.for_team(ORGANISATION)
+
+    def unclassified_share(self) -> float:
+        return float(self.shares.unclassified_share().get(self.period, np.nan))
+
+    def period_total(self) -> float:
+        org = self.shares.frame
+        return float(org.loc[(org["team"] == ORGANISATION) & (org["month"] == self.period), "effort"].sum())
+
+    def headline(self) -> tuple[str, str]:
+        """One sentence for the report index and its tone (good / warning / bad)."""
+        unclassified = f"{self.unclassified_share():.1%} unclassified"
+        if self.targets is None:
+            top = self._top_themes(1)[0]
+            return f"{self.period}: {top}; {unclassified}.", "neutral"
+        gap = self.targets.biggest_gaps(n=1).iloc[0]
+        direction = "over" if gap["deviation_pp"] > 0 else "under"
+        text = (f"{self.period}: {gap['theme']} {abs(gap['deviation_pp']):.1f} pp {direction} target "
+                f"({gap['actual_share']:.1%} vs {gap['target_share']:.0%}); misallocation "
+                f"{self.targets.misallocation[ORGANISATION]:.0%}; {unclassified}.")
+        statuses = set(self.targets_frame()["status"])
+        tone = "bad" if "off target" in statuses else ("warning" if "drifting" in statuses else "good")
+        return text, tone
+
+    def _top_themes(self, n: int) -> list[str]:
+        org = self.shares.frame
+        current = org[(org["team"] == ORGANISATION) & (org["month"] == self.period)]
+        current = current[current["theme"] != self.shares.unclassified].nlargest(n, "share")
+        return [f"{row.theme} {row.share:.1%}" for row in current.itertuples()]
+
+    def summary_points(self) -> list[str]:
+        """The executive summary: where effort went, the gaps to plan, the trend, what is
+        unclassified — in that order, in plain words."""
+        points = [f"Where effort went in {self.period} ({self.period_total():,.0f} {self.unit_label}): "
+                  + ", ".join(self._top_themes(3)) + "."]
+        if self.targets is not None:
+            gaps = []
+            for row in self.targets.biggest_gaps(n=2).itertuples():
+                direction = "over" if row.deviation_pp > 0 else "under"
+                gaps.append(f"{row.theme} {abs(row.deviation_pp):.1f} pp {direction} plan "
+                            f"({row.actual_share:.1%} vs {row.target_share:.0%}, {row.status})")
+            misallocation = self.targets.misallocation[ORGANISATION]
+            points.append("Biggest gaps to plan: " + "; ".join(gaps) + f". {misallocation:.0%} of "
+                          f"{'classified ' if self.targets.basis == 'classified' else ''}effort would have to move to match the plan.")
+        changes = self.trends.describe_changes(2)
+        if changes:
+            points.append("Biggest changes since last month: " + "; ".join(changes) + ".")
+        elif len(self.effort.months) > 1:
+            points.append("The mix is steady: no theme's share moved by 0.1 pp or more since last month.")
+        items = self.classification.summary()
+        unclassified_items = int(items.loc[items["how"] == "unclassified", "items"].sum())
+        points.append(f"{self.unclassified_share():.1%} of effort could not be classified "
+                      f"({unclassified_items:,} of {int(items['items'].sum()):,} items match no rule and inherit no theme).")
+        return points
+
+
+def analyse(inputs: AllocationInputs, settings: AllocationParams, log: DropLog) -> Allocation:
+    """Run every step on loaded inputs (see the module docstring)."""
+    classification = classify(inputs.items, inputs.rules)
+    effort = measure_effort(
+        inputs.items, classification, unit=settings.unit, worklogs=inputs.worklogs, people=inputs.people,
+        period=settings.period, months_of_history=settings.months_of_history, item_date=settings.item_date,
+        unknown_people=settings.unknown_people, unknown_team=settings.unknown_team, log=log)
+    shares = effort_share(effort)
+    targets = None
+    if inputs.targets is not None:
+        targets = compare_to_targets(shares, inputs.targets, period=effort.period, bands=settings.status_bands,
+                                     basis=settings.target_basis, categories=inputs.rules.categories)
+    capitalizable = settings.capitalizable if settings.capitalizable is not None else inputs.rules.capitalizable
+    return Allocation(
+        classification=classification,
+        effort=effort,
+        shares=shares,
+        targets=targets,
+        trends=compute_trends(shares),
+        concentration=compute_concentration(effort),
+        cost=cost_by_theme(effort, capitalizable),
+        estimates=estimate_vs_actual(inputs.items, classification, worklogs=inputs.worklogs,
+                                     months=list(effort.months)),
+    )
+
+
+def run_allocation(settings: AllocationParams, log: DropLog) -> Allocation:
+    """Read the sources named in ``settings`` and analyse them."""
+    return analyse(load_inputs(settings, log), settings, log)
