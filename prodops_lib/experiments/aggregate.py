@@ -78,26 +78,27 @@ def metric_moments(metric: MetricSpec) -> list[str]:
 def wide_to_moments(wide: pd.DataFrame, metrics: list[MetricSpec], keys: list[str]) -> pd.DataFrame:
     """One row per metric x group, with all :data:`MOMENT_COLUMNS` (means get ``d ≡ 1``);
     ``wide`` holds ``<i>:<moment>`` columns for the ``i``-th of ``metrics``."""
-    parts = []
+    columns: dict[str, list] = {name: [] for name in ["metric", *keys, *MOMENT_COLUMNS]}
+    size = len(wide)
+    zeros = np.zeros(size)
     for index, metric in enumerate(metrics):
         if metric.kind == "quantile":
             continue
-        part = wide[keys].copy()
-        part.insert(0, "metric", metric.name)
+        sums = {}
         for name in metric_moments(metric):
             values = wide[f"{index}:{name}"].to_numpy(dtype=float)
-            part[name] = np.where(np.isnan(values), 0.0, values)  # SQL sums over no rows are NULL
+            sums[name] = np.where(np.isnan(values), 0.0, values)  # SQL sums over no rows are NULL
         if metric.kind != "ratio":
-            part["sum_d"], part["sum_d2"], part["sum_yd"] = part["n"], part["n"], part["sum_y"]
+            sums["sum_d"], sums["sum_d2"], sums["sum_yd"] = sums["n"], sums["n"], sums["sum_y"]
         for name in ("sum_x", "sum_x2", "sum_yx"):
-            if name not in part:
-                part[name] = 0.0
-        if "sum_dx" not in part:
-            part["sum_dx"] = part["sum_x"] if metric.kind != "ratio" else 0.0
-        parts.append(part[["metric", *keys, *MOMENT_COLUMNS]])
-    if not parts:
-        return pd.DataFrame(columns=["metric", *keys, *MOMENT_COLUMNS])
-    return pd.concat(parts, ignore_index=True)
+            sums.setdefault(name, zeros)
+        sums.setdefault("sum_dx", sums["sum_x"] if metric.kind != "ratio" else zeros)
+        columns["metric"].append(np.full(size, metric.name, dtype=object))
+        for key in keys:
+            columns[key].append(wide[key].to_numpy())
+        for name in MOMENT_COLUMNS:
+            columns[name].append(sums[name])
+    return pd.DataFrame({name: np.concatenate(parts) if parts else [] for name, parts in columns.items()})
 
 
 def order_variants(found: list[str], spec: ExperimentSpec) -> list[str]:
@@ -162,14 +163,13 @@ def check_metric_units(overall: pd.DataFrame, spec: ExperimentSpec, source: str)
             )
 
 
-def check_binary(metric: MetricSpec, low: float, high: float, sum_y: float, sum_y2: float, source: str) -> None:
-    """A proportion's values are 0 or 1: for values in [0, 1], Σy² = Σy exactly when all are 0/1."""
-    if low < 0 or high > 1 or abs(sum_y - sum_y2) > 1e-9 * max(1.0, sum_y):
-        example = high if high > 1 else low if low < 0 else "a fraction"
-        raise InputError(
-            f"{source}: metric {metric.name!r} (kind 'proportion') needs 0/1 values in column "
-            f"{metric.value_column!r}, found {example}; use kind 'mean' for other values"
-        )
+def not_binary_error(metric: MetricSpec, example: float, source: str) -> InputError:
+    """A proportion metric has a value other than 0 and 1 (found by ``Σ|y(y-1)| > 0``, which is
+    zero exactly when every value is 0 or 1)."""
+    return InputError(
+        f"{source}: metric {metric.name!r} (kind 'proportion') needs 0/1 values in column "
+        f"{metric.value_column!r}, found {example:g}; use kind 'mean' for other values"
+    )
 
 
 def missing_value_error(metric: MetricSpec, column: str, count: int, source: str) -> InputError:

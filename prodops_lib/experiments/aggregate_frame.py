@@ -15,13 +15,13 @@ from ..io import InputError
 from .aggregate import (
     CollectedData,
     DropCounter,
-    check_binary,
     check_columns,
     check_metric_units,
     check_variants,
     crossover_alarm,
     metric_moments,
     missing_value_error,
+    not_binary_error,
     order_variants,
     wide_to_moments,
 )
@@ -45,17 +45,17 @@ def collect_frame(
     check_columns(list(frame.columns), spec, source)
     drops = DropCounter(source)
     notes: dict = {"filled_with_zero": {}, "winsorized": {}}
-    keep = frame[spec.variant_column].notna().to_numpy()
+    raw_codes, labels = pd.factorize(frame[spec.variant_column])
+    keep = raw_codes >= 0
     drops.add("missing variant", int((~keep).sum()))
     if spec.unit:
-        keep = _drop_crossover(frame, spec, keep, drops, notes, source)
+        keep = _drop_crossover(frame, spec, keep, raw_codes, drops, notes, source)
     rows = None if keep.all() else np.flatnonzero(keep)
 
-    def column(name: str) -> np.ndarray:
-        values = frame[name].to_numpy()
-        return values if rows is None else values[rows]
+    def column(name: str) -> pd.Series:
+        return frame[name] if rows is None else frame[name].iloc[rows]
 
-    codes, variants = _variant_codes(column(spec.variant_column), spec, source)
+    codes, variants = _variant_codes(raw_codes if rows is None else raw_codes[rows], labels, spec, source)
     units = dict(zip(variants, np.bincount(codes, minlength=len(variants)).tolist(), strict=True))
     check_variants(units, spec, source)
     groupings = {"": (codes, len(variants), pd.DataFrame({"variant": variants}))}
@@ -73,6 +73,8 @@ def collect_frame(
             continue
         for name, (group_codes, size, _) in groupings.items():
             sums = _moment_sums(metric, group_codes, size, y, d, x, valid, counts[name])
+            if not all(np.isfinite(values).all() for values in sums.values()):
+                _raise_infinite(metric, (y, d, x), source)
             for moment, values in sums.items():
                 wide[name][f"{index}:{moment}"] = values
     metrics = spec.metrics
@@ -95,21 +97,28 @@ def collect_frame(
     )
 
 
-def _drop_crossover(frame: pd.DataFrame, spec: ExperimentSpec, keep: np.ndarray, drops: DropCounter,
-                    notes: dict, source: str) -> np.ndarray:
+def _raise_infinite(metric: MetricSpec, arrays: tuple, source: str) -> None:
+    for column, values in zip(metric.columns, [a for a in arrays if a is not None], strict=True):
+        if np.isinf(values).any():
+            raise InputError(f"{source}: metric {metric.name!r}: column {column!r} has infinite values; remove or cap them")
+
+
+def _drop_crossover(frame: pd.DataFrame, spec: ExperimentSpec, keep: np.ndarray, variant_codes: np.ndarray,
+                    drops: DropCounter, notes: dict, source: str) -> np.ndarray:
     """Drop rows without a unit id and every row of a unit seen in two variants."""
     unit = frame[spec.unit]
     no_unit = keep & unit.isna().to_numpy()
     drops.add("missing unit id", int(no_unit.sum()))
     keep = keep & ~no_unit
-    ids = unit.to_numpy()[keep]
+    ids = unit.to_numpy()
+    ids = ids if keep.all() else ids[keep]
+    notes["crossover_units"] = 0
     if _all_distinct(ids):
-        notes["crossover_units"] = 0
         return keep
-    kept = pd.DataFrame({"unit": ids, "variant": frame[spec.variant_column].to_numpy()[keep]})
+    kept = pd.DataFrame({"unit": ids, "variant": variant_codes[keep]})
     repeated = kept[kept["unit"].duplicated(keep=False)]
-    per_unit = repeated.groupby("unit", sort=False)["variant"].agg(["size", "nunique"])
-    same_variant = per_unit[per_unit["nunique"] == 1]
+    per_unit = repeated.groupby("unit", sort=False)["variant"].nunique()
+    same_variant = per_unit[per_unit == 1]
     if not same_variant.empty:
         raise InputError(
             f"{source}: unit column {spec.unit!r} has {len(same_variant):,} unit(s) with several rows in one variant "
@@ -127,26 +136,26 @@ def _all_distinct(ids: np.ndarray) -> bool:
     if ids.dtype.kind in "iu" and len(ids):
         low, high = int(ids.min()), int(ids.max())
         if high - low < max(8 * len(ids), 1 << 20):
-            seen = np.zeros(high - low + 1, dtype=bool)
-            seen[ids - low] = True
+            seen = np.zeros(high - low + 1, dtype=np.bool_)
+            seen[ids - low if low else ids] = True
             return int(np.count_nonzero(seen)) == len(ids)
     return bool(pd.Index(ids).is_unique)
 
 
-def _variant_codes(values: np.ndarray, spec: ExperimentSpec, source: str) -> tuple[np.ndarray, list[str]]:
-    codes, uniques = pd.factorize(values)
+def _variant_codes(codes: np.ndarray, uniques: object, spec: ExperimentSpec, source: str) -> tuple[np.ndarray, list[str]]:
     labels = [str(value) for value in uniques]
     if len(set(labels)) != len(labels):
         raise InputError(f"{source}: variant column {spec.variant_column!r} has values that print the same; make them distinct")
-    ordered = order_variants(labels, spec)
-    ordered = [variant for variant in ordered if variant in labels] + [v for v in ordered if v not in labels]
+    labels_present = [labels[code] for code in np.flatnonzero(np.bincount(codes, minlength=len(labels)))]
+    ordered = order_variants(labels_present, spec)
+    ordered = [variant for variant in ordered if variant in labels_present] + [v for v in ordered if v not in labels_present]
     position = {variant: i for i, variant in enumerate(ordered)}
-    remap = np.array([position[label] for label in labels], dtype=np.int64)
+    remap = np.array([position.get(label, -1) for label in labels], dtype=np.int64)
     return remap[codes], ordered
 
 
-def _day_grouping(values: np.ndarray, codes: np.ndarray, variants: list[str], notes: dict):
-    days = pd.to_datetime(pd.Series(values), errors="coerce").to_numpy().astype("datetime64[D]")
+def _day_grouping(values: pd.Series, codes: np.ndarray, variants: list[str], notes: dict):
+    days = pd.to_datetime(values, errors="coerce").to_numpy().astype("datetime64[D]")
     missing = np.isnat(days)
     labels, day_codes = np.unique(days[~missing], return_inverse=True)
     slot = np.zeros(len(days), dtype=np.int64)
@@ -160,9 +169,8 @@ def _day_grouping(values: np.ndarray, codes: np.ndarray, variants: list[str], no
     return codes * size + slot, len(variants) * size, keys
 
 
-def _segment_grouping(values: np.ndarray, codes: np.ndarray, variants: list[str]):
-    labels = pd.Series(values).astype("string").fillna(MISSING_SEGMENT).to_numpy(dtype=object)
-    segment_codes, uniques = pd.factorize(labels)
+def _segment_grouping(values: pd.Series, codes: np.ndarray, variants: list[str]):
+    segment_codes, uniques = pd.factorize(values.astype("string").fillna(MISSING_SEGMENT))
     size = len(uniques)
     keys = pd.DataFrame({"variant": np.repeat(variants, size), "segment": np.tile(np.asarray(uniques, dtype=object), len(variants))})
     return codes * size + segment_codes, len(variants) * size, keys
@@ -183,37 +191,36 @@ def _numeric(frame: pd.DataFrame, name: str, rows: np.ndarray | None, metric: Me
                 f"(value {series.iloc[position]!r} at row {position}); clean the column or fix the source"
             )
         values = converted.to_numpy(dtype=float, na_value=np.nan)
-    values = values if rows is None else values[rows]
-    if np.isinf(values).any():
-        raise InputError(f"{source}: metric {metric.name!r}: column {name!r} has infinite values; remove or cap them")
-    return values
+    return values if rows is None else values[rows]
+
+
+def _missing(values: np.ndarray) -> np.ndarray | None:
+    """Where ``values`` is NaN, or None when nothing is (one sum decides the common case)."""
+    if not np.isnan(values.sum()):
+        return None
+    mask = np.isnan(values)
+    return mask if mask.any() else None
 
 
 def _metric_arrays(metric: MetricSpec, get: Callable[[str], np.ndarray], drops: DropCounter, notes: dict, source: str):
-    """Unit values of one metric after the missing-value policy, zero denominators and winsorization."""
+    """Unit values of one metric after the missing-value policy, zero denominators and
+    winsorization, and which units count (None: all). Units that do not count may hold NaN."""
     y = get(metric.value_column)
     d = get(str(metric.denominator)) if metric.kind == "ratio" else None
     x = get(metric.covariate) if metric.covariate else None
-    named = [(metric.value_column, y)]
-    if d is not None:
-        named.append((str(metric.denominator), d))
-    if x is not None:
-        named.append((str(metric.covariate), x))
-    missing = [(name, np.isnan(values)) for name, values in named]
+    named = [(metric.value_column, y)] + [(str(c), a) for c, a in ((metric.denominator, d), (metric.covariate, x)) if a is not None]
+    missing = [(name, mask) for name, values in named if (mask := _missing(values)) is not None]
     valid = None
-    if metric.missing == "error":
+    if missing and metric.missing == "error":
+        name, mask = missing[0]
+        raise missing_value_error(metric, name, int(mask.sum()), source)
+    if missing and metric.missing == "zero":
         for name, mask in missing:
-            if mask.any():
-                raise missing_value_error(metric, name, int(mask.sum()), source)
-    elif metric.missing == "zero":
-        for name, mask in missing:
-            if mask.any():
-                notes["filled_with_zero"][f"{metric.name}: {name}"] = int(mask.sum())
+            notes["filled_with_zero"][f"{metric.name}: {name}"] = int(mask.sum())
         y, d, x = (None if a is None else np.nan_to_num(a, nan=0.0) for a in (y, d, x))
-    else:
-        any_missing = np.logical_or.reduce([mask for _, mask in missing])
-        drops.add(f"metric {metric.name!r}: missing value", int(any_missing.sum()))
-        valid = ~any_missing if any_missing.any() else None
+    elif missing:
+        valid = ~np.logical_or.reduce([mask for _, mask in missing])
+        drops.add(f"metric {metric.name!r}: missing value", int((~valid).sum()))
     if d is not None:
         zero = d == 0
         if valid is not None:
@@ -224,10 +231,11 @@ def _metric_arrays(metric: MetricSpec, get: Callable[[str], np.ndarray], drops: 
     if metric.winsorized:
         y = _winsorize(metric, y, valid, notes)
     if metric.kind == "proportion":
-        values = y if valid is None else y[valid]
-        check_binary(metric, float(values.min()), float(values.max()), float(values.sum()), float((values * values).sum()), source)
-    if valid is not None:
-        y, d, x = (None if a is None else np.where(valid, a, 0.0) for a in (y, d, x))
+        odd = (y != 0) & (y != 1)
+        if valid is not None:
+            odd &= valid
+        if odd.any():
+            raise not_binary_error(metric, float(y[np.argmax(odd)]), source)
     return y, d, x, valid
 
 
@@ -248,10 +256,29 @@ def _winsorize(metric: MetricSpec, y: np.ndarray, valid: np.ndarray | None, note
 
 
 def _moment_sums(metric: MetricSpec, codes: np.ndarray, size: int, y, d, x, valid, count) -> dict[str, np.ndarray]:
+    """Sums per group of the units that count. When few units do not count (and their values
+    are finite), the sums over all units minus theirs is cheaper than copying the rest."""
+    arrays = {"y": y, "d": d, "x": x}
+    if valid is None:
+        return _group_sums(metric, codes, size, arrays, count)
+    invalid = np.flatnonzero(~valid)
+    if 4 * len(invalid) < len(valid) and all(np.isfinite(a[invalid]).all() for a in arrays.values() if a is not None):
+        total = _group_sums(metric, codes, size, arrays, count)
+        excluded = _group_sums(metric, codes[invalid], size, {k: None if a is None else a[invalid] for k, a in arrays.items()},
+                               np.bincount(codes[invalid], minlength=size))
+        return {moment: total[moment] - excluded[moment] for moment in total}
+    kept = np.flatnonzero(valid)
+    return _group_sums(metric, codes[kept], size, {k: None if a is None else a[kept] for k, a in arrays.items()},
+                       np.bincount(codes[kept], minlength=size))
+
+
+def _group_sums(metric: MetricSpec, codes: np.ndarray, size: int, arrays: dict, count: np.ndarray) -> dict[str, np.ndarray]:
+    y, d, x = arrays["y"], arrays["d"], arrays["x"]
+
     def total(weights: np.ndarray) -> np.ndarray:
         return np.bincount(codes, weights=weights, minlength=size)
 
-    sums = {"n": count.astype(float) if valid is None else total(valid.astype(float)), "sum_y": total(y)}
+    sums = {"n": count.astype(float), "sum_y": total(y)}
     sums["sum_y2"] = sums["sum_y"] if metric.kind == "proportion" else total(y * y)
     products = {"sum_d": (d, None), "sum_d2": (d, d), "sum_yd": (y, d), "sum_x": (x, None),
                 "sum_x2": (x, x), "sum_yx": (y, x), "sum_dx": (d, x)}

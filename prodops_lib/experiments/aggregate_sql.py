@@ -25,13 +25,13 @@ from ..io import InputError
 from .aggregate import (
     CollectedData,
     DropCounter,
-    check_binary,
     check_columns,
     check_metric_units,
     check_variants,
     crossover_alarm,
     metric_moments,
     missing_value_error,
+    not_binary_error,
     order_variants,
     wide_to_moments,
 )
@@ -111,18 +111,16 @@ def collect_sql(
         main = result
         for j in range(len(spec.segments)):
             main = main[main[f"__g{j}"] == 1]
-        if not spec.unit:
-            drops.add("missing variant", int(main.loc[main["variant"].isna(), "__rows"].sum()))
+        drops.add("missing variant", int(main.loc[main["variant"].isna(), "__rows"].sum()))
         main = main[main["variant"].notna()]
         overall_wide = main.drop(columns=[c for c in main.columns if c in ("day", *[f"s{j}" for j in range(len(spec.segments))])])
-        how = {c: "min" if c.endswith(":min") else "max" if c.endswith(":max") else "sum" for c in overall_wide.columns[1:]}
-        overall_wide = overall_wide.groupby("variant", sort=False).agg(how).reset_index()
+        overall_wide = overall_wide.groupby("variant", sort=False).sum(numeric_only=True).reset_index()
         units = dict(zip(overall_wide["variant"], overall_wide["__rows"].astype(int), strict=True))
         check_variants(units, spec, source)
         order = [v for v in order_variants(list(units), spec) if v in units]
         units = {variant: units[variant] for variant in order}
         overall_wide = overall_wide.set_index("variant").loc[order].reset_index()
-        _diagnostics(overall_wide, spec, drops, notes, source, run, base)
+        _diagnostics(overall_wide, spec, drops, notes, source, run, base, thresholds)
         overall = wide_to_moments(overall_wide, spec.metrics, ["variant"])
         check_metric_units(overall, spec, source)
         daily = None
@@ -193,27 +191,21 @@ def _check_numeric(run: _Runner, table: str, column: str, kind: str, metric: Met
 
 def _unit_filters(run: _Runner, con, table: str, spec: ExperimentSpec, kind: str, variant: str,
                   drops: DropCounter, notes: dict) -> tuple[list[str], str | None]:
-    """Count rows without variant or unit; find units in several variants; return the filters."""
+    """Rows without a unit id and units in several variants: counted, and the filters that drop
+    them. Compact integer ids are checked with a bitmap in one pass over the id column; only
+    when that finds a gap (or for other ids) does a ``GROUP BY unit`` look for the repeats."""
     unit = _name(str(spec.unit))
-    low = high = None
-    if kind.startswith(_INTEGER):
-        low, high, rows = run.all(f"SELECT min({unit}), max({unit}), count(*) FROM {table}")[0]
-        if low is not None and high - low >= max(8 * rows, 1 << 20):
-            low = None
-    bits = f"bitstring_agg({unit}, {low}, {high})" if low is not None else "NULL::BIT"
-    no_variant, no_unit, with_unit, distinct_sum, distinct_all = run.all(
-        f"WITH per_variant AS (SELECT {variant} AS v, count(*) AS n_rows, count({unit}) AS n_units, {bits} AS bits "
-        f"FROM {table} GROUP BY ALL) SELECT "
-        "coalesce(sum(n_rows) FILTER (WHERE v IS NULL), 0), coalesce(sum(n_rows - n_units) FILTER (WHERE v IS NOT NULL), 0), "
-        "coalesce(sum(n_units) FILTER (WHERE v IS NOT NULL), 0), sum(bit_count(bits)) FILTER (WHERE v IS NOT NULL), "
-        "bit_count(bit_or(bits) FILTER (WHERE v IS NOT NULL)) FROM per_variant"
-    )[0]
-    drops.add("missing variant", int(no_variant))
-    drops.add("missing unit id", int(no_unit))
-    filters = [f"{unit} IS NOT NULL"]
     notes["crossover_units"] = 0
-    if low is not None and distinct_sum == with_unit and distinct_all == with_unit:
-        return filters, None
+    if kind.startswith(_INTEGER):
+        low, high = run.all(f"SELECT min({unit}), max({unit}) FROM {table}")[0]
+        if low is not None and high - low < (1 << 31):
+            rows, with_unit, distinct = run.all(
+                f"SELECT count(*), count({unit}), bit_count(bitstring_agg({unit}, {low}, {high})) FROM {table}"
+            )[0]
+            if rows == with_unit == distinct:
+                return [], None
+    no_unit = run.all(f"SELECT count(*) FROM {table} WHERE {variant} IS NOT NULL AND {unit} IS NULL")[0][0]
+    drops.add("missing unit id", int(no_unit))
     repeated = run.frame(
         f"SELECT {unit} AS unit, count(*) AS n_rows, count(DISTINCT {variant}) AS n_variants FROM {table} "
         f"WHERE {variant} IS NOT NULL AND {unit} IS NOT NULL GROUP BY ALL HAVING count(*) > 1"
@@ -224,15 +216,17 @@ def _unit_filters(run: _Runner, con, table: str, spec: ExperimentSpec, kind: str
             f"{run.source}: unit column {spec.unit!r} has {len(same_variant):,} unit(s) with several rows in one variant "
             f"(e.g. {same_variant['unit'].iloc[0]!r}); the data must have one row per unit"
         )
+    kept = f"{unit} IS NOT NULL"
     if repeated.empty:
-        return filters, None
+        return [f"({variant} IS NULL OR {kept})"], None
     name = f"__prodops_crossover_{uuid.uuid4().hex}"
     con.register(name, repeated[["unit"]])
-    drops.add("unit in more than one variant", int(repeated["n_rows"].sum()))
+    crossover_rows = int(repeated["n_rows"].sum())
+    drops.add("unit in more than one variant", crossover_rows)
     notes["crossover_units"] = len(repeated)
-    total_units = int(with_unit) - int(repeated["n_rows"].sum()) + len(repeated)
-    notes["crossover_alarm"] = crossover_alarm(len(repeated), total_units, spec)
-    return [*filters, f"{unit} NOT IN (SELECT unit FROM {_name(name)})"], name
+    with_variant = run.all(f"SELECT count({unit}) FROM {table} WHERE {variant} IS NOT NULL")[0][0]
+    notes["crossover_alarm"] = crossover_alarm(len(repeated), int(with_variant) - crossover_rows + len(repeated), spec)
+    return [f"({variant} IS NULL OR ({kept} AND {unit} NOT IN (SELECT unit FROM {_name(name)})))"], name
 
 
 def _base(table: str, spec: ExperimentSpec, variant: str, filters: list[str]) -> str:
@@ -249,16 +243,21 @@ def _base(table: str, spec: ExperimentSpec, variant: str, filters: list[str]) ->
 
 
 class _Expressions:
-    """SQL for one metric's values after the missing policy, validity and winsorization."""
+    """SQL for one metric's values after the missing policy, validity and winsorization.
+
+    ``valid`` is the condition a unit must meet to count for the metric (no missing value
+    under ``missing: drop``; a non-zero denominator for ratios), ``values`` the expressions to
+    sum: with ``missing: drop`` they are NULL for invalid units; otherwise (no NULLs by then)
+    ratio units with a zero denominator are multiplied by 0, which is cheaper than ``CASE``.
+    """
 
     def __init__(self, metric: MetricSpec, thresholds: tuple[float, float] | None = None) -> None:
-        self.raw = {role: f"CAST({_name(column)} AS DOUBLE)" for role, column in self._roles(metric).items()}
-        filled = {role: f"coalesce({raw}, 0.0)" if metric.missing == "zero" else raw for role, raw in self.raw.items()}
-        self.present = " AND ".join(f"{raw} IS NOT NULL" for raw in self.raw.values()) if metric.missing == "drop" else None
-        conditions = [self.present] if self.present else []
-        if metric.kind == "ratio":
-            conditions.append(f"{filled['d']} <> 0")
-        self.valid = " AND ".join(f"({c})" for c in conditions) or None
+        self.raw_columns = self._roles(metric)
+        raw = {role: f"CAST({_name(column)} AS DOUBLE)" for role, column in self.raw_columns.items()}
+        filled = {role: f"coalesce({sql}, 0.0)" if metric.missing == "zero" else sql for role, sql in raw.items()}
+        self.present = " AND ".join(f"{sql} IS NOT NULL" for sql in raw.values()) if metric.missing == "drop" else None
+        nonzero = f"{filled['d']} <> 0" if metric.kind == "ratio" else None
+        self.valid = " AND ".join(f"({c})" for c in (self.present, nonzero) if c) or None
         value = filled["y"]
         if thresholds is not None:
             low, high = thresholds
@@ -268,9 +267,16 @@ class _Expressions:
             if np.isfinite(high):
                 clamped = f"least({clamped}, {_number(high)})"
             value = f"CASE WHEN {value} = 0 THEN 0.0 ELSE {clamped} END" if metric.winsorize_scope == "nonzero" else clamped
-        filled["y"] = value
-        self.unmasked = filled
-        self.values = {role: f"CASE WHEN {self.valid} THEN {sql} END" if self.valid else sql for role, sql in filled.items()}
+        self.unmasked = {**filled, "y": value}
+        if self.present:
+            self.values = {role: f"CASE WHEN {self.valid} THEN {sql} END" for role, sql in self.unmasked.items()}
+            self.count = f"count({self.values['y']})"
+        elif nonzero:
+            mask = f"({nonzero})::DOUBLE"
+            self.values = {role: sql if role == "d" else f"({sql} * {mask})" for role, sql in self.unmasked.items()}
+            self.count = f"sum(({nonzero})::INTEGER)"
+        else:
+            self.values, self.count = dict(self.unmasked), "count(*)"
 
     @staticmethod
     def _roles(metric: MetricSpec) -> dict[str, str]:
@@ -310,21 +316,16 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
                 "sum_x": ("x",), "sum_x2": ("x", "x"), "sum_yx": ("y", "x"), "sum_dx": ("d", "x")}
     for i, metric in enumerate(spec.metrics):
         sql = _Expressions(metric, thresholds.get(i))
-        items.append((f"{i}:n", f"count({sql.values['y']})" if sql.valid else "count(*)"))
-        for role, raw in sql.raw.items():
-            items.append((f"{i}:missing:{role}", f"count(*) - count({raw})"))
-        if metric.missing == "drop" and len(sql.raw) > 1:
+        items.append((f"{i}:n", sql.count))
+        items += [(f"{i}:missing:{role}", f"count(*) - count({_name(column)})") for role, column in sql.raw_columns.items()]
+        if metric.missing == "drop" and len(sql.raw_columns) > 1:
             items.append((f"{i}:incomplete", f"count(*) FILTER (WHERE NOT ({sql.present}))"))
-        if metric.kind == "ratio":
-            where = f"{sql.unmasked['d']} = 0" + (f" AND {sql.present}" if sql.present else "")
-            items.append((f"{i}:zero_denominator", f"count(*) FILTER (WHERE {where})"))
         if metric.kind == "quantile":
             continue
         if metric.kind == "proportion":
-            items += [(f"{i}:min", f"min({sql.values['y']})"), (f"{i}:max", f"max({sql.values['y']})")]
+            items.append((f"{i}:not_binary", f"sum(abs({sql.values['y']} * ({sql.values['y']} - 1)))"))
         if metric.winsorized:
-            capped = f"{sql.values['y']} <> {_Expressions(metric).unmasked['y']}"
-            items.append((f"{i}:capped", f"count(*) FILTER (WHERE {capped})"))
+            items.append((f"{i}:capped", f"count(*) FILTER (WHERE {sql.values['y']} <> {_Expressions(metric).values['y']})"))
         for moment in metric_moments(metric)[1:]:
             factors = [sql.values[role] for role in products[moment]]
             items.append((f"{i}:{moment}", f"sum({' * '.join(factors)})"))
@@ -332,29 +333,34 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
 
 
 def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, notes: dict, source: str,
-                 run: _Runner, base: str) -> None:
+                 run: _Runner, base: str, thresholds: dict) -> None:
     """Turn the diagnostic counts into errors, counted drops and notes, as the frame path does."""
     for i, metric in enumerate(spec.metrics):
-        roles = _Expressions._roles(metric)
-        missing = {role: int(wide[f"{i}:missing:{role}"].sum()) for role in roles}
+        sql = _Expressions(metric, thresholds.get(i))
+        missing = {role: int(wide[f"{i}:missing:{role}"].sum()) for role in sql.raw_columns}
+        incomplete = 0
         if metric.missing == "error":
             for role, count in missing.items():
                 if count:
-                    raise missing_value_error(metric, roles[role], count, source)
+                    raise missing_value_error(metric, sql.raw_columns[role], count, source)
         elif metric.missing == "zero":
             for role, count in missing.items():
                 if count:
-                    notes["filled_with_zero"][f"{metric.name}: {roles[role]}"] = count
+                    notes["filled_with_zero"][f"{metric.name}: {sql.raw_columns[role]}"] = count
         else:
-            dropped = int(wide[f"{i}:incomplete"].sum()) if len(roles) > 1 else missing["y"]
-            drops.add(f"metric {metric.name!r}: missing value", dropped)
+            incomplete = int(wide[f"{i}:incomplete"].sum()) if len(sql.raw_columns) > 1 else missing["y"]
+            drops.add(f"metric {metric.name!r}: missing value", incomplete)
         if metric.kind == "ratio":
-            drops.add(f"metric {metric.name!r}: zero denominator", int(wide[f"{i}:zero_denominator"].sum()))
+            zero = int(wide["__rows"].sum()) - incomplete - int(wide[f"{i}:n"].sum())
+            drops.add(f"metric {metric.name!r}: zero denominator", zero)
         if metric.winsorized:
             notes["winsorized"][metric.name]["units_capped"] = int(wide[f"{i}:capped"].sum())
         if metric.kind == "proportion":
-            check_binary(metric, float(wide[f"{i}:min"].min()), float(wide[f"{i}:max"].max()),
-                         float(wide[f"{i}:sum_y"].sum()), float(wide[f"{i}:sum_y2"].sum()), source)
+            if wide[f"{i}:not_binary"].sum() > 0:
+                value = sql.unmasked["y"]
+                example = run.all(f"WITH base AS ({base}) SELECT {value} FROM base WHERE __variant IS NOT NULL AND "
+                                  f"{sql.valid or 'true'} AND {value} NOT IN (0, 1) LIMIT 1")[0][0]
+                raise not_binary_error(metric, example, source)
             wide[f"{i}:sum_y2"] = wide[f"{i}:sum_y"]
         moments = [f"{i}:{moment}" for moment in metric_moments(metric)[1:]] if metric.kind != "quantile" else []
         if moments and not np.isfinite(wide[moments].to_numpy(dtype=float)).all():

@@ -46,18 +46,23 @@ def compare_metric(moments: pd.DataFrame, metric: MetricSpec, control: str, alph
     """Every non-control variant against ``control`` within each group of ``keys`` (besides
     variant), for one mean, proportion or ratio metric. Groups where an arm has fewer than two
     units are left out."""
-    rows = moments[moments["metric"] == metric.name]
-    control_rows = rows[rows["variant"] == control].drop(columns=["variant"])
-    variant_rows = rows[rows["variant"] != control]
-    paired = variant_rows.merge(control_rows, on=["metric", *keys], suffixes=("", "_c"), how="inner")
-    paired = paired[(paired["n"] >= 2) & (paired["n_c"] >= 2)].reset_index(drop=True)
+    rows = moments[moments["metric"].to_numpy() == metric.name]
+    is_control = rows["variant"].to_numpy() == control
+    if keys:
+        paired = rows[~is_control].merge(rows[is_control].drop(columns=["variant"]), on=["metric", *keys],
+                                         suffixes=("", "_c"), how="inner")
+        paired = paired[(paired["n"] >= 2) & (paired["n_c"] >= 2)].reset_index(drop=True)
+        control_moments = Moments(**{name: paired[f"{name}_c"].to_numpy(dtype=float) for name in MOMENT_COLUMNS})
+    else:
+        paired = rows[~is_control].reset_index(drop=True)
+        control_moments = Moments.from_frame(rows[is_control])
     if paired.empty:
         return pd.DataFrame(columns=["metric", "variant", *keys, *_EFFECT_COLUMNS])
-    control_moments = Moments(**{name: paired[f"{name}_c"].to_numpy(dtype=float) for name in MOMENT_COLUMNS})
-    variant_moments = Moments.from_frame(paired)
-    effect = compare(control_moments, variant_moments, metric.kind, alpha=alpha, cuped=bool(metric.covariate))
-    frame = effect.to_frame()[_EFFECT_COLUMNS]
-    return pd.concat([paired[["metric", "variant", *keys]], frame], axis=1)
+    effect = compare(control_moments, Moments.from_frame(paired), metric.kind, alpha=alpha, cuped=bool(metric.covariate))
+    columns = {name: paired[name].to_numpy() for name in ["metric", "variant", *keys]}
+    size = len(paired)
+    columns.update({name: np.broadcast_to(getattr(effect, name), (size,)) for name in _EFFECT_COLUMNS})
+    return pd.DataFrame(columns)
 
 
 def _quantile_rows(collected: CollectedData, metric: MetricSpec, variants: list[str], control: str, alpha: float) -> pd.DataFrame:

@@ -1,0 +1,176 @@
+"""Speed and memory of the experiment analysis against the cheapest possible pass over the data.
+
+    .venv/bin/python benchmarks/bench_experiments.py              # 10,000,000 units
+    .venv/bin/python benchmarks/bench_experiments.py --units 200000
+
+Generates one experiment of ``--units`` units split over three variants (control, B, C), with a
+conversion (0/1), a heavy-tailed revenue (log-normal spend of converters, Pareto tail) with a
+pre-period covariate, and orders per session (a ratio metric; some units have no session).
+The data is written as parquet to a temporary folder, and each measurement runs in a fresh
+subprocess so peak memory (``ru_maxrss``, the whole process: interpreter, imports, data) is its
+own:
+
+* parquet path: ``analyse_experiment(path, spec)`` — SRM, the unit-id crossover check, all three
+  metrics, CUPED, Holm correction, Bayesian view, power — against the *floor*: one DuckDB query
+  computing the same sufficient statistics (counts, sums, squares, cross-products per variant);
+* in-memory path: ``analyse_experiment(frame, spec)`` on a pandas frame already in memory,
+  against one pandas ``groupby`` of the same counts, sums, squares and cross-products.
+
+Times are the best of ``--repeat`` runs inside each subprocess (the first run pays one-off
+import and cache costs for both sides alike). Targets: each path at most 1.2x its floor and
+the parquet path under 400 MB peak.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+VARIANTS = ("control", "B", "C")
+
+
+def generate(units: int, path: Path, seed: int = 20261) -> None:
+    """Write the benchmark experiment to ``path`` (parquet), in chunks to bound memory."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    writer = None
+    chunk = 1_000_000
+    for start in range(0, units, chunk):
+        size = min(chunk, units - start)
+        variant = rng.integers(0, len(VARIANTS), size)
+        pre_revenue = rng.lognormal(2.0, 1.0, size) * (rng.random(size) < 0.4)
+        converted = (rng.random(size) < 0.10 + 0.004 * variant).astype(np.int8)
+        spend = 0.6 * pre_revenue + rng.lognormal(3.0, 1.1, size) + 20.0 * rng.pareto(2.2, size)
+        revenue = converted * spend * (1.0 + 0.01 * variant)
+        sessions = rng.poisson(3.0, size).astype(np.int32)
+        orders = rng.binomial(sessions, 0.04 + 0.002 * variant).astype(np.int32)
+        table = pa.table({
+            "user_id": np.arange(start, start + size, dtype=np.int64),
+            "variant": pa.array(np.asarray(VARIANTS, dtype=object)[variant], type=pa.string()),
+            "converted": converted, "revenue": revenue, "pre_revenue": pre_revenue,
+            "orders": orders, "sessions": sessions,
+        })
+        if writer is None:
+            writer = pq.ParquetWriter(path, table.schema)
+        writer.write_table(table)
+    writer.close()
+
+
+def spec():
+    from prodops_lib.experiments import ExperimentSpec, MetricSpec
+
+    return ExperimentSpec(
+        name="benchmark", unit="user_id", control="control",
+        metrics=[
+            MetricSpec("converted", kind="proportion", role="primary"),
+            MetricSpec("revenue", covariate="pre_revenue"),
+            MetricSpec("orders_per_session", kind="ratio", numerator="orders", denominator="sessions"),
+        ],
+    )
+
+
+FLOOR_SQL = """
+SELECT variant, count(*) AS n,
+  sum(converted::DOUBLE) AS c, sum(converted::DOUBLE * converted) AS c2,
+  sum(revenue) AS r, sum(revenue * revenue) AS r2, sum(pre_revenue) AS x, sum(pre_revenue * pre_revenue) AS x2,
+  sum(revenue * pre_revenue) AS rx,
+  sum(orders::DOUBLE) AS o, sum(orders::DOUBLE * orders) AS o2, sum(sessions::DOUBLE) AS s,
+  sum(sessions::DOUBLE * sessions) AS s2, sum(orders::DOUBLE * sessions) AS os
+FROM read_parquet('{path}') GROUP BY variant
+"""
+
+
+def pandas_floor(frame):
+    """One groupby of counts, sums, squares and cross-products."""
+    columns = frame[["converted", "revenue", "pre_revenue", "orders", "sessions"]].astype("float64")
+    products = columns.assign(
+        n=1.0, converted2=columns["converted"] ** 2, revenue2=columns["revenue"] ** 2,
+        pre_revenue2=columns["pre_revenue"] ** 2, revenue_pre=columns["revenue"] * columns["pre_revenue"],
+        orders2=columns["orders"] ** 2, sessions2=columns["sessions"] ** 2,
+        orders_sessions=columns["orders"] * columns["sessions"],
+    )
+    return products.groupby(frame["variant"]).sum()
+
+
+def worker(mode: str, path: Path, repeat: int) -> dict:
+    """Run one measurement in this (fresh) process and report time and peak memory."""
+    if mode == "parquet-floor":
+        import duckdb
+
+        connection = duckdb.connect()
+        task = lambda: connection.execute(FLOOR_SQL.format(path=path)).fetchall()  # noqa: E731
+    elif mode == "parquet-analysis":
+        from prodops_lib.experiments import analyse_experiment
+
+        experiment = spec()
+        task = lambda: analyse_experiment(path, experiment)  # noqa: E731
+    else:
+        import pandas as pd
+
+        frame = pd.read_parquet(path)
+        if mode == "memory-floor":
+            task = lambda: pandas_floor(frame)  # noqa: E731
+        else:
+            from prodops_lib.experiments import analyse_experiment
+
+            experiment = spec()
+            task = lambda: analyse_experiment(frame, experiment)  # noqa: E731
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        result = task()
+        times.append(time.perf_counter() - start)
+    report = {"mode": mode, "seconds": min(times), "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    if mode == "parquet-analysis":
+        report["verdict"] = result.decision.verdict
+        report["srm_p_value"] = result.srm.p_value
+    return report
+
+
+def measure(mode: str, path: Path, repeat: int) -> dict:
+    command = [sys.executable, __file__, "--worker", mode, "--data", str(path), "--repeat", str(repeat)]
+    output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--units", type=int, default=10_000_000, help="units in the experiment (default 10,000,000)")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per measurement; the best is reported")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)
+    parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        print(json.dumps(worker(args.worker, args.data, args.repeat)))
+        return 0
+    with tempfile.TemporaryDirectory(prefix="bench_experiments_") as folder:
+        path = Path(folder) / "experiment.parquet"
+        start = time.perf_counter()
+        generate(args.units, path)
+        print(f"{args.units:,} units x {len(VARIANTS)} variants written in {time.perf_counter() - start:.1f} s "
+              f"({path.stat().st_size / 1e6:.0f} MB parquet)")
+        print(f"{'path':<10} {'analysis s':>11} {'floor s':>8} {'ratio':>6} {'target':>7} {'peak MB':>8} {'floor MB':>9}")
+        for name, prefix in (("parquet", "parquet"), ("in-memory", "memory")):
+            analysis = measure(f"{prefix}-analysis", path, args.repeat)
+            floor = measure(f"{prefix}-floor", path, args.repeat)
+            ratio = analysis["seconds"] / floor["seconds"]
+            verdict = "ok" if ratio <= 1.2 else "MISSED"
+            print(f"{name:<10} {analysis['seconds']:>11.3f} {floor['seconds']:>8.3f} {ratio:>6.2f} {verdict:>7} "
+                  f"{analysis['peak_mb']:>8.0f} {floor['peak_mb']:>9.0f}")
+            if prefix == "parquet":
+                memory = "ok" if analysis["peak_mb"] < 400 else "MISSED"
+                print(f"{'':<10} parquet peak memory {analysis['peak_mb']:.0f} MB (target < 400 MB): {memory}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
