@@ -34,6 +34,7 @@ from .spec import ExperimentSpec, MetricSpec
 __all__ = ["CollectedData", "DropCounter", "moments_from_aggregates", "wide_to_moments"]
 
 DROP_COLUMNS = ["source", "reason", "rows"]
+ROW_DROPS = ("missing variant", "missing unit id", "unit in more than one variant")
 
 
 @dataclass
@@ -48,7 +49,10 @@ class DropCounter:
             self.entries.append({"source": self.source, "reason": reason, "rows": int(rows)})
 
     def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame(self.entries, columns=DROP_COLUMNS)
+        """Whole-row drops first, in the order they are applied, then per-metric drops."""
+        first = {reason: i for i, reason in enumerate(ROW_DROPS)}
+        ordered = sorted(self.entries, key=lambda entry: first.get(entry["reason"], len(first)))
+        return pd.DataFrame(ordered, columns=DROP_COLUMNS)
 
 
 @dataclass(frozen=True)
