@@ -1,0 +1,96 @@
+"""Aggregates give the unit-level answer; specs load from parameter files."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prodops_lib.experiments import ExperimentSpec, MetricSpec, analyse_aggregates, analyse_experiment
+from prodops_lib.io import InputError
+from prodops_lib.params import build
+
+from .conftest import make_units
+
+
+def test_aggregates_reproduce_the_unit_level_analysis():
+    data = make_units(8000, seed=12)
+    spec = ExperimentSpec(name="agg", metrics=[MetricSpec("revenue", role="primary")])
+    unit_level = analyse_experiment(data, spec)
+    grouped = data.groupby("variant")["revenue"]
+    aggregates = pd.DataFrame({"n": grouped.size(), "sum": grouped.sum(), "sum_sq": grouped.apply(lambda v: (v**2).sum())})
+    from_aggregates = analyse_aggregates(aggregates.reset_index(), spec)
+    numeric = unit_level.to_frame().select_dtypes("number").columns
+    np.testing.assert_allclose(from_aggregates.to_frame()[numeric].to_numpy(float),
+                               unit_level.to_frame()[numeric].to_numpy(float), rtol=1e-9)
+    assert from_aggregates.srm.p_value == pytest.approx(unit_level.srm.p_value, rel=1e-12)
+
+
+def test_exposures_and_clicks_are_read_as_a_proportion():
+    frame = pd.DataFrame({"variant": ["control", "door"], "exposures": [1000, 1000], "clicks": [120, 150]})
+    spec = ExperimentSpec(name="door", metrics=[MetricSpec("ctr", kind="proportion", role="primary")])
+    row = analyse_aggregates(frame, spec).to_frame().iloc[0]
+    # statsmodels proportions_ztest([150, 120], [1000, 1000])
+    assert row["p_value"] == pytest.approx(0.04964038686536878, rel=1e-9)
+
+
+@pytest.mark.parametrize(
+    ("frame", "message"),
+    [
+        (pd.DataFrame({"variant": ["control", "B"], "n": [10, 10], "sum": [5.0, 6.0]}), "needs a column 'sum_y2'"),
+        (pd.DataFrame({"arm": ["control", "B"], "n": [10, 10]}), "variant_column 'variant' is not a column"),
+        (pd.DataFrame({"variant": ["control", "B"], "n": [10, 10], "sum": [5.0, "x"], "sum_sq": [9.0, 9.0]}), "non-numeric value 'x'"),
+    ],
+)
+def test_bad_aggregates_fail_in_one_line(frame, message):
+    with pytest.raises(InputError, match=message) as error:
+        analyse_aggregates(frame, ExperimentSpec(name="agg", metrics=[MetricSpec("revenue", role="primary")]))
+    assert "\n" not in str(error.value)
+
+
+def test_spec_builds_from_a_parameter_mapping():
+    data = {
+        "name": "checkout", "hypothesis": "A shorter form converts more", "unit": "user_id", "control": "control",
+        "expected_split": {"control": 0.5, "B": 0.5}, "correction": "fdr_bh", "start_date": "2026-09-01",
+        "metrics": [
+            {"name": "converted", "kind": "proportion", "role": "primary"},
+            {"name": "aov", "kind": "ratio", "numerator": "revenue", "denominator": "orders", "covariate": "pre_aov"},
+            {"name": "latency", "direction": "decrease", "role": "guardrail", "non_inferiority_margin": 0.05},
+        ],
+    }
+    spec = build(ExperimentSpec, data, source="parameters/checkout.yaml")
+    assert spec.metric("aov").columns == ["revenue", "orders", "pre_aov"]
+    assert spec.primary_metric.name == "converted"
+    assert str(spec.start_date) == "2026-09-01"
+
+
+def test_spec_errors_from_a_parameter_file_name_the_metric():
+    data = {"name": "checkout", "metrics": [{"name": "converted", "kind": "proportion", "role": "primary"},
+                                            {"name": "aov", "kind": "ratio", "numerator": "revenue"}]}
+    with pytest.raises(ValueError, match="metric 'aov': kind 'ratio' needs 'numerator' and 'denominator'") as error:
+        build(ExperimentSpec, data, source="parameters/checkout.yaml")
+    assert "parameters/checkout.yaml" in str(error.value) and "\n" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("metric", "message"),
+    [
+        ({"name": "p90", "kind": "quantile"}, "kind 'quantile' needs 'quantile'"),
+        ({"name": "m", "winsorize_upper": 99}, "winsorize_upper must be between 0 and 1"),
+        ({"name": "m", "kind": "proportion", "winsorize_upper": 0.99}, "winsorization applies to kinds 'mean' and 'ratio'"),
+        ({"name": "m", "non_inferiority_margin": 0.05}, "non_inferiority_margin applies to role 'guardrail' only"),
+        ({"name": "m", "kind": "median"}, "kind 'median' is not one of"),
+        ({"name": "m", "colour": "red"}, "unknown key 'colour'"),
+    ],
+)
+def test_metric_errors_name_the_field(metric, message):
+    with pytest.raises(ValueError, match=message) as error:
+        ExperimentSpec(name="x", metrics=[{"name": "main", "role": "primary"}, metric])
+    assert "\n" not in str(error.value)
+
+
+def test_html_view_escapes_names_from_the_data():
+    frame = pd.DataFrame({"variant": ["control", "<script>alert(1)</script>"], "n": [1000, 1000], "clicks": [100, 130]})
+    spec = ExperimentSpec(name="xss", metrics=[MetricSpec("ctr", kind="proportion", role="primary")])
+    html = analyse_aggregates(frame, spec)._repr_html_()
+    assert "<script>" not in html and "&lt;script&gt;" in html

@@ -1,0 +1,94 @@
+"""The decision and its reasons, for each kind of outcome."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import math
+
+import pandas as pd
+
+from prodops_lib.experiments import ExperimentSpec, MetricSpec, analyse_aggregates, required_sample_size
+
+CONVERSION = MetricSpec("converted", kind="proportion", role="primary")
+
+
+def counts(**arms: tuple[int, int]) -> pd.DataFrame:
+    """Aggregates: variant -> (units, conversions)."""
+    return pd.DataFrame([{"variant": name, "n": n, "conversions": k} for name, (n, k) in arms.items()])
+
+
+def spec(**overrides) -> ExperimentSpec:
+    return ExperimentSpec(**{"name": "checkout", "metrics": [CONVERSION], **overrides})
+
+
+def test_clear_winner_ships():
+    analysis = analyse_aggregates(counts(control=(20_000, 2000), B=(20_000, 2300)), spec())
+    assert analysis.decision.verdict == "ship" and analysis.decision.variant == "B"
+    assert analysis.summary["headline"].startswith("Ship B: converted +15.0% (95% CI")
+    assert any("chance to beat control 100%" in reason for reason in analysis.decision.reasons)
+    json.dumps(analysis.summary)  # JSON-able as it is
+
+
+def test_flat_result_with_enough_units_does_not_ship_and_states_the_mde():
+    analysis = analyse_aggregates(counts(control=(50_000, 5000), B=(50_000, 5020)), spec(mde=0.10))
+    assert analysis.decision.verdict == "don't ship"
+    assert "no detectable effect on converted" in analysis.decision.headline
+    assert f"The smallest effect this sample could detect was {analysis.power.mde_now:.1%}." in analysis.decision.headline
+    assert analysis.power.required_n < 50_000
+
+
+def test_underpowered_flat_result_keeps_running_with_days_left():
+    settings = {"mde": 0.05, "start_date": dt.date(2026, 9, 1), "end_date": dt.date(2026, 9, 7)}
+    analysis = analyse_aggregates(counts(control=(7000, 700), B=(7000, 710)), spec(**settings))
+    power = analysis.power
+    required = math.ceil(required_sample_size(0.05 * 0.1, math.sqrt(0.1 * 0.9 * 7000 / 6999)))
+    assert power.required_n == required
+    assert power.more_days == math.ceil((required - 7000) / (7000 / 7))  # 7 days observed, 1000 units a day
+    assert analysis.decision.verdict == "keep running"
+    assert f"about {power.more_days} more day(s) at the current traffic" in analysis.decision.headline
+
+
+def test_sample_ratio_mismatch_comes_first():
+    analysis = analyse_aggregates(counts(control=(21_000, 2100), B=(19_000, 2500)), spec())
+    assert analysis.srm.mismatch
+    assert analysis.decision.verdict == "investigate"
+    assert analysis.summary["headline"].startswith("This result cannot be trusted: Sample ratio mismatch")
+    assert analysis.decision.reasons[0].startswith("Sample ratio mismatch")
+
+
+def test_guardrail_breach_is_investigated():
+    frame = pd.concat([
+        counts(control=(20_000, 2000), B=(20_000, 2300)).assign(metric="converted"),
+        counts(control=(20_000, 1000), B=(20_000, 1300)).assign(metric="errors"),
+    ])
+    guarded = spec(metrics=[CONVERSION, MetricSpec("errors", kind="proportion", role="guardrail", direction="decrease")])
+    analysis = analyse_aggregates(frame, guarded)
+    errors = analysis.to_frame().query("metric == 'errors'").iloc[0]
+    assert errors["guardrail_status"] == "breached"
+    assert analysis.decision.verdict == "investigate"
+    assert analysis.decision.headline.startswith("Investigate before shipping: guardrail errors got worse in B")
+
+
+def test_winner_with_an_unproven_guardrail_keeps_running():
+    frame = pd.concat([
+        counts(control=(20_000, 2000), B=(20_000, 2300)).assign(metric="converted"),
+        counts(control=(20_000, 100), B=(20_000, 104)).assign(metric="refunds"),
+    ])
+    guarded = spec(metrics=[CONVERSION, MetricSpec("refunds", kind="proportion", role="guardrail", direction="decrease",
+                                                   non_inferiority_margin=0.05)])
+    analysis = analyse_aggregates(frame, guarded)
+    assert analysis.to_frame().query("metric == 'refunds'")["guardrail_status"].iloc[0] == "inconclusive"
+    assert analysis.decision.verdict == "keep running" and analysis.decision.variant == "B"
+    assert "guardrail refunds is not yet shown to stay within its margin" in analysis.decision.headline
+
+
+def test_every_variant_worse_does_not_ship():
+    analysis = analyse_aggregates(counts(control=(20_000, 2300), B=(20_000, 2000), C=(20_000, 1950)), spec())
+    assert analysis.decision.verdict == "don't ship"
+    assert analysis.decision.headline.startswith("Don't ship: converted got worse")
+
+
+def test_best_of_two_winners_ships():
+    analysis = analyse_aggregates(counts(control=(20_000, 2000), B=(20_000, 2300), C=(20_000, 2450)), spec())
+    assert analysis.decision.verdict == "ship" and analysis.decision.variant == "C"
