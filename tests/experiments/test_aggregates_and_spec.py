@@ -6,7 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prodops_lib.experiments import ExperimentSpec, MetricSpec, analyse_aggregates, analyse_experiment
+from prodops_lib.experiments import (
+    ExperimentSpec,
+    MetricSpec,
+    analyse_aggregates,
+    analyse_experiment,
+)
 from prodops_lib.io import InputError
 from prodops_lib.params import build
 

@@ -173,5 +173,5 @@ def test_source_errors():
 def test_unknown_file_type(tmp_path):
     path = tmp_path / "data.xlsx"
     path.write_text("x")
-    with pytest.raises(InputError, match="unknown file type '.xlsx'"):
+    with pytest.raises(InputError, match=r"unknown file type '\.xlsx'"):
         analyse_experiment(path, make_spec())

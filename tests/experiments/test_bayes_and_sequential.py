@@ -7,7 +7,11 @@ import pytest
 from scipy import stats
 
 from prodops_lib.experiments.bayes import normal_posterior
-from prodops_lib.experiments.sequential import always_valid_p_values, confidence_sequence_halfwidth, mixture_variance
+from prodops_lib.experiments.sequential import (
+    always_valid_p_values,
+    confidence_sequence_halfwidth,
+    mixture_variance,
+)
 
 
 def test_flat_prior_posterior_closed_form():

@@ -8,7 +8,12 @@ import math
 
 import pandas as pd
 
-from prodops_lib.experiments import ExperimentSpec, MetricSpec, analyse_aggregates, required_sample_size
+from prodops_lib.experiments import (
+    ExperimentSpec,
+    MetricSpec,
+    analyse_aggregates,
+    required_sample_size,
+)
 
 CONVERSION = MetricSpec("converted", kind="proportion", role="primary")
 

@@ -6,7 +6,12 @@ import math
 
 import pytest
 
-from prodops_lib.experiments import minimum_detectable_effect, plan_experiment, required_sample_size, statistical_power
+from prodops_lib.experiments import (
+    minimum_detectable_effect,
+    plan_experiment,
+    required_sample_size,
+    statistical_power,
+)
 from prodops_lib.experiments.power import sample_power
 
 
