@@ -60,6 +60,7 @@ class ExperimentAnalysis:
     source: str
     units: dict[str, int]
     data: object = field(default=None, repr=False, compare=False)
+    connection: object = field(default=None, repr=False, compare=False)
 
     def to_frame(self) -> pd.DataFrame:
         """The tidy results table (a copy)."""
@@ -75,7 +76,9 @@ class ExperimentAnalysis:
             "power": self.power.to_dict() if self.power else None, "alpha": self.spec.alpha,
             "correction": self.spec.correction, "primary_metric": self.spec.primary_metric.name,
             "segments_warning": EXPLORATORY_WARNING if self.segments is not None else None,
-            "data_quality": {"source": self.source, "drops": self.drops.to_dict("records"), **self.notes},
+            "data_quality": {"source": self.source, "drops": self.drops.to_dict("records"), **self.notes,
+                             **({} if self.spec.unit or self.data is None else
+                                {"unit_check": "no unit column: units seen in several variants were not checked"})},
         })
 
     def tables(self) -> dict[str, pd.DataFrame]:
@@ -95,7 +98,7 @@ class ExperimentAnalysis:
         if self.data is None:
             raise ValueError(f"{self.source}: the distribution needs unit-level data, and this analysis used aggregates")
         chosen = self.spec.metric(metric) if metric else self.spec.primary_metric
-        return value_distribution(self.data, self.spec, chosen, bins=bins)
+        return value_distribution(self.data, self.spec, chosen, bins=bins, connection=self.connection)
 
     def _repr_html_(self) -> str:
         reasons = "".join(f"<li>{html.escape(reason)}</li>" for reason in self.decision.reasons)
@@ -138,7 +141,7 @@ def analyse_experiment(
             "analyse_experiment: source must be a DataFrame, a CSV/parquet path or prodops_lib.io.SQL, "
             f"got {type(source).__name__}"
         )
-    return _analyse(collected, spec, data)
+    return _analyse(collected, spec, data, connection)
 
 
 def analyse_aggregates(frame: pd.DataFrame, spec: ExperimentSpec, *, source: str = "aggregates") -> ExperimentAnalysis:
@@ -162,7 +165,7 @@ def _ordered(units: dict[str, int], spec: ExperimentSpec) -> dict[str, int]:
     return {variant: units[variant] for variant in order if variant in units}
 
 
-def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object) -> ExperimentAnalysis:
+def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object, connection=None) -> ExperimentAnalysis:
     srm = srm_test(collected.units, spec.expected_split, spec.srm_alpha)
     results = results_table(collected, spec)
     cumulative = cumulative_table(collected, spec)
@@ -172,7 +175,7 @@ def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object) -> Ex
     return ExperimentAnalysis(
         spec=spec, results=results, srm=srm, decision=decision, power=power, cumulative=cumulative,
         segments=segments, drops=collected.drops, notes=collected.notes, source=collected.source,
-        units=collected.units, data=data,
+        units=collected.units, data=data, connection=connection,
     )
 
 

@@ -8,6 +8,8 @@ left out). Rows are those with a variant and a value; files and queries are binn
 
 from __future__ import annotations
 
+from contextlib import nullcontext
+
 import numpy as np
 import pandas as pd
 
@@ -23,14 +25,15 @@ def _name(column: str) -> str:
     return '"' + column.replace('"', '""') + '"'
 
 
-def value_distribution(data: object, spec: ExperimentSpec, metric: MetricSpec, bins: int = 40) -> pd.DataFrame:
+def value_distribution(data: object, spec: ExperimentSpec, metric: MetricSpec, bins: int = 40,
+                       connection=None) -> pd.DataFrame:
     """Columns variant, bin_low, bin_high, units, share (of the variant's units)."""
     if bins < 1:
         raise ValueError(f"value_distribution: bins must be at least 1, got {bins}")
     if isinstance(data, pd.DataFrame):
         counts = _frame_counts(data, spec, metric, bins)
     else:
-        counts = _sql_counts(data, spec, metric, bins)
+        counts = _sql_counts(data, spec, metric, bins, connection)
     counts["share"] = counts["units"] / counts.groupby("variant")["units"].transform("sum")
     return counts
 
@@ -59,7 +62,7 @@ def _frame_counts(frame: pd.DataFrame, spec: ExperimentSpec, metric: MetricSpec,
     return _complete(counts, low, width, count)
 
 
-def _sql_counts(data: object, spec: ExperimentSpec, metric: MetricSpec, bins: int) -> pd.DataFrame:
+def _sql_counts(data: object, spec: ExperimentSpec, metric: MetricSpec, bins: int, connection=None) -> pd.DataFrame:
     import duckdb
 
     from .aggregate_sql import file_query
@@ -71,7 +74,7 @@ def _sql_counts(data: object, spec: ExperimentSpec, metric: MetricSpec, bins: in
         denominator = f"CAST({_name(str(metric.denominator))} AS DOUBLE)"
         value = f"{value} / {denominator}"
         where += f" AND {denominator} <> 0"
-    with duckdb.connect() as connection:
+    with duckdb.connect() if connection is None else nullcontext(connection) as connection:
         low, high = connection.execute(
             f"SELECT min({value}), quantile_cont({value}, {TOP_PERCENTILE}) FROM ({query}) WHERE {where}"
         ).fetchone()

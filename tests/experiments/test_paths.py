@@ -130,3 +130,13 @@ def test_distribution_is_the_same_from_files(from_frame, parquet_path):
     for metric in ("revenue", "converted", "orders_per_session"):
         left, right = from_frame.distribution(metric), from_parquet.distribution(metric)
         assert_same_frames(left, right, ["variant", "bin_low"])
+
+
+def test_sql_on_the_callers_connection(from_frame, messy):
+    import duckdb
+
+    with duckdb.connect() as connection:
+        connection.register("experiment_units", messy)
+        result = analyse_experiment(SQL("SELECT * FROM experiment_units"), MESSY_SPEC, random_state=3, connection=connection)
+        assert_same_frames(from_frame.to_frame(), result.to_frame(), ["metric", "variant"])
+        assert_same_frames(from_frame.distribution("revenue"), result.distribution("revenue"), ["variant", "bin_low"])
