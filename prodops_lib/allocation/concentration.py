@@ -9,7 +9,8 @@ For each person-month, with ``p_i`` the person's share of effort on theme ``i``
   Jost 2006, "Entropy and diversity", Oikos 113).
 
 A team's figure is the mean over its person-months (a person-month belongs to the team that
-received most of that person's effort that month); teams are listed thinnest-spread first.
+received most of that person's effort that month; ties go to the team listed first);
+teams are listed thinnest-spread first. Work with no person (no assignee) is left out.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from .effort import Effort
+from .shares import group_sum
 
 __all__ = ["Concentration", "compute_concentration"]
 
@@ -43,32 +45,36 @@ class Concentration:
 def compute_concentration(effort: Effort, months: list[str] | None = None) -> Concentration:
     """Themes per person-month over ``months`` (default: every month of ``effort``)."""
     records = effort.records
-    keep = (records["theme"] != effort.unclassified).to_numpy() & (records["person"].astype(str) != "").to_numpy()
+    themes = list(effort.themes)
+    person_names = np.asarray(records["person"].cat.categories, dtype=object)
+    team_names = np.asarray(records["team"].cat.categories, dtype=object)
+    month_names = [str(m) for m in records["month"].cat.categories]
+    person = records["person"].cat.codes.to_numpy()
+    theme = records["theme"].cat.codes.to_numpy()
+    month = records["month"].cat.codes.to_numpy()
+    keep = (theme != themes.index(effort.unclassified)) & (person >= 0)
+    keep &= person != (np.flatnonzero(person_names == "")[0] if (person_names == "").any() else -1)
     if months is not None:
-        keep &= records["month"].isin(months).to_numpy()
-    rows = records[keep]
-    columns = ["person", "month", "team", "theme"]
-    by_theme = rows.groupby(columns, observed=True, sort=False)["effort"].sum().reset_index()
-    by_theme = by_theme[by_theme["effort"] > 0]
-    by_team = by_theme.groupby(["person", "month", "team"], observed=True, sort=False)["effort"].sum().reset_index()
-    main_team = (by_team.sort_values(["person", "month", "effort"], ascending=[True, True, False], kind="stable")
-                 .drop_duplicates(["person", "month"])[["person", "month", "team"]])
-    per_theme = by_theme.groupby(["person", "month", "theme"], observed=True, sort=False)["effort"].sum().reset_index()
-    total = per_theme.groupby(["person", "month"], observed=True, sort=False)["effort"].transform("sum")
-    per_theme["p2"] = (per_theme["effort"] / total) ** 2
-    stats = per_theme.groupby(["person", "month"], observed=True, sort=True).agg(
-        effort=("effort", "sum"), themes_worked=("theme", "size"), sum_p2=("p2", "sum")).reset_index()
-    stats["effective_themes"] = 1.0 / stats.pop("sum_p2")
-    for column in ("person", "month"):
-        stats[column] = stats[column].astype(str)
-        main_team[column] = main_team[column].astype(str)
-    main_team["team"] = main_team["team"].astype(str)
-    person_months = stats.merge(main_team, on=["person", "month"], how="left")[
-        ["person", "month", "team", "effort", "themes_worked", "effective_themes"]]
+        keep &= np.isin(month, [month_names.index(m) for m in months if m in month_names])
+    values = np.where(keep, np.nan_to_num(records["effort"].to_numpy(dtype="float64")), 0.0)
+    n_people, n_months = len(person_names), len(month_names)
+    by_theme = group_sum([(person, n_people), (month, n_months), (theme, len(themes))], values)
+    by_team = group_sum([(person, n_people), (month, n_months), (records["team"].cat.codes.to_numpy(), len(team_names))], values)
+    by_theme = by_theme.reshape(n_people * n_months, len(themes))
+    total = by_theme.sum(axis=1)
+    worked = np.flatnonzero(total > 0)
+    shares = by_theme[worked] / total[worked, None]
+    person_months = pd.DataFrame({
+        "person": person_names[worked // n_months].astype(str),
+        "month": np.asarray(month_names, dtype=object)[worked % n_months].astype(str),
+        "team": team_names[by_team.reshape(n_people * n_months, -1)[worked].argmax(axis=1)].astype(str),
+        "effort": total[worked],
+        "themes_worked": (by_theme[worked] > 0).sum(axis=1).astype(np.int64),
+        "effective_themes": 1.0 / (shares ** 2).sum(axis=1),
+    })
     teams = (person_months.groupby("team", sort=True)
              .agg(person_months=("person", "size"), mean_themes_worked=("themes_worked", "mean"),
                   mean_effective_themes=("effective_themes", "mean"))
              .reset_index().sort_values("mean_effective_themes", ascending=False, kind="stable",
                                         ignore_index=True))
-    person_months["themes_worked"] = person_months["themes_worked"].astype(np.int64)
     return Concentration(person_months, teams)

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from .effort import Effort
-from .shares import EffortShare, _shares
+from .shares import EffortShare, _shares, group_sum
 
 __all__ = ["CostByTheme", "cost_by_theme"]
 
@@ -47,11 +47,13 @@ def cost_by_theme(effort: Effort, capitalizable: Sequence[str] = (), period: str
     if unknown:
         raise ValueError(f"capitalizable: {unknown[0]!r} is not a theme; themes: {', '.join(effort.themes[:-1])}")
     period = period or effort.period
-    monthly = _shares(person_time.fillna({"cost": 0.0}), "cost", "month", "cost", effort.themes, effort.unclassified)
-    months = person_time["month"].astype(str).to_numpy() == period
-    current = person_time[months]
-    frame = current.groupby("theme", observed=False, sort=False)[["cost", "person_months"]].sum()
-    frame = frame.reindex(list(effort.themes)).fillna(0.0).reset_index()
+    monthly = _shares(person_time, "cost", "month", "cost", effort.themes, effort.unclassified)
+    in_period = person_time["month"].cat.codes.to_numpy() == list(person_time["month"].cat.categories).index(period)
+    theme = person_time["theme"].cat.codes.to_numpy()
+    frame = pd.DataFrame({"theme": list(effort.themes)})
+    for column in ("cost", "person_months"):
+        values = np.where(in_period, np.nan_to_num(person_time[column].to_numpy(dtype="float64")), 0.0)
+        frame[column] = group_sum([(theme, len(effort.themes))], values)
     total = float(frame["cost"].sum())
     frame["share"] = frame["cost"] / total if total > 0 else np.nan
     frame["capitalizable"] = frame["theme"].isin(list(capitalizable))

@@ -7,39 +7,43 @@ Units (:data:`~prodops_lib.allocation.config.UNIT_LABELS`):
   its ``item_date`` (resolution by default) and its assignee's team on that date.
 - ``days_in_progress``: calendar days from start (or creation) to resolution (or the end of
   the period), inclusive, split across the months they fall in.
-- ``person_months``: each person-month counts its capacity (FTE, see
-  :mod:`.capacity`), spread over the items the person logged time on that month in
-  proportion to the hours, or — when they logged nothing — evenly by day over the items
-  assigned to them and in progress that day.
+- ``person_months``: each person-month counts its capacity (FTE, see :mod:`.capacity`),
+  spread over the items the person logged time on that month in proportion to the hours,
+  or — when they logged nothing — evenly by day over the items assigned to them and in
+  progress that day.
 
 Never double counted: a split item's theme weights sum to 1, themes (not effort) flow from
 parents to children, and for story points, item count and days in progress an item whose
 children carry the unit is represented by its children only (an epic's points are not added
-to its stories'). The same spreading gives every person-month's loaded **cost** by theme.
+to its stories'). The same spreading gives every person-month's loaded **cost** by item.
+Internally everything is integer codes and numpy arrays, so millions of worklogs stay cheap.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from prodops_lib.io import DropLog
 
-from .capacity import Roster, month_labels
+from .capacity import Names, Roster, day_numbers
 from .config import UNIT_LABELS
 from .sources import WorkItems
-from .themes import Classification
+from .themes import Classification, extend
 
 __all__ = ["Effort", "analysis_months", "measure_effort"]
+
+NOTE_COLUMNS = ["issue", "rows", "action"]
 
 
 @dataclass(frozen=True, eq=False)
 class Effort:
-    """Effort records (``month, team, person, theme, item, effort``; ``item`` is the row of
-    the work item, ``effort`` is in ``unit``) and, when a people file is given, each
-    person-month's time and cost by item (``person_time``: ``… person_months, cost``)."""
+    """Effort records (``month, team, person, theme, item, effort``: categorical labels,
+    ``item`` the work item's row, ``effort`` in ``unit``) and, with a people file, each
+    person-month's time and cost by item (``person_time``: ``… person_months, cost``);
+    ``logged_by_item``: all hours logged on each item (any month; NaN when none)."""
 
     records: pd.DataFrame
     person_time: pd.DataFrame | None
@@ -49,6 +53,7 @@ class Effort:
     unclassified: str
     notes: pd.DataFrame
     keys: np.ndarray
+    logged_by_item: np.ndarray | None = None
 
     @property
     def unit_label(self) -> str:
@@ -67,11 +72,58 @@ class Effort:
 def analysis_months(period: str, months_of_history: int | None, earliest: str | None) -> list[str]:
     """The months analysed: ``months_of_history`` ending at ``period`` (or from ``earliest``)."""
     end = np.datetime64(period, "M")
-    if months_of_history is None:
-        start = min(np.datetime64(earliest or period, "M"), end)
-    else:
-        start = end - (months_of_history - 1)
-    return list(month_labels(np.arange(start, end + 1)))
+    start = end - (months_of_history - 1) if months_of_history else min(np.datetime64(earliest or period, "M"), end)
+    return [str(m) for m in np.arange(start, end + 1)]
+
+
+@dataclass
+class _Rows:
+    """Base effort rows before themes: item row, person code, day number, values; ``month``
+    (index into the months analysed) and ``spell`` (row of the people file, -1 if none) are
+    filled once by :func:`_locate`."""
+
+    item: np.ndarray
+    person: np.ndarray
+    day: np.ndarray
+    values: dict[str, np.ndarray] = field(default_factory=dict)
+    month: np.ndarray | None = None
+    spell: np.ndarray | None = None
+
+    def take(self, keep: np.ndarray) -> _Rows:
+        return _Rows(self.item[keep], self.person[keep], self.day[keep], {k: v[keep] for k, v in self.values.items()},
+                     None if self.month is None else self.month[keep], None if self.spell is None else self.spell[keep])
+
+    @staticmethod
+    def concat(parts: list[_Rows], names: tuple[str, ...]) -> _Rows:
+        parts = [part for part in parts if len(part.item)] or parts[:1]
+        if not parts:
+            empty = np.zeros(0, dtype=np.int64)
+            return _Rows(empty, empty, empty, {n: np.zeros(0) for n in names}, empty, empty)
+        if len(parts) == 1:
+            return parts[0]
+        joined = {a: np.concatenate([getattr(p, a) for p in parts]) for a in ("item", "person", "day", "month", "spell")}
+        return _Rows(values={n: np.concatenate([p.values[n] for p in parts]) for n in names}, **joined)
+
+
+def _locate(rows: _Rows, months: list[str], roster: Roster | None) -> _Rows:
+    """Fill month and spell, keeping only rows inside the months analysed."""
+    month = _month_index(rows.day, months) if rows.month is None else rows.month
+    inside = month >= 0
+    if not inside.all():
+        rows, month = rows.take(inside), month[inside]
+    rows.month = month
+    if rows.spell is None:
+        rows.spell = roster.spell_of(rows.person, rows.day) if roster is not None else np.full(len(rows.item), -1)
+    return rows
+
+
+def _month_index(day: np.ndarray, months: list[str]) -> np.ndarray:
+    """Position of each day number's month in ``months`` (-1 outside), by table lookup."""
+    bounds = day_numbers(np.arange(np.datetime64(months[0], "M"), np.datetime64(months[-1], "M") + 2))
+    table = np.append(np.repeat(np.arange(len(months)), np.diff(bounds)), -1)
+    offset = np.asarray(day, dtype=np.int64) - bounds[0]
+    outside = (offset < 0) | (offset >= len(table) - 1)
+    return table[np.where(outside, len(table) - 1, offset)]
 
 
 def _children_with(items: WorkItems, carries: np.ndarray) -> np.ndarray:
@@ -83,22 +135,25 @@ def _children_with(items: WorkItems, carries: np.ndarray) -> np.ndarray:
     return frame["key"].isin(pd.concat(named).dropna().unique()).to_numpy()
 
 
-def _worklog_rows(items: WorkItems, worklogs: pd.DataFrame, log: DropLog) -> pd.DataFrame:
-    codes, uniques = pd.factorize(worklogs["key"])
-    row = pd.Index(items.items["key"]).get_indexer(uniques)[codes]
-    unknown = row < 0
-    if unknown.any():
-        log.drop("worklogs", "item key not in the work-item export", int(unknown.sum()),
-                 example=repr(worklogs["key"].iloc[int(np.flatnonzero(unknown)[0])]))
-    return pd.DataFrame({"item": row[~unknown], "person": worklogs["author"].to_numpy()[~unknown],
-                         "date": worklogs["date"].to_numpy()[~unknown],
-                         "effort": worklogs["hours"].to_numpy()[~unknown]})
+def _first_example(keys: pd.Series, mask: np.ndarray) -> str | None:
+    return repr(str(keys.iloc[int(np.flatnonzero(mask)[0])])) if mask.any() else None
 
 
-def _item_rows(items: WorkItems, unit: str, item_date: str, log: DropLog, notes: list) -> pd.DataFrame:
+def _worklog_rows(items: WorkItems, worklogs: pd.DataFrame, names: Names, log: DropLog) -> _Rows:
+    item = items.rows_of(worklogs["key"])
+    unknown = item < 0
+    log.drop("worklogs", "item key not in the work-item export", int(unknown.sum()),
+             example=_first_example(worklogs["key"], unknown))
+    rows = _Rows(item, names.encode(worklogs["author"]), day_numbers(worklogs["date"].to_numpy()),
+                 {"effort": worklogs["hours"].to_numpy(dtype="float64")})
+    return rows.take(~unknown) if unknown.any() else rows
+
+
+def _item_rows(items: WorkItems, unit: str, item_date: str, names: Names, log: DropLog, notes: list) -> _Rows:
     frame = items.items
-    value = {"time_spent": frame.get("time_spent"), "story_points": frame.get("story_points"),
-             "item_count": pd.Series(1.0, index=frame.index)}[unit].to_numpy(dtype="float64", na_value=np.nan)
+    source = {"time_spent": frame.get("time_spent"), "story_points": frame.get("story_points"),
+              "item_count": pd.Series(1.0, index=frame.index)}[unit]
+    value = source.to_numpy(dtype="float64", na_value=np.nan)
     carries = ~np.isnan(value) & (value > 0)
     if unit != "time_spent":
         parents = carries & _children_with(items, carries)
@@ -112,155 +167,141 @@ def _item_rows(items: WorkItems, unit: str, item_date: str, log: DropLog, notes:
     dates = frame[item_date].to_numpy(dtype="datetime64[ns]")
     undated = carries & np.isnat(dates)
     log.drop(items.label, f"no {item_date} date, so not counted in {UNIT_LABELS[unit]}", int(undated.sum()),
-             example=repr(frame["key"].iloc[int(np.flatnonzero(undated)[0])]) if undated.any() else None)
-    keep = carries & ~undated
-    return pd.DataFrame({"item": np.flatnonzero(keep), "person": _assignee(frame)[keep],
-                         "date": dates[keep], "effort": value[keep]})
+             example=_first_example(frame["key"], undated))
+    keep = np.flatnonzero(carries & ~undated)
+    return _Rows(keep, _assignees(items, names)[keep], day_numbers(dates[keep]), {"effort": value[keep]})
 
 
-def _assignee(frame: pd.DataFrame) -> np.ndarray:
-    if "assignee" in frame:
-        return frame["assignee"].fillna("").str.strip().to_numpy(dtype=object)
-    return np.full(len(frame), "", dtype=object)
+def _assignees(items: WorkItems, names: Names) -> np.ndarray:
+    frame = items.items
+    column = frame["assignee"] if "assignee" in frame else pd.Series(pd.NA, index=frame.index, dtype="string")
+    return names.encode(column)
 
 
-def _intervals(items: WorkItems, months: list[str], log: DropLog, reason: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(item rows, first day, last day) of the leaf items' time in progress within ``months``."""
+def _intervals(items: WorkItems, months: list[str], log: DropLog | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(item rows, first day, last day) of leaf items' time in progress within ``months``."""
     frame = items.items
     start = frame["started"].fillna(frame["created"]) if "started" in frame else frame["created"]
-    start = start.to_numpy(dtype="datetime64[ns]").astype("datetime64[D]")
-    window_first = np.datetime64(months[0], "M").astype("datetime64[D]")
-    window_last = (np.datetime64(months[-1], "M") + 1).astype("datetime64[D]") - 1
-    end = (frame["resolved"].to_numpy(dtype="datetime64[ns]").astype("datetime64[D]") if "resolved" in frame
-           else np.full(len(frame), np.datetime64("NaT"), dtype="datetime64[D]"))
-    end = np.where(np.isnat(end), window_last, end)
+    start = day_numbers(start.to_numpy(dtype="datetime64[ns]"))
+    missing_start = np.isnat(frame["created"].to_numpy(dtype="datetime64[ns]")) if "started" not in frame else (
+        np.isnat(frame["started"].fillna(frame["created"]).to_numpy(dtype="datetime64[ns]")))
+    window_first = day_numbers(np.datetime64(months[0], "M"))
+    window_last = day_numbers(np.datetime64(months[-1], "M") + 1) - 1
+    resolved = frame["resolved"].to_numpy(dtype="datetime64[ns]") if "resolved" in frame else np.full(len(frame), np.datetime64("NaT"))
+    end = np.where(np.isnat(resolved), window_last, day_numbers(resolved))
     leaf = ~_children_with(items, np.ones(len(frame), dtype=bool))
-    undated = leaf & np.isnat(start)
-    log.drop(items.label, reason, int(undated.sum()),
-             example=repr(frame["key"].iloc[int(np.flatnonzero(undated)[0])]) if undated.any() else None)
+    if log is not None:
+        undated = leaf & missing_start
+        log.drop(items.label, "no start or created date, so no days in progress", int(undated.sum()),
+                 example=_first_example(frame["key"], undated))
     first, last = np.maximum(start, window_first), np.minimum(end, window_last)
-    keep = leaf & ~undated & (first <= last)
+    keep = leaf & ~missing_start & (first <= last)
     return np.flatnonzero(keep), first[keep], last[keep]
 
 
-def _by_month(rows: np.ndarray, first: np.ndarray, last: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Split day intervals at month boundaries: (interval index, first day, days) per month."""
-    month_first = first.astype("datetime64[M]")
-    count = (last.astype("datetime64[M]") - month_first).astype(np.int64) + 1
+def _days_rows(items: WorkItems, months: list[str], names: Names, log: DropLog) -> _Rows:
+    rows, first, last = _intervals(items, months, log)
+    month_first = first.astype("datetime64[D]").astype("datetime64[M]")
+    count = (last.astype("datetime64[D]").astype("datetime64[M]") - month_first).astype(np.int64) + 1
     index = np.repeat(np.arange(len(rows)), count)
     step = np.arange(len(index)) - np.repeat(np.cumsum(count) - count, count)
     month = np.repeat(month_first, count) + step
-    start = np.maximum(first[index], month.astype("datetime64[D]"))
-    stop = np.minimum(last[index], (month + 1).astype("datetime64[D]") - 1)
-    return index, start, (stop - start).astype(np.int64) + 1
+    start = np.maximum(first[index], day_numbers(month))
+    stop = np.minimum(last[index], day_numbers(month + 1) - 1)
+    owners = _assignees(items, names)
+    return _Rows(rows[index], owners[rows[index]], start, {"effort": (stop - start + 1).astype("float64")})
 
 
-def _days_rows(items: WorkItems, months: list[str], log: DropLog) -> pd.DataFrame:
-    rows, first, last = _intervals(items, months, log, "no start or created date, so no days in progress")
-    index, start, days = _by_month(rows, first, last)
-    return pd.DataFrame({"item": rows[index], "person": _assignee(items.items)[rows[index]],
-                         "date": start, "effort": days.astype("float64")})
-
-
-def _person_time(items: WorkItems, worklogs: pd.DataFrame | None, roster: Roster, months: list[str],
-                 log: DropLog, notes: list) -> pd.DataFrame:
-    """Each person-month's capacity and cost spread over items (see the module docstring)."""
-    capacity = roster.capacity(months)
-    totals = capacity.groupby(["person", "month"], sort=False)[["fte_months", "cost"]].sum()
-    parts = []
-    logged = pd.MultiIndex.from_arrays([[], []])
-    if worklogs is not None and len(worklogs):
-        spell = roster.spell_of(worklogs["person"], worklogs["date"].to_numpy())
-        rows = worklogs[spell >= 0].assign(month=month_labels(worklogs["date"].to_numpy()[spell >= 0]))
-        hours = rows.groupby(["person", "month"], sort=False)["effort"].transform("sum").to_numpy()
-        share = np.divide(rows["effort"].to_numpy(), hours, out=np.zeros(len(rows)), where=hours > 0)
-        pm = pd.MultiIndex.from_arrays([rows["person"], rows["month"]])
-        matched = totals.reindex(pm).to_numpy()
-        parts.append(pd.DataFrame({"item": rows["item"].to_numpy(), "person": rows["person"].to_numpy(),
-                                   "date": rows["date"].to_numpy(), "person_months": share * matched[:, 0],
-                                   "cost": share * matched[:, 1]}))
-        logged = pd.MultiIndex.from_frame(rows[["person", "month"]]).unique()
-    idle = totals[~totals.index.isin(logged) & (totals["fte_months"].to_numpy() > 0)]
-    if len(idle):
-        spread = _spread_by_day(items, roster, months, idle, log)
-        parts.append(spread)
-        placed = spread["person_months"].sum() if len(spread) else 0.0
-        unplaced = float(idle["fte_months"].sum() - placed)
+def _person_time(items: WorkItems, logged: _Rows | None, roster: Roster, names: Names, months: list[str],
+                 notes: list) -> tuple[dict[str, np.ndarray], _Rows]:
+    """Each person-month's capacity and cost spread over items (see the module docstring):
+    the values for the logged rows (zero for people not on the roster) and the rows spread by
+    day for person-months with nothing logged."""
+    fte, cost = roster.capacity(months)
+    n_people, n_months = fte.shape
+    hours = np.zeros(n_people * n_months)
+    on_logged = {}
+    if logged is not None:
+        on_roster = logged.spell >= 0
+        slot = np.where(on_roster, logged.person * n_months + logged.month, 0)
+        effort = np.where(on_roster, logged.values["effort"], 0.0)
+        hours = np.bincount(slot, weights=effort, minlength=n_people * n_months)
+        share = np.divide(effort, hours[slot], out=np.zeros(len(effort)), where=on_roster)
+        on_logged = {"person_months": share * fte.ravel()[slot], "cost": share * cost.ravel()[slot]}
+    idle = (hours == 0) & (fte.ravel() > 0)
+    spread = _Rows.concat([], ("person_months", "cost"))
+    if idle.any():
+        spread = _spread_by_day(items, roster, names, months, idle)
+        unplaced = float(fte.ravel()[idle].sum() - spread.values["person_months"].sum())
         if unplaced > 1e-9:
-            notes.append({"issue": "person-months with no logged or assigned work",
+            notes.append({"issue": "person-months of capacity with no logged or assigned work",
                           "rows": round(unplaced, 2), "action": "left out of shares and costs"})
-    return pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(
-        columns=["item", "person", "date", "person_months", "cost"])
+    return on_logged, spread
 
 
-def _spread_by_day(items: WorkItems, roster: Roster, months: list[str], idle: pd.DataFrame, log: DropLog) -> pd.DataFrame:
-    frame = items.items
-    empty = pd.DataFrame(columns=["item", "person", "date", "person_months", "cost"])
-    if "created" not in frame or "assignee" not in frame:
-        return empty
-    people = set(idle.index.get_level_values("person"))
-    owner = _assignee(frame)
-    rows, first, last = _intervals(items, months, DropLog(), "")
-    mine = pd.Series(owner[rows]).isin(people).to_numpy()
+def _spread_by_day(items: WorkItems, roster: Roster, names: Names, months: list[str], idle: np.ndarray) -> _Rows:
+    """Idle person-months' capacity, spread evenly by day over their items in progress."""
+    n_months = len(months)
+    if "created" not in items.items or "assignee" not in items.items:
+        return _Rows.concat([], ("person_months", "cost"))
+    owner = _assignees(items, names)
+    rows, first, last = _intervals(items, months, None)
+    idle_people = np.unique(np.flatnonzero(idle) // n_months)
+    mine = np.isin(owner[rows], idle_people)
     rows, first, last = rows[mine], first[mine], last[mine]
-    length = (last - first).astype(np.int64) + 1
+    length = last - first + 1
     index = np.repeat(np.arange(len(rows)), length)
     day = first[index] + (np.arange(len(index)) - np.repeat(np.cumsum(length) - length, length))
-    work = pd.DataFrame({"item": rows[index], "person": owner[rows[index]], "date": day,
-                         "month": month_labels(day)})
-    work = work[pd.MultiIndex.from_frame(work[["person", "month"]]).isin(idle.index)]
-    if work.empty:
-        return empty
-    spell = roster.spell_of(work["person"], work["date"].to_numpy())
-    work = work[spell >= 0]
-    spell = spell[spell >= 0]
-    days_in_month = ((work["date"].to_numpy().astype("datetime64[M]") + 1).astype("datetime64[D]")
-                     - work["date"].to_numpy().astype("datetime64[M]").astype("datetime64[D]")).astype(np.int64)
-    sharing = work.groupby(["person", "date"], sort=False)["item"].transform("size").to_numpy()
+    person = owner[rows[index]]
+    slot = person * n_months + _month_index(day, months)
+    keep = idle[slot]
+    day, person, item = day[keep], person[keep], rows[index][keep]
+    spell = roster.spell_of(person, day)
+    on_roster = spell >= 0
+    day, person, item, spell = day[on_roster], person[on_roster], item[on_roster], spell[on_roster]
+    _, together, sharing = np.unique(person * 1_000_000 + day, return_inverse=True, return_counts=True)
+    month = day.astype("datetime64[D]").astype("datetime64[M]")
+    days_in_month = day_numbers(month + 1) - day_numbers(month)
+    per_day = 1.0 / days_in_month / sharing[together.ravel()]
     spells = roster.people
-    return pd.DataFrame({"item": work["item"].to_numpy(), "person": work["person"].to_numpy(),
-                         "date": work["date"].to_numpy(),
-                         "person_months": spells["fte"].to_numpy()[spell] / days_in_month / sharing,
-                         "cost": spells["monthly_cost"].to_numpy()[spell] / days_in_month / sharing})
+    return _Rows(item, person, day, {
+        "person_months": spells["fte"].to_numpy(dtype=float)[spell] * per_day,
+        "cost": np.nan_to_num(spells["monthly_cost"].to_numpy(dtype=float))[spell] * per_day},
+        _month_index(day, months), spell)
 
 
-def _attribute(rows: pd.DataFrame, values: list[str], months: list[str], roster: Roster | None,
+def _attribute(rows: _Rows, months: list[str], roster: Roster | None, names: Names,
                classification: Classification, unknown_people: str, unknown_team: str,
                log: DropLog, notes: list, source: str) -> pd.DataFrame:
     """Month, team and theme for base rows; rows outside the months are left out."""
-    month = month_labels(rows["date"].to_numpy())
-    month_code = pd.Index(months).get_indexer(month)
-    rows = rows[month_code >= 0]
-    month_code = month_code[month_code >= 0]
-    person = rows["person"].to_numpy(dtype=object)
+    rows = _locate(rows, months, roster)
+    teams = np.append(roster.teams if roster is not None else np.zeros(0, dtype=object), unknown_team)
     if roster is not None:
-        spell = roster.spell_of(rows["person"], rows["date"].to_numpy())
-        unknown = spell < 0
+        unknown = rows.spell < 0
         if unknown.any():
-            names = pd.unique(person[unknown])
+            missing = pd.unique(names.names[rows.person[unknown]])
             if unknown_people == "drop":
                 log.drop(source, "person not in the people file on that date", int(unknown.sum()),
-                         example=repr(names[0]))
-                rows, month_code, spell, person = rows[~unknown], month_code[~unknown], spell[~unknown], person[~unknown]
-                unknown = np.zeros(len(rows), dtype=bool)
+                         example=repr(missing[0]))
+                rows = rows.take(~unknown)
             else:
-                notes.append({"issue": f"{source} by {len(names)} people not in the people file on that date "
-                                       f"(e.g. {names[0] or 'no assignee'})",
-                              "rows": int(unknown.sum()), "action": f"kept under team {unknown_team!r}"})
-        team = np.where(unknown, unknown_team, roster.people["team"].to_numpy(dtype=object)[np.maximum(spell, 0)])
+                notes.append({"issue": f"{source} by {len(missing)} people not in the people file on that date "
+                                       f"(e.g. {missing[0] or 'no assignee'})",
+                              "rows": int(unknown.sum()), "action": f"kept under team {unknown_team!r}, without cost"})
+        team = np.where(rows.spell >= 0, roster.spell_team[np.maximum(rows.spell, 0)], len(teams) - 1)
     else:
-        team = np.full(len(rows), unknown_team, dtype=object)
-    record, theme, weight = classification.expand(rows["item"].to_numpy())
-    teams = pd.Categorical(team[record])
-    people = pd.Categorical(person[record])
+        team = np.full(len(rows.item), len(teams) - 1)
+    extra, theme, weight = classification.expand(rows.item)
     frame = pd.DataFrame({
-        "month": pd.Categorical.from_codes(month_code[record], categories=months, ordered=True),
-        "team": teams, "person": people,
+        "month": pd.Categorical.from_codes(extend(rows.month, extra), categories=months, ordered=True),
+        "team": pd.Categorical.from_codes(extend(team, extra), categories=pd.Index(teams, dtype=object).astype("string")),
+        "person": pd.Categorical.from_codes(extend(rows.person, extra),
+                                            categories=pd.Index(names.names, dtype=object).astype("string")),
         "theme": pd.Categorical.from_codes(theme, categories=list(classification.themes)),
-        "item": rows["item"].to_numpy()[record],
+        "item": extend(rows.item, extra),
     })
-    for name in values:
-        frame[name] = rows[name].to_numpy(dtype="float64")[record] * weight
+    for name, values in rows.values.items():
+        frame[name] = extend(values, extra) * weight
     return frame
 
 
@@ -287,44 +328,64 @@ def measure_effort(
         raise ValueError("unit 'logged_hours' needs worklogs; pass worklogs= or choose an item-level unit")
     if unit == "person_months" and people is None:
         raise ValueError("unit 'person_months' needs people (person, team, fte); pass people=")
+    if item_date not in items.items:
+        raise ValueError(f"item_date: the work items have no {item_date!r} column; map it or choose another")
     log = log if log is not None else DropLog()
     notes: list[dict] = []
-    logged = _worklog_rows(items, worklogs, log) if worklogs is not None else None
-    dated = [logged["date"]] if logged is not None else []
-    dated += [items.items[c] for c in ("created", "resolved") if c in items.items]
-    all_dates = pd.concat([pd.Series(d.to_numpy(dtype="datetime64[ns]")) for d in dated]).dropna() if dated else pd.Series([], dtype="datetime64[ns]")
-    if period is None:
-        if all_dates.empty:
-            raise ValueError("no dated effort: give period= (YYYY-MM)")
-        period = str(month_labels(np.array([all_dates.max()]))[0])
-    earliest = str(month_labels(np.array([all_dates.min()]))[0]) if len(all_dates) else period
-    months = analysis_months(period, months_of_history, earliest)
     roster = Roster.build(people) if people is not None else None
+    names = Names(roster.persons if roster is not None else np.zeros(0, dtype=object))
+    logged = _worklog_rows(items, worklogs, names, log) if worklogs is not None else None
+    logged_by_item = None
+    if logged is not None:
+        logged_by_item = np.bincount(logged.item, weights=logged.values["effort"], minlength=len(items.items))
+        logged_by_item[np.bincount(logged.item, minlength=len(items.items)) == 0] = np.nan
+    days = [logged.day] if logged is not None else []
+    days += [day_numbers(items.items[c].dropna().to_numpy()) for c in ("created", "resolved") if c in items.items]
+    days = np.concatenate(days) if days else np.zeros(0, dtype=np.int64)
+    if period is None and not len(days):
+        raise ValueError("no dated effort: give period= (YYYY-MM)")
+    latest = str(np.datetime64(int(days.max()), "D").astype("datetime64[M]")) if len(days) else period
+    earliest = str(np.datetime64(int(days.min()), "D").astype("datetime64[M]")) if len(days) else period
+    months = analysis_months(period or latest, months_of_history, earliest)
     if roster is None:
         notes.append({"issue": "no people file", "rows": 0, "action": f"every team is {unknown_team!r}; no cost"})
+    if logged is not None:
+        logged = _locate(logged, months, roster)
 
     person_time = None
-    if roster is not None:
-        base = _person_time(items, logged, roster, months, log, notes)
-        person_time = _attribute(base, ["person_months", "cost"], months, roster, classification,
-                                 "keep", unknown_team, DropLog(), [], "person time")
-    if unit == "person_months":
-        records = person_time.rename(columns={"person_months": "effort"}).drop(columns="cost")
-        if logged is not None:
-            unknown = roster.spell_of(logged["person"], logged["date"].to_numpy()) < 0
-            if unknown.any():
-                log.drop("worklogs", "author not in the people file (capacity unknown)", int(unknown.sum()),
-                         example=repr(logged["person"].to_numpy()[unknown][0]))
+    on_logged, spread = (_person_time(items, logged, roster, names, months, notes) if roster is not None
+                         else ({}, None))
+    if unit == "logged_hours" and roster is not None:  # one table carries hours, time and cost
+        base = _Rows(logged.item, logged.person, logged.day, {**logged.values, **on_logged}, logged.month, logged.spell)
+        spread.values["effort"] = np.zeros(len(spread.item))
+        records = _attribute(_Rows.concat([base, spread], ("effort", "person_months", "cost")), months, roster,
+                             names, classification, unknown_people, unknown_team, log, notes, "worklogs")
+        person_time = records
     else:
-        if unit == "logged_hours":
-            base, source = logged, "worklogs"
-        elif unit == "days_in_progress":
-            base, source = _days_rows(items, months, log), items.label
+        if roster is not None:
+            parts = [spread]
+            if logged is not None:
+                on_roster = logged.spell >= 0
+                parts.insert(0, _Rows(logged.item, logged.person, logged.day, on_logged, logged.month,
+                                      logged.spell).take(on_roster))
+            person_time = _attribute(_Rows.concat(parts, ("person_months", "cost")), months, roster, names,
+                                     classification, "keep", unknown_team, DropLog(), [], "person time")
+        if unit == "person_months":
+            records = person_time.rename(columns={"person_months": "effort"}).drop(columns="cost")
+            if logged is not None:
+                unknown = logged.spell < 0
+                log.drop("worklogs", "author not in the people file (capacity unknown)", int(unknown.sum()),
+                         example=repr(names.names[logged.person[unknown][0]]) if unknown.any() else None)
         else:
-            base, source = _item_rows(items, unit, item_date, log, notes), items.label
-        records = _attribute(base, ["effort"], months, roster, classification, unknown_people,
-                             unknown_team, log, notes, source)
+            if unit == "logged_hours":
+                base, source = logged, "worklogs"
+            elif unit == "days_in_progress":
+                base, source = _days_rows(items, months, names, log), items.label
+            else:
+                base, source = _item_rows(items, unit, item_date, names, log, notes), items.label
+            records = _attribute(base, months, roster, names, classification, unknown_people,
+                                 unknown_team, log, notes, source)
     notes.extend(classification.notes.to_dict("records"))
     return Effort(records, person_time, unit, tuple(months), classification.themes,
-                  classification.unclassified, pd.DataFrame(notes, columns=["issue", "rows", "action"]),
-                  items.items["key"].to_numpy(dtype=object))
+                  classification.unclassified, pd.DataFrame(notes, columns=NOTE_COLUMNS),
+                  items.items["key"].to_numpy(dtype=object), logged_by_item)

@@ -17,9 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .capacity import month_labels
 from .sources import WorkItems
-from .themes import Classification
+from .themes import Classification, extend
 
 __all__ = ["EstimateAccuracy", "estimate_vs_actual"]
 
@@ -42,15 +41,24 @@ class EstimateAccuracy:
 
 
 def estimate_vs_actual(items: WorkItems, classification: Classification, *,
-                       worklogs: pd.DataFrame | None = None, months: list[str] | None = None) -> EstimateAccuracy | None:
+                       worklogs: pd.DataFrame | None = None, logged_hours: np.ndarray | None = None,
+                       months: list[str] | None = None) -> EstimateAccuracy | None:
     """Estimates against actuals per theme (see the module docstring); ``None`` when the
-    export has no estimates or no resolution dates."""
+    export has no estimates or no resolution dates. ``logged_hours`` (hours per item row, as
+    :attr:`.Effort.logged_by_item`) saves summing ``worklogs`` again."""
     frame = items.items
     if "estimate" not in frame or "resolved" not in frame:
         return None
     estimate = frame["estimate"].to_numpy(dtype="float64", na_value=np.nan)
-    if worklogs is not None:
-        actual = worklogs.groupby("key", sort=False)["hours"].sum().reindex(frame["key"]).to_numpy()
+    if logged_hours is not None:
+        actual = logged_hours
+    elif worklogs is not None:
+        item = items.rows_of(worklogs["key"])
+        known = item >= 0
+        actual = np.bincount(item[known], weights=worklogs["hours"].to_numpy(dtype="float64")[known],
+                             minlength=len(frame))
+        logged = np.bincount(item[known], minlength=len(frame)) > 0
+        actual = np.where(logged, actual, np.nan)
     elif "time_spent" in frame:
         actual = frame["time_spent"].to_numpy(dtype="float64", na_value=np.nan)
     else:
@@ -58,17 +66,19 @@ def estimate_vs_actual(items: WorkItems, classification: Classification, *,
     resolved = frame["resolved"].to_numpy(dtype="datetime64[ns]")
     keep = (estimate > 0) & ~np.isnan(actual) & ~np.isnat(resolved)
     if months is not None:
-        keep &= np.isin(month_labels(resolved), months) & ~np.isnat(resolved)
+        month = resolved.astype("datetime64[M]").astype(np.int64)
+        wanted = np.array(months, dtype="datetime64[M]").astype(np.int64)
+        keep &= np.isin(month, wanted)
     rows = np.flatnonzero(keep)
     if not len(rows):
         return None
-    record, theme, weight = classification.expand(rows)
+    extra, theme, weight = classification.expand(rows)
     per_item = pd.DataFrame({
-        "key": frame["key"].to_numpy()[rows][record],
+        "key": extend(frame["key"].to_numpy()[rows], extra),
         "theme": pd.Categorical.from_codes(theme, categories=list(classification.themes)),
         "weight": weight,
-        "estimate_hours": estimate[rows][record],
-        "actual_hours": actual[rows][record],
+        "estimate_hours": extend(estimate[rows], extra),
+        "actual_hours": extend(actual[rows], extra),
     })
     per_item["ratio"] = per_item["actual_hours"] / per_item["estimate_hours"]
     weighted = per_item.assign(estimate_hours=per_item["estimate_hours"] * per_item["weight"],

@@ -110,7 +110,7 @@ class Allocation:
         items = self.classification.summary()
         unclassified_items = int(items.loc[items["how"] == "unclassified", "items"].sum())
         points.append(f"{self.unclassified_share():.1%} of effort could not be classified "
-                      f"({unclassified_items:,} of {int(items['items'].sum()):,} items match no rule and inherit no theme).")
+                      f"({unclassified_items:,} of {len(self.classification.codes):,} items match no rule and inherit no theme).")
         return points
 
 
@@ -136,7 +136,7 @@ def analyse(inputs: AllocationInputs, settings: AllocationParams, log: DropLog) 
         concentration=compute_concentration(effort),
         cost=cost_by_theme(effort, capitalizable),
         estimates=estimate_vs_actual(inputs.items, classification, worklogs=inputs.worklogs,
-                                     months=list(effort.months)),
+                                     logged_hours=effort.logged_by_item, months=list(effort.months)),
     )
 
 

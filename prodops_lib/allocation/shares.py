@@ -57,15 +57,25 @@ class EffortShare:
         return self.matrix(team)[self.unclassified].rename("unclassified_share")
 
 
-def _bucket(months: pd.Categorical, granularity: str) -> pd.Categorical:
-    labels = np.asarray(months.categories, dtype=str)
+def _buckets(months: list[str], granularity: str) -> tuple[list[str], np.ndarray]:
+    """Labels of the periods and, per month, the index of its period."""
     if granularity == "month":
-        return months
-    period = pd.PeriodIndex(labels, freq="M")
-    mapped = period.year.astype(str) if granularity == "year" else period.asfreq("Q").astype(str)
-    order = list(dict.fromkeys(mapped))
-    codes = pd.Index(order).get_indexer(np.asarray(mapped)[months.codes])
-    return pd.Categorical.from_codes(codes, categories=order, ordered=True)
+        return list(months), np.arange(len(months))
+    period = pd.PeriodIndex(months, freq="M")
+    mapped = np.asarray(period.year.astype(str) if granularity == "year" else period.asfreq("Q").astype(str))
+    labels = list(dict.fromkeys(mapped))
+    return labels, pd.Index(labels).get_indexer(mapped)
+
+
+def group_sum(codes: list[tuple[np.ndarray, int]], weights: np.ndarray) -> np.ndarray:
+    """Sum ``weights`` over every combination of integer codes (each with its number of
+    values): a dense array shaped by the sizes, computed with one ``bincount``."""
+    flat = np.zeros(len(weights), dtype=np.int64)
+    shape = []
+    for values, size in codes:
+        flat = flat * size + values
+        shape.append(size)
+    return np.bincount(flat, weights=weights, minlength=int(np.prod(shape))).reshape(shape)
 
 
 def effort_share(effort: Effort, *, granularity: Granularity = "month",
@@ -79,22 +89,27 @@ def effort_share(effort: Effort, *, granularity: Granularity = "month",
 
 def _shares(records: pd.DataFrame, value: str, granularity: str, unit: str,
             themes: tuple[str, ...], unclassified: str) -> EffortShare:
-    period = _bucket(records["month"].array, granularity)
-    grouped = pd.DataFrame({granularity: period, "team": records["team"].to_numpy(),
-                            "theme": records["theme"].to_numpy(), "effort": records[value].to_numpy()})
-    grouped["team"] = grouped["team"].astype("category")
-    by_team = grouped.groupby([granularity, "team", "theme"], observed=False, sort=True)["effort"].sum().reset_index()
-    org = grouped.groupby([granularity, "theme"], observed=False, sort=True)["effort"].sum().reset_index()
-    org.insert(1, "team", ORGANISATION)
-    frame = pd.concat([org, by_team.astype({"team": str})], ignore_index=True)
-    total = frame.groupby([granularity, "team"], observed=True, sort=False)["effort"].transform("sum")
-    frame = frame[total > 0].copy()
-    frame["share"] = frame["effort"] / total[total > 0]
-    frame[granularity] = frame[granularity].astype(str)
-    frame["theme"] = pd.Categorical(frame["theme"].astype(str), categories=list(themes))
-    frame["team"] = frame["team"].astype(str)
-    frame["_is_team"] = frame["team"] != ORGANISATION
-    frame = frame.sort_values([granularity, "_is_team", "team", "theme"], kind="stable", ignore_index=True)
-    frame["theme"] = frame["theme"].astype(str)
-    return EffortShare(frame[[granularity, "theme", "team", "effort", "share"]], unit, granularity,
-                       themes, unclassified)
+    labels, bucket_of_month = _buckets([str(m) for m in records["month"].cat.categories], granularity)
+    team_names = np.asarray(records["team"].cat.categories, dtype=object)
+    cube = group_sum([(bucket_of_month[records["month"].cat.codes.to_numpy()], len(labels)),
+                      (records["team"].cat.codes.to_numpy(), len(team_names)),
+                      (records["theme"].cat.codes.to_numpy(), len(themes))],
+                     np.nan_to_num(records[value].to_numpy(dtype="float64")))
+    order = np.argsort(team_names.astype(str), kind="stable")
+    effort = np.concatenate([cube.sum(axis=1)[:, None, :], cube[:, order, :]], axis=1)
+    team_labels = np.append(ORGANISATION, team_names[order])
+    total = effort.sum(axis=2)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = effort / total[..., None]
+    n_periods, n_teams, n_themes = effort.shape
+    keep = np.repeat((total > 0).ravel(), n_themes)
+    frame = pd.DataFrame({
+        granularity: np.repeat(np.asarray(labels, dtype=object), n_teams * n_themes)[keep],
+        "theme": np.tile(np.asarray(themes, dtype=object), n_periods * n_teams)[keep],
+        "team": np.tile(np.repeat(team_labels.astype(object), n_themes), n_periods)[keep],
+        "effort": effort.ravel()[keep],
+        "share": share.ravel()[keep],
+    })
+    for column in (granularity, "theme", "team"):
+        frame[column] = frame[column].astype("string")
+    return EffortShare(frame, unit, granularity, themes, unclassified)

@@ -18,15 +18,17 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from prodops_lib import io
 from prodops_lib.io import Column, DropLog, InputError, Schema
 from prodops_lib.params import load as load_parameters
-from prodops_lib.params import resolve_path
 
 from .config import AllocationParams, TableSource, ThemeRules
 
@@ -107,6 +109,34 @@ class WorkItems:
     columns: Mapping[str, str]
     fields: tuple[str, ...]
 
+    @cached_property
+    def key_index(self) -> pd.Index:
+        """The item keys as an index (row positions by key), built once."""
+        return pd.Index(self.items["key"])
+
+    @cached_property
+    def _key_array(self) -> pa.Array:
+        return pa.array(self.items["key"].astype("string"), type=pa.large_string())
+
+    def rows_of(self, keys: pd.Series) -> np.ndarray:
+        """The row of the item each key names (-1 when missing or not in the export). Keys are
+        compared as exported and, failing that, stripped of surrounding spaces. Uses Arrow's
+        hash lookup, which is the fastest way to match millions of worklogs to items."""
+        if isinstance(keys.dtype, pd.CategoricalDtype):
+            by_category = self.rows_of(pd.Series(keys.cat.categories, dtype="string"))
+            codes = keys.cat.codes.to_numpy()
+            return np.where(codes >= 0, by_category[np.maximum(codes, 0)] if len(by_category) else -1, -1)
+        values = pa.array(keys.astype("string"), type=pa.large_string())
+        rows = pc.fill_null(pc.index_in(values, value_set=self._key_array), -1).to_numpy().astype(np.int64)
+        unmatched = (rows < 0) & ~values.is_null().to_numpy(zero_copy_only=False)
+        if unmatched.any():
+            missing = values.filter(pa.array(unmatched))
+            distinct = pc.unique(missing)
+            stripped = pc.index_in(pc.utf8_trim_whitespace(distinct), value_set=self._key_array)
+            position = pc.index_in(missing, value_set=distinct).to_numpy()
+            rows[unmatched] = pc.fill_null(stripped, -1).to_numpy().astype(np.int64)[position]
+        return rows
+
     def to_frame(self) -> pd.DataFrame:
         """The items with their labels and components joined by ", "."""
         frame = self.items.copy()
@@ -116,6 +146,35 @@ class WorkItems:
             frame[name] = pd.Series(joined.reindex(range(len(frame))).to_numpy(), index=frame.index,
                                     dtype="string")
         return frame
+
+
+def text_codes(values: pd.Series, casefold: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes and the distinct values (stripped, optionally case-folded) of a text
+    column; missing or blank values get code -1. Factorising first and cleaning only the
+    distinct values keeps this fast on millions of rows."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        codes, uniques = values.cat.codes.to_numpy(dtype=np.int64), pd.Index(values.cat.categories)
+    else:
+        codes, uniques = pd.factorize(values, use_na_sentinel=True)
+        codes, uniques = codes.astype(np.int64), pd.Index(uniques)
+    cleaned = pd.Series(uniques.astype("string"), dtype="string").str.strip()
+    if casefold:
+        cleaned = cleaned.str.casefold()
+    merged, distinct = pd.factorize(cleaned.fillna(""))
+    distinct = np.asarray(distinct, dtype=object)
+    keep = distinct != ""
+    if len(distinct) == len(uniques) and keep.all():  # nothing to merge or blank: codes stand
+        return codes, distinct
+    renumber = np.where(keep, np.cumsum(keep) - 1, -1)
+    per_unique = renumber[merged] if len(merged) else np.zeros(0, dtype=np.int64)
+    codes = np.where(codes >= 0, per_unique[np.maximum(codes, 0)] if len(per_unique) else -1, -1)
+    return codes.astype(np.int64), distinct[keep]
+
+
+def as_category(values: pd.Series) -> pd.Categorical:
+    """A text column as a categorical of its stripped values (blank → missing)."""
+    codes, distinct = text_codes(values)
+    return pd.Categorical.from_codes(codes, categories=pd.Index(distinct, dtype=object).astype("string"))
 
 
 def _mapping(defaults: Mapping[str, str], overrides: Mapping[str, str] | None, where: str,
@@ -184,22 +243,23 @@ def load_items(
         *(Column(present[n][0], "float", minimum=0) for n in NUMERIC_FIELDS if n in present),
     )
     typed = io.validate(raw, schema, label=label, log=log, csv_lines=_csv_lines(data))
+    typed = typed.reset_index(drop=True)
     items = pd.DataFrame(index=pd.RangeIndex(len(typed)))
     for name, found in present.items():
         if name not in MULTI_VALUED:
-            values = typed[found[0]].to_numpy()
-            items[name] = values if name in DATE_FIELDS + NUMERIC_FIELDS else pd.array(values, dtype="string")
+            values = typed[found[0]]
+            items[name] = values if name in DATE_FIELDS + NUMERIC_FIELDS else values.astype("string")
     items["key"] = items["key"].str.strip()
     hours = HOURS_PER[time_unit or preset.time_unit]
     for name in ("estimate", "time_spent"):
         if name in items:
             items[name] = items[name] * hours
-    _check_keys(items["key"], typed.index, label, _csv_lines(data))
+    _check_keys(items["key"], label, _csv_lines(data))
     for name in ("epic", "parent"):
         if name in items:
             items[name] = items[name].str.strip()
     tags = _tags(typed, present, preset.separator)
-    return WorkItems(items, tags, typed.reset_index(drop=True), label, mapping, tuple(present))
+    return WorkItems(items, tags, typed, label, mapping, tuple(present))
 
 
 def _closest(name: str, options: object) -> str | None:
@@ -209,9 +269,9 @@ def _closest(name: str, options: object) -> str | None:
     return close[0] if close else None
 
 
-def _check_keys(keys: pd.Series, index: pd.Index, label: str, csv_lines: bool) -> None:
+def _check_keys(keys: pd.Series, label: str, csv_lines: bool) -> None:
     def where(position: int) -> str:
-        return f"line {int(index[position]) + 2}" if csv_lines else f"row {index[position]!r}"
+        return f"line {position + 2}" if csv_lines else f"row {position}"
 
     missing = np.flatnonzero(keys.isna().to_numpy() | (keys.fillna("") == "").to_numpy())
     if len(missing):
@@ -232,14 +292,13 @@ def _tags(frame: pd.DataFrame, present: Mapping[str, list[str]], separator: str 
     parts = []
     for name in MULTI_VALUED:
         for column in present.get(name, []):
-            values = frame[column].astype("string")
+            values = frame[column]
             if separator:
-                values = values.str.split(separator).explode()
-            values = values.str.strip().str.casefold()
-            keep = values.notna() & (values != "")
-            positions = frame.index.get_indexer(values.index[keep]) if separator else np.flatnonzero(keep.to_numpy())
-            parts.append(pd.DataFrame({"item": positions, "field": name,
-                                       "value": values[keep].to_numpy()}))
+                values = values.astype("string").str.split(separator).explode()
+            codes, distinct = text_codes(values, casefold=True)
+            keep = codes >= 0
+            positions = frame.index.get_indexer(values.index[keep]) if separator else np.flatnonzero(keep)
+            parts.append(pd.DataFrame({"item": positions, "field": name, "value": distinct[codes[keep]]}))
     if not parts:
         return pd.DataFrame({"item": pd.Series(dtype="int64"), "field": pd.Series(dtype="string"),
                              "value": pd.Series(dtype="string")})
@@ -255,7 +314,8 @@ def load_worklogs(
     log: DropLog | None = None,
     label: str = "worklogs",
 ) -> pd.DataFrame:
-    """Worklogs as ``key, author, date, hours``.
+    """Worklogs as ``key, author, date, hours`` (author categorical and stripped; keys are
+    stripped when matched to items).
 
     A row with no key or author, a date that does not parse, or a time that is missing,
     negative or not a number is dropped and counted with its reason.
@@ -270,12 +330,11 @@ def load_worklogs(
         Column(mapping["date"], "date", date_format=spec.date_format, nullable=False, on_invalid="drop"),
         Column(mapping["time"], "float", minimum=0, nullable=False, on_invalid="drop"),
     )
-    frame = io.load_table(resolve_path(data) if isinstance(data, str) else data, schema, log=log,
-                          label=label, delimiter=spec.delimiter, encoding=spec.encoding)
+    frame = io.load_table(data, schema, log=log, label=label, delimiter=spec.delimiter, encoding=spec.encoding)
     return pd.DataFrame({
-        "key": frame[mapping["key"]].str.strip().to_numpy(),
-        "author": frame[mapping["author"]].str.strip().to_numpy(),
-        "date": frame[mapping["date"]].to_numpy(),
+        "key": frame[mapping["key"]].array,
+        "author": as_category(frame[mapping["author"]]),
+        "date": frame[mapping["date"]].to_numpy(dtype="datetime64[s]"),
         "hours": frame[mapping["time"]].to_numpy(dtype="float64") * HOURS_PER[spec.time_unit or "seconds"],
     })
 
@@ -301,8 +360,7 @@ def load_people(
         Column(mapping["monthly_cost"], "float", minimum=0, required=False),
         Column(mapping["effective_from"], "date", date_format=spec.date_format, required=False),
     )
-    frame = io.load_table(resolve_path(data) if isinstance(data, str) else data, schema, log=log,
-                          label=label, delimiter=spec.delimiter, encoding=spec.encoding)
+    frame = io.load_table(data, schema, log=log, label=label, delimiter=spec.delimiter, encoding=spec.encoding)
     people = pd.DataFrame({
         "person": frame[mapping["person"]].str.strip().to_numpy(),
         "team": frame[mapping["team"]].str.strip().to_numpy(),
@@ -339,8 +397,7 @@ def load_targets(
     else:
         schema = Schema(Column("theme", nullable=False), Column("team", required=False),
                         Column("target_share", "float", minimum=0, nullable=False))
-        loaded = io.load_table(resolve_path(source) if isinstance(source, str) else source, schema,
-                               log=log, label=label)
+        loaded = io.load_table(source, schema, log=log, label=label)
         team = loaded["team"].fillna("").str.strip() if "team" in loaded else pd.Series("", index=loaded.index)
         frame = pd.DataFrame({"theme": loaded["theme"].str.strip().to_numpy(),
                               "team": team.replace("", organisation).to_numpy(),

@@ -24,6 +24,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -31,9 +32,9 @@ import pandas as pd
 from prodops_lib.io import InputError
 
 from .config import AllocationParams, ThemeRules
-from .sources import TRACKERS, WorkItems
+from .sources import TRACKERS, WorkItems, text_codes
 
-__all__ = ["Classification", "classify", "fields_used"]
+__all__ = ["HOW", "Classification", "classify", "extend", "fields_used"]
 
 CRITERION_FIELD = {"labels": "labels", "components": "components", "projects": "project",
                    "issue_types": "issue_type", "summary": "summary"}
@@ -70,126 +71,168 @@ def _inherit_field(name: str, mapping: dict[str, str]) -> str:
     )
 
 
+HOW = ("labels", "components", "epics", "projects", "issue_types", "summary", "fields",
+       "labels (split)", "inherited", "unclassified")
+
+
 @dataclass(frozen=True, eq=False)
 class Classification:
-    """Each item's theme(s).
+    """Each item's theme(s), as arrays over the items in row order.
 
-    ``item_themes`` has one row per item and theme: ``key, theme, weight, how, rule`` (weights
-    of an item sum to 1; ``how`` says which step decided; ``rule`` is the 1-based rule number,
-    0 when inherited or unclassified). ``codes`` gives each item (in row order) an assignment
-    code: ``code < len(themes)`` is a single theme, larger codes index ``splits``.
+    ``codes`` is an assignment code per item: ``code < len(themes)`` is a single theme, larger
+    codes index ``splits`` (tuples of theme indexes sharing the item equally). ``how`` indexes
+    :data:`HOW` (which step decided) and ``rule`` is the 1-based rule number (0 when inherited
+    or unclassified). :attr:`item_themes` is the same as a table.
     """
 
-    item_themes: pd.DataFrame
+    keys: np.ndarray
     themes: tuple[str, ...]
     unclassified: str
     codes: np.ndarray
     splits: tuple[tuple[int, ...], ...]
+    how: np.ndarray
+    rule: np.ndarray
     notes: pd.DataFrame
+
+    @cached_property
+    def item_themes(self) -> pd.DataFrame:
+        """One row per item and theme: ``key, theme, weight, how, rule`` (an item's weights
+        sum to 1)."""
+        extra, theme, weight = self.expand(np.arange(len(self.codes)))
+        frame = pd.DataFrame({
+            "key": pd.array(extend(self.keys, extra), dtype="string"),
+            "theme": pd.Categorical.from_codes(theme, categories=list(self.themes)),
+            "weight": weight,
+            "how": pd.Categorical.from_codes(extend(self.how, extra), categories=list(HOW)),
+            "rule": extend(self.rule, extra).astype(np.int64),
+            "_row": extend(np.arange(len(self.codes)), extra),
+        })
+        return frame.sort_values("_row", kind="stable", ignore_index=True).drop(columns="_row")
 
     def to_frame(self) -> pd.DataFrame:
         return self.item_themes.copy()
 
     def summary(self) -> pd.DataFrame:
-        """Items per decision step, with their share of all items."""
-        per_item = self.item_themes.drop_duplicates("key")
-        counts = per_item["how"].value_counts().rename_axis("how").reset_index(name="items")
-        counts["share"] = counts["items"] / counts["items"].sum()
-        return counts
+        """Items per decision step (``how``), with their share of all items."""
+        counts = np.bincount(self.how, minlength=len(HOW))
+        frame = pd.DataFrame({"how": list(HOW), "items": counts})
+        frame = frame[frame["items"] > 0].sort_values("items", ascending=False, kind="stable", ignore_index=True)
+        frame["share"] = frame["items"] / max(len(self.codes), 1)
+        return frame
 
     def expand(self, item_rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """For records pointing at item rows: (record index, theme index, weight), with one
-        output row per theme of a split item, so weights of a record sum to 1."""
-        codes = self.codes[item_rows]
+        """Themes for records pointing at item rows: ``(extra, theme, weight)``.
+
+        The output rows are the input records in order (a split item's record takes its first
+        theme), followed by one extra row per further theme of a split item; ``extra`` says
+        which input record each extra row repeats. A record's weights sum to 1, so effort
+        multiplied by ``weight`` is never counted twice."""
+        codes = self.codes[item_rows].astype(np.int64)
         n_themes = len(self.themes)
-        lengths = np.ones(len(codes), dtype=np.int64)
-        split_rows = codes >= n_themes
-        if not split_rows.any():
-            return np.arange(len(codes)), codes.astype(np.int64), np.ones(len(codes))
-        split_size = np.array([len(s) for s in self.splits], dtype=np.int64)
-        lengths[split_rows] = split_size[codes[split_rows] - n_themes]
-        record = np.repeat(np.arange(len(codes)), lengths)
-        themes = np.repeat(codes.astype(np.int64), lengths)
-        weight = np.ones(len(record))
-        is_split = themes >= n_themes
-        if is_split.any():
-            offsets = np.arange(len(record)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-            members = self.splits
-            flat = np.array([t for s in members for t in s], dtype=np.int64)
-            starts = np.cumsum([0] + [len(s) for s in members])[:-1]
-            split_code = themes[is_split] - n_themes
-            themes[is_split] = flat[starts[split_code] + offsets[is_split]]
-            weight[is_split] = 1.0 / split_size[split_code]
-        return record, themes, weight
+        split_rows = np.flatnonzero(codes >= n_themes)
+        if not len(split_rows):
+            return np.zeros(0, dtype=np.int64), codes, np.ones(len(codes))
+        sizes = np.array([len(s) for s in self.splits], dtype=np.int64)
+        flat = np.array([t for s in self.splits for t in s], dtype=np.int64)
+        starts = np.cumsum(sizes) - sizes
+        split_code = codes[split_rows] - n_themes
+        theme, weight = codes.copy(), np.ones(len(codes))
+        theme[split_rows] = flat[starts[split_code]]
+        weight[split_rows] = 1.0 / sizes[split_code]
+        more = sizes[split_code] - 1
+        extra = np.repeat(split_rows, more)
+        member = np.arange(len(extra)) - np.repeat(np.cumsum(more) - more, more) + 1
+        extra_code = np.repeat(split_code, more)
+        return (extra, np.concatenate([theme, flat[starts[extra_code] + member]]),
+                np.concatenate([weight, 1.0 / sizes[extra_code]]))
 
 
-def _lower(values: pd.Series) -> np.ndarray:
-    return values.astype("string").str.strip().str.casefold().fillna("").to_numpy(dtype=object)
+def extend(values: np.ndarray, extra: np.ndarray) -> np.ndarray:
+    """``values`` for the output rows of :meth:`Classification.expand`."""
+    return np.concatenate([values, values[extra]]) if len(extra) else values
 
 
-def _rule_masks(items: WorkItems, rules: ThemeRules) -> list[np.ndarray]:
-    frame, n = items.items, len(items.items)
-    cache: dict[str, np.ndarray] = {}
+class _Matcher:
+    """Evaluates rules on all items or on a subset of rows (descriptive rules are only needed
+    for items that neither carry a tag nor inherit, so they run on those rows only)."""
 
-    def column(name: str) -> np.ndarray:
-        if name not in cache:
-            cache[name] = _lower(frame[name]) if name in frame else np.full(n, "", dtype=object)
-        return cache[name]
+    def __init__(self, items: WorkItems, rules: ThemeRules) -> None:
+        self.items, self.rules = items, rules
+        self.cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        self.whole: dict[int, np.ndarray] = {}
+        for number, rule in enumerate(rules.rules, start=1):
+            for criterion, name in (("labels", "labels"), ("components", "components"), ("projects", "project"),
+                                    ("issue_types", "issue_type"), ("summary", "summary")):
+                if criterion in rule.criteria and name not in items.fields:
+                    raise InputError(
+                        f"rule {number} ({rule.theme}): matches on {criterion}, but {items.label} has no "
+                        f"{name} column; map it with columns.{name} or change the rule"
+                    )
+            for name in rule.fields:
+                if name not in items.raw.columns:
+                    close = [c for c in items.raw.columns if c.casefold() == name.casefold()]
+                    hint = f"did you mean {close[0]!r}?" if close else "check the column name in the export"
+                    raise InputError(f"rule {number} ({rule.theme}): fields names column {name!r}, which "
+                                     f"{items.label} does not have; {hint}")
+        self.tag_codes, self.tag_values = text_codes(items.tags["value"], casefold=True)
+        self.tag_field = items.tags["field"].to_numpy(dtype=object)
+        self.tag_item = items.tags["item"].to_numpy()
 
-    tags = items.tags
-    masks = []
-    for number, rule in enumerate(rules.rules, start=1):
+    def _matches(self, name: str, wanted: list[str], rows: np.ndarray | None, raw: bool = False) -> np.ndarray:
+        """Rows whose (stripped, case-folded) value is one of ``wanted``."""
+        key = f"raw:{name}" if raw else name
+        if key not in self.cache:
+            self.cache[key] = text_codes((self.items.raw if raw else self.items.items)[name], casefold=True)
+        codes, distinct = self.cache[key]
+        hit = np.append(np.isin(distinct, [w.strip().casefold() for w in wanted]), False)
+        return hit[codes if rows is None else codes[rows]]  # code -1 (blank) reads the appended False
+
+    def mask(self, index: int, rows: np.ndarray | None = None) -> np.ndarray:
+        """Items (all, or ``rows``) that rule ``index`` matches: every criterion must match."""
+        if rows is None:
+            if index not in self.whole:
+                self.whole[index] = self._mask(index, None)
+            return self.whole[index]
+        return self._mask(index, rows)
+
+    def _mask(self, index: int, rows: np.ndarray | None) -> np.ndarray:
+        rule, frame = self.rules.rules[index], self.items.items
+        n = len(frame) if rows is None else len(rows)
         mask = np.ones(n, dtype=bool)
         for criterion in ("labels", "components"):
             wanted = getattr(rule, criterion)
             if wanted:
-                if criterion not in items.fields:
-                    raise InputError(
-                        f"rule {number} ({rule.theme}): matches on {criterion}, but {items.label} has no "
-                        f"{criterion} column; map it with columns.{criterion} or change the rule"
-                    )
-                hit = np.zeros(n, dtype=bool)
-                chosen = tags[(tags["field"] == criterion).to_numpy() & tags["value"].isin([w.casefold().strip() for w in wanted]).to_numpy()]
-                hit[chosen["item"].to_numpy()] = True
-                mask &= hit
+                hit_value = np.append(np.isin(self.tag_values, [w.strip().casefold() for w in wanted]), False)
+                chosen = hit_value[self.tag_codes] & (self.tag_field == criterion)
+                hit = np.zeros(len(frame), dtype=bool)
+                hit[self.tag_item[chosen]] = True
+                mask &= hit if rows is None else hit[rows]
         if rule.epics:
-            wanted = {w.casefold().strip() for w in rule.epics}
-            hit = pd.Series(column("key")).isin(wanted).to_numpy().copy()
+            hit = self._matches("key", rule.epics, rows)
             if "epic" in frame:
-                hit |= pd.Series(column("epic")).isin(wanted).to_numpy()
+                hit = hit | self._matches("epic", rule.epics, rows)
             mask &= hit
-        for criterion, name in (("projects", "project"), ("issue_types", "issue_type")):
-            wanted = getattr(rule, criterion)
-            if wanted:
-                mask &= pd.Series(column(name)).isin({w.casefold().strip() for w in wanted}).to_numpy()
-        for criterion, name in (("projects", "project"), ("issue_types", "issue_type"), ("summary", "summary")):
-            if criterion in rule.criteria and name not in items.fields:
-                raise InputError(
-                    f"rule {number} ({rule.theme}): matches on {criterion}, but {items.label} has no "
-                    f"{name} column; map it with columns.{name} or change the rule"
-                )
+        if rule.projects:
+            mask &= self._matches("project", rule.projects, rows)
+        if rule.issue_types:
+            mask &= self._matches("issue_type", rule.issue_types, rows)
         if rule.summary is not None:
+            summary = frame["summary"] if rows is None else frame["summary"].iloc[rows]
             with warnings.catch_warnings():  # groups in a pattern are fine: only the match counts
                 warnings.simplefilter("ignore", UserWarning)
-                found = frame["summary"].str.contains(rule.summary, regex=True)
+                found = summary.str.contains(rule.summary, regex=True)
             mask &= found.fillna(False).to_numpy(dtype=bool)
         for name, wanted in rule.fields.items():
-            if name not in items.raw.columns:
-                close = [c for c in items.raw.columns if c.casefold() == name.casefold()]
-                hint = f"did you mean {close[0]!r}?" if close else "check the column name in the export"
-                raise InputError(f"rule {number} ({rule.theme}): fields names column {name!r}, which {items.label} does not have; {hint}")
-            mask &= pd.Series(_lower(items.raw[name])).isin({w.casefold().strip() for w in wanted}).to_numpy()
-        masks.append(mask)
-    return masks
+            mask &= self._matches(name, wanted, rows, raw=True)
+        return mask
 
-
-def _first(masks: Sequence[np.ndarray], rule_numbers: Sequence[int], n: int) -> np.ndarray:
-    """The index (into the rule list) of the first matching rule per item, or -1."""
-    if not rule_numbers:
-        return np.full(n, -1)
-    stacked = np.vstack([masks[i] for i in rule_numbers])
-    first = np.asarray(rule_numbers)[stacked.argmax(axis=0)]
-    return np.where(stacked.any(axis=0), first, -1)
+    def first(self, indexes: Sequence[int], rows: np.ndarray | None = None) -> np.ndarray:
+        """The index (into the rule list) of the first of ``indexes`` matching each item, or -1."""
+        n = len(self.items.items) if rows is None else len(rows)
+        first = np.full(n, -1)
+        for index in reversed(indexes):  # later rules are overwritten by earlier ones
+            first[self.mask(index, rows)] = index
+        return first
 
 
 def classify(items: WorkItems, rules: ThemeRules) -> Classification:
@@ -199,16 +242,15 @@ def classify(items: WorkItems, rules: ThemeRules) -> Classification:
     theme_index = {name: i for i, name in enumerate(themes)}
     unclassified = len(themes) - 1
     rule_theme = np.array([theme_index[r.theme] for r in rules.rules])
-    masks = _rule_masks(items, rules)
+    matcher = _Matcher(items, rules)
     tag_rules = [i for i, r in enumerate(rules.rules) if r.is_tag_rule]
     other_rules = [i for i, r in enumerate(rules.rules) if not r.is_tag_rule]
-    tag_first = _first(masks, tag_rules, n)
-    other_first = _first(masks, other_rules, n)
+    tag_first = matcher.first(tag_rules)
 
     codes = np.where(tag_first >= 0, rule_theme[np.maximum(tag_first, 0)], -1)
-    how = np.full(n, "", dtype=object)
-    criteria_name = np.array([r.criteria[0] for r in rules.rules] + [""], dtype=object)
-    how[tag_first >= 0] = criteria_name[tag_first[tag_first >= 0]]
+    how = np.zeros(n, dtype=np.int64)
+    rule_how = np.array([HOW.index(r.criteria[0]) for r in rules.rules], dtype=np.int64)
+    how[tag_first >= 0] = rule_how[tag_first[tag_first >= 0]]
     rule_number = np.where(tag_first >= 0, tag_first + 1, 0)
 
     splits: list[tuple[int, ...]] = []
@@ -216,34 +258,32 @@ def classify(items: WorkItems, rules: ThemeRules) -> Classification:
         label_rules = [i for i, r in enumerate(rules.rules) if r.labels]
         by_theme = np.zeros((len(themes), n), dtype=bool)
         for i in label_rules:
-            by_theme[rule_theme[i]] |= masks[i]
+            by_theme[rule_theme[i]] |= matcher.mask(i)
         several = by_theme.sum(axis=0) >= 2
         if several.any():
             patterns, inverse = np.unique(by_theme[:, several].T, axis=0, return_inverse=True)
             splits = [tuple(np.flatnonzero(p).tolist()) for p in patterns]
             codes[several] = len(themes) + inverse.ravel()
-            how[several] = "labels (split)"
+            how[several] = HOW.index("labels (split)")
 
     mapping = dict(items.columns)
-    refs = []
     notes = []
-    key_index = pd.Index(items.items["key"])
-    for name in rules.inherit_from:
-        field = _inherit_field(name, mapping)
+    fields = [_inherit_field(name, mapping) for name in rules.inherit_from]
+    for name, field in zip(rules.inherit_from, fields, strict=True):
         if field not in items.items:
             raise InputError(f"inherit_from: {name!r}: {items.label} has no {field} column; map it or remove it from inherit_from")
-        linked = items.items[field]
-        ref = key_index.get_indexer(linked.fillna(""))
-        dangling = int((linked.notna() & (linked != "") & (ref < 0)).sum())
+    linked = [items.items[field] for field in fields]
+    found = items.rows_of(pd.concat(linked, ignore_index=True)) if linked else np.zeros(0, dtype=np.int64)
+    refs = [found[i * n:(i + 1) * n] for i in range(len(linked))]
+    for field, values, ref in zip(fields, linked, refs, strict=True):
+        dangling = int((values.notna() & (values != "")).to_numpy(dtype=bool, na_value=False)[ref < 0].sum())
         if dangling:
             notes.append({"issue": f"items whose {field} is not in the export (theme not inherited)",
                           "rows": dangling, "action": "classified by their own fields"})
-        refs.append(ref)
 
     decided = codes >= 0
     classified = np.zeros(n, dtype=bool)
     classified[decided] = True
-    inherited_from = np.full(n, -1)
     while True:
         pending = np.flatnonzero(~decided)
         if not len(pending):
@@ -266,31 +306,16 @@ def classify(items: WorkItems, rules: ThemeRules) -> Classification:
         source = source[ready]
         inherit = source >= 0
         codes[done[inherit]] = codes[source[inherit]]
-        inherited_from[done[inherit]] = source[inherit]
-        how[done[inherit]] = "inherited"
+        how[done[inherit]] = HOW.index("inherited")
         own = done[~inherit]
-        fallback = other_first[own]
+        fallback = matcher.first(other_rules, own)
         codes[own] = np.where(fallback >= 0, rule_theme[np.maximum(fallback, 0)], unclassified)
-        how[own] = np.where(fallback >= 0, criteria_name[fallback], "unclassified")
+        how[own] = np.where(fallback >= 0, rule_how[np.maximum(fallback, 0)], HOW.index("unclassified"))
         rule_number[own] = np.where(fallback >= 0, fallback + 1, 0)
         decided[done] = True
         classified[done] = codes[done] != unclassified
         rule_number[done[inherit]] = 0
 
-    item_themes = _item_themes(items.items["key"].to_numpy(), codes, splits, themes, how, rule_number)
     notes_frame = pd.DataFrame(notes, columns=["issue", "rows", "action"])
-    return Classification(item_themes, themes, rules.unclassified, codes, tuple(splits), notes_frame)
-
-
-def _item_themes(keys: np.ndarray, codes: np.ndarray, splits: list[tuple[int, ...]],
-                 themes: tuple[str, ...], how: np.ndarray, rule_number: np.ndarray) -> pd.DataFrame:
-    stub = Classification(pd.DataFrame(), themes, "", codes, tuple(splits), pd.DataFrame())
-    record, theme, weight = stub.expand(np.arange(len(codes)))
-    return pd.DataFrame({
-        "key": pd.array(keys[record], dtype="string"),
-        "theme": pd.Categorical.from_codes(theme, categories=list(themes)),
-        "weight": weight,
-        "how": pd.array(how[record], dtype="string"),
-        "rule": rule_number[record].astype(np.int64),
-    })
-
+    return Classification(items.items["key"].to_numpy(dtype=object), themes, rules.unclassified, codes,
+                          tuple(splits), how, rule_number, notes_frame)
