@@ -17,6 +17,8 @@ Rules, in order (the first that applies sets the verdict):
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Literal
 
@@ -46,32 +48,36 @@ class Decision:
         return asdict(self)
 
 
-def describe_effect(row: pd.Series, level: float) -> str:
+def _present(value: object) -> bool:
+    return value is not None and not (isinstance(value, float) and math.isnan(value))
+
+
+def describe_effect(row: Mapping, level: float) -> str:
     """``+4.1% (95% CI +2.0% to +6.3%)``, or the absolute effect when the lift is n/a."""
-    if pd.notna(row["rel_effect"]):
+    if _present(row["rel_effect"]):
         return f"{row['rel_effect']:+.1%} ({level:.0%} CI {row['rel_ci_low']:+.1%} to {row['rel_ci_high']:+.1%})"
     return (f"{row['abs_effect']:+.4g} ({level:.0%} CI {row['abs_ci_low']:+.4g} to {row['abs_ci_high']:+.4g}; "
             f"relative lift n/a: {row['rel_na_reason']})")
 
 
-def _good(row: pd.Series) -> float:
+def _goodness(row: Mapping) -> float:
+    """The effect signed so that positive is good."""
     sign = 1.0 if row["direction"] == "increase" else -1.0
-    value = row["rel_effect"] if pd.notna(row["rel_effect"]) else row["abs_effect"]
-    return sign * float(value)
+    return sign * float(row["rel_effect"] if _present(row["rel_effect"]) else row["abs_effect"])
 
 
-def _effect_reasons(results: pd.DataFrame, spec: ExperimentSpec) -> list[str]:
+def _effect_reasons(records: list[dict], spec: ExperimentSpec) -> list[str]:
     level = 1 - spec.alpha
     reasons = []
-    for _, row in results[results["role"] != "guardrail"].iterrows():
+    for row in (row for row in records if row["role"] != "guardrail"):
         adjusted = "" if row["adjustment"] == "none" else f", {row['adjustment']}-adjusted"
         reasons.append(
             f"{row['role'].capitalize()} metric {row['metric']}: {row['variant']} vs {row['control']} "
             f"{describe_effect(row, level)}, p = {row['p_value_adjusted']:.3g}{adjusted}; "
             f"chance to beat control {row['chance_to_beat_control']:.0%}."
         )
-    for _, row in results[results["role"] == "guardrail"].iterrows():
-        margin = f" (margin {row['non_inferiority_margin']:.1%})" if pd.notna(row["non_inferiority_margin"]) else ""
+    for row in (row for row in records if row["role"] == "guardrail"):
+        margin = f" (margin {row['non_inferiority_margin']:.1%})" if _present(row["non_inferiority_margin"]) else ""
         reasons.append(f"Guardrail {row['metric']}{margin}: {row['variant']} {describe_effect(row, level)} "
                        f"— {row['guardrail_status']}.")
     return reasons
@@ -88,14 +94,15 @@ def decide(
     """Apply the rules in the module docstring to the results table."""
     level = 1 - spec.alpha
     primary = spec.primary_metric
-    rows = results[results["metric"] == primary.name]
-    guardrails = results[results["role"] == "guardrail"]
-    reasons = [srm.message()] + ([crossover_alarm] if crossover_alarm else []) + _effect_reasons(results, spec)
+    records = results.to_dict("records")
+    rows = [row for row in records if row["metric"] == primary.name]
+    guardrails = [row for row in records if row["role"] == "guardrail"]
+    reasons = [srm.message()] + ([crossover_alarm] if crossover_alarm else []) + _effect_reasons(records, spec)
     if power is not None:
         reasons.append(power.message())
-    reduction = rows["cuped_variance_reduction"].dropna()
-    if not reduction.empty:
-        reasons.append(f"CUPED with {primary.covariate} removed {reduction.mean():.0%} of the variance of {primary.name}.")
+    reduction = [row["cuped_variance_reduction"] for row in rows if _present(row["cuped_variance_reduction"])]
+    if reduction:
+        reasons.append(f"CUPED with {primary.covariate} removed {np.mean(reduction):.0%} of the variance of {primary.name}.")
     reasons.append("Relative intervals use the delta method on the log scale.")
     if has_segments:
         reasons.append(EXPLORATORY_WARNING)
@@ -107,32 +114,32 @@ def decide(
         return verdict("investigate", "This result cannot be trusted: " + srm.message())
     if crossover_alarm:
         return verdict("investigate", f"This result cannot be trusted: {crossover_alarm}.")
-    breached = guardrails[guardrails["guardrail_status"] == "breached"]
-    if not breached.empty:
-        first = breached.iloc[0]
+    breached = [row for row in guardrails if row["guardrail_status"] == "breached"]
+    if breached:
+        first = breached[0]
         return verdict("investigate", f"Investigate before shipping: guardrail {first['metric']} got worse in "
                        f"{first['variant']}: {describe_effect(first, level)}.")
-    goodness = rows.apply(_good, axis=1) if not rows.empty else pd.Series(dtype=float)
-    winners = rows[rows["significant"] & (goodness > 0)]
-    if not winners.empty:
-        best = winners.loc[goodness[winners.index].idxmax()]
-        pending = guardrails[(guardrails["variant"] == best["variant"]) & (guardrails["guardrail_status"] == "inconclusive")]
+    winners = [row for row in rows if row["significant"] and _goodness(row) > 0]
+    if winners:
+        best = max(winners, key=_goodness)
+        pending = [row["metric"] for row in guardrails
+                   if row["variant"] == best["variant"] and row["guardrail_status"] == "inconclusive"]
         change = f"{primary.name} {describe_effect(best, level)}"
-        if not pending.empty:
-            names = ", ".join(pending["metric"])
-            return verdict("keep running", f"Keep running: {best['variant']} improves {change}, but guardrail {names} "
-                           "is not yet shown to stay within its margin.", best["variant"])
+        if pending:
+            return verdict("keep running", f"Keep running: {best['variant']} improves {change}, but guardrail "
+                           f"{', '.join(pending)} is not yet shown to stay within its margin.", best["variant"])
         return verdict("ship", f"Ship {best['variant']}: {change}, and no guardrail got worse.", best["variant"])
-    losers = rows[rows["significant"] & (goodness < 0)]
-    if not rows.empty and len(losers) == len(rows):
-        effects = "; ".join(f"{row['variant']} {describe_effect(row, level)}" for _, row in losers.iterrows())
+    losers = [row for row in rows if row["significant"] and _goodness(row) < 0]
+    if rows and len(losers) == len(rows):
+        effects = "; ".join(f"{row['variant']} {describe_effect(row, level)}" for row in losers)
         return verdict("don't ship", f"Don't ship: {primary.name} got worse ({effects}).")
-    effects = "; ".join(f"{row['variant']} {describe_effect(row, level)}" for _, row in rows.iterrows())
+    effects = "; ".join(f"{row['variant']} {describe_effect(row, level)}" for row in rows)
     if power is not None and power.required_n is not None and power.n_per_variant < power.required_n:
         wait = (f"about {power.more_days} more day(s) at the current traffic" if power.more_days is not None
                 else "the remaining time is unknown (no timestamp_column or start_date)")
         return verdict("keep running", f"Keep running: no detectable effect on {primary.name} yet ({effects}); "
                        f"{power.n_per_variant:,} of the {power.required_n:,} units per variant needed to detect a "
                        f"{power.target_mde:.1%} change, {wait}.")
-    mde = f" The smallest effect this sample could detect was {power.mde_now:.1%}." if power is not None and np.isfinite(power.mde_now) else ""
+    detectable = power is not None and math.isfinite(power.mde_now)
+    mde = f" The smallest effect this sample could detect was {power.mde_now:.1%}." if detectable else ""
     return verdict("don't ship", f"Don't ship: no detectable effect on {primary.name} ({effects}).{mde}")

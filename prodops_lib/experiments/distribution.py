@@ -63,9 +63,7 @@ def _frame_counts(frame: pd.DataFrame, spec: ExperimentSpec, metric: MetricSpec,
 
 
 def _sql_counts(data: object, spec: ExperimentSpec, metric: MetricSpec, bins: int, connection=None) -> pd.DataFrame:
-    import duckdb
-
-    from .aggregate_sql import file_query
+    from .aggregate_sql import file_query, private_cursor
 
     query = data.query if isinstance(data, SQL) else file_query(str(data))
     value = f"CAST({_name(metric.value_column)} AS DOUBLE)"
@@ -74,7 +72,7 @@ def _sql_counts(data: object, spec: ExperimentSpec, metric: MetricSpec, bins: in
         denominator = f"CAST({_name(str(metric.denominator))} AS DOUBLE)"
         value = f"{value} / {denominator}"
         where += f" AND {denominator} <> 0"
-    with duckdb.connect() if connection is None else nullcontext(connection) as connection:
+    with private_cursor() if connection is None else nullcontext(connection) as connection:
         low, high = connection.execute(
             f"SELECT min({value}), quantile_cont({value}, {TOP_PERCENTILE}) FROM ({query}) WHERE {where}"
         ).fetchone()

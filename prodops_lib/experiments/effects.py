@@ -42,10 +42,11 @@ _EFFECT_COLUMNS = [
 ]
 
 
-def compare_metric(moments: pd.DataFrame, metric: MetricSpec, control: str, alpha: float, keys: list[str]) -> pd.DataFrame:
+def compare_columns(moments: pd.DataFrame, metric: MetricSpec, control: str, alpha: float,
+                    keys: list[str]) -> dict[str, np.ndarray]:
     """Every non-control variant against ``control`` within each group of ``keys`` (besides
-    variant), for one mean, proportion or ratio metric. Groups where an arm has fewer than two
-    units are left out."""
+    variant), for one mean, proportion or ratio metric, as columns. Groups where an arm has
+    fewer than two units are left out."""
     rows = moments[moments["metric"].to_numpy() == metric.name]
     is_control = rows["variant"].to_numpy() == control
     if keys:
@@ -54,18 +55,24 @@ def compare_metric(moments: pd.DataFrame, metric: MetricSpec, control: str, alph
         paired = paired[(paired["n"] >= 2) & (paired["n_c"] >= 2)].reset_index(drop=True)
         control_moments = Moments(**{name: paired[f"{name}_c"].to_numpy(dtype=float) for name in MOMENT_COLUMNS})
     else:
-        paired = rows[~is_control].reset_index(drop=True)
+        paired = rows[~is_control]
         control_moments = Moments.from_frame(rows[is_control])
-    if paired.empty:
-        return pd.DataFrame(columns=["metric", "variant", *keys, *_EFFECT_COLUMNS])
-    effect = compare(control_moments, Moments.from_frame(paired), metric.kind, alpha=alpha, cuped=bool(metric.covariate))
     columns = {name: paired[name].to_numpy() for name in ["metric", "variant", *keys]}
     size = len(paired)
+    if size == 0:
+        return {**columns, **{name: np.array([]) for name in _EFFECT_COLUMNS}}
+    effect = compare(control_moments, Moments.from_frame(paired), metric.kind, alpha=alpha, cuped=bool(metric.covariate))
     columns.update({name: np.broadcast_to(getattr(effect, name), (size,)) for name in _EFFECT_COLUMNS})
-    return pd.DataFrame(columns)
+    return columns
 
 
-def _quantile_rows(collected: CollectedData, metric: MetricSpec, variants: list[str], control: str, alpha: float) -> pd.DataFrame:
+def compare_metric(moments: pd.DataFrame, metric: MetricSpec, control: str, alpha: float, keys: list[str]) -> pd.DataFrame:
+    """:func:`compare_columns` as a frame."""
+    return pd.DataFrame(compare_columns(moments, metric, control, alpha, keys))
+
+
+def _quantile_columns(collected: CollectedData, metric: MetricSpec, variants: list[str], control: str,
+                      alpha: float) -> dict[str, np.ndarray]:
     for variant in [control, *variants]:
         units = collected.quantile_draws.get((metric.name, variant), (0, 0, 0))[2]
         if units < 2:
@@ -79,8 +86,10 @@ def _quantile_rows(collected: CollectedData, metric: MetricSpec, variants: list[
         scale = "abs" if result["rel_na_reason"] else "rel"
         rows.append({"metric": metric.name, "variant": variant, "n_control": n_c, "n_variant": n_v,
                      "method": f"bootstrap of the {metric.quantile:g} quantile", **result,
-                     "credible_low": result[f"{scale}_ci_low"], "credible_high": result[f"{scale}_ci_high"]})
-    return pd.DataFrame(rows)
+                     "credible_low": result[f"{scale}_ci_low"], "credible_high": result[f"{scale}_ci_high"],
+                     "cuped_variance_reduction": np.nan})
+    return {name: np.array([row[name] for row in rows], dtype=object if name in ("rel_na_reason",) else None)
+            for name in rows[0]}
 
 
 def results_table(collected: CollectedData, spec: ExperimentSpec) -> pd.DataFrame:
@@ -89,61 +98,65 @@ def results_table(collected: CollectedData, spec: ExperimentSpec) -> pd.DataFram
     parts = []
     for metric in spec.metrics:
         if metric.kind == "quantile":
-            part = _quantile_rows(collected, metric, variants, spec.control, spec.alpha)
+            part = _quantile_columns(collected, metric, variants, spec.control, spec.alpha)
         else:
-            part = compare_metric(collected.overall, metric, spec.control, spec.alpha, keys=[])
-            part = _with_posterior(part, metric, spec)
-        part = part.assign(role=metric.role, kind=metric.kind, direction=metric.direction)
-        parts.append(_with_guardrail(part, metric, spec.alpha))
-    table = pd.concat(parts, ignore_index=True)
-    table["control"] = spec.control
+            part = compare_columns(collected.overall, metric, spec.control, spec.alpha, keys=[])
+            part.update(_posterior(part, metric, spec))
+        size = len(part["variant"])
+        part.update(role=np.full(size, metric.role, dtype=object), kind=np.full(size, metric.kind, dtype=object),
+                    direction=np.full(size, metric.direction, dtype=object), **_guardrail(part, metric, spec.alpha))
+        parts.append(part)
+    table = {name: np.concatenate([np.asarray(part[name], dtype=object if name in _TEXT else float) for part in parts])
+             for name in set(RESULT_COLUMNS + EXTRA_COLUMNS) - {"control", "p_value_adjusted", "adjustment", "significant"}}
+    table["control"] = np.full(len(table["metric"]), spec.control, dtype=object)
     family = table["role"] != "guardrail"
-    table["p_value_adjusted"] = table["p_value"]
-    table.loc[family, "p_value_adjusted"] = adjust_p_values(table.loc[family, "p_value"].to_numpy(), spec.correction)
-    table["adjustment"] = np.where(family, spec.correction, "none (guardrail)")
-    table["significant"] = (table["p_value_adjusted"] < spec.alpha).astype(bool)
-    return table[RESULT_COLUMNS + EXTRA_COLUMNS].reset_index(drop=True)
+    table["p_value_adjusted"] = table["p_value"].copy()
+    table["p_value_adjusted"][family] = adjust_p_values(table["p_value"][family], spec.correction)
+    table["adjustment"] = np.where(family, spec.correction, "none (guardrail)").astype(object)
+    table["significant"] = table["p_value_adjusted"] < spec.alpha
+    return pd.DataFrame({name: table[name] for name in RESULT_COLUMNS + EXTRA_COLUMNS})
 
 
-def _with_posterior(part: pd.DataFrame, metric: MetricSpec, spec: ExperimentSpec) -> pd.DataFrame:
+_TEXT = {"metric", "variant", "role", "kind", "direction", "method", "rel_na_reason", "posterior_scale", "guardrail_status"}
+
+
+def _posterior(part: dict[str, np.ndarray], metric: MetricSpec, spec: ExperimentSpec) -> dict[str, np.ndarray]:
     """Posterior of the relative lift (prior from the spec), or of the absolute effect with a
     flat prior where the relative lift is n/a."""
-    relative = part["rel_na_reason"].isna().to_numpy()
+    relative = np.array([reason is None for reason in part["rel_na_reason"]], dtype=bool)
     on_relative = normal_posterior(part["rel_effect"], part["rel_se"], direction=metric.direction,
                                    prior_mean=spec.prior_mean, prior_sd=spec.prior_sd, alpha=spec.alpha)
     on_absolute = normal_posterior(part["abs_effect"], part["abs_se"], direction=metric.direction, alpha=spec.alpha)
-    part = part.copy()
-    for name in ("chance_to_beat_control", "expected_loss", "credible_low", "credible_high"):
-        part[name] = np.where(relative, getattr(on_relative, name), getattr(on_absolute, name))
-    part["posterior_scale"] = np.where(relative, "relative", "absolute")
-    return part
+    columns = {name: np.where(relative, getattr(on_relative, name), getattr(on_absolute, name))
+               for name in ("chance_to_beat_control", "expected_loss", "credible_low", "credible_high")}
+    columns["posterior_scale"] = np.where(relative, "relative", "absolute").astype(object)
+    return columns
 
 
-def _with_guardrail(part: pd.DataFrame, metric: MetricSpec, alpha: float) -> pd.DataFrame:
+def _guardrail(part: dict[str, np.ndarray], metric: MetricSpec, alpha: float) -> dict[str, np.ndarray]:
     """Guardrail status: ``breached`` (significantly worse), ``non-inferior`` (worse by less than
     the margin, one-sided test on the log scale; for quantiles, the bootstrap interval within
     the margin), ``no detectable harm`` (no margin, not worse) or ``inconclusive``."""
-    part = part.copy()
-    part["non_inferiority_margin"] = metric.non_inferiority_margin
-    part["non_inferiority_p_value"] = np.nan
-    part["guardrail_status"] = None
-    if metric.role != "guardrail" or part.empty:
-        return part
+    size = len(part["variant"])
+    margin = metric.non_inferiority_margin
+    columns = {"non_inferiority_margin": np.full(size, np.nan if margin is None else margin),
+               "non_inferiority_p_value": np.full(size, np.nan), "guardrail_status": np.full(size, None, dtype=object)}
+    if metric.role != "guardrail" or size == 0:
+        return columns
     increase = metric.direction == "increase"
-    worse = (part["abs_ci_high"] < 0) if increase else (part["abs_ci_low"] > 0)
-    if metric.non_inferiority_margin is None:
+    worse = part["abs_ci_high"] < 0 if increase else part["abs_ci_low"] > 0
+    if margin is None:
         status = np.where(worse, "breached", "no detectable harm")
     else:
-        margin = metric.non_inferiority_margin
         if metric.kind == "quantile":
             within = part["rel_ci_low"] > -margin if increase else part["rel_ci_high"] < margin
         else:
-            part["non_inferiority_p_value"] = non_inferiority_p_value(
-                part["rel_effect"], part["log_ratio_se"], margin, metric.direction)
-            within = part["non_inferiority_p_value"] < alpha
+            columns["non_inferiority_p_value"] = non_inferiority_p_value(part["rel_effect"], part["log_ratio_se"],
+                                                                         margin, metric.direction)
+            within = columns["non_inferiority_p_value"] < alpha
         status = np.where(worse, "breached", np.where(within, "non-inferior", "inconclusive"))
-    part["guardrail_status"] = status
-    return part
+    columns["guardrail_status"] = status.astype(object)
+    return columns
 
 
 def cumulative_table(collected: CollectedData, spec: ExperimentSpec) -> pd.DataFrame | None:
