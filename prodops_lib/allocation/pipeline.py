@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from prodops_lib.display import Kpi
 from prodops_lib.io import DropLog
 
 from .concentration import Concentration, compute_concentration
@@ -81,6 +82,37 @@ class Allocation:
         statuses = set(self.targets_frame()["status"])
         tone = "bad" if "off target" in statuses else ("warning" if "drifting" in statuses else "good")
         return text, tone
+
+    def kpis(self) -> list[Kpi]:
+        """The summary cards: effort this month, the biggest gap, misallocation, unclassified
+        share and (with costs) the capitalisable share."""
+        cards = [Kpi(f"Effort, {self.period}", f"{self.period_total():,.0f}", self.unit_label)]
+        if self.targets is not None:
+            gap = self.targets.biggest_gaps(n=1).iloc[0]
+            tone = {"off target": "bad", "drifting": "warning"}.get(gap["status"], "good")
+            cards.append(Kpi("Biggest gap to plan", f"{gap['deviation_pp']:+.1f} pp",
+                             f"{gap['theme']}: {gap['actual_share']:.1%} vs {gap['target_share']:.0%}", tone))
+            misallocation = self.targets.misallocation[ORGANISATION]
+            cards.append(Kpi("Misallocation", f"{misallocation:.0%}", "of effort would have to move to match the plan",
+                             "bad" if misallocation > 0.15 else ("warning" if misallocation > 0.05 else "good")))
+        unclassified = self.unclassified_share()
+        cards.append(Kpi("Unclassified", f"{unclassified:.1%}", "of effort matches no theme rule",
+                         "bad" if unclassified > 0.15 else ("warning" if unclassified > 0.05 else "good")))
+        if self.cost is not None:
+            cards.append(Kpi("Capitalisable", f"{self.cost.capitalizable_share:.0%}",
+                             f"of {self.cost.total_cost:,.0f} loaded cost"))
+        return cards
+
+    def unclassified_items(self, n: int = 10) -> pd.DataFrame:
+        """The items with the most Unclassified effort in the months analysed (``key,
+        summary, effort``): the first ones to label or write a rule for."""
+        records = self.effort.records
+        rows = records[records["theme"] == self.shares.unclassified]
+        by_item = rows.groupby("item", sort=False)["effort"].sum().nlargest(n)
+        keys = self.effort.keys[by_item.index.to_numpy()]
+        summaries = self.classification.summaries
+        titles = summaries.iloc[by_item.index.to_numpy()].to_numpy() if summaries is not None else None
+        return pd.DataFrame({"key": keys, "summary": titles, "effort": by_item.to_numpy()})
 
     def _top_themes(self, n: int) -> list[str]:
         org = self.shares.frame

@@ -82,7 +82,8 @@ class Classification:
     ``codes`` is an assignment code per item: ``code < len(themes)`` is a single theme, larger
     codes index ``splits`` (tuples of theme indexes sharing the item equally). ``how`` indexes
     :data:`HOW` (which step decided) and ``rule`` is the 1-based rule number (0 when inherited
-    or unclassified). :attr:`item_themes` is the same as a table.
+    or unclassified); ``summaries`` keeps the item titles for reports. :attr:`item_themes`
+    is the same as a table.
     """
 
     keys: np.ndarray
@@ -93,6 +94,7 @@ class Classification:
     how: np.ndarray
     rule: np.ndarray
     notes: pd.DataFrame
+    summaries: pd.Series | None = None
 
     @cached_property
     def item_themes(self) -> pd.DataFrame:
@@ -317,5 +319,6 @@ def classify(items: WorkItems, rules: ThemeRules) -> Classification:
         rule_number[done[inherit]] = 0
 
     notes_frame = pd.DataFrame(notes, columns=["issue", "rows", "action"])
+    summaries = items.items.get("summary")
     return Classification(items.items["key"].to_numpy(dtype=object), themes, rules.unclassified, codes,
-                          tuple(splits), how, rule_number, notes_frame)
+                          tuple(splits), how, rule_number, notes_frame, summaries)
