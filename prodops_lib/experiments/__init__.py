@@ -16,7 +16,7 @@ from .aggregate import moments_from_aggregates
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
 from .corrections import adjust_p_values
 from .decision import Decision
-from .effects import RESULT_COLUMNS
+from .effects import RESULT_COLUMN_DESCRIPTIONS, RESULT_COLUMNS
 from .fake_door import FakeDoorAnalysis, analyse_fake_door, fake_door_test
 from .power import (
     PowerPlan,
@@ -34,6 +34,7 @@ _PLOTS = ("plot_cumulative", "plot_distribution", "plot_fake_door", "plot_forest
 
 __all__ = [
     "RESULT_COLUMNS",
+    "RESULT_COLUMN_DESCRIPTIONS",
     "Decision",
     "ExperimentAnalysis",
     "ExperimentSpec",

@@ -3,9 +3,9 @@
 The units never travel to Python: one aggregate query returns a few sums per variant (and per
 day and segment through ``GROUPING SETS``). Around it, only cheap or conditional work:
 
-* a unit-id check: for integer ids a ``bitstring_agg`` bitmap per variant (a few MB) shows in
-  one scan whether any id repeats; only then (or for text ids) does a ``GROUP BY unit`` find
-  the repeats, which are excluded by an anti-join;
+* a unit-id check: for integer ids a ``bitstring_agg`` bitmap (a bit per possible id) shows in
+  one read of the id column whether any id repeats; only then (or for text ids) does a
+  ``GROUP BY unit`` find the repeats, which are excluded by an anti-join;
 * winsorization thresholds (``quantile_cont``) when a metric asks for them;
 * for quantile metrics, the handful of order statistics the bootstrap needs
   (see :mod:`.quantiles`), fetched as a narrow window of values with their counts.
@@ -16,7 +16,6 @@ Follows the rules in :mod:`.aggregate`, so it agrees with :mod:`.aggregate_frame
 from __future__ import annotations
 
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -36,48 +35,14 @@ from .aggregate import (
     wide_to_moments,
 )
 from .aggregate_frame import MISSING_SEGMENT
+from .duckdb_source import Runner, double_literal, private_cursor, quote_name, quote_text
 from .quantiles import bootstrap_ranks, quantile_rng
 from .spec import ExperimentSpec, MetricSpec
 
-__all__ = ["collect_sql", "file_query", "private_cursor"]
+__all__ = ["collect_sql"]
 
 _INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
 _NUMERIC = (*_INTEGER, "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN", "UHUGEINT")
-
-
-def _name(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
-
-
-def _text(value: str) -> str:
-    return "'" + value.replace("'", "''") + "'"
-
-
-def _number(value: float) -> str:
-    return f"{_text(repr(float(value)))}::DOUBLE"
-
-
-_DATABASE = []
-
-
-def private_cursor():
-    """A cursor on this process's own in-memory DuckDB database: opening a database costs
-    ~25 ms, a cursor (a connection to the same database, safe to use from another thread)
-    almost nothing."""
-    import duckdb
-
-    if not _DATABASE:
-        _DATABASE.append(duckdb.connect())
-    return _DATABASE[0].cursor()
-
-
-def file_query(path: str | Path) -> str:
-    """A query reading a CSV or parquet file (by extension)."""
-    suffix = Path(path).suffix.lower()
-    reader = {".parquet": "read_parquet", ".csv": "read_csv", ".tsv": "read_csv", ".gz": "read_csv"}.get(suffix)
-    if reader is None:
-        raise InputError(f"{path}: unknown file type {suffix!r}; use a .csv or .parquet file")
-    return f"SELECT * FROM {reader}({_text(str(path))})"
 
 
 def collect_sql(
@@ -91,7 +56,7 @@ def collect_sql(
 ) -> CollectedData:
     """Sums per metric x variant (and day, segment) from the unit-level rows of ``query``."""
     con = connection if connection is not None else private_cursor()
-    run = _Runner(con, source)
+    run = Runner(con, source)
     table = f"({query})"
     types = {name: str(kind) for name, kind, *_ in run.all(f"DESCRIBE SELECT * FROM {table}")}
     check_columns(list(types), spec, source)
@@ -100,7 +65,7 @@ def collect_sql(
             _check_numeric(run, table, column, types[column], metric, source)
     drops = DropCounter(source)
     notes: dict = {"filled_with_zero": {}, "winsorized": {}}
-    variant = f"CAST({_name(spec.variant_column)} AS VARCHAR)"
+    variant = f"CAST({quote_name(spec.variant_column)} AS VARCHAR)"
     filters: list[str] = []
     registered = None
     try:
@@ -117,7 +82,7 @@ def collect_sql(
             f"WITH base AS ({base}) SELECT __variant AS variant"
             + (", __day AS day" if spec.timestamp_column else "")
             + "".join(f", __s{j} AS s{j}" for j in range(len(spec.segments))) + flags + ", count(*) AS __rows, "
-            + ", ".join(f"{expression} AS {_name(alias)}" for alias, expression in items)
+            + ", ".join(f"{expression} AS {quote_name(alias)}" for alias, expression in items)
             + f" FROM base GROUP BY GROUPING SETS ({grouping})"
         )
         main = result
@@ -161,40 +126,18 @@ def collect_sql(
     )
 
 
-class _Runner:
-    """Runs queries, turning DuckDB errors into one-line input errors."""
-
-    def __init__(self, con, source: str) -> None:
-        self.con, self.source = con, source
-
-    def _execute(self, sql: str):
-        import duckdb
-
-        try:
-            return self.con.execute(sql)
-        except duckdb.Error as error:
-            first_line = str(error).strip().splitlines()[0]
-            raise InputError(f"{self.source}: the query failed: {first_line}") from None
-
-    def all(self, sql: str) -> list[tuple]:
-        return self._execute(sql).fetchall()
-
-    def frame(self, sql: str) -> pd.DataFrame:
-        return self._execute(sql).df()
-
-
 def _in_order(rows: pd.DataFrame, order: list[str], keys: list[str]) -> pd.DataFrame:
     position = {variant: i for i, variant in enumerate(order)}
     rows = rows.assign(__position=rows["variant"].map(position))
     return rows.sort_values(["__position", *keys[1:]], kind="stable").drop(columns="__position").reset_index(drop=True)
 
 
-def _check_numeric(run: _Runner, table: str, column: str, kind: str, metric: MetricSpec, source: str) -> None:
+def _check_numeric(run: Runner, table: str, column: str, kind: str, metric: MetricSpec, source: str) -> None:
     if kind.startswith(_NUMERIC):
         return
     bad = run.all(
-        f"SELECT {_name(column)} FROM {table} WHERE {_name(column)} IS NOT NULL "
-        f"AND TRY_CAST({_name(column)} AS DOUBLE) IS NULL LIMIT 1"
+        f"SELECT {quote_name(column)} FROM {table} WHERE {quote_name(column)} IS NOT NULL "
+        f"AND TRY_CAST({quote_name(column)} AS DOUBLE) IS NULL LIMIT 1"
     )
     if bad:
         raise InputError(
@@ -203,12 +146,12 @@ def _check_numeric(run: _Runner, table: str, column: str, kind: str, metric: Met
         )
 
 
-def _unit_filters(run: _Runner, con, table: str, spec: ExperimentSpec, kind: str, variant: str,
+def _unit_filters(run: Runner, con, table: str, spec: ExperimentSpec, kind: str, variant: str,
                   drops: DropCounter, notes: dict) -> tuple[list[str], str | None]:
     """Rows without a unit id and units in several variants: counted, and the filters that drop
     them. Compact integer ids are checked with a bitmap in one pass over the id column; only
     when that finds a gap (or for other ids) does a ``GROUP BY unit`` look for the repeats."""
-    unit = _name(str(spec.unit))
+    unit = quote_name(str(spec.unit))
     notes["crossover_units"] = 0
     if kind.startswith(_INTEGER):
         low, high = run.all(f"SELECT min({unit}), max({unit}) FROM {table}")[0]
@@ -240,19 +183,19 @@ def _unit_filters(run: _Runner, con, table: str, spec: ExperimentSpec, kind: str
     notes["crossover_units"] = len(repeated)
     with_variant = run.all(f"SELECT count({unit}) FROM {table} WHERE {variant} IS NOT NULL")[0][0]
     notes["crossover_alarm"] = crossover_alarm(len(repeated), int(with_variant) - crossover_rows + len(repeated), spec)
-    return [f"({variant} IS NULL OR ({kept} AND {unit} NOT IN (SELECT unit FROM {_name(name)})))"], name
+    return [f"({variant} IS NULL OR ({kept} AND {unit} NOT IN (SELECT unit FROM {quote_name(name)})))"], name
 
 
 def _base(table: str, spec: ExperimentSpec, variant: str, filters: list[str]) -> str:
     columns = [f"{variant} AS __variant"]
     if spec.timestamp_column:
-        columns.append(f"CAST(TRY_CAST({_name(spec.timestamp_column)} AS TIMESTAMP) AS DATE) AS __day")
+        columns.append(f"CAST(TRY_CAST({quote_name(spec.timestamp_column)} AS TIMESTAMP) AS DATE) AS __day")
     columns += [
-        f"coalesce(CAST({_name(column)} AS VARCHAR), {_text(MISSING_SEGMENT)}) AS __s{j}"
+        f"coalesce(CAST({quote_name(column)} AS VARCHAR), {quote_text(MISSING_SEGMENT)}) AS __s{j}"
         for j, column in enumerate(spec.segments)
     ]
     needed = sorted({column for metric in spec.metrics for column in metric.columns})
-    columns += [_name(column) for column in needed]
+    columns += [quote_name(column) for column in needed]
     return f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {' AND '.join(filters)}" if filters else "")
 
 
@@ -267,7 +210,7 @@ class _Expressions:
 
     def __init__(self, metric: MetricSpec, thresholds: tuple[float, float] | None = None) -> None:
         self.raw_columns = self._roles(metric)
-        raw = {role: f"CAST({_name(column)} AS DOUBLE)" for role, column in self.raw_columns.items()}
+        raw = {role: f"CAST({quote_name(column)} AS DOUBLE)" for role, column in self.raw_columns.items()}
         filled = {role: f"coalesce({sql}, 0.0)" if metric.missing == "zero" else sql for role, sql in raw.items()}
         self.present = " AND ".join(f"{sql} IS NOT NULL" for sql in raw.values()) if metric.missing == "drop" else None
         nonzero = f"{filled['d']} <> 0" if metric.kind == "ratio" else None
@@ -277,9 +220,9 @@ class _Expressions:
             low, high = thresholds
             clamped = value
             if np.isfinite(low):
-                clamped = f"greatest({clamped}, {_number(low)})"
+                clamped = f"greatest({clamped}, {double_literal(low)})"
             if np.isfinite(high):
-                clamped = f"least({clamped}, {_number(high)})"
+                clamped = f"least({clamped}, {double_literal(high)})"
             value = f"CASE WHEN {value} = 0 THEN 0.0 ELSE {clamped} END" if metric.winsorize_scope == "nonzero" else clamped
         self.unmasked = {**filled, "y": value}
         if self.present:
@@ -302,7 +245,7 @@ class _Expressions:
         return roles
 
 
-def _thresholds(run: _Runner, base: str, spec: ExperimentSpec, notes: dict) -> dict[int, tuple[float, float]]:
+def _thresholds(run: Runner, base: str, spec: ExperimentSpec, notes: dict) -> dict[int, tuple[float, float]]:
     """Pooled winsorization thresholds per winsorized metric (linear-interpolation percentiles)."""
     wanted = [(i, metric) for i, metric in enumerate(spec.metrics) if metric.winsorized]
     if not wanted:
@@ -331,7 +274,7 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
     for i, metric in enumerate(spec.metrics):
         sql = _Expressions(metric, thresholds.get(i))
         items.append((f"{i}:n", sql.count))
-        items += [(f"{i}:missing:{role}", f"count(*) - count({_name(column)})") for role, column in sql.raw_columns.items()]
+        items += [(f"{i}:missing:{role}", f"count(*) - count({quote_name(column)})") for role, column in sql.raw_columns.items()]
         if metric.missing == "drop" and len(sql.raw_columns) > 1:
             items.append((f"{i}:incomplete", f"count(*) FILTER (WHERE NOT ({sql.present}))"))
         if metric.kind == "quantile":
@@ -347,7 +290,7 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
 
 
 def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, notes: dict, source: str,
-                 run: _Runner, base: str, thresholds: dict) -> None:
+                 run: Runner, base: str, thresholds: dict) -> None:
     """Turn the diagnostic counts into errors, counted drops and notes, as the frame path does."""
     for i, metric in enumerate(spec.metrics):
         sql = _Expressions(metric, thresholds.get(i))
@@ -379,11 +322,11 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
         moments = [f"{i}:{moment}" for moment in metric_moments(metric)[1:]] if metric.kind != "quantile" else []
         if moments and not np.isfinite(wide[moments].to_numpy(dtype=float)).all():
             for column in metric.columns:
-                if run.all(f"WITH base AS ({base}) SELECT count(*) FROM base WHERE isinf(CAST({_name(column)} AS DOUBLE))")[0][0]:
+                if run.all(f"WITH base AS ({base}) SELECT count(*) FROM base WHERE isinf(CAST({quote_name(column)} AS DOUBLE))")[0][0]:
                     raise InputError(f"{source}: metric {metric.name!r}: column {column!r} has infinite values; remove or cap them")
 
 
-def _quantile_draws(run: _Runner, base: str, spec: ExperimentSpec, thresholds: dict, wide: pd.DataFrame,
+def _quantile_draws(run: Runner, base: str, spec: ExperimentSpec, thresholds: dict, wide: pd.DataFrame,
                     order: list[str], samples: int, random_state: int) -> dict:
     """Bootstrap replicates of each quantile metric, reading only the ranks they need."""
     draws = {}
@@ -398,15 +341,15 @@ def _quantile_draws(run: _Runner, base: str, spec: ExperimentSpec, thresholds: d
                 continue
             k, ranks = bootstrap_ranks(n, float(metric.quantile), samples, quantile_rng(random_state, i, position))
             low_rank, high_rank = int(min(k, ranks.min())), int(max(k, ranks.max()))
-            where = f"__variant = {_text(variant)}" + (f" AND {sql.valid}" if sql.valid else "")
+            where = f"__variant = {quote_text(variant)}" + (f" AND {sql.valid}" if sql.valid else "")
             value = sql.unmasked["y"]
             low, high = run.all(
                 f"WITH base AS ({base}) SELECT quantile_disc({value}, [{(low_rank - 0.5) / n!r}, {(high_rank - 0.5) / n!r}]) "
                 f"FROM base WHERE {where}"
             )[0][0]
             window = run.frame(
-                f"WITH base AS ({base}) SELECT CASE WHEN {value} < {_number(low)} THEN NULL ELSE {value} END AS value, "
-                f"count(*) AS units FROM base WHERE {where} AND {value} <= {_number(high)} GROUP BY ALL ORDER BY value NULLS FIRST"
+                f"WITH base AS ({base}) SELECT CASE WHEN {value} < {double_literal(low)} THEN NULL ELSE {value} END AS value, "
+                f"count(*) AS units FROM base WHERE {where} AND {value} <= {double_literal(high)} GROUP BY ALL ORDER BY value NULLS FIRST"
             )
             below = int(window.loc[window["value"].isna(), "units"].sum())
             window = window[window["value"].notna()]

@@ -22,9 +22,10 @@ from ..io import SQL, InputError
 from ..params import resolve_path
 from .aggregate import CollectedData, check_metric_units, check_variants, moments_from_aggregates
 from .aggregate_frame import collect_frame
-from .aggregate_sql import collect_sql, file_query
+from .aggregate_sql import collect_sql
 from .decision import Decision, decide
 from .distribution import value_distribution
+from .duckdb_source import file_query
 from .effects import cumulative_table, results_table
 from .moments import Moments
 from .power import SamplePower, sample_power

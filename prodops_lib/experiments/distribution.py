@@ -14,15 +14,12 @@ import numpy as np
 import pandas as pd
 
 from ..io import SQL
+from .duckdb_source import Runner, double_literal, file_query, private_cursor, quote_name
 from .spec import ExperimentSpec, MetricSpec
 
 __all__ = ["value_distribution"]
 
 TOP_PERCENTILE = 0.995
-
-
-def _name(column: str) -> str:
-    return '"' + column.replace('"', '""') + '"'
 
 
 def value_distribution(data: object, spec: ExperimentSpec, metric: MetricSpec, bins: int = 40,
@@ -63,25 +60,22 @@ def _frame_counts(frame: pd.DataFrame, spec: ExperimentSpec, metric: MetricSpec,
 
 
 def _sql_counts(data: object, spec: ExperimentSpec, metric: MetricSpec, bins: int, connection=None) -> pd.DataFrame:
-    from .aggregate_sql import file_query, private_cursor
-
     query = data.query if isinstance(data, SQL) else file_query(str(data))
-    value = f"CAST({_name(metric.value_column)} AS DOUBLE)"
-    where = f"{_name(spec.variant_column)} IS NOT NULL AND {value} IS NOT NULL"
+    value = f"CAST({quote_name(metric.value_column)} AS DOUBLE)"
+    where = f"{quote_name(spec.variant_column)} IS NOT NULL AND {value} IS NOT NULL"
     if metric.kind == "ratio":
-        denominator = f"CAST({_name(str(metric.denominator))} AS DOUBLE)"
+        denominator = f"CAST({quote_name(str(metric.denominator))} AS DOUBLE)"
         value = f"{value} / {denominator}"
         where += f" AND {denominator} <> 0"
-    with private_cursor() if connection is None else nullcontext(connection) as connection:
-        low, high = connection.execute(
-            f"SELECT min({value}), quantile_cont({value}, {TOP_PERCENTILE}) FROM ({query}) WHERE {where}"
-        ).fetchone()
+    with private_cursor() if connection is None else nullcontext(connection) as cursor:
+        run = Runner(cursor, str(getattr(data, "name", data)))
+        low, high = run.all(f"SELECT min({value}), quantile_cont({value}, {TOP_PERCENTILE}) FROM ({query}) WHERE {where}")[0]
         low, width, count = _edges(float(low), float(high), metric, bins)
-        counts = connection.execute(
-            f"SELECT CAST({_name(spec.variant_column)} AS VARCHAR) AS variant, "
-            f"CAST(least(greatest(floor(({value} - {low!r}::DOUBLE) / {width!r}::DOUBLE), 0), {count - 1}) AS INTEGER) AS bin, "
+        counts = run.frame(
+            f"SELECT CAST({quote_name(spec.variant_column)} AS VARCHAR) AS variant, CAST(least(greatest(floor(("
+            f"{value} - {double_literal(low)}) / {double_literal(width)}), 0), {count - 1}) AS INTEGER) AS bin, "
             f"count(*) AS units FROM ({query}) WHERE {where} GROUP BY ALL"
-        ).df()
+        )
     return _complete(counts, low, width, count)
 
 

@@ -23,13 +23,33 @@ from .quantiles import compare_quantiles
 from .sequential import always_valid_p_values, confidence_sequence_halfwidth, mixture_variance
 from .spec import ExperimentSpec, MetricSpec
 
-__all__ = ["RESULT_COLUMNS", "compare_metric", "cumulative_table", "results_table"]
+__all__ = ["RESULT_COLUMNS", "RESULT_COLUMN_DESCRIPTIONS", "compare_columns", "compare_metric", "cumulative_table", "results_table"]
 
 RESULT_COLUMNS = [
     "metric", "variant", "control", "n_control", "n_variant", "mean_control", "mean_variant",
     "abs_effect", "abs_ci_low", "abs_ci_high", "rel_effect", "rel_ci_low", "rel_ci_high",
     "p_value", "p_value_adjusted", "significant", "chance_to_beat_control", "expected_loss",
 ]
+RESULT_COLUMN_DESCRIPTIONS = {
+    "metric": "metric name from the parameters",
+    "variant": "the variant compared with the control",
+    "control": "the control variant",
+    "n_control": "units of the control counted for this metric (after drops)",
+    "n_variant": "units of the variant counted for this metric (after drops)",
+    "mean_control": "control mean (rate for proportions, Σnumerator/Σdenominator for ratios, the quantile for quantiles)",
+    "mean_variant": "variant mean, as mean_control",
+    "abs_effect": "variant minus control (CUPED-adjusted when the metric has a covariate)",
+    "abs_ci_low": "lower bound of the (1 - alpha) interval of abs_effect",
+    "abs_ci_high": "upper bound of the (1 - alpha) interval of abs_effect",
+    "rel_effect": "relative lift, variant / control - 1 (empty when n/a: see rel_na_reason)",
+    "rel_ci_low": "lower bound of the relative lift's interval (delta method on the log scale)",
+    "rel_ci_high": "upper bound of the relative lift's interval (delta method on the log scale)",
+    "p_value": "two-sided p-value of the test named in method",
+    "p_value_adjusted": "p-value adjusted over all primary and secondary rows (correction in adjustment)",
+    "significant": "p_value_adjusted < alpha (guardrails: p_value < alpha)",
+    "chance_to_beat_control": "posterior probability that the variant is better (normal approximation)",
+    "expected_loss": "posterior expected loss of shipping the variant, in units of the lift (posterior_scale)",
+}
 EXTRA_COLUMNS = [
     "role", "kind", "direction", "method", "adjustment", "abs_se", "cuped_variance_reduction", "rel_na_reason",
     "posterior_scale", "credible_low", "credible_high", "guardrail_status", "non_inferiority_margin",

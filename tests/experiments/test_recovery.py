@@ -101,3 +101,25 @@ def test_segments_are_largest_first_with_other_and_flagged_exploratory():
     assert analysis.summary["segments_warning"].startswith("Segment results are exploratory")
     assert converted_b["n_control"].sum() == analysis.units["control"]
     assert (table["p_value_adjusted"] >= table["p_value"]).all()
+
+
+def test_every_result_column_is_described():
+    from prodops_lib.experiments import RESULT_COLUMN_DESCRIPTIONS
+
+    assert list(RESULT_COLUMN_DESCRIPTIONS) == RESULT_COLUMNS
+
+
+def test_quantile_metrics_are_reproducible_with_the_same_seed():
+    data = make_units(4000, seed=3)
+    spec = make_spec(metrics=[{"name": "converted", "kind": "proportion", "role": "primary"},
+                              {"name": "p75", "kind": "quantile", "column": "revenue", "quantile": 0.75}])
+    first, second = (analyse_experiment(data, spec, random_state=17).to_frame() for _ in range(2))
+    other = analyse_experiment(data, spec, random_state=18).to_frame()
+    assert first.equals(second)
+    assert not first["abs_ci_low"].equals(other["abs_ci_low"])
+
+
+def test_tables_for_the_results_folder(analysis):
+    tables = analysis.tables()
+    assert {"results", "srm", "drops", "power_curve"} <= set(tables)
+    assert tables["srm"]["units"].sum() == sum(analysis.units.values())
