@@ -58,17 +58,17 @@ def collect_sql(
     con = connection if connection is not None else private_cursor()
     run = Runner(con, source)
     table = f"({query})"
-    types = {name: str(kind) for name, kind, *_ in run.all(f"DESCRIBE SELECT * FROM {table}")}
-    check_columns(list(types), spec, source)
-    for metric in spec.metrics:
-        for column in metric.columns:
-            _check_numeric(run, table, column, types[column], metric, source)
     drops = DropCounter(source)
     notes: dict = {"filled_with_zero": {}, "winsorized": {}}
     variant = f"CAST({quote_name(spec.variant_column)} AS VARCHAR)"
     filters: list[str] = []
     registered = None
     try:
+        types = {name: str(kind) for name, kind, *_ in run.all(f"DESCRIBE SELECT * FROM {table}")}
+        check_columns(list(types), spec, source)
+        for metric in spec.metrics:
+            for column in metric.columns:
+                _check_numeric(run, table, column, types[column], metric, source)
         if spec.unit:
             filters, registered = _unit_filters(run, con, table, spec, types[spec.unit], variant, drops, notes)
         base = _base(table, spec, variant, filters)
