@@ -328,7 +328,7 @@ def measure_effort(
         raise ValueError("unit 'logged_hours' needs worklogs; pass worklogs= or choose an item-level unit")
     if unit == "person_months" and people is None:
         raise ValueError("unit 'person_months' needs people (person, team, fte); pass people=")
-    if item_date not in items.items:
+    if unit in ("time_spent", "story_points", "item_count") and item_date not in items.items:
         raise ValueError(f"item_date: the work items have no {item_date!r} column; map it or choose another")
     log = log if log is not None else DropLog()
     notes: list[dict] = []

@@ -265,7 +265,7 @@ def load_items(
 def _closest(name: str, options: object) -> str | None:
     import difflib
 
-    close = difflib.get_close_matches(name, [str(o) for o in options], n=1, cutoff=0.6)
+    close = difflib.get_close_matches(name, [str(o) for o in options], n=1, cutoff=0.8)
     return close[0] if close else None
 
 

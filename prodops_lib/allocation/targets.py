@@ -33,8 +33,9 @@ __all__ = ["TargetComparison", "compare_to_targets", "status_for"]
 
 
 def status_for(deviation_pp: np.ndarray | float, bands: StatusBands) -> np.ndarray:
-    """``on target`` / ``drifting`` / ``off target`` for deviations in percentage points."""
-    size = np.abs(np.asarray(deviation_pp, dtype=float))
+    """``on target`` / ``drifting`` / ``off target`` for deviations in percentage points (a band's
+    edge belongs to the band; rounding noise below 1e-9 points is ignored)."""
+    size = np.round(np.abs(np.asarray(deviation_pp, dtype=float)), 9)
     return np.select([size <= bands.on_target_pp, size <= bands.drifting_pp],
                      ["on target", "drifting"], "off target")
 
