@@ -163,8 +163,6 @@ def run_phase(phase: str, folder: Path) -> dict:
             Sources,
             TableSource,
             analyse,
-        )
-        from prodops_lib.allocation.sources import (
             load_items,
             load_people,
             load_targets,

@@ -1,7 +1,7 @@
 """Engineering allocation by theme: where effort really goes, against the plan.
 
 Modules in the order data flows through them: :mod:`.config` (parameters), :mod:`.sources`
-(tracker exports, worklogs, people, targets, rules), :mod:`.themes` (rules → themes),
+(tracker exports), :mod:`.inputs` (worklogs, people, targets, rules), :mod:`.themes` (rules → themes),
 :mod:`.capacity` and :mod:`.effort` (units, person-months), :mod:`.shares`, :mod:`.targets`,
 :mod:`.trends`, :mod:`.concentration`, :mod:`.cost`, :mod:`.estimates`, :mod:`.pipeline`
 (all of it in one call) and :mod:`.plots`.
@@ -21,19 +21,17 @@ from .config import (
 from .cost import CostByTheme, cost_by_theme
 from .effort import Effort, measure_effort
 from .estimates import EstimateAccuracy, estimate_vs_actual
-from .pipeline import Allocation, analyse, run_allocation
-from .shares import ORGANISATION, EffortShare, effort_share
-from .sources import (
-    TRACKERS,
+from .inputs import (
     AllocationInputs,
-    WorkItems,
     load_inputs,
-    load_items,
     load_people,
     load_rules,
     load_targets,
     load_worklogs,
 )
+from .pipeline import Allocation, analyse, run_allocation
+from .shares import ORGANISATION, EffortShare, effort_share
+from .sources import TRACKERS, WorkItems, load_items
 from .targets import TargetComparison, compare_to_targets, status_for
 from .themes import Classification, classify
 from .trends import Trends, compute_trends

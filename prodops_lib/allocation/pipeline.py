@@ -20,8 +20,8 @@ from .config import UNIT_LABELS, AllocationParams
 from .cost import CostByTheme, cost_by_theme
 from .effort import Effort, measure_effort
 from .estimates import EstimateAccuracy, estimate_vs_actual
+from .inputs import AllocationInputs, load_inputs
 from .shares import ORGANISATION, EffortShare, effort_share
-from .sources import AllocationInputs, load_inputs
 from .targets import TargetComparison, compare_to_targets
 from .themes import Classification, classify
 from .trends import Trends, compute_trends
