@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from prodops_lib.display import Kpi
-from prodops_lib.io import DropLog
+from prodops_lib.io import DropLog, InputError
 
 from .concentration import Concentration, compute_concentration
 from .config import UNIT_LABELS, AllocationParams
@@ -155,6 +155,11 @@ def analyse(inputs: AllocationInputs, settings: AllocationParams, log: DropLog) 
         unknown_people=settings.unknown_people, unknown_team=settings.unknown_team, log=log)
     shares = effort_share(effort)
     targets = None
+    if inputs.targets is not None and inputs.people is None:
+        teams = sorted(set(inputs.targets["team"]) - {ORGANISATION})
+        if teams:
+            raise InputError(f"targets: team targets ({', '.join(teams)}) need sources.people to know who is in "
+                             "which team; add the people file or keep only organisation targets (blank team)")
     if inputs.targets is not None:
         targets = compare_to_targets(shares, inputs.targets, period=effort.period, bands=settings.status_bands,
                                      basis=settings.target_basis, categories=inputs.rules.categories)

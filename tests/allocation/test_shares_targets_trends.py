@@ -6,8 +6,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from prodops_lib import params
 from prodops_lib.allocation import (
+    AllocationInputs,
+    AllocationParams,
     StatusBands,
+    analyse,
     classify,
     compare_to_targets,
     compute_trends,
@@ -15,7 +19,7 @@ from prodops_lib.allocation import (
     load_targets,
     measure_effort,
 )
-from prodops_lib.io import InputError
+from prodops_lib.io import DropLog, InputError
 
 from .helpers import items_from, label_rules, people_from, worklogs_from
 
@@ -128,3 +132,13 @@ def test_trend_changes_rolling_share_and_slope():
     assert monthly.loc[("2026-02", "X"), "rolling_share"] == pytest.approx(34 / 300)
     assert trends.changed_most(1)["theme"].tolist() in (["X"], ["Y"])
     assert trends.describe_changes(1)[0].startswith(("X: +5.0 pp (12.0% → 17.0%)", "Y: -5.0 pp (88.0% → 83.0%)"))
+
+
+def test_team_targets_without_a_people_file_are_refused():
+    items = items_from([{"key": "K-X", "labels": ["x"], "summary": "x"}])
+    settings = params.build(AllocationParams, {"sources": {"items": {"path": "unused.csv"}, "worklogs": {"path": "unused.csv"}},
+                                               "rules": "unused.yaml", "period": "2026-03"})
+    inputs = AllocationInputs(items, label_rules("X"), worklogs_from([("K-X", "Ann", "2026-03-02", 1)]), None,
+                              load_targets(pd.DataFrame({"theme": ["X", "X"], "team": ["", "Mobile"], "target_share": ["1", "1"]})))
+    with pytest.raises(InputError, match=r"^targets: team targets \(Mobile\) need sources\.people to know who is in which team; add the people file or keep only organisation targets \(blank team\)$"):
+        analyse(inputs, settings, DropLog())
