@@ -77,11 +77,15 @@ class Allocation:
         gap = self.targets.biggest_gaps(n=1).iloc[0]
         direction = "over" if gap["deviation_pp"] > 0 else "under"
         text = (f"{self.period}: {gap['theme']} {abs(gap['deviation_pp']):.1f} pp {direction} target "
-                f"({gap['actual_share']:.1%} vs {gap['target_share']:.0%}); misallocation "
+                f"({gap['actual_share']:.1%} of {self._basis} effort vs {gap['target_share']:.0%}); misallocation "
                 f"{self.targets.misallocation[ORGANISATION]:.0%}; {unclassified}.")
         statuses = set(self.targets_frame()["status"])
         tone = "bad" if "off target" in statuses else ("warning" if "drifting" in statuses else "good")
         return text, tone
+
+    @property
+    def _basis(self) -> str:
+        return "classified" if self.targets is None or self.targets.basis == "classified" else "all"
 
     def kpis(self) -> list[Kpi]:
         """The summary cards: effort this month, the biggest gap, misallocation, unclassified
@@ -91,7 +95,8 @@ class Allocation:
             gap = self.targets.biggest_gaps(n=1).iloc[0]
             tone = {"off target": "bad", "drifting": "warning"}.get(gap["status"], "good")
             cards.append(Kpi("Biggest gap to plan", f"{gap['deviation_pp']:+.1f} pp",
-                             f"{gap['theme']}: {gap['actual_share']:.1%} vs {gap['target_share']:.0%}", tone))
+                             f"{gap['theme']}: {gap['actual_share']:.1%} of {self._basis} effort vs "
+                             f"{gap['target_share']:.0%}", tone))
             misallocation = self.targets.misallocation[ORGANISATION]
             cards.append(Kpi("Misallocation", f"{misallocation:.0%}", "of effort would have to move to match the plan",
                              "bad" if misallocation > 0.15 else ("warning" if misallocation > 0.05 else "good")))
@@ -130,10 +135,10 @@ class Allocation:
             for row in self.targets.biggest_gaps(n=2).itertuples():
                 direction = "over" if row.deviation_pp > 0 else "under"
                 gaps.append(f"{row.theme} {abs(row.deviation_pp):.1f} pp {direction} plan "
-                            f"({row.actual_share:.1%} vs {row.target_share:.0%}, {row.status})")
+                            f"({row.actual_share:.1%} vs {row.target_share:.0%} planned, {row.status})")
             misallocation = self.targets.misallocation[ORGANISATION]
-            points.append("Biggest gaps to plan: " + "; ".join(gaps) + f". {misallocation:.0%} of "
-                          f"{'classified ' if self.targets.basis == 'classified' else ''}effort would have to move to match the plan.")
+            points.append(f"Biggest gaps to plan, as shares of {self._basis} effort: " + "; ".join(gaps)
+                          + f". {misallocation:.0%} of {self._basis} effort would have to move to match the plan.")
         changes = self.trends.describe_changes(2)
         if changes:
             points.append("Biggest changes since last month: " + "; ".join(changes) + ".")

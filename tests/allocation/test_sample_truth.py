@@ -102,3 +102,14 @@ def test_effort_share_table_for_the_monthly_review(run, truth):
     hours = truth["effort"]["hours_by_month"]["2026-10"]
     org = table.query("team == 'ALL' and month == '2026-10'").set_index("theme")["effort"]
     assert org.to_dict() == pytest.approx(hours, abs=0.01)
+
+
+def test_the_summary_leads_with_the_planted_gap(run):
+    _, allocation, _ = run
+    headline, tone = allocation.headline()
+    assert headline.startswith("2026-10: Mobile app 14.2 pp over target (24.2% of classified effort vs 10%)")
+    assert tone == "bad"
+    points = allocation.summary_points()
+    assert points[0].startswith("Where effort went in 2026-10 (7,300 logged hours): Mobile app 23.0%")
+    assert "Reporting & dashboards 10.3 pp under plan" in points[1]
+    assert points[-1] == "5.0% of effort could not be classified (122 of 2,505 items match no rule and inherit no theme)."
