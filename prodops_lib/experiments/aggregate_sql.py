@@ -75,11 +75,11 @@ def collect_sql(
         thresholds = _thresholds(run, base, spec, notes)
         keys = ["variant", *(["day"] if spec.timestamp_column else [])]
         sets = [keys] + [["variant", f"s{j}"] for j in range(len(spec.segments))]
-        items = _aggregates(spec, thresholds)
+        projections, items = _aggregates(spec, thresholds, types)
         grouping = ", ".join("(" + ", ".join(f"__{key}" for key in group) + ")" for group in sets)
         flags = "".join(f", grouping(__s{j}) AS __g{j}" for j in range(len(spec.segments)))
         result = run.frame(
-            f"WITH base AS ({base}) SELECT __variant AS variant"
+            f"WITH base AS ({_base(table, spec, variant, filters, projections)}) SELECT __variant AS variant"
             + (", __day AS day" if spec.timestamp_column else "")
             + "".join(f", __s{j} AS s{j}" for j in range(len(spec.segments))) + flags + ", count(*) AS __rows, "
             + ", ".join(f"{expression} AS {quote_name(alias)}" for alias, expression in items)
@@ -186,7 +186,10 @@ def _unit_filters(run: Runner, con, table: str, spec: ExperimentSpec, kind: str,
     return [f"({variant} IS NULL OR ({kept} AND {unit} NOT IN (SELECT unit FROM {quote_name(name)})))"], name
 
 
-def _base(table: str, spec: ExperimentSpec, variant: str, filters: list[str]) -> str:
+def _base(table: str, spec: ExperimentSpec, variant: str, filters: list[str],
+          projections: list[tuple[str, str]] = ()) -> str:
+    """The rows the analysis reads: variant, day, segments, the metric columns, and (for the
+    main pass) each metric's prepared values, computed once per row."""
     columns = [f"{variant} AS __variant"]
     if spec.timestamp_column:
         columns.append(f"CAST(TRY_CAST({quote_name(spec.timestamp_column)} AS TIMESTAMP) AS DATE) AS __day")
@@ -196,6 +199,7 @@ def _base(table: str, spec: ExperimentSpec, variant: str, filters: list[str]) ->
     ]
     needed = sorted({column for metric in spec.metrics for column in metric.columns})
     columns += [quote_name(column) for column in needed]
+    columns += [f"{expression} AS {alias}" for alias, expression in projections]
     return f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {' AND '.join(filters)}" if filters else "")
 
 
@@ -225,13 +229,14 @@ class _Expressions:
                 clamped = f"least({clamped}, {double_literal(high)})"
             value = f"CASE WHEN {value} = 0 THEN 0.0 ELSE {clamped} END" if metric.winsorize_scope == "nonzero" else clamped
         self.unmasked = {**filled, "y": value}
+        self.indicator = None  # 1 for units that count, when validity is applied by multiplication
         if self.present:
             self.values = {role: f"CASE WHEN {self.valid} THEN {sql} END" for role, sql in self.unmasked.items()}
             self.count = f"count({self.values['y']})"
         elif nonzero:
             mask = f"({nonzero})::DOUBLE"
             self.values = {role: sql if role == "d" else f"({sql} * {mask})" for role, sql in self.unmasked.items()}
-            self.count = f"sum(({nonzero})::INTEGER)"
+            self.count, self.indicator = f"sum(({nonzero})::INTEGER)", f"({nonzero})::INTEGER"
         else:
             self.values, self.count = dict(self.unmasked), "count(*)"
 
@@ -266,27 +271,33 @@ def _thresholds(run: Runner, base: str, spec: ExperimentSpec, notes: dict) -> di
     return thresholds
 
 
-def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]) -> list[tuple[str, str]]:
-    """(alias, SQL) for every sum and diagnostic count of the main pass."""
-    items = []
+def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]],
+                types: dict[str, str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The per-row values to prepare in the base query (alias, SQL), and every sum and
+    diagnostic count of the main pass (alias, SQL)."""
+    projections, items = [], []
     products = {"sum_y": ("y",), "sum_y2": ("y", "y"), "sum_d": ("d",), "sum_d2": ("d", "d"), "sum_yd": ("y", "d"),
                 "sum_x": ("x",), "sum_x2": ("x", "x"), "sum_yx": ("y", "x"), "sum_dx": ("d", "x")}
     for i, metric in enumerate(spec.metrics):
         sql = _Expressions(metric, thresholds.get(i))
-        items.append((f"{i}:n", sql.count))
         items += [(f"{i}:missing:{role}", f"count(*) - count({quote_name(column)})") for role, column in sql.raw_columns.items()]
         if metric.missing == "drop" and len(sql.raw_columns) > 1:
             items.append((f"{i}:incomplete", f"count(*) FILTER (WHERE NOT ({sql.present}))"))
         if metric.kind == "quantile":
+            items.append((f"{i}:n", sql.count))
             continue
-        if metric.kind == "proportion":
-            items.append((f"{i}:not_binary", f"sum(abs({sql.values['y']} * ({sql.values['y']} - 1)))"))
+        values = {role: f"__m{i}{role}" for role in sql.values}
+        projections += [(values[role], expression) for role, expression in sql.values.items()]
+        if sql.indicator:
+            projections.append((f"__m{i}k", sql.indicator))
+        items.append((f"{i}:n", f"sum(__m{i}k)" if sql.indicator else f"count({values['y']})" if sql.present else "count(*)"))
+        if metric.kind == "proportion" and not types[metric.value_column].startswith((*_INTEGER, "BOOLEAN")):
+            items.append((f"{i}:not_binary", f"sum(abs({values['y']} * ({values['y']} - 1)))"))
         if metric.winsorized:
-            items.append((f"{i}:capped", f"count(*) FILTER (WHERE {sql.values['y']} <> {_Expressions(metric).values['y']})"))
+            items.append((f"{i}:capped", f"count(*) FILTER (WHERE {values['y']} <> {_Expressions(metric).values['y']})"))
         for moment in metric_moments(metric)[1:]:
-            factors = [sql.values[role] for role in products[moment]]
-            items.append((f"{i}:{moment}", f"sum({' * '.join(factors)})"))
-    return items
+            items.append((f"{i}:{moment}", f"sum({' * '.join(values[role] for role in products[moment])})"))
+    return projections, items
 
 
 def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, notes: dict, source: str,
@@ -313,7 +324,10 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
         if metric.winsorized:
             notes["winsorized"][metric.name]["units_capped"] = int(wide[f"{i}:capped"].sum())
         if metric.kind == "proportion":
-            if wide[f"{i}:not_binary"].sum() > 0:
+            # integer and boolean columns: y² ≥ y for every integer, so Σy² = Σy exactly when all are 0/1
+            odd = (wide[f"{i}:not_binary"].sum() > 0 if f"{i}:not_binary" in wide
+                   else wide[f"{i}:sum_y2"].sum() != wide[f"{i}:sum_y"].sum())
+            if odd:
                 value = sql.unmasked["y"]
                 example = run.all(f"WITH base AS ({base}) SELECT {value} FROM base WHERE __variant IS NOT NULL AND "
                                   f"{sql.valid or 'true'} AND {value} NOT IN (0, 1) LIMIT 1")[0][0]

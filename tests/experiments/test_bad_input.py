@@ -129,6 +129,12 @@ def test_proportion_with_values_other_than_zero_and_one(analyse, small):
     fails(analyse, data, make_spec(), "metric 'converted' \\(kind 'proportion'\\) needs 0/1 values in column 'converted', found 2")
 
 
+def test_fractional_value_in_a_float_proportion_column(analyse, small):
+    data = small.assign(converted=small["converted"].astype(float))
+    data.loc[11, "converted"] = 0.5
+    fails(analyse, data, make_spec(), "needs 0/1 values in column 'converted', found 0.5")
+
+
 def test_infinite_values(analyse, small):
     data = small.copy()
     data.loc[4, "revenue"] = np.inf
