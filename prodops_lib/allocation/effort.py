@@ -120,10 +120,10 @@ def _locate(rows: _Rows, months: list[str], roster: Roster | None) -> _Rows:
 def _month_index(day: np.ndarray, months: list[str]) -> np.ndarray:
     """Position of each day number's month in ``months`` (-1 outside), by table lookup."""
     bounds = day_numbers(np.arange(np.datetime64(months[0], "M"), np.datetime64(months[-1], "M") + 2))
-    table = np.append(np.repeat(np.arange(len(months)), np.diff(bounds)), -1)
-    offset = np.asarray(day, dtype=np.int64) - bounds[0]
-    outside = (offset < 0) | (offset >= len(table) - 1)
-    return table[np.where(outside, len(table) - 1, offset)]
+    table = np.concatenate([[-1], np.repeat(np.arange(len(months)), np.diff(bounds)), [-1]])
+    offset = np.asarray(day, dtype=np.int64) - (bounds[0] - 1)
+    np.clip(offset, 0, len(table) - 1, out=offset)
+    return table[offset]
 
 
 def _children_with(items: WorkItems, carries: np.ndarray) -> np.ndarray:

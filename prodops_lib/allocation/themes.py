@@ -129,24 +129,27 @@ class Classification:
         theme), followed by one extra row per further theme of a split item; ``extra`` says
         which input record each extra row repeats. A record's weights sum to 1, so effort
         multiplied by ``weight`` is never counted twice."""
-        codes = self.codes[item_rows].astype(np.int64)
-        n_themes = len(self.themes)
-        split_rows = np.flatnonzero(codes >= n_themes)
+        theme = self.codes[item_rows]  # a fresh array: safe to edit in place
+        n_themes, n = len(self.themes), len(theme)
+        split_rows = np.flatnonzero(theme >= n_themes)
         if not len(split_rows):
-            return np.zeros(0, dtype=np.int64), codes, np.ones(len(codes))
+            return np.zeros(0, dtype=np.int64), theme, np.ones(n)
         sizes = np.array([len(s) for s in self.splits], dtype=np.int64)
         flat = np.array([t for s in self.splits for t in s], dtype=np.int64)
         starts = np.cumsum(sizes) - sizes
-        split_code = codes[split_rows] - n_themes
-        theme, weight = codes.copy(), np.ones(len(codes))
-        theme[split_rows] = flat[starts[split_code]]
-        weight[split_rows] = 1.0 / sizes[split_code]
+        split_code = theme[split_rows] - n_themes
         more = sizes[split_code] - 1
         extra = np.repeat(split_rows, more)
         member = np.arange(len(extra)) - np.repeat(np.cumsum(more) - more, more) + 1
         extra_code = np.repeat(split_code, more)
-        return (extra, np.concatenate([theme, flat[starts[extra_code] + member]]),
-                np.concatenate([weight, 1.0 / sizes[extra_code]]))
+        themes = np.empty(n + len(extra), dtype=np.int64)
+        themes[:n] = theme
+        themes[split_rows] = flat[starts[split_code]]
+        themes[n:] = flat[starts[extra_code] + member]
+        weight = np.ones(n + len(extra))
+        weight[split_rows] = 1.0 / sizes[split_code]
+        weight[n:] = 1.0 / sizes[extra_code]
+        return extra, themes, weight
 
 
 def extend(values: np.ndarray, extra: np.ndarray) -> np.ndarray:
