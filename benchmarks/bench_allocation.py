@@ -228,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{phase:>5}: {row['seconds']:6.2f} s wall (best of {args.repeat}: {times}), peak RSS "
               f"{row['peak_rss_mb']:,.0f} MB ({row['peak_above_inputs_mb']:,.0f} MB above the loaded inputs)")
     ratio = best["full"]["seconds"] / best["floor"]["seconds"]
-    print(f"ratio full / floor: {ratio:.2f}× (target ≤ 2×) — {'met' if ratio <= 2 else 'NOT met'}")
+    medians = {phase: float(np.median([r["seconds"] for r in rows])) for phase, rows in runs.items()}
+    print(f"ratio full / floor: {ratio:.2f}× on the best times, {medians['full'] / medians['floor']:.2f}× on the "
+          f"medians (target ≤ 2×) — {'met' if ratio <= 2 else 'NOT met'}")
     print(f"check: floor hours {best['floor']['hours']:,.0f}; full hours {best['full']['hours']:,.0f} "
           f"(the full run drops none); unclassified {best['full']['unclassified_share']:.1%}")
     return 0

@@ -112,7 +112,7 @@ def test_worklogs_drop_and_count_negative_non_numeric_and_undated_rows():
     assert worklogs["hours"].tolist() == [1.0, 0.5]
     assert worklogs["author"].astype(str).tolist() == ["Ann", "Cy"]
     reasons = log.to_frame().set_index("reason")["rows_dropped"].to_dict()
-    assert reasons == {"column 'Started': not a date": 1, "column 'Time Spent Seconds': below 0 or not a number": 2}
+    assert reasons == {"column 'Started': not a date-time": 1, "column 'Time Spent Seconds': below 0 or not a number": 2}
 
 
 def test_people_spells_and_their_errors():
