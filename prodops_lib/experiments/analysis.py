@@ -20,7 +20,13 @@ import pandas as pd
 
 from ..io import SQL, InputError
 from ..params import resolve_path
-from .aggregate import CollectedData, check_metric_units, check_variants, moments_from_aggregates
+from .aggregate import (
+    CollectedData,
+    check_metric_units,
+    check_variants,
+    moments_from_aggregates,
+    order_variants,
+)
 from .aggregate_frame import collect_frame
 from .aggregate_sql import collect_sql
 from .decision import Decision, decide
@@ -160,10 +166,7 @@ def analyse_aggregates(frame: pd.DataFrame, spec: ExperimentSpec, *, source: str
 
 
 def _ordered(units: dict[str, int], spec: ExperimentSpec) -> dict[str, int]:
-    planned = list(spec.expected_split or {})
-    order = [spec.control, *[v for v in planned if v != spec.control],
-             *sorted(v for v in units if v != spec.control and v not in planned)]
-    return {variant: units[variant] for variant in order if variant in units}
+    return {variant: units[variant] for variant in order_variants(list(units), spec) if variant in units}
 
 
 def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object, connection=None) -> ExperimentAnalysis:
