@@ -291,7 +291,7 @@ def appendix(log: DropLog, parameters: Any, results_dir: str | Path) -> Html:
     inputs["sha256"] = inputs["sha256"].map(lambda digest: digest[:16] + "…" if isinstance(digest, str) else "—")
     flat = pd.json_normalize(to_jsonable(parameters), sep=".") if parameters else pd.DataFrame()
     parameter_rows = pd.DataFrame(
-        {"parameter": flat.columns, "value": [json.dumps(v, ensure_ascii=False) if not isinstance(v, str) else v for v in flat.iloc[0]]}
+        {"parameter": flat.columns, "value": [json.dumps(to_jsonable(v), ensure_ascii=False) if not isinstance(v, str) else v for v in flat.iloc[0]]}
         if len(flat) else {"parameter": [], "value": []}
     )
     return Html(

@@ -1,0 +1,77 @@
+"""The review page's composite blocks (summary, changes, data quality), built from display
+helpers so that every piece of text is redacted and escaped."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from prodops_lib import display
+from prodops_lib.review import MonthlyReview
+
+_PP = "{:+.1f} pp"
+_PCT = "{:.1%}"
+
+
+def summary_block(review: MonthlyReview) -> display.Html:
+    """The executive summary: KPI cards, then the sentences, largest risk first."""
+    comparison = review.demand_supply
+    under = comparison.most("under-served")
+    over = comparison.most("over-served")
+    decided = review.experiments.by_theme["decided"].sum() if len(review.experiments.by_theme) else 0
+    cards = [
+        display.Kpi("Most under-served", str(under["theme"]) if under is not None else "none",
+                    f"{under['gap_pp']:+.0f} pp demand − effort" if under is not None else None,
+                    "bad" if under is not None else "good"),
+        display.Kpi("Most over-served", str(over["theme"]) if over is not None else "none",
+                    f"{over['gap_pp']:+.0f} pp demand − effort" if over is not None else None,
+                    "warning" if over is not None else "good"),
+        display.Kpi("Experiments", f"{len(review.experiments.experiments)}",
+                    f"{int(decided)} decided · {len(review.experiments.running)} running"),
+        display.Kpi("Inputs missing", f"{len(review.problems)}", None, "bad" if review.problems else "good"),
+    ]
+    sentences = [display.callout(text, tone=tone) for tone, text in review.summary]
+    return display.Html(display.kpi_cards(cards) + "".join(sentences))
+
+
+def comparison_table(review: MonthlyReview) -> display.Html:
+    frame = review.demand_supply.frame[["theme", "demand_items_share", "demand_customers_share", "demand_arr_share",
+                                        "effort_share", "gap_pp", "status"]]
+    formats = {column: _PCT for column in frame.columns if column.endswith("_share")} | {"gap_pp": _PP}
+    return display.table(frame, formats=formats, caption=f"Demand and supply by product theme, {review.period}")
+
+
+def changes_block(review: MonthlyReview) -> display.Html:
+    """Moves since last month, or a plain statement that there is no previous period."""
+    changes = review.changes
+    parts = [display.paragraph(changes.message)]
+    if changes.available:
+        parts.append(display.table(changes.allocation_moves, formats={"previous": _PCT, "current": _PCT, "change_pp": _PP},
+                                   caption="Largest moves in engineering allocation (share of all effort)"))
+        parts.append(display.table(changes.demand_moves, formats={"previous": _PCT, "current": _PCT, "change_pp": _PP},
+                                   caption="Largest moves in customer demand (share of mapped feedback)"))
+        if len(changes.decisions):
+            parts.append(display.table(changes.decisions, caption="Experiment decisions made this month"))
+        else:
+            parts.append(display.paragraph("No experiment reached a new decision this month."))
+    for title, rows in (("Emerging feedback themes", changes.emerging), ("Fading feedback themes", changes.fading)):
+        if len(rows):
+            parts.append(display.table(rows, caption=title))
+        else:
+            parts.append(display.paragraph(f"{title}: none this month."))
+    return display.Html("".join(parts))
+
+
+def data_quality_block(review: MonthlyReview) -> display.Html:
+    """Coverage of each input and the inputs that are missing or failed."""
+    coverage = review.coverage.copy()
+    coverage["value"] = [
+        "—" if pd.isna(value) else (f"{value:.0f}" if "experiments" in measure or "inputs" in measure else f"{value:.1%}")
+        for measure, value in zip(coverage["measure"], coverage["value"], strict=True)
+    ]
+    parts = [display.table(coverage, caption="Coverage of each input")]
+    if review.problems:
+        parts.append(display.callout("Missing or failed inputs:", tone="bad"))
+        parts.append(display.bullets(review.problems))
+    else:
+        parts.append(display.paragraph("Every input of the review was present and complete."))
+    return display.Html("".join(parts))
