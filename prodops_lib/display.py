@@ -32,6 +32,7 @@ __all__ = [
     "appendix",
     "bullets",
     "callout",
+    "figure",
     "format_value",
     "heading",
     "kpi_cards",
@@ -227,6 +228,18 @@ def quotes(items: Iterable[tuple[str, str | None]]) -> Html:
             f"<div style=\"white-space:pre-wrap\">{safe_text(text)}</div>{cite}</blockquote>"
         )
     return Html("".join(blocks))
+
+
+def figure(chart: Any, alt: str = "chart") -> Html:
+    """A matplotlib Figure as an inline PNG (a data URI, so the report stays self-contained),
+    for blocks that mix text and charts; a cell that only shows a chart just returns it."""
+    import base64
+    import io as bytes_io
+
+    buffer = bytes_io.BytesIO()
+    chart.savefig(buffer, format="png", bbox_inches="tight")
+    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
+    return Html(f'<img src="data:image/png;base64,{encoded}" alt="{safe_text(alt)}" style="max-width:100%">')
 
 
 # --------------------------------------------------------------------------- saving

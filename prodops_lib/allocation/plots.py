@@ -7,7 +7,6 @@ saves with :func:`prodops_lib.display.save_result`.
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.ticker import FuncFormatter, PercentFormatter
@@ -42,9 +41,9 @@ def theme_colours(themes: tuple[str, ...] | list[str], unclassified: str) -> dic
 
 
 def _figure(ax, size: tuple[float, float]):
-    if ax is None:
-        fig, ax = plt.subplots(figsize=size)
-        return fig, ax
+    if ax is None:  # a Figure without pyplot: a notebook shows it once, as the cell's value
+        fig = Figure(figsize=size, layout="constrained")
+        return fig, fig.subplots()
     return ax.figure, ax
 
 

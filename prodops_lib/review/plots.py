@@ -1,8 +1,8 @@
-"""Charts of the monthly review; each takes a result object and returns a matplotlib Figure."""
+"""Charts of the monthly review; each takes a result object and returns a matplotlib Figure,
+built without pyplot (no global state: a notebook shows it once, as the cell's value)."""
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
@@ -16,7 +16,8 @@ def plot_demand_vs_supply(result: DemandSupply) -> Figure:
     """Paired horizontal bars: each theme's demand share beside its effort share."""
     frame = result.frame.sort_values("gap_pp", na_position="first")
     positions = np.arange(len(frame))
-    figure, axis = plt.subplots(figsize=(8.5, 0.45 * len(frame) + 1.2))
+    figure = Figure(figsize=(8.5, 0.45 * len(frame) + 1.2), layout="constrained")
+    axis = figure.subplots()
     demand = 100 * frame[f"demand_{result.basis}_share"].to_numpy(float)
     effort = 100 * frame["effort_share"].to_numpy(float)
     axis.barh(positions + 0.2, demand, height=0.38, color=DEMAND_COLOUR, label=f"Demand (share of feedback, by {result.basis})")
@@ -30,7 +31,8 @@ def plot_demand_vs_supply(result: DemandSupply) -> Figure:
 
 def plot_gap_history(history: GapHistory) -> Figure:
     """The gap (demand − supply, pp) per theme over the months shown."""
-    figure, axis = plt.subplots(figsize=(8.5, 4.2))
+    figure = Figure(figsize=(8.5, 4.2), layout="constrained")
+    axis = figure.subplots()
     for theme, group in history.frame.groupby("theme", sort=False):
         axis.plot(group["month"], group["gap_pp"], marker="o", label=theme)
     axis.axhline(0, color="#555", linewidth=1)
@@ -45,7 +47,8 @@ def plot_demand_supply_scatter(result: DemandSupply) -> Figure:
     frame = result.frame.dropna(subset=["effort_share", f"demand_{result.basis}_share"])
     x = 100 * frame["effort_share"].to_numpy(float)
     y = 100 * frame[f"demand_{result.basis}_share"].to_numpy(float)
-    figure, axis = plt.subplots(figsize=(6.5, 6))
+    figure = Figure(figsize=(6.5, 6), layout="constrained")
+    axis = figure.subplots()
     top = max([*x, *y, 1.0]) * 1.15
     axis.plot([0, top], [0, top], color="#777", linestyle="--", linewidth=1, label="demand = supply")
     axis.fill_between([0, top], [result.threshold_pp, top + result.threshold_pp], [top] * 2, color=DEMAND_COLOUR, alpha=0.06)
@@ -64,7 +67,8 @@ def plot_demand_supply_scatter(result: DemandSupply) -> Figure:
 def plot_experiment_lifts(result: ExperimentsByTheme) -> Figure:
     """Primary-metric relative lift with its interval, one row per experiment, grouped by theme."""
     frame = result.experiments.dropna(subset=["rel_effect"]).reset_index(drop=True)
-    figure, axis = plt.subplots(figsize=(8.5, 0.5 * max(len(frame), 1) + 1.3))
+    figure = Figure(figsize=(8.5, 0.5 * max(len(frame), 1) + 1.3), layout="constrained")
+    axis = figure.subplots()
     colours = {"ship": "#1b7f4b", "don't ship": "#b03a2e", "keep running": "#8a6100", "investigate": "#b03a2e"}
     for position, row in frame.iterrows():
         colour = colours.get(row["decision"], "#34495e")

@@ -1,0 +1,247 @@
+"""What the experiment notebooks need beyond the analysis: their parameter files, the summary
+the monthly review reads, and the page's composite blocks (escaped through ``display``)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..display import Html, Kpi, bullets, callout, figure, kpi_cards, paragraph, table
+from ..io import DropLog, load_table
+from ..params import resolve_path
+from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
+from .fake_door import FakeDoorAnalysis, analyse_fake_door
+from .spec import ExperimentSpec
+
+__all__ = [
+    "TONES",
+    "ExperimentReport",
+    "FakeDoorReport",
+    "decision_block",
+    "decision_tone",
+    "distribution_chart",
+    "fake_door_block",
+    "fake_door_summary",
+    "fake_door_table",
+    "over_time",
+    "power_block",
+    "results_block",
+    "review_summary",
+    "run_experiment_report",
+    "run_fake_door_report",
+    "segments_block",
+]
+
+TONES = {"ship": "good", "don't ship": "neutral", "keep running": "warning", "investigate": "bad"}
+_PCT_SIGNED = "{:+.2%}"
+
+
+@dataclass(frozen=True)
+class ExperimentReport:
+    """``parameters/ab_<name>.yaml``: where the data is and what the experiment is.
+
+    ``source`` is a CSV or parquet file of units (one row per unit), aggregated inside DuckDB,
+    or — with ``aggregates: true`` — one row per variant with n, sum and sum of squares (or
+    successes). ``bootstrap_samples`` and ``random_state`` drive quantile metrics.
+    """
+
+    source: str
+    experiment: ExperimentSpec
+    aggregates: bool = False
+    bootstrap_samples: int = 2000
+    random_state: int = 0
+
+
+@dataclass(frozen=True)
+class FakeDoorReport:
+    """``parameters/fake_door_<name>.yaml``: a fake-door test's counts and its target.
+
+    ``source`` holds one row per arm (``variant, exposures, clicks``); ``control`` names the arm
+    that saw the existing entry point (leave it empty for a single-arm test).
+    """
+
+    name: str
+    source: str
+    target_click_through: float
+    theme: str = ""
+    hypothesis: str = ""
+    control: str | None = None
+    alpha: float = 0.05
+
+    def __post_init__(self) -> None:
+        if not 0 < self.target_click_through < 1:
+            raise ValueError(f"target_click_through {self.target_click_through!r} must be a rate between 0 and 1 (0.03 = 3%)")
+        if not 0 < self.alpha < 0.5:
+            raise ValueError(f"alpha {self.alpha!r} must be between 0 and 0.5")
+
+
+def run_experiment_report(report: ExperimentReport, log: DropLog) -> ExperimentAnalysis:
+    """Analyse the report's source and record what was read and dropped in ``log``."""
+    path = resolve_path(report.source)
+    if report.aggregates:
+        frame = load_table(report.source, log=log, label=report.source)
+        analysis = analyse_aggregates(frame, report.experiment, source=report.source)
+    else:
+        analysis = analyse_experiment(report.source, report.experiment,
+                                      bootstrap_samples=report.bootstrap_samples, random_state=report.random_state)
+        log.record_input(report.source, path, _rows_in_file(path))
+    log.drop_frame(analysis.drops.assign(source=report.source))
+    return analysis
+
+
+def _rows_in_file(path) -> int:
+    """Rows of a unit-level file, counted by DuckDB without loading it into pandas."""
+    import duckdb
+
+    reader = "read_parquet" if path.suffix.lower() in (".parquet", ".pq") else "read_csv_auto"
+    with duckdb.connect() as connection:
+        return int(connection.execute(f"select count(*) from {reader}(?)", [str(path)]).fetchone()[0])
+
+
+def run_fake_door_report(report: FakeDoorReport, log: DropLog) -> FakeDoorAnalysis:
+    frame = load_table(report.source, log=log, label=report.source)
+    for column in ("exposures", "clicks"):
+        if column in frame.columns:
+            frame[column] = pd.to_numeric(frame[column])
+    return analyse_fake_door(frame, report.target_click_through, control=report.control, alpha=report.alpha)
+
+
+def _finite(value: object) -> float | None:
+    return float(value) if isinstance(value, int | float) and math.isfinite(float(value)) else None
+
+
+def review_summary(analysis: ExperimentAnalysis) -> dict:
+    """The one-experiment summary the monthly review reads (``summary.json``): name, theme,
+    decision, the primary metric's relative lift and interval for the decided variant (or the
+    best one), and the days still needed when the experiment must keep running."""
+    spec = analysis.spec
+    primary = analysis.results[analysis.results["metric"] == spec.primary_metric.name]
+    chosen = primary[primary["variant"] == analysis.decision.variant] if analysis.decision.variant else primary.iloc[0:0]
+    if chosen.empty and len(primary):
+        sign = 1 if spec.primary_metric.direction == "increase" else -1
+        chosen = primary.loc[[(sign * primary["abs_effect"]).idxmax()]]
+    row = chosen.iloc[0] if len(chosen) else None
+    power = analysis.power
+    return {
+        **analysis.summary,
+        "name": spec.name, "theme": spec.theme, "decision": analysis.decision.verdict,
+        "status": "running" if analysis.decision.verdict == "keep running" else "decided",
+        "variant": None if row is None else str(row["variant"]),
+        "rel_effect": None if row is None else _finite(row["rel_effect"]),
+        "rel_ci_low": None if row is None else _finite(row["rel_ci_low"]),
+        "rel_ci_high": None if row is None else _finite(row["rel_ci_high"]),
+        "days_to_go": power.more_days if power is not None and analysis.decision.verdict == "keep running" else None,
+    }
+
+
+def fake_door_summary(report: FakeDoorReport, analysis: FakeDoorAnalysis) -> dict:
+    """The review's summary of a fake-door test: above target → ship (build it), below → don't
+    ship, inconclusive → keep running. The lift is relative to the target click-through."""
+    best = analysis.results.loc[analysis.results["click_through"].idxmax()]
+    decision = {"above target": "ship", "below target": "don't ship", "inconclusive": "keep running"}[best["verdict"]]
+    target = report.target_click_through
+    return {
+        **analysis.summary, "name": report.name, "theme": report.theme, "decision": decision,
+        "status": "running" if decision == "keep running" else "decided", "primary_metric": "click_through vs target",
+        "variant": str(best["variant"]), "rel_effect": best["click_through"] / target - 1,
+        "rel_ci_low": best["ci_low"] / target - 1, "rel_ci_high": best["ci_high"] / target - 1, "days_to_go": None,
+    }
+
+
+def decision_block(analysis: ExperimentAnalysis) -> Html:
+    """The decision first (an SRM alarm says the result cannot be trusted), its reasons and the
+    headline figures of the primary metric."""
+    decision = analysis.decision
+    primary = analysis.spec.primary_metric.name
+    rows = analysis.results[analysis.results["metric"] == primary]
+    cards = [Kpi("Decision", decision.verdict.upper(), decision.variant, TONES[decision.verdict])]
+    for _, row in rows.iterrows():
+        lift = "n/a" if pd.isna(row["rel_effect"]) else f"{row['rel_effect']:+.1%}"
+        cards.append(Kpi(f"{primary}: {row['variant']}", lift,
+                         f"CI {row['rel_ci_low']:+.1%} to {row['rel_ci_high']:+.1%}" if pd.notna(row["rel_ci_low"]) else row.get("rel_na_reason"),
+                         "good" if row["significant"] else "neutral"))
+    srm = analysis.srm
+    cards.append(Kpi("Sample ratio", "mismatch" if srm.mismatch else "ok", f"p = {srm.p_value:.2g}", "bad" if srm.mismatch else "good"))
+    return Html(callout(decision.headline, tone=TONES[decision.verdict], title=decision.verdict.upper() + ":")
+                + kpi_cards(cards) + bullets(decision.reasons))
+
+
+def results_block(analysis: ExperimentAnalysis) -> Html:
+    """The tidy results table, formatted for reading (the full table is saved as results.csv)."""
+    columns = ["metric", "role", "variant", "mean_control", "mean_variant", "rel_effect", "rel_ci_low", "rel_ci_high",
+               "p_value", "p_value_adjusted", "significant", "chance_to_beat_control", "method"]
+    frame = analysis.results[[c for c in columns if c in analysis.results.columns]]
+    formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _PCT_SIGNED, "rel_ci_high": _PCT_SIGNED,
+               "p_value": "{:.3g}", "p_value_adjusted": "{:.3g}", "chance_to_beat_control": "{:.1%}",
+               "mean_control": "{:.4g}", "mean_variant": "{:.4g}"}
+    return table(frame, formats=formats)
+
+
+
+
+def decision_tone(analysis: ExperimentAnalysis) -> str:
+    """The index card's tone for this decision (investigate is bad, keep running a warning)."""
+    return TONES[analysis.decision.verdict]
+
+
+def over_time(analysis: ExperimentAnalysis) -> Html:
+    """The cumulative effect by day against the always-valid boundary, or why it is missing."""
+    if analysis.cumulative is None or analysis.cumulative.empty:
+        return paragraph("No exposure timestamp was given (parameter experiment.timestamp_column), so the effect "
+                         "cannot be followed over time.")
+    from .plots import plot_cumulative
+
+    return figure(plot_cumulative(analysis), alt="cumulative effect by day")
+
+
+def distribution_chart(analysis: ExperimentAnalysis, results_dir) -> Html:
+    """The primary metric's distribution per variant (saved as ``distribution.csv``)."""
+    if analysis.data is None:
+        return paragraph("This analysis used per-variant aggregates, so there is no unit-level distribution to show.")
+    from ..display import save_result
+    from .plots import plot_distribution
+
+    save_result(analysis.distribution(), "distribution", results_dir)
+    return figure(plot_distribution(analysis), alt="distribution of the primary metric")
+
+
+def power_block(analysis: ExperimentAnalysis) -> Html:
+    """What the current sample can detect, and the power curve."""
+    if analysis.power is None:
+        return paragraph("Power is not computed for a quantile primary metric or a metric without variance.")
+    from .plots import plot_power_curve
+
+    return Html(paragraph(analysis.power.message()) + figure(plot_power_curve(analysis.power), alt="power curve"))
+
+
+def segments_block(analysis: ExperimentAnalysis) -> Html:
+    """Per-segment effects under a visible exploratory warning, or why there are none."""
+    if analysis.segments is None or analysis.segments.empty:
+        return paragraph("No segment columns were given (parameter experiment.segments).")
+    formats = {c: _PCT_SIGNED for c in ("rel_effect", "rel_ci_low", "rel_ci_high")} | {
+        "p_value": "{:.3g}", "p_value_adjusted": "{:.3g}"}
+    return Html(callout(analysis.summary["segments_warning"], tone="warning", title="Exploratory.")
+                + table(analysis.segments, formats=formats, max_rows=60))
+
+
+def fake_door_block(report: FakeDoorReport, analysis: FakeDoorAnalysis) -> Html:
+    """The fake-door verdict first, then its figures."""
+    summary = fake_door_summary(report, analysis)
+    best = analysis.results.loc[analysis.results["click_through"].idxmax()]
+    cards = [
+        Kpi("Verdict", str(best["verdict"]).upper(), f"target {report.target_click_through:.1%}", TONES[summary["decision"]]),
+        Kpi("Click-through", f"{best['click_through']:.2%}", f"{best['ci_low']:.2%} to {best['ci_high']:.2%}"),
+        Kpi("Exposures", f"{int(best['exposures']):,}", f"{int(best['clicks']):,} clicks"),
+    ]
+    return Html(callout(analysis.headline, tone=TONES[summary["decision"]]) + kpi_cards(cards)
+                + paragraph(f"Hypothesis: {report.hypothesis}" if report.hypothesis else ""))
+
+
+def fake_door_table(analysis: FakeDoorAnalysis) -> Html:
+    percent = "{:.2%}"
+    formats = {c: percent for c in ("click_through", "ci_low", "ci_high", "target_rate", "control_click_through")} | {
+        "abs_effect": "{:+.2%}", "abs_ci_low": "{:+.2%}", "abs_ci_high": "{:+.2%}",
+        "p_value_above_target": "{:.3g}", "p_value_vs_control": "{:.3g}"}
+    return table(analysis.to_frame(), formats=formats)
