@@ -157,9 +157,10 @@ def table(
     if len(shown) > max_rows:
         note = f'<p style="color:#666;font-size:90%">Showing {max_rows:,} of {len(shown):,} rows; the full table is in results/.</p>'
     cap = f'<caption style="text-align:left;font-weight:600;padding:4px 0">{safe_text(caption)}</caption>' if caption else ""
-    return Html(
+    return Html(  # wide tables scroll inside their own box instead of overflowing the page
+        f'<div class="prodops-table-wrap" style="overflow-x:auto;max-width:100%">'
         f'<table class="prodops-table" style="border-collapse:collapse;font-size:13px;margin:6px 0">{cap}'
-        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>{note}"
+        f"<thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table></div>{note}"
     )
 
 

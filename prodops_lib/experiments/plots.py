@@ -87,10 +87,11 @@ def plot_cumulative(analysis: ExperimentAnalysis, metric: str | None = None, var
     return figure
 
 
-def plot_distribution(analysis: ExperimentAnalysis, metric: str | None = None, bins: int = 40) -> Figure:
+def plot_distribution(analysis: ExperimentAnalysis, metric: str | None = None, bins: int = 40,
+                      counts: pd.DataFrame | None = None) -> Figure:
     """Share of units per value bin, one outline per variant (values above the 99.5th
-    percentile are in the last bin)."""
-    counts = analysis.distribution(metric, bins=bins)
+    percentile are in the last bin); ``counts`` reuses a table from ``analysis.distribution``."""
+    counts = analysis.distribution(metric, bins=bins) if counts is None else counts
     chosen = metric or analysis.spec.primary_metric.name
     figure = Figure(layout="constrained")
     axes = figure.subplots()

@@ -197,14 +197,24 @@ def over_time(analysis: ExperimentAnalysis) -> Html:
 
 
 def distribution_chart(analysis: ExperimentAnalysis, results_dir) -> Html:
-    """The primary metric's distribution per variant (saved as ``distribution.csv``)."""
+    """The distribution per variant of the primary metric, or of the first mean metric when the
+    primary is a 0/1 proportion (whose distribution is just its rate); saved as
+    ``distribution.csv``."""
     if analysis.data is None:
         return paragraph("This analysis used per-variant aggregates, so there is no unit-level distribution to show.")
     from ..display import save_result
     from .plots import plot_distribution
 
-    save_result(analysis.distribution(), "distribution", results_dir)
-    return figure(plot_distribution(analysis), alt="distribution of the primary metric")
+    spec = analysis.spec
+    shown = spec.primary_metric
+    if shown.kind == "proportion":
+        shown = next((m for m in spec.metrics if m.kind in ("mean", "quantile")), None)
+        if shown is None:
+            return paragraph(f"The primary metric {spec.primary_metric.name} is a 0/1 proportion: its distribution is its rate, shown above.")
+    counts = analysis.distribution(shown.name)
+    save_result(counts, "distribution", results_dir)
+    return Html(paragraph(f"Unit values of {shown.name} per variant.") +
+                figure(plot_distribution(analysis, shown.name, counts=counts), alt=f"distribution of {shown.name}"))
 
 
 def power_block(analysis: ExperimentAnalysis) -> Html:

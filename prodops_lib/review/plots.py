@@ -12,9 +12,22 @@ from prodops_lib.review.experiments import ExperimentsByTheme
 DEMAND_COLOUR, EFFORT_COLOUR = "#0072B2", "#E69F00"
 
 
+def _no_data(title: str, message: str) -> Figure:
+    """A small figure that says why a chart is empty, instead of empty axes."""
+    figure = Figure(figsize=(8.5, 1.6), layout="constrained")
+    axis = figure.subplots()
+    axis.set_axis_off()
+    axis.set_title(title)
+    axis.text(0.5, 0.4, message, ha="center", va="center", fontsize=11, color="#8a6100", wrap=True)
+    return figure
+
+
 def plot_demand_vs_supply(result: DemandSupply) -> Figure:
     """Paired horizontal bars: each theme's demand share beside its effort share."""
     frame = result.frame.sort_values("gap_pp", na_position="first")
+    if frame[f"demand_{result.basis}_share"].isna().all() or frame["effort_share"].isna().all():
+        return _no_data(f"Demand against supply by theme, {result.period}",
+                        "Demand or supply is missing for this period: see Coverage of the inputs.")
     positions = np.arange(len(frame))
     figure = Figure(figsize=(8.5, 0.45 * len(frame) + 1.2), layout="constrained")
     axis = figure.subplots()
@@ -31,6 +44,8 @@ def plot_demand_vs_supply(result: DemandSupply) -> Figure:
 
 def plot_gap_history(history: GapHistory) -> Figure:
     """The gap (demand − supply, pp) per theme over the months shown."""
+    if history.frame.empty:
+        return _no_data("Is the gap closing?", "No month has both demand and supply: see Coverage of the inputs.")
     figure = Figure(figsize=(8.5, 4.2), layout="constrained")
     axis = figure.subplots()
     for theme, group in history.frame.groupby("theme", sort=False):
@@ -45,6 +60,8 @@ def plot_gap_history(history: GapHistory) -> Figure:
 def plot_demand_supply_scatter(result: DemandSupply) -> Figure:
     """Demand share against effort share, one point per theme, with the diagonal of balance."""
     frame = result.frame.dropna(subset=["effort_share", f"demand_{result.basis}_share"])
+    if frame.empty:
+        return _no_data("Demand share against effort share", "Demand or supply is missing for this period.")
     x = 100 * frame["effort_share"].to_numpy(float)
     y = 100 * frame[f"demand_{result.basis}_share"].to_numpy(float)
     figure = Figure(figsize=(6.5, 6), layout="constrained")
@@ -67,6 +84,8 @@ def plot_demand_supply_scatter(result: DemandSupply) -> Figure:
 def plot_experiment_lifts(result: ExperimentsByTheme) -> Figure:
     """Primary-metric relative lift with its interval, one row per experiment, grouped by theme."""
     frame = result.experiments.dropna(subset=["rel_effect"]).reset_index(drop=True)
+    if frame.empty:
+        return _no_data("Experiments by theme", "No experiment result was found for this period.")
     figure = Figure(figsize=(8.5, 0.5 * max(len(frame), 1) + 1.3), layout="constrained")
     axis = figure.subplots()
     colours = {"ship": "#1b7f4b", "don't ship": "#b03a2e", "keep running": "#8a6100", "investigate": "#b03a2e"}

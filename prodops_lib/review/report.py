@@ -18,19 +18,24 @@ def summary_block(review: MonthlyReview) -> display.Html:
     under = comparison.most("under-served")
     over = comparison.most("over-served")
     decided = review.experiments.by_theme["decided"].sum() if len(review.experiments.by_theme) else 0
+    known = (comparison.frame["status"] != "unknown").any()
     cards = [
-        display.Kpi("Most under-served", str(under["theme"]) if under is not None else "none",
-                    f"{under['gap_pp']:+.0f} pp demand − effort" if under is not None else None,
-                    "bad" if under is not None else "good"),
-        display.Kpi("Most over-served", str(over["theme"]) if over is not None else "none",
-                    f"{over['gap_pp']:+.0f} pp demand − effort" if over is not None else None,
-                    "warning" if over is not None else "good"),
+        _gap_card("Most under-served", under, known, "bad"),
+        _gap_card("Most over-served", over, known, "warning"),
         display.Kpi("Experiments", f"{len(review.experiments.experiments)}",
                     f"{int(decided)} decided · {len(review.experiments.running)} running"),
         display.Kpi("Inputs missing", f"{len(review.problems)}", None, "bad" if review.problems else "good"),
     ]
     sentences = [display.callout(text, tone=tone) for tone, text in review.summary]
     return display.Html(display.kpi_cards(cards) + "".join(sentences))
+
+
+def _gap_card(label: str, row: pd.Series | None, known: bool, tone: str) -> display.Kpi:
+    if not known:
+        return display.Kpi(label, "unknown", "demand or supply is missing", "neutral")
+    if row is None:
+        return display.Kpi(label, "none", "no gap beyond the threshold", "good")
+    return display.Kpi(label, str(row["theme"]), f"{row['gap_pp']:+.0f} pp demand − effort", tone)
 
 
 def comparison_table(review: MonthlyReview) -> display.Html:
