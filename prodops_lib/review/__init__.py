@@ -50,8 +50,8 @@ class MonthlyReview:
 
     @property
     def headline(self) -> str:
-        """The period's headline on the index page: the summary's first sentence."""
-        return self.summary[0][1]
+        """The period's headline on the index page: the summary's first two sentences."""
+        return " ".join(text for _, text in self.summary[:2])
 
     @property
     def headline_tone(self) -> str:

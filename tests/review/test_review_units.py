@@ -156,7 +156,7 @@ def test_summary_puts_the_largest_risk_first_and_has_at_most_five_sentences(tmp_
     assert sentences[2].startswith("Beta gets the most effort relative to demand: 60% of product effort against 10%")
     assert sentences[3] == "Emerging in feedback this month: slack broken (Alpha)."
     assert sentences[4] == "20% of engineering effort could not be classified into a theme."
-    assert review.headline == sentences[0]
+    assert review.headline == f"{sentences[0]} {sentences[1]}"
     coverage = review.coverage.set_index("measure")["value"]
     assert coverage["share of effort not classified into a theme"] == pytest.approx(0.2)
     # what next month reads back
