@@ -112,12 +112,26 @@ class Allocation:
         """The items with the most Unclassified effort in the months analysed (``key,
         summary, effort``): the first ones to label or write a rule for."""
         records = self.effort.records
-        rows = records[records["theme"] == self.shares.unclassified]
-        by_item = rows.groupby("item", sort=False)["effort"].sum().nlargest(n)
-        keys = self.effort.keys[by_item.index.to_numpy()]
+        return self._items_by_effort(records[records["theme"] == self.shares.unclassified], n)
+
+    def largest_items(self, n: int = 15) -> pd.DataFrame:
+        """The items that took the most effort in the period (``key, summary, theme, effort``):
+        what the effort was actually spent on. An item split across themes appears once per
+        theme with its share of the effort."""
+        records = self.effort.records
+        rows = records[records["month"] == self.period]
+        by_item = rows.groupby(["item", "theme"], sort=False, observed=True)["effort"].sum().nlargest(n)
+        items = by_item.index.get_level_values("item").to_numpy()
+        table = self._items_by_effort(rows[rows["item"].isin(items)], len(items), by=by_item)
+        table.insert(2, "theme", by_item.index.get_level_values("theme").astype(str))
+        return table
+
+    def _items_by_effort(self, rows: pd.DataFrame, n: int, by: pd.Series | None = None) -> pd.DataFrame:
+        totals = rows.groupby("item", sort=False)["effort"].sum().nlargest(n) if by is None else by
+        positions = totals.index.get_level_values(0).to_numpy()
         summaries = self.classification.summaries
-        titles = summaries.iloc[by_item.index.to_numpy()].to_numpy() if summaries is not None else None
-        return pd.DataFrame({"key": keys, "summary": titles, "effort": by_item.to_numpy()})
+        titles = summaries.iloc[positions].to_numpy() if summaries is not None else None
+        return pd.DataFrame({"key": self.effort.keys[positions], "summary": titles, "effort": totals.to_numpy()})
 
     def _top_themes(self, n: int) -> list[str]:
         org = self.shares.frame
