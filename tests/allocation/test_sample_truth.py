@@ -113,3 +113,17 @@ def test_the_summary_leads_with_the_planted_gap(run):
     assert points[0].startswith("Where effort went in 2026-10 (7,300 logged hours): Mobile app 23.0%")
     assert "Reporting & dashboards 10.3 pp under plan" in points[1]
     assert points[-1] == "5.0% of effort could not be classified (122 of 2,505 items match no rule and inherit no theme)."
+
+
+def test_largest_items_are_the_items_with_most_effort_this_month(run):
+    """Independent pandas computation: worklog hours of October per issue key, from the file."""
+    worklogs = pd.read_csv(ROOT / "data" / "sample" / "allocation" / "worklogs.csv")
+    worklogs = worklogs[(worklogs["Time Spent Seconds"] > 0) & worklogs["Started"].str.startswith("2026-10")]
+    hours = (worklogs.groupby("Issue key")["Time Spent Seconds"].sum() / 3600).sort_values(ascending=False)
+    _, allocation, _ = run
+    largest = allocation.largest_items(5)
+    # no sample item is split between themes in the top five, so each key appears once;
+    # ties (two items of 50.5 h) may come in either order
+    assert largest["effort"].tolist() == pytest.approx(hours.iloc[:5].tolist())
+    assert largest["effort"].tolist() == pytest.approx(hours[largest["key"]].tolist())
+    assert largest.columns.tolist() == ["key", "summary", "theme", "effort"]
