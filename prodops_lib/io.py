@@ -173,9 +173,11 @@ def read_frame(
     delimiter: str = ",",
     encoding: str = "utf-8",
     expected_columns: Sequence[str] = (),
+    allow_empty: bool = False,
 ) -> tuple[pd.DataFrame, str, Path | None]:
     """Read a source as it is: CSV columns come in as text so that validation can name the
-    first bad value. Returns the frame, a label for messages and the file path (if any)."""
+    first bad value. Returns the frame, a label for messages and the file path (if any).
+    ``allow_empty`` accepts a CSV with a header and no rows (a result table that is empty)."""
     if isinstance(source, pd.DataFrame):
         return source.copy(), "data frame", None
     if isinstance(source, SQL):
@@ -196,6 +198,8 @@ def read_frame(
             raise InputError(f"{label}: not a readable parquet file ({type(error).__name__}); export it again") from None
     elif suffix in {".csv", ".tsv", ".txt"}:
         frame = _read_csv(path, label, "\t" if suffix == ".tsv" else delimiter, encoding, expected_columns)
+        if frame.empty and not allow_empty:
+            raise InputError(f"{label}: has a header but no data rows")
     else:
         raise InputError(f"{label}: unsupported file type {suffix!r}; use .csv, .tsv or .parquet")
     return frame, label, path
@@ -224,8 +228,6 @@ def _read_csv(path: Path, label: str, delimiter: str, encoding: str, expected: S
         raise _encoding_error(label, error, encoding) from None
     except pd.errors.ParserError as error:
         raise InputError(f"{label}: not valid CSV ({str(error).strip().splitlines()[-1]}); check quoting and the delimiter") from None
-    if frame.empty:
-        raise InputError(f"{label}: has a header but no data rows")
     return frame
 
 
@@ -266,6 +268,7 @@ def load_table(
     rename: Mapping[str, str] | None = None,
     delimiter: str = ",",
     encoding: str = "utf-8",
+    allow_empty: bool = False,
 ) -> pd.DataFrame:
     """Read ``source``, rename columns (file name → schema name), validate and type it.
 
@@ -274,7 +277,7 @@ def load_table(
     """
     expected = list((rename or {}).keys()) + (schema.names if schema else [])
     frame, source_label, path = read_frame(source, delimiter=delimiter, encoding=encoding,
-                                           expected_columns=expected)
+                                           expected_columns=expected, allow_empty=allow_empty)
     label = label or source_label
     if rename:
         missing = [name for name in rename if name not in frame.columns]

@@ -81,6 +81,8 @@ def test_missing_empty_and_header_only_files(tmp_path):
         io.load_table(write(tmp_path, ""), SCHEMA)
     with pytest.raises(InputError, match="has a header but no data rows"):
         io.load_table(write(tmp_path, "id,variant,revenue,day\n"), SCHEMA)
+    empty = io.load_table(write(tmp_path, "id,variant,revenue,day\n"), SCHEMA, allow_empty=True)
+    assert empty.empty and empty.columns.tolist() == ["id", "variant", "revenue", "day"]
 
 
 def test_wrong_delimiter_is_named(tmp_path):

@@ -64,7 +64,7 @@ def load_saved_review(folder: Path, log: DropLog) -> dict[str, pd.DataFrame] | N
         if not path.is_file():
             return None
         try:
-            tables[name] = load_table(path, schema, log=log, label=f"previous review: {name}.csv")
+            tables[name] = load_table(path, schema, log=log, label=f"previous review: {name}.csv", allow_empty=True)
         except InputError:
             return None
     return tables
@@ -96,6 +96,8 @@ def _moves(before: pd.DataFrame, after: pd.DataFrame, column: str, top: int) -> 
     joined = before[["theme", column]].merge(after[["theme", column]], on="theme", how="outer",
                                               suffixes=("_previous", "_current"))
     joined = joined.rename(columns={f"{column}_previous": "previous", f"{column}_current": "current"})
+    # a theme known on one side only moved from or to zero; unknown on both sides is no move
+    joined = joined.dropna(subset=["previous", "current"], how="all")
     joined[["previous", "current"]] = joined[["previous", "current"]].fillna(0.0)
     joined["change_pp"] = 100 * (joined["current"] - joined["previous"])
     order = joined["change_pp"].abs().sort_values(ascending=False, kind="stable").index
