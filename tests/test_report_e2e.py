@@ -11,21 +11,17 @@ import nbformat
 import pytest
 
 from prodops_lib.report import cli
-from prodops_lib.report.bundle import load_bundle
 
 from .browser import check_pages, chromium_executable
-from .conftest import ROOT
 
 pytestmark = pytest.mark.slow
-BUNDLE = ROOT / "parameters" / "monthly.yaml"
 
 
 @pytest.fixture(scope="module")
-def sample_report(tmp_path_factory):
-    out = tmp_path_factory.mktemp("reports")
-    code = cli.main(["report", "--out", str(out), "--no-progress"])
-    bundle = load_bundle(BUNDLE)
-    return code, out / bundle.default_period, bundle
+def sample_report(sample_reports):
+    """The default period's report (its previous month was run first, into the same folder)."""
+    period = sample_reports["period"]
+    return sample_reports["codes"][period], sample_reports["out"] / period, sample_reports["bundle"]
 
 
 class _Resources(HTMLParser):
