@@ -1,0 +1,237 @@
+"""The parameters of a feedback-clustering report, as frozen dataclasses the YAML loader builds.
+
+``parameters/feedback_clustering.yaml`` maps onto :class:`FeedbackParams` key for key
+(:func:`prodops_lib.params.load`). Each channel file has its own column names, so every
+source carries a :class:`ColumnMap` from the file's columns to the kit's names. Cross-field
+rules are checked on construction and fail with one line naming the field.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import yaml
+
+from prodops_lib.params import ParameterError, resolve_path
+
+__all__ = [
+    "AccountColumns",
+    "AccountsSource",
+    "ClusteringParams",
+    "ColumnMap",
+    "DuplicateParams",
+    "FeedbackParams",
+    "FeedbackSource",
+    "ProductTheme",
+    "TrendParams",
+    "load_taxonomy",
+]
+
+Embedding = Literal["sentence-transformers", "tfidf"]
+
+
+@dataclass(frozen=True)
+class ColumnMap:
+    """File column names for one channel. ``text`` may list several columns (a ticket's
+    subject and description), joined with a full stop; every other field is optional except
+    ``id`` and ``date``. ``rating`` is a 1–5 star score, ``nps`` a 0–10 likelihood score."""
+
+    id: str
+    text: str | list[str]
+    date: str
+    customer: str | None = None
+    segment: str | None = None
+    arr: str | None = None
+    rating: str | None = None
+    nps: str | None = None
+    date_format: str | None = None
+
+    def __post_init__(self) -> None:
+        texts = [self.text] if isinstance(self.text, str) else list(self.text)
+        if not texts or any(not name.strip() for name in texts):
+            raise ValueError("text: name the column(s) holding the feedback text")
+
+    @property
+    def text_columns(self) -> list[str]:
+        return [self.text] if isinstance(self.text, str) else list(self.text)
+
+
+@dataclass(frozen=True)
+class FeedbackSource:
+    """One channel file: ``name`` labels it in the report (e.g. ``support``)."""
+
+    name: str
+    path: Path
+    columns: ColumnMap
+    encoding: str = "utf-8"
+    delimiter: str = ","
+
+    def __post_init__(self) -> None:
+        if not self.name.strip():
+            raise ValueError("name: every source needs a short name, e.g. support")
+
+
+@dataclass(frozen=True)
+class AccountColumns:
+    """Columns of the accounts file (customer id → name, segment, ARR)."""
+
+    id: str = "account_id"
+    name: str | None = "name"
+    segment: str | None = "segment"
+    arr: str | None = "arr"
+
+
+@dataclass(frozen=True)
+class AccountsSource:
+    path: Path
+    columns: AccountColumns = field(default_factory=AccountColumns)
+
+
+@dataclass(frozen=True)
+class DuplicateParams:
+    """Near duplicates: the same customer (or, without one, the same channel) sending text whose
+    character 4-gram Jaccard similarity is at least ``similarity`` within ``window_days``."""
+
+    similarity: float = 0.85
+    window_days: int = 7
+
+    def __post_init__(self) -> None:
+        if not 0.0 < self.similarity <= 1.0:
+            raise ValueError(f"similarity: must be in (0, 1], got {self.similarity}")
+        if self.window_days < 0:
+            raise ValueError(f"window_days: must be 0 or more, got {self.window_days}")
+
+
+@dataclass(frozen=True)
+class ClusteringParams:
+    """How texts become themes. ``n_themes`` fixes k; otherwise k is chosen in
+    [``k_min``, ``k_max``] over ``k_candidates`` values (see :mod:`prodops_lib.feedback.cluster`)."""
+
+    embedding: Embedding = "sentence-transformers"
+    model: str = "all-MiniLM-L6-v2"
+    cache_dir: Path | None = Path(".cache/embeddings")
+    n_themes: int | None = None
+    k_min: int = 5
+    k_max: int = 40
+    k_candidates: int = 12
+    neighbour_smoothing: int = 10
+    selection_sample: int = 10_000
+    min_theme_size: int = 5
+    incoherence_cutoff: float = 3.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.n_themes is not None and self.n_themes < 2:
+            raise ValueError(f"n_themes: must be at least 2 (or null for automatic), got {self.n_themes}")
+        if self.k_min < 2:
+            raise ValueError(f"k_min: must be at least 2, got {self.k_min}")
+        if self.k_max < self.k_min:
+            raise ValueError(f"k_max: must be at least k_min ({self.k_min}), got {self.k_max}")
+        if self.k_candidates < 1:
+            raise ValueError(f"k_candidates: must be at least 1, got {self.k_candidates}")
+        if self.neighbour_smoothing < 0:
+            raise ValueError(f"neighbour_smoothing: must be 0 (off) or more, got {self.neighbour_smoothing}")
+        if self.selection_sample < 100:
+            raise ValueError(f"selection_sample: must be at least 100, got {self.selection_sample}")
+        if self.min_theme_size < 1:
+            raise ValueError(f"min_theme_size: must be at least 1, got {self.min_theme_size}")
+        if self.incoherence_cutoff <= 0:
+            raise ValueError(f"incoherence_cutoff: must be positive, got {self.incoherence_cutoff}")
+
+
+@dataclass(frozen=True)
+class TrendParams:
+    """Emerging and fading themes: the period against the ``baseline_months`` before it, a
+    one-sided exact test at false-discovery rate ``alpha`` and a share ratio of at least
+    ``min_ratio`` (or at most its inverse); ``min_items`` in the period to call a theme new."""
+
+    baseline_months: int = 3
+    alpha: float = 0.05
+    min_ratio: float = 1.5
+    min_items: int = 5
+
+    def __post_init__(self) -> None:
+        if self.baseline_months < 1:
+            raise ValueError(f"baseline_months: must be at least 1, got {self.baseline_months}")
+        if not 0.0 < self.alpha < 1.0:
+            raise ValueError(f"alpha: must be between 0 and 1, got {self.alpha}")
+        if self.min_ratio <= 1.0:
+            raise ValueError(f"min_ratio: must be above 1, got {self.min_ratio}")
+        if self.min_items < 1:
+            raise ValueError(f"min_items: must be at least 1, got {self.min_items}")
+
+
+@dataclass(frozen=True)
+class FeedbackParams:
+    """Everything a feedback report needs: sources, taxonomy, and the analysis settings.
+
+    ``history_months`` months up to the period are clustered together, so a theme keeps its
+    identity from month to month. ``mapping_min_similarity`` is the cosine similarity a theme
+    needs to its nearest product theme to be mapped to it (else ``unmapped``)."""
+
+    sources: list[FeedbackSource]
+    taxonomy: Path
+    accounts: AccountsSource | None = None
+    history_months: int = 6
+    clustering: ClusteringParams = field(default_factory=ClusteringParams)
+    duplicates: DuplicateParams = field(default_factory=DuplicateParams)
+    trends: TrendParams = field(default_factory=TrendParams)
+    mapping_min_similarity: float = 0.3
+    quotes_per_theme: int = 4
+    top_themes: int = 8
+
+    def __post_init__(self) -> None:
+        if not self.sources:
+            raise ValueError("sources: list at least one feedback file")
+        names = [source.name for source in self.sources]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"sources: name {repeated[0]!r} is used twice; give every source its own name")
+        if self.history_months < 1:
+            raise ValueError(f"history_months: must be at least 1, got {self.history_months}")
+        if not -1.0 <= self.mapping_min_similarity <= 1.0:
+            raise ValueError(f"mapping_min_similarity: must be a cosine in [-1, 1], got {self.mapping_min_similarity}")
+        if not 3 <= self.quotes_per_theme <= 5:
+            raise ValueError(f"quotes_per_theme: must be 3 to 5, got {self.quotes_per_theme}")
+        if self.top_themes < 1:
+            raise ValueError(f"top_themes: must be at least 1, got {self.top_themes}")
+
+
+@dataclass(frozen=True)
+class ProductTheme:
+    """A product theme of the taxonomy: its name and the seed phrases that describe it."""
+
+    name: str
+    keywords: tuple[str, ...]
+
+    @property
+    def description(self) -> str:
+        """The text embedded to place the theme among the feedback: name and seed phrases."""
+        return ", ".join((self.name, *self.keywords))
+
+
+def load_taxonomy(path: str | Path) -> list[ProductTheme]:
+    """The product themes (``themes:`` list, each ``{name, keywords}``) of a taxonomy file.
+
+    Allocation-only themes (engineering work that is not product demand) are left out."""
+    file = resolve_path(path)
+    if not file.is_file():
+        raise ParameterError(f"{path}: taxonomy file not found (looked at {file})")
+    try:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as error:
+        raise ParameterError(f"{path}: invalid YAML ({str(error).splitlines()[0]})") from None
+    entries = data.get("themes") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise ParameterError(f"{path}: expected a 'themes:' list of {{name, keywords}} entries")
+    themes = []
+    for position, entry in enumerate(entries):
+        if not isinstance(entry, dict) or not str(entry.get("name") or "").strip():
+            raise ParameterError(f"{path}: themes[{position}] needs a name")
+        keywords = entry.get("keywords") or []
+        if not isinstance(keywords, list):
+            raise ParameterError(f"{path}: themes[{position}].keywords must be a list of phrases")
+        themes.append(ProductTheme(str(entry["name"]).strip(), tuple(str(k) for k in keywords)))
+    return themes
