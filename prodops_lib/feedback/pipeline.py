@@ -8,7 +8,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from prodops_lib.feedback.cluster import Clustering, cluster_embeddings
+from prodops_lib.display import Kpi
+from prodops_lib.feedback.cluster import OTHER, Clustering, cluster_embeddings
 from prodops_lib.feedback.config import FeedbackParams, ProductTheme, load_taxonomy
 from prodops_lib.feedback.describe import ThemeDescription, describe_themes
 from prodops_lib.feedback.embed import Embeddings, embed_texts, make_embedder
@@ -31,6 +32,7 @@ class FeedbackAnalysis:
     description: ThemeDescription
     trends: ThemeTrends
     taxonomy: list[ProductTheme]
+    settings: FeedbackParams
 
     @property
     def themes(self) -> pd.DataFrame:
@@ -42,6 +44,78 @@ class FeedbackAnalysis:
     @property
     def demand(self) -> pd.DataFrame:
         return demand_by_theme(self.description.items)
+
+    @property
+    def product_trends(self) -> ThemeTrends:
+        """Trends of the product themes themselves (all clusters mapped to one theme pooled)."""
+        items = self.description.items
+        names = sorted(set(items["product_theme"]))
+        pooled = items.assign(theme_id=items["product_theme"].map({n: i for i, n in enumerate(names)}),
+                              label=items["product_theme"])
+        return theme_trends(pooled, self.period, self.settings.trends)
+
+    def trends_table(self) -> pd.DataFrame:
+        """Theme-level and product-theme-level changes in one table (``level`` says which)."""
+        return pd.concat([self.trends.changes.assign(level="theme"),
+                          self.product_trends.changes.assign(level="product theme")], ignore_index=True)
+
+    def items_table(self) -> pd.DataFrame:
+        """Item → theme, with the duplicates pointing at the item they repeat."""
+        repeats = self.prepared.duplicates.merge(
+            self.description.items[["item_id", "theme_id", "label", "product_theme"]],
+            left_on="duplicate_of", right_on="item_id", suffixes=("", "_kept")).drop(columns="item_id_kept")
+        return pd.concat([self.description.items.assign(duplicate_of=pd.NA), repeats], ignore_index=True)
+
+    def this_month(self) -> pd.DataFrame:
+        """Themes ranked by items in the period, with customers and ARR affected this month."""
+        items = self.prepared.items.assign(theme_id=self.clustering.labels)
+        current = items[items["month"] == self.period]
+        rows = []
+        for theme, group in current.groupby("theme_id"):
+            known = group.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
+            rows.append({"theme_id": int(theme), "items": len(group), "customers": len(known),
+                         "arr": float(known["arr"].fillna(0).sum())})
+        frame = pd.DataFrame(rows, columns=["theme_id", "items", "customers", "arr"])
+        frame["share"] = frame["items"] / max(len(current), 1)
+        names = self.description.themes.set_index("theme_id")[["label", "product_theme"]]
+        return frame.join(names, on="theme_id").sort_values(["items", "theme_id"], ascending=[False, True]) \
+            [["theme_id", "label", "product_theme", "items", "share", "customers", "arr"]].reset_index(drop=True)
+
+    def affected_customers(self, theme_ids: list[int], top: int = 10) -> pd.DataFrame:
+        """The highest-ARR customers who raised any of ``theme_ids`` in the period."""
+        items = self.prepared.items.assign(theme_id=self.clustering.labels)
+        hit = items[(items["month"] == self.period) & items["theme_id"].isin(theme_ids)].dropna(subset=["customer_id"])
+        labels = self.description.themes.set_index("theme_id")["label"]
+        rows = [{"customer": group["customer_name"].dropna().iloc[0] if group["customer_name"].notna().any() else customer,
+                 "segment": group["segment"].dropna().iloc[0] if group["segment"].notna().any() else None,
+                 "arr": float(group["arr"].max()) if group["arr"].notna().any() else 0.0,
+                 "items": len(group), "themes": "; ".join(sorted({labels[t] for t in group["theme_id"]}))}
+                for customer, group in hit.groupby("customer_id")]
+        frame = pd.DataFrame(rows, columns=["customer", "segment", "arr", "items", "themes"])
+        return frame.sort_values(["arr", "items"], ascending=False).head(top).reset_index(drop=True)
+
+    def headline(self) -> tuple[str, str]:
+        """One sentence for the report card, and its tone."""
+        ranked = self.this_month()
+        mapped = ranked[ranked["theme_id"] != OTHER]
+        emerging = self.trends.of_kind("emerging")
+        first = f"Top theme in {self.period}: {mapped['label'].iloc[0]} ({mapped['share'].iloc[0]:.0%} of feedback)" \
+            if len(mapped) else f"No feedback themes in {self.period}"
+        if len(emerging):
+            return first + f"; emerging: {emerging['label'].iloc[0]} ({emerging['product_theme'].iloc[0]}).", "warning"
+        return first + "; nothing emerging.", "neutral"
+
+    def kpis(self) -> list[Kpi]:
+        current = self.prepared.items[self.prepared.items["month"] == self.period]
+        emerging = self.trends.of_kind("emerging")
+        unmapped = self.description.items
+        unmapped = unmapped[unmapped["month"] == self.period]["product_theme"].eq("unmapped").mean()
+        return [Kpi("Feedback this month", f"{len(current):,}", f"{int(current['votes'].sum()):,} with repeats"),
+                Kpi("Themes found", f"{self.clustering.n_themes}",
+                    f"{'chosen automatically' if self.clustering.automatic else 'fixed'}; {self.clustering.n_other:,} items in other"),
+                Kpi("Emerging themes", f"{len(emerging)}", "vs the previous months",
+                    "warning" if len(emerging) else "neutral"),
+                Kpi("Not in the taxonomy", f"{unmapped:.0%}", "of this month's feedback")]
 
     def to_frame(self) -> pd.DataFrame:
         return self.themes
@@ -70,4 +144,4 @@ def analyse_feedback(settings: FeedbackParams, period: str, log: DropLog,
                                   min_similarity=settings.mapping_min_similarity,
                                   quotes_per_theme=settings.quotes_per_theme)
     trends = theme_trends(description.items, period, settings.trends)
-    return FeedbackAnalysis(period, prepared, embeddings, clustering, description, trends, taxonomy)
+    return FeedbackAnalysis(period, prepared, embeddings, clustering, description, trends, taxonomy, settings)
