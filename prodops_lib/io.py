@@ -9,9 +9,11 @@ report manifest records.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import hashlib
 import json
+import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -206,11 +208,16 @@ def read_frame(
 
 
 def _read_csv(path: Path, label: str, delimiter: str, encoding: str, expected: Sequence[str]) -> pd.DataFrame:
+    raw_start = path.read_bytes()[:4]
+    if raw_start[:2] in (b"\xff\xfe", b"\xfe\xff") and not encoding.lower().startswith("utf-16"):
+        raise InputError(f"{label}: the file is UTF-16 text; re-save it as UTF-8 or set encoding: utf-16 for this file")
+    # Excel writes a byte-order mark before the header; utf-8-sig reads UTF-8 with or without it
+    encoding = "utf-8-sig" if encoding.lower().replace("_", "-") in ("utf-8", "utf8") else encoding
     try:
         with path.open(encoding=encoding, newline="") as handle:
             header_line = handle.readline()
-    except UnicodeDecodeError as error:
-        raise _encoding_error(label, error, encoding) from None
+    except UnicodeDecodeError:
+        raise _encoding_error(label, path, encoding) from None
     if not header_line.strip():
         raise InputError(f"{label}: the first line is blank; the file must start with a header row")
     header = next(csv.reader([header_line], delimiter=delimiter))
@@ -222,13 +229,35 @@ def _read_csv(path: Path, label: str, delimiter: str, encoding: str, expected: S
                 f"re-export with commas or set delimiter: {guessed!r} for this file"
             )
     try:
-        frame = pd.read_csv(path, sep=delimiter, encoding=encoding, dtype="string",
-                            keep_default_na=False, na_values=[""], skipinitialspace=False)
-    except UnicodeDecodeError as error:
-        raise _encoding_error(label, error, encoding) from None
+        with warnings.catch_warnings():
+            # a row with more fields than the header: pandas would drop the extra fields
+            warnings.simplefilter("error", pd.errors.ParserWarning)
+            frame = pd.read_csv(path, sep=delimiter, encoding=encoding, dtype="string", index_col=False,
+                                keep_default_na=False, na_values=[""], skipinitialspace=False)
+    except UnicodeDecodeError:
+        raise _encoding_error(label, path, encoding) from None
+    except pd.errors.ParserWarning:
+        raise InputError(_field_count_message(path, label, delimiter, encoding, len(header))) from None
+    except pd.errors.EmptyDataError:
+        raise InputError(f"{label}: the file has no header row; export it again with column names") from None
     except pd.errors.ParserError as error:
+        if "fields in line" in str(error):
+            raise InputError(_field_count_message(path, label, delimiter, encoding, len(header))) from None
         raise InputError(f"{label}: not valid CSV ({str(error).strip().splitlines()[-1]}); check quoting and the delimiter") from None
+    duplicated = sorted({name for name in header if header.count(name) > 1})
+    frame.attrs["duplicate_columns"] = duplicated
     return frame
+
+
+def _field_count_message(path: Path, label: str, delimiter: str, encoding: str, expected: int) -> str:
+    """Find the first record with more fields than the header (the csv module counts quoted
+    newlines correctly, so the record number is right even when the line number is not)."""
+    with path.open(encoding=encoding, newline="") as handle:
+        for number, record in enumerate(csv.reader(handle, delimiter=delimiter)):
+            if len(record) > expected:
+                return (f"{label}: data row {number} has {len(record)} fields but the header has {expected}; "
+                        f"quote text that contains {delimiter!r}, or check the delimiter")
+    return f"{label}: a row has more fields than the header; quote text that contains {delimiter!r}"
 
 
 def _guess_delimiter(line: str, current: str) -> str | None:
@@ -237,12 +266,23 @@ def _guess_delimiter(line: str, current: str) -> str | None:
     return best if counts[best] > 0 else None
 
 
-def _encoding_error(label: str, error: UnicodeDecodeError, encoding: str) -> InputError:
-    byte = error.object[error.start : error.start + 1].hex()
-    return InputError(
-        f"{label}: not valid {encoding} text (byte 0x{byte} at offset {error.start}); "
-        "re-save it as UTF-8 or set encoding: latin-1 (or the file's encoding) for this file"
-    )
+def _encoding_error(label: str, path: Path, encoding: str) -> InputError:
+    """Name the first byte that does not decode, at its offset in the file (pandas reports an
+    offset inside its read buffer, so decode incrementally to find the real one)."""
+    decoder = codecs.getincrementaldecoder(encoding)()
+    offset = 0
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 16), b""):
+            try:
+                decoder.decode(block)
+            except UnicodeDecodeError as error:
+                byte = block[error.start : error.start + 1].hex()
+                return InputError(
+                    f"{label}: not valid {encoding.replace('-sig', '')} text (byte 0x{byte} at offset {offset + error.start}); "
+                    "re-save it as UTF-8 or set encoding: latin-1 (or the file's encoding) for this file"
+                )
+            offset += len(block)
+    return InputError(f"{label}: not valid {encoding} text; re-save it as UTF-8 or set the file's encoding")
 
 
 def _read_sql(source: SQL) -> pd.DataFrame:
@@ -283,6 +323,10 @@ def load_table(
         missing = [name for name in rename if name not in frame.columns]
         if missing:
             raise InputError(_missing_message(label, missing[0], frame.columns, "in the column mapping"))
+        targets = list(rename.values())
+        twice = next((name for name in targets if targets.count(name) > 1), None)
+        if twice is not None:
+            raise InputError(f"{label}: the column mapping maps two columns to {twice!r}; map one column to each name")
         frame = frame.rename(columns=dict(rename))
     if log is not None:
         log.record_input(label, path, len(frame))
@@ -299,30 +343,33 @@ def validate(
     csv_lines: bool = False,
 ) -> pd.DataFrame:
     """Check and convert ``frame`` column by column (see :class:`Column`). ``csv_lines`` says
-    the frame was read from a CSV file, so rows are named by their line in the file."""
+    the frame was read from a CSV file, so rows are named as data rows (the header not counted)."""
+    repeated = [c.name for c in schema.columns if c.name in frame.attrs.get("duplicate_columns", ())]
+    if repeated:
+        raise InputError(f"{label}: column {repeated[0]!r} appears more than once in the header; "
+                         "remove or rename the extra column")
     frame = frame.copy()
     for column in schema.columns:
         if column.name not in frame.columns:
             if column.required:
                 raise InputError(_missing_message(label, column.name, frame.columns))
             continue
-        converted, bad = _convert_column(frame[column.name], column)
-        if not column.nullable:
-            bad = bad | converted.isna()
-        if bad.any():
-            first = bad.to_numpy().nonzero()[0][0]
+        converted, invalid = _convert_column(frame[column.name], column)
+        missing = converted.isna() & ~invalid if not column.nullable else pd.Series(False, index=frame.index)
+        for mask, reason in ((invalid, _reason(column)), (missing, "missing value")):
+            if not mask.any():
+                continue
+            first = mask.to_numpy().nonzero()[0][0]
             raw = frame[column.name].iloc[first]
-            problem = _problem(column, raw)
+            row = _row_number(frame, first, csv_lines)
             if column.on_invalid == "error":
-                raise InputError(
-                    f"{label}: column {column.name!r}, row {_row_number(frame, first, csv_lines)}: {problem}; "
-                    f"fix the value{'' if bad.sum() == 1 else f' (and {int(bad.sum()) - 1} more rows)'}"
-                )
+                more = "" if mask.sum() == 1 else f" (and {int(mask.sum()) - 1} more rows)"
+                raise InputError(f"{label}: column {column.name!r}, {row}: {_problem(column, raw)}; fix the value{more}")
             if log is None:
                 raise ValueError(f"validate({label}): column {column.name!r} drops rows, so pass log=DropLog()")
-            log.drop(label, f"column {column.name!r}: {_reason(column)}", int(bad.sum()),
-                     example=f"row {_row_number(frame, first, csv_lines)}: {raw!r}")
-            keep = ~bad.to_numpy()
+            log.drop(label, f"column {column.name!r}: {reason}", int(mask.sum()), example=f"{row}: {raw!r}")
+        keep = ~(invalid | missing).to_numpy()
+        if not keep.all():
             frame, converted = frame.loc[keep], converted.loc[keep]
         frame[column.name] = converted
     return frame
@@ -338,10 +385,10 @@ def _missing_message(label: str, name: str, columns: Iterable[str], where: str =
 
 
 def _row_number(frame: pd.DataFrame, position: int, csv_lines: bool) -> str:
-    """The row as a person finds it: the file line for CSV (the header is line 1), else the
-    frame's index label."""
+    """The row as a person finds it: the data row of a CSV file (1 = the first row under the
+    header; a text field with a line break makes file lines and rows differ), else the index."""
     index = frame.index[position]
-    return f"{int(index) + 2} (file line)" if csv_lines else repr(index)
+    return f"data row {int(index) + 1}" if csv_lines else f"row {index!r}"
 
 
 def _convert_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Series]:
@@ -354,9 +401,10 @@ def _convert_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Se
         converted = pd.to_numeric(values, errors="coerce")
         bad = present & converted.isna()
         if column.type == "int":
-            fractional = converted.notna() & (converted % 1 != 0)
-            bad = bad | fractional
-            converted = converted.where(~fractional).astype("Int64")
+            # fractions, and whole numbers beyond 64 bits (which would wrap around silently)
+            unusable = converted.notna() & ((converted % 1 != 0) | (converted.abs() >= 2.0**63))
+            bad = bad | unusable
+            converted = converted.where(~unusable).astype("float64").astype("Int64")
         else:
             converted = converted.astype("float64")
         if column.minimum is not None:
@@ -368,10 +416,7 @@ def _convert_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Se
         converted[lowered.isin(_FALSE)] = False
         bad = present & converted.isna()
     else:
-        if pd.api.types.is_datetime64_any_dtype(values):
-            converted = values
-        else:
-            converted = pd.to_datetime(values, format=column.date_format or "mixed", errors="coerce")
+        converted = values if pd.api.types.is_datetime64_any_dtype(values) else _parse_dates(values, column.date_format)
         if getattr(converted.dt, "tz", None) is not None:
             converted = converted.dt.tz_convert("UTC").dt.tz_localize(None)
         if column.type == "date":
@@ -380,6 +425,21 @@ def _convert_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Se
     if column.allowed is not None:
         bad = bad | (converted.notna() & ~converted.astype("string").isin(column.allowed))
     return converted, bad.fillna(False).astype(bool)
+
+
+def _parse_dates(values: pd.Series, date_format: str | None) -> pd.Series:
+    """Dates with one format for the whole column: the declared one, else ISO 8601, else the
+    format pandas infers from the first value. Never value by value, which would read
+    03/10/2026 as March and 13/10/2026 as October in the same column. Offsets become UTC."""
+    if date_format:
+        return pd.to_datetime(values, format=date_format, errors="coerce", utc=True)
+    iso = pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True)
+    if iso.notna().sum() == values.notna().sum():
+        return iso
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # "could not infer format": the NaT is reported
+        inferred = pd.to_datetime(values, errors="coerce", utc=True)
+    return inferred if inferred.notna().sum() > iso.notna().sum() else iso
 
 
 def _problem(column: Column, raw: object) -> str:

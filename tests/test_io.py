@@ -40,19 +40,19 @@ def test_bad_number_names_file_column_line_and_value(tmp_path):
     path = write(tmp_path, "id,variant,revenue,day\n1,control,2.5,2026-10-01\n2,control,abc,2026-10-01\n3,control,x,2026-10-01\n")
     with pytest.raises(InputError) as error:
         io.load_table(path, SCHEMA, label="units.csv")
-    assert str(error.value) == ("units.csv: column 'revenue', row 3 (file line): 'abc' is not a number ≥ 0; "
+    assert str(error.value) == ("units.csv: column 'revenue', data row 2: 'abc' is not a number ≥ 0; "
                                 "fix the value (and 1 more rows)")
 
 
 def test_value_not_allowed(tmp_path):
     path = write(tmp_path, "id,variant,revenue,day\n1,contrl,1,2026-10-01\n")
-    with pytest.raises(InputError, match=r"column 'variant', row 2 \(file line\): 'contrl' is not one of control, treatment"):
+    with pytest.raises(InputError, match=r"column 'variant', data row 1: 'contrl' is not one of control, treatment"):
         io.load_table(path, SCHEMA, label="u.csv")
 
 
 def test_missing_required_value(tmp_path):
     path = write(tmp_path, "id,variant,revenue,day\n,control,1,2026-10-01\n")
-    with pytest.raises(InputError, match=r"column 'id', row 2 \(file line\): value is missing"):
+    with pytest.raises(InputError, match=r"column 'id', data row 1: value is missing"):
         io.load_table(path, SCHEMA, label="u.csv")
 
 
@@ -69,7 +69,7 @@ def test_invalid_rows_can_be_dropped_and_counted(tmp_path):
     frame = io.load_table(path, schema, log=log, label="worklogs.csv")
     assert frame["id"].tolist() == [1, 4]
     assert log.drops == [{"source": "worklogs.csv", "reason": "column 'hours': below 0 or not a number",
-                          "rows": 2, "example": "row 3 (file line): '-1'"}]
+                          "rows": 2, "example": "data row 2: '-1'"}]
     quality = log.to_frame()
     assert quality[["source", "rows_read", "rows_dropped"]].values.tolist() == [["worklogs.csv", 4, 2]]
 
@@ -135,3 +135,79 @@ def test_drop_log_saves_quality_and_inputs(tmp_path):
     assert saved[["source", "reason", "rows_dropped"]].values.tolist() == [
         ["a.csv", "duplicate id", 2], ["b", "zero denominator", 3]]
     assert log.dropped() == 5 and log.dropped("a.csv") == 2
+
+
+def test_a_row_with_extra_fields_is_refused_not_shifted(tmp_path):
+    path = write(tmp_path, 'user,theme,text\nu1,billing,"quoted, fine"\nu2,billing,slow invoices, please fix\n')
+    with pytest.raises(InputError, match=r"data row 2 has 4 fields but the header has 3; quote text that contains ','"):
+        io.load_table(path, Schema(Column("user"), Column("theme"), Column("text")))
+
+
+def test_a_declared_column_repeated_in_the_header_is_refused(tmp_path):
+    path = write(tmp_path, "id,team,team\n1,a,b\n")
+    with pytest.raises(InputError, match=r"column 'team' appears more than once in the header"):
+        io.load_table(path, Schema(Column("id", "int"), Column("team")))
+    # undeclared repeated columns (Jira's Labels) pass through as pandas names them
+    assert io.load_table(path, Schema(Column("id", "int"))).columns.tolist() == ["id", "team", "team.1"]
+
+
+def test_whole_numbers_beyond_64_bits_are_refused(tmp_path):
+    path = write(tmp_path, "id\n99999999999999999999999\n")
+    with pytest.raises(InputError, match="is not a whole number"):
+        io.load_table(path, Schema(Column("id", "int")))
+
+
+def test_byte_order_marks_and_utf16(tmp_path):
+    bom = tmp_path / "bom.csv"
+    bom.write_bytes(b"\xef\xbb\xbfid,variant,revenue,day\n1,control,1,2026-10-01\n")
+    assert io.load_table(bom, SCHEMA)["id"].tolist() == [1]
+    only_bom = tmp_path / "only_bom.csv"
+    only_bom.write_bytes(b"\xef\xbb\xbf")
+    with pytest.raises(InputError, match=r"the first line is blank|no header row"):
+        io.load_table(only_bom, SCHEMA)
+    utf16 = tmp_path / "utf16.csv"
+    utf16.write_bytes("id,variant\n1,control\n".encode("utf-16"))
+    with pytest.raises(InputError, match="the file is UTF-16 text; re-save it as UTF-8 or set encoding: utf-16"):
+        io.load_table(utf16, SCHEMA)
+
+
+def test_the_encoding_error_gives_the_offset_in_the_file(tmp_path):
+    rows = "".join(f"{i},control,1,2026-10-01,plain\n" for i in range(20000))
+    text = "id,variant,revenue,day,name\n" + rows + "20000,control,1,2026-10-01,Zoë\n"
+    path = write(tmp_path, text, encoding="latin-1")
+    offset = text.encode("latin-1").index(b"\xeb")
+    with pytest.raises(InputError, match=rf"byte 0xeb at offset {offset}\)"):
+        io.load_table(path, SCHEMA)
+
+
+def test_a_date_column_is_read_with_one_format(tmp_path):
+    path = write(tmp_path, "day\n03/10/2026\n13/10/2026\n")
+    frame = io.load_table(path, Schema(Column("day", "date", date_format="%d/%m/%Y")))
+    assert frame["day"].tolist() == [pd.Timestamp("2026-10-03"), pd.Timestamp("2026-10-13")]
+    log = DropLog()
+    inferred = io.load_table(path, Schema(Column("day", "date", on_invalid="drop")), log=log, label="d.csv")
+    # one format inferred from the first value (month first): 13/10 does not fit it, and is dropped
+    assert inferred["day"].tolist() == [pd.Timestamp("2026-03-10")]
+    assert log.dropped("d.csv") == 1
+
+
+def test_offsets_are_converted_to_utc(tmp_path):
+    path = write(tmp_path, "at\n2026-10-01T10:00:00+02:00\n2026-10-01T10:00:00\n")
+    frame = io.load_table(path, Schema(Column("at", "datetime")))
+    assert frame["at"].tolist() == [pd.Timestamp("2026-10-01 08:00"), pd.Timestamp("2026-10-01 10:00")]
+
+
+def test_two_columns_mapped_to_one_name_is_refused(tmp_path):
+    path = write(tmp_path, "a,b\n1,2\n")
+    with pytest.raises(InputError, match="the column mapping maps two columns to 'id'"):
+        io.load_table(path, rename={"a": "id", "b": "id"})
+
+
+def test_missing_and_invalid_values_are_dropped_with_their_own_reasons(tmp_path):
+    path = write(tmp_path, "id,hours\n1,\n2,x\n3,4\n")
+    log = DropLog()
+    frame = io.load_table(path, Schema(Column("id", "int"), Column("hours", "float", nullable=False, on_invalid="drop")),
+                          log=log, label="w.csv")
+    assert frame["id"].tolist() == [3]
+    assert [(d["reason"], d["rows"]) for d in log.drops] == [("column 'hours': not a number", 1),
+                                                             ("column 'hours': missing value", 1)]

@@ -79,7 +79,7 @@ def test_unparseable_item_date_names_column_line_and_value(tmp_path):
     text = JIRA_CSV.replace("30/Sep/26 11:59 PM", "yesterday")
     with pytest.raises(InputError) as caught:
         load_items(write(tmp_path, "bad.csv", text))
-    assert str(caught.value) == "work items: column 'Created', row 3 (file line): 'yesterday' is not a date-time like %d/%b/%y %I:%M %p; fix the value"
+    assert str(caught.value) == "work items: column 'Created', data row 2: 'yesterday' is not a date-time like %d/%b/%y %I:%M %p; fix the value"
 
 
 @pytest.mark.parametrize("value", ["-3", "lots"])
@@ -87,7 +87,7 @@ def test_negative_or_non_numeric_item_effort_is_an_error(tmp_path, value):
     text = JIRA_CSV.replace(",5,7200", f",{value},7200")
     with pytest.raises(InputError) as caught:
         load_items(write(tmp_path, "neg.csv", text))
-    assert str(caught.value) == f"work items: column 'Custom field (Story Points)', row 2 (file line): '{value}' is not a number ≥ 0; fix the value"
+    assert str(caught.value) == f"work items: column 'Custom field (Story Points)', data row 1: '{value}' is not a number ≥ 0; fix the value"
 
 
 def test_a_needed_column_that_is_missing_says_how_to_map_it():
