@@ -35,6 +35,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from prodops_lib.feedback.embed import unit_vectors
+
 __all__ = ["EXACT_LIMIT", "OTHER", "Clustering", "cluster_embeddings", "layout_2d", "neighbour_mean"]
 
 OTHER = -1
@@ -43,16 +45,12 @@ _CELL_SIZE = 5_000
 _SILHOUETTE_SAMPLE = 8_000
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    vectors = np.asarray(vectors, dtype=np.float32)
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms > 0, norms, 1.0)
 
 
 def neighbour_mean(vectors: np.ndarray, n_neighbors: int, seed: int = 0) -> np.ndarray:
     """Each unit vector replaced by the normalised mean of its ``n_neighbors`` nearest
     (cosine) vectors, itself included; see the module docstring."""
-    vectors = _unit(vectors)
+    vectors = unit_vectors(vectors)
     n = len(vectors)
     if n_neighbors <= 1 or n < 2:
         return vectors
@@ -76,7 +74,7 @@ def neighbour_mean(vectors: np.ndarray, n_neighbors: int, seed: int = 0) -> np.n
             similarity = block_vectors[start:start + 2048] @ block_vectors.T
             nearest = np.argpartition(-similarity, take - 1, axis=1)[:, :take]
             smoothed[members[start:start + 2048]] = block_vectors[nearest].mean(axis=1)
-    return _unit(smoothed)
+    return unit_vectors(smoothed)
 
 
 @dataclass(frozen=True)
@@ -133,7 +131,7 @@ def cluster_embeddings(
     """Themes for unit ``vectors`` (n × d); see the module docstring for the method."""
     from sklearn.metrics import silhouette_score
 
-    vectors = _unit(vectors)
+    vectors = unit_vectors(vectors)
     n = len(vectors)
     if n < 3:
         raise ValueError(f"vectors: need at least 3 items to find themes, got {n}")
@@ -178,7 +176,7 @@ def _name_groups(vectors: np.ndarray, raw: np.ndarray, min_size: int, cutoff: fl
     ids = np.unique(raw)
     sizes = np.array([(raw == g).sum() for g in ids])
     first = np.array([np.flatnonzero(raw == g)[0] for g in ids])
-    coherence = np.array([float((vectors[raw == g] @ _unit(vectors[raw == g].mean(axis=0, keepdims=True))[0]).mean())
+    coherence = np.array([float((vectors[raw == g] @ unit_vectors(vectors[raw == g].mean(axis=0, keepdims=True))[0]).mean())
                           for g in ids])
     median = np.median(coherence)
     spread = 1.4826 * np.median(np.abs(coherence - median))
@@ -203,7 +201,7 @@ def layout_2d(vectors: np.ndarray, *, max_points: int = 2_000, seed: int = 0) ->
     from sklearn.decomposition import PCA
     from sklearn.manifold import TSNE
 
-    vectors = _unit(vectors)
+    vectors = unit_vectors(vectors)
     n = len(vectors)
     rng = np.random.default_rng(seed)
     shown = np.sort(rng.choice(n, max_points, replace=False)) if n > max_points else np.arange(n)

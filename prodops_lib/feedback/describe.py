@@ -27,6 +27,7 @@ import pandas as pd
 
 from prodops_lib.feedback.cluster import OTHER
 from prodops_lib.feedback.config import ProductTheme
+from prodops_lib.feedback.embed import unit_vectors
 from prodops_lib.feedback.prepare import shingle_similarity
 
 __all__ = ["OTHER_LABEL", "UNMAPPED", "ThemeDescription", "class_tfidf", "describe_themes",
@@ -109,9 +110,6 @@ class ThemeDescription:
         return list(zip(rows["text"], rows["cite"], strict=True))
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
-    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
-    return vectors / np.where(norms > 0, norms, 1.0)
 
 
 def _customers(frame: pd.DataFrame) -> tuple[int, float]:
@@ -150,9 +148,9 @@ def describe_themes(
     documents = [" ".join(items.loc[items["theme_id"] == t, "text"]) for t in theme_ids]
     weights, terms = class_tfidf(documents)
     names = theme_labels(weights, terms) if len(terms) else ["(no distinctive terms)"] * len(theme_ids)
-    vectors = _unit(np.asarray(vectors, dtype=np.float32))
-    centres = _unit(np.vstack([vectors[items["theme_id"].to_numpy() == t].mean(axis=0) for t in theme_ids]))
-    mapped, score = map_to_taxonomy(centres, _unit(np.asarray(taxonomy_vectors, dtype=np.float32)),
+    vectors = unit_vectors(np.asarray(vectors, dtype=np.float32))
+    centres = unit_vectors(np.vstack([vectors[items["theme_id"].to_numpy() == t].mean(axis=0) for t in theme_ids]))
+    mapped, score = map_to_taxonomy(centres, unit_vectors(np.asarray(taxonomy_vectors, dtype=np.float32)),
                                     [t.name for t in taxonomy], min_similarity)
     total = len(items)
     rows, quote_rows = [], []

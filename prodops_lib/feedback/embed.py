@@ -37,6 +37,7 @@ __all__ = [
     "embed_texts",
     "make_embedder",
     "text_keys",
+    "unit_vectors",
 ]
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
@@ -56,7 +57,8 @@ def text_keys(texts: list[str]) -> np.ndarray:
     return np.array([hashlib.sha256(t.encode("utf-8")).digest() for t in texts], dtype="S32")
 
 
-def _unit(vectors: np.ndarray) -> np.ndarray:
+def unit_vectors(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to length 1 (all-zero rows stay zero), as float32."""
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     return vectors / np.where(norms > 0, norms, 1.0)
@@ -207,7 +209,7 @@ class TfidfEmbedder:
     def embed(self, texts: list[str]) -> np.ndarray:
         if self._vectorizer is None:
             self.fit(texts)
-        return _unit(self._svd.transform(self._vectorizer.transform(texts)))
+        return unit_vectors(self._svd.transform(self._vectorizer.transform(texts)))
 
 
 def make_embedder(method: str, model: str = DEFAULT_MODEL, cache_dir: str | Path | None = None,
@@ -249,4 +251,4 @@ def embed_texts(embedder: TextEmbedder, texts: list[str] | pd.Series) -> Embeddi
         vectors, cached = embedder.embed_counted(texts)
     else:
         vectors, cached = embedder.embed(texts), 0
-    return Embeddings(_unit(vectors), embedder.name, cached, time.perf_counter() - start)
+    return Embeddings(unit_vectors(vectors), embedder.name, cached, time.perf_counter() - start)
