@@ -105,7 +105,7 @@ def use_theme() -> None:
 def format_value(value: object, spec: str | Callable[[object], str] | None = None) -> str:
     """Readable text for a table cell: thousands separators, three significant digits for small
     numbers, ISO dates; ``spec`` is a format string (``"{:.1%}"``) or a function."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+    if value is None or value is pd.NA or value is pd.NaT or (isinstance(value, float) and math.isnan(value)):
         return "—"
     if callable(spec):
         return spec(value)
@@ -257,6 +257,12 @@ def to_jsonable(value: Any) -> Any:
         return [to_jsonable(v) for v in items]
     if isinstance(value, pd.DataFrame):
         return [to_jsonable(r) for r in value.to_dict("records")]
+    if isinstance(value, pd.Series | pd.Index) or type(value).__name__ == "ndarray":
+        return [to_jsonable(v) for v in value.tolist()]
+    if isinstance(value, pd.Timedelta | dt.timedelta):
+        return pd.Timedelta(value).isoformat()
+    if type(value).__name__ == "datetime64":
+        return pd.Timestamp(value).isoformat()
     if isinstance(value, (pd.Timestamp, dt.datetime, dt.date)):
         return value.isoformat()
     if isinstance(value, Path):
@@ -270,19 +276,20 @@ def to_jsonable(value: Any) -> Any:
     return value
 
 
-def save_result(data: pd.DataFrame | Mapping[str, Any] | Any, name: str, results_dir: str | Path) -> Path:
-    """Save a table behind a chart (CSV) or a summary object (JSON) into ``results_dir``."""
+def save_result(data: pd.DataFrame | Mapping[str, Any] | Any, name: str, results_dir: str | Path) -> None:
+    """Save a table behind a chart (``name.csv``; a meaningful index is kept as columns) or a
+    summary object (``name.json``) into ``results_dir``. Returns nothing, so a notebook cell
+    that ends with it shows nothing."""
     folder = resolve_path(results_dir)
     folder.mkdir(parents=True, exist_ok=True)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ValueError(f"save_result: name {name!r} must be letters, digits, '_', '-' or '.' (it becomes a file name)")
     if isinstance(data, pd.DataFrame):
-        path = folder / f"{name}.csv"
-        data.to_csv(path, index=False, lineterminator="\n")
+        default_index = isinstance(data.index, pd.RangeIndex) and data.index.name is None
+        (data if default_index else data.reset_index()).to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
     else:
-        path = folder / f"{name}.json"
-        path.write_text(json.dumps(to_jsonable(data), indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
-    return path
+        text = json.dumps(to_jsonable(data), indent=2, ensure_ascii=False)
+        (folder / f"{name}.json").write_text(text + "\n", encoding="utf-8")
 
 
 def save_headline(text: str, results_dir: str | Path, *, status: Tone = "neutral") -> None:
@@ -292,16 +299,18 @@ def save_headline(text: str, results_dir: str | Path, *, status: Tone = "neutral
 
 def appendix(log: DropLog, parameters: Any, results_dir: str | Path) -> Html:
     """The data-quality and parameters appendix; also saves ``data_quality.csv``,
-    ``inputs.json`` and ``parameters.json`` for the manifest and for analysts."""
+    ``inputs.json`` (with every parameter file read) and ``parameters.json`` for the manifest
+    and for analysts."""
+    log.record_parameter_files()
     log.save(results_dir)
     save_result(parameters, "parameters", results_dir)
     quality = log.to_frame()
     dropped = int(quality["rows_dropped"].sum()) if len(quality) else 0
     summary = (
-        f"{len(log.inputs)} input(s) read; {dropped:,} row(s) dropped in total."
+        f"{len(log.inputs)} input(s) read; {dropped:,} row(s) dropped in total, each with its reason below."
         if dropped else f"{len(log.inputs)} input(s) read; no rows were dropped."
     )
-    inputs = pd.DataFrame(log.inputs, columns=["source", "path", "sha256", "rows"])
+    inputs = pd.DataFrame(log.inputs, columns=["source", "kind", "path", "sha256", "rows"])
     inputs["sha256"] = inputs["sha256"].map(lambda digest: digest[:16] + "…" if isinstance(digest, str) else "—")
     flat = pd.json_normalize(to_jsonable(parameters), sep=".") if parameters else pd.DataFrame()
     parameter_rows = pd.DataFrame(

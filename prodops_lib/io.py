@@ -13,6 +13,7 @@ import codecs
 import csv
 import hashlib
 import json
+import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from typing import Literal
 
 import pandas as pd
 
-from prodops_lib.params import resolve_path
+from prodops_lib.params import files_read, project_root, resolve_path
 
 __all__ = [
     "SQL",
@@ -98,11 +99,14 @@ class DropLog:
     inputs: list[dict] = field(default_factory=list)
     drops: list[dict] = field(default_factory=list)
 
-    def record_input(self, label: str, path: Path | None, rows: int) -> None:
-        digest = file_sha256(path) if path is not None and path.is_file() else None
-        self.inputs.append(
-            {"source": label, "path": str(path) if path else None, "sha256": digest, "rows": int(rows)}
-        )
+    def record_input(self, label: str, path: Path | None, rows: int | None, kind: str = "data") -> None:
+        """Remember a source read (``kind`` data or parameters), its file's SHA-256 and its
+        rows; a file already recorded under the same label is not listed twice."""
+        digest = file_sha256(path) if path is not None and Path(path).is_file() else None
+        entry = {"source": label, "kind": kind, "path": portable_path(path) if path else None, "sha256": digest,
+                 "rows": None if rows is None else int(rows)}
+        if entry not in self.inputs:
+            self.inputs.append(entry)
 
     def drop(self, source: str, reason: str, rows: int, example: str | None = None) -> None:
         """Count ``rows`` dropped from ``source`` because of ``reason`` (zero counts are kept
@@ -124,7 +128,8 @@ class DropLog:
         """Rows read and dropped per source, one row per reason (a source without drops gets
         one row with reason ``—``)."""
         rows = []
-        for entry in self.inputs:
+        data_inputs = [entry for entry in self.inputs if entry["kind"] == "data"]
+        for entry in data_inputs:
             reasons = [d for d in self.drops if d["source"] == entry["source"]] or [None]
             for drop in reasons:
                 rows.append({
@@ -134,12 +139,18 @@ class DropLog:
                     "rows_dropped": drop["rows"] if drop else 0,
                     "example": (drop or {}).get("example"),
                 })
-        read_sources = {entry["source"] for entry in self.inputs}
+        read_sources = {entry["source"] for entry in data_inputs}
         for drop in self.drops:
             if drop["source"] not in read_sources:
                 rows.append({"source": drop["source"], "rows_read": None, "reason": drop["reason"],
                              "rows_dropped": drop["rows"], "example": drop.get("example")})
         return pd.DataFrame(rows, columns=["source", "rows_read", "reason", "rows_dropped", "example"])
+
+    def record_parameter_files(self) -> None:
+        """Record every parameter file this process has read (taxonomies, rule files): they
+        change the numbers as much as the data does, so their hashes go into the manifest."""
+        for path in files_read():
+            self.record_input(portable_path(path), path, None, kind="parameters")
 
     def save(self, results_dir: str | Path) -> None:
         """Write ``data_quality.csv`` and ``inputs.json`` (the runner reads the latter)."""
@@ -147,6 +158,21 @@ class DropLog:
         folder.mkdir(parents=True, exist_ok=True)
         self.to_frame().to_csv(folder / "data_quality.csv", index=False, lineterminator="\n")
         (folder / "inputs.json").write_text(json.dumps(self.inputs, indent=2) + "\n", encoding="utf-8")
+
+
+_STAGING = re.compile(r"(^|/)\.(\d{4}-\d{2})\.staging(?=/|$)")
+
+
+def portable_path(path: str | Path) -> str:
+    """A path as reports show it: relative to the project root when inside it, and with the
+    runner's staging folder (``.YYYY-MM.staging``, renamed to ``YYYY-MM`` when the run ends)
+    named as it will be, so identical runs record identical paths."""
+    resolved = Path(path).resolve()
+    try:
+        text = resolved.relative_to(project_root().resolve()).as_posix()
+    except ValueError:
+        text = resolved.as_posix()
+    return _STAGING.sub(r"\1\2", text)
 
 
 _HASHES: dict[tuple[str, int, int], str] = {}

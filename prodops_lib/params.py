@@ -32,6 +32,7 @@ __all__ = [
     "Taxonomy",
     "ThemeSpec",
     "build",
+    "files_read",
     "load",
     "load_taxonomy",
     "load_yaml",
@@ -101,19 +102,50 @@ def month_bounds(period: str) -> tuple[dt.date, dt.date]:
 # --------------------------------------------------------------------------- loading
 
 
+_FILES_READ: list[Path] = []
+
+
+def files_read() -> list[Path]:
+    """Every parameter file this process has loaded, in order (for the report manifest)."""
+    return list(_FILES_READ)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (YAML would silently
+    keep the last value)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if key in seen:
+                mark = key_node.start_mark
+                raise ParameterError(f"key {key!r} is written twice (line {mark.line + 1}); keep one")
+            seen.add(key)
+        return super().construct_mapping(node, deep=deep)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
-    """Read a YAML mapping, with one-line errors for a missing file or a syntax error."""
+    """Read a YAML mapping, with one-line errors for a missing file, a syntax error or a key
+    written twice."""
     file = resolve_path(path)
     if not file.is_file():
         raise ParameterError(f"{path}: parameter file not found (looked at {file})")
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+    except ParameterError as error:
+        raise ParameterError(f"{path}: {error}") from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown line"
         raise ParameterError(f"{path}: invalid YAML at {where}: {error.problem}") from None
+    except yaml.YAMLError as error:  # e.g. a control character: not a MarkedYAMLError
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise ParameterError(f"{path}: invalid YAML: {first_line}") from None
     except UnicodeDecodeError:
         raise ParameterError(f"{path}: not UTF-8 text; save the file as UTF-8") from None
+    if file not in _FILES_READ:
+        _FILES_READ.append(file)
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -269,10 +301,11 @@ def _build_dataclass(value: Any, schema: type, source: str, key: str) -> Any:
             )
     try:
         return schema(**arguments)
-    except ParameterError:
-        raise
-    except ValueError as error:
-        raise ParameterError(f"{_where(source, key.rstrip('.'))}: {error}") from None
+    except ValueError as error:  # a cross-field rule; name the file unless the message does
+        message = str(error)
+        if message.startswith(f"{source}:"):
+            raise
+        raise ParameterError(f"{_where(source, key.rstrip('.'))}: {message}") from None
 
 
 # --------------------------------------------------------------------------- papermill

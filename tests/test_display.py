@@ -41,6 +41,11 @@ def test_table_formats_numbers_and_truncates():
     assert "Showing 2 of 3 rows" in html
 
 
+def test_a_missing_timestamp_shows_as_a_dash():
+    html = display.table(pd.DataFrame({"t": [pd.Timestamp("2026-10-01 12:30"), pd.NaT]}))
+    assert "2026-10-01 12:30" in html and "—" in html
+
+
 def test_format_value_rules():
     assert display.format_value(1234567) == "1,234,567"
     assert display.format_value(0.012345) == "0.0123"
@@ -52,11 +57,15 @@ def test_format_value_rules():
 def test_save_result_writes_csv_and_json(tmp_path):
     import numpy as np
 
-    csv_path = display.save_result(pd.DataFrame({"a": [1, 2]}), "table", tmp_path)
-    assert csv_path.read_text() == "a\n1\n2\n"
-    json_path = display.save_result({"p": np.float64(0.5), "n": np.int64(3), "x": float("nan"),
-                                     "when": pd.Timestamp("2026-10-01")}, "summary", tmp_path)
-    assert json.loads(json_path.read_text()) == {"p": 0.5, "n": 3, "x": None, "when": "2026-10-01T00:00:00"}
+    assert display.save_result(pd.DataFrame({"a": [1, 2]}), "table", tmp_path) is None
+    assert (tmp_path / "table.csv").read_text() == "a\n1\n2\n"
+    display.save_result(pd.DataFrame({"theme": ["x", "y"], "share": [0.4, 0.6]}).set_index("theme"), "shares", tmp_path)
+    assert (tmp_path / "shares.csv").read_text() == "theme,share\nx,0.4\ny,0.6\n"  # the index is kept
+    display.save_result({"p": np.float64(0.5), "n": np.int64(3), "x": float("nan"), "when": pd.Timestamp("2026-10-01"),
+                         "values": np.array([1, 2]), "series": pd.Series([0.5]), "wait": pd.Timedelta(hours=1)},
+                        "summary", tmp_path)
+    assert json.loads((tmp_path / "summary.json").read_text()) == {
+        "p": 0.5, "n": 3, "x": None, "when": "2026-10-01T00:00:00", "values": [1, 2], "series": [0.5], "wait": "P0DT1H0M0S"}
 
 
 def test_headline_and_appendix_are_saved_for_the_runner(tmp_path):

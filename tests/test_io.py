@@ -32,7 +32,7 @@ def test_csv_is_typed_and_recorded_with_its_hash(tmp_path):
     assert frame["revenue"].tolist() == [2.5, 0.0]
     assert frame["day"].tolist() == [pd.Timestamp("2026-10-01"), pd.Timestamp("2026-10-02")]
     assert frame["extra"].tolist() == ["x", "y"]  # undeclared columns pass through
-    assert log.inputs == [{"source": "units.csv", "path": str(path),
+    assert log.inputs == [{"source": "units.csv", "kind": "data", "path": str(path),
                            "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "rows": 2}]
 
 

@@ -148,3 +148,22 @@ def test_paths_resolve_from_the_project_root_not_the_cwd(tmp_path, monkeypatch):
     monkeypatch.chdir("/")
     assert params.resolve_path("data/x.csv") == tmp_path / "data" / "x.csv"
     assert params.resolve_path("/abs/x.csv") == Path("/abs/x.csv")
+
+
+def test_a_key_written_twice_is_refused(tmp_path):
+    path = write(tmp_path, "source: x.csv\nalpha: 0.1\nalpha: 0.2\n")
+    with pytest.raises(ParameterError, match=r"settings\.yaml: key 'alpha' is written twice \(line 3\); keep one"):
+        params.load(path, Settings)
+
+
+def test_a_control_character_is_a_one_line_error(tmp_path):
+    path = write(tmp_path, "source: x\x07.csv\n")
+    with pytest.raises(ParameterError, match=r"settings\.yaml: invalid YAML: ") as error:
+        params.load(path, Settings)
+    assert "\n" not in str(error.value)
+
+
+def test_files_read_are_remembered_for_the_manifest(tmp_path):
+    path = write(tmp_path, "source: x.csv\n")
+    params.load(path, Settings)
+    assert path in params.files_read()

@@ -62,7 +62,7 @@ def test_index_names_each_failure_its_cell_and_its_error(fixture_run):
     assert "Failed in cell [4]: RuntimeError: the fixture failed on purpose" in index
     assert "alhpa: unknown key; did you mean &#x27;alpha&#x27;?" in index
     assert "data/no_such_file.csv: file not found" in index
-    assert "Timed out" in index and "stopped after 4 s" in index
+    assert "Timed out" in index and "stopped after 4 s: the notebook did not finish within the bundle&#x27;s timeout" in index
     # the good report's headline is the period headline and its card links its files
     assert '<div class="period-headline">3 items for 2026-10</div>' in index
     assert 'href="good.html"' in index and 'href="results/good/items.csv"' in index
@@ -82,23 +82,74 @@ def test_the_drop_log_reaches_the_report(fixture_run):
     assert "column 'effort': not a number,1" in quality
 
 
-def test_rerunning_a_period_replaces_its_folder_whole(tmp_path):
-    stale = tmp_path / "2026-10" / "stale.html"
-    stale.parent.mkdir()
+@pytest.fixture
+def small_project(tmp_path):
+    """A copy of the fixture project whose bundle has two quick reports."""
+    project = tmp_path / "project"
+    shutil.copytree(RUNNER_FIXTURES, project)
+    (project / "parameters" / "bundle.yaml").write_text(
+        "title: Small\ndefault_period: 2026-10\nreports:\n"
+        "  - {name: good, notebook: notebooks/ok.ipynb, parameters: parameters/ok.yaml}\n"
+        "  - {name: fails, notebook: notebooks/fails.ipynb}\n", encoding="utf-8")
+    return project
+
+
+def test_rerunning_a_period_replaces_its_folder_whole(small_project, tmp_path):
+    out = tmp_path / "out"
+    stale = out / "2026-10" / "stale.html"
+    stale.parent.mkdir(parents=True)
     stale.write_text("old")
-    result = run_bundle(BUNDLE, out_dir=tmp_path, only=["good"], progress=False, echo=lambda _: None)
-    assert result.ok
+    bundle = small_project / "parameters" / "bundle.yaml"
+    result = run_bundle(bundle, out_dir=out, progress=False, echo=lambda _: None)
+    assert [o.status for o in result.outcomes] == ["ok", "failed"]
     assert not stale.exists()
-    assert sorted(p.name for p in (tmp_path / "2026-10").iterdir()) == [
-        "good.html", "good.ipynb", "index.html", "logs", "manifest.json", "results"]
-    assert json.loads((tmp_path / "2026-10" / "results" / "good" / "status.json").read_text()) == {"status": "ok", "error": None}
-    assert [p.name for p in tmp_path.iterdir()] == ["2026-10"]
+    assert sorted(p.name for p in (out / "2026-10").iterdir()) == [
+        "fails.html", "fails.ipynb", "good.html", "good.ipynb", "index.html", "logs", "manifest.json", "results"]
+    assert json.loads((out / "2026-10" / "results" / "good" / "status.json").read_text()) == {"status": "ok", "error": None}
+    assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".lock")) == ["2026-10"]
+
+
+def test_only_reruns_the_named_reports_and_keeps_the_others(small_project, tmp_path):
+    out = tmp_path / "out"
+    bundle = small_project / "parameters" / "bundle.yaml"
+    run_bundle(bundle, out_dir=out, progress=False, echo=lambda _: None)
+    first = json.loads((out / "2026-10" / "manifest.json").read_text())
+    result = run_bundle(bundle, out_dir=out, only=["fails"], progress=False, echo=lambda _: None)
+    assert [(o.entry.name, o.status, o.carried_over is not None) for o in result.outcomes] == [
+        ("good", "ok", True), ("fails", "failed", False)]
+    folder = out / "2026-10"
+    assert (folder / "good.html").is_file() and (folder / "results" / "good" / "items.csv").is_file()
+    manifest = json.loads(folder.joinpath("manifest.json").read_text())
+    good = next(r for r in manifest["reports"] if r["name"] == "good")
+    assert good["carried_over"] is True and good["inputs"] == first["reports"][0]["inputs"]
+    assert "Kept from the previous run of this period" in (folder / "index.html").read_text()
+
+
+def test_identical_runs_write_identical_reports(small_project, tmp_path):
+    bundle = small_project / "parameters" / "bundle.yaml"
+    pages = []
+    for attempt in ("a", "b"):
+        run_bundle(bundle, out_dir=tmp_path / attempt, only=["good"], progress=False, echo=lambda _: None)
+        pages.append((tmp_path / attempt / "2026-10" / "results" / "good" / "inputs.json").read_text())
+    assert pages[0] == pages[1]
+    assert ".staging" not in pages[0]
+
+
+def test_a_broken_parameter_file_fails_its_report_not_the_run(small_project, tmp_path):
+    (small_project / "parameters" / "ok.yaml").write_text("input: [unclosed\n", encoding="utf-8")
+    result = run_bundle(small_project / "parameters" / "bundle.yaml", out_dir=tmp_path / "out",
+                        progress=False, echo=lambda _: None)
+    assert result.outcomes[0].status == "failed" and "invalid YAML" in result.outcomes[0].error
+    manifest = json.loads((tmp_path / "out" / "2026-10" / "manifest.json").read_text())
+    assert manifest["reports"][0]["parameters_file"]["contents"] is None
+    assert "invalid YAML" in manifest["reports"][0]["parameters_file"]["error"]
 
 
 @pytest.mark.parametrize(("arguments", "message"), [
     (["--only", "goood"], "--only goood: no report of that name in the bundle; did you mean 'good'?"),
     (["--period", "2026-13"], "--period: '2026-13' is not a month; write it as YYYY-MM"),
     (["--timeout", "0"], "--timeout 0: must be a positive number of seconds"),
+    (["--timeout", "nan"], "--timeout nan: must be a positive number of seconds"),
 ])
 def test_usage_errors_exit_2_with_one_line(arguments, message, tmp_path, capsys):
     code = cli.main(["report", "--bundle", str(BUNDLE), "--out", str(tmp_path), *arguments])
@@ -115,3 +166,11 @@ def test_bundle_naming_a_missing_parameter_file_exits_2(tmp_path, capsys):
     code = cli.main(["report", "--bundle", str(bundle), "--out", str(tmp_path / "out")])
     assert code == cli.EXIT_USAGE
     assert "reports[0] 'good': parameter file 'parameters/ok.yaml' not found" in capsys.readouterr().err
+
+
+def test_inject_may_not_override_what_the_runner_sets(small_project, tmp_path, capsys):
+    bundle = small_project / "parameters" / "bundle.yaml"
+    bundle.write_text("reports:\n  - {name: good, notebook: notebooks/ok.ipynb, inject: {period: 2020-01}}\n",
+                      encoding="utf-8")
+    assert cli.main(["report", "--bundle", str(bundle), "--out", str(tmp_path)]) == cli.EXIT_USAGE
+    assert "reports[0]: inject: 'period' is set by the runner for every report; remove it from inject" in capsys.readouterr().err

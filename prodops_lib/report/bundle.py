@@ -20,6 +20,7 @@ The same notebook may appear several times with different parameters and names.
 from __future__ import annotations
 
 import difflib
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,7 @@ from typing import Any
 from prodops_lib.params import ParameterError, build, load_yaml, parse_period, resolve_path
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+RESERVED_PARAMETERS = frozenset({"period", "report_name", "results_dir", "parameters_file"})
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,11 @@ class ReportEntry:
     inject: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.timeout is not None and self.timeout <= 0:
+        if self.timeout is not None and not (math.isfinite(self.timeout) and self.timeout > 0):
             raise ValueError(f"timeout {self.timeout:g}: must be a positive number of seconds")
+        reserved = sorted(set(self.inject) & RESERVED_PARAMETERS)
+        if reserved:
+            raise ValueError(f"inject: {reserved[0]!r} is set by the runner for every report; remove it from inject")
         if not _NAME.match(self.name):
             raise ValueError(
                 f"name {self.name!r} must be lower-case letters, digits, '_' or '-' (it names files)"

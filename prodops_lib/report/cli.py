@@ -8,6 +8,7 @@ period, parameter file or ``--only`` name) — the message says what to fix.
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -52,7 +53,7 @@ def _report(args: argparse.Namespace) -> int:
 
     root = project_root()
     bundle = args.bundle or root / "parameters" / "monthly.yaml"
-    if args.timeout is not None and args.timeout <= 0:
+    if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
         raise ParameterError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
     result = run_bundle(bundle, period=args.period, out_dir=args.out or root / "reports",
                         only=args.only, timeout=args.timeout, progress=not args.no_progress)

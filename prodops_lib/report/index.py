@@ -99,6 +99,8 @@ def _card(outcome: ReportOutcome, folder: Path) -> str:
         f'<div><span class="badge" style="color:{colour};background:{background}">{label}</span> '
         f'<span class="name">{safe_text(entry.name)} · {outcome.duration_seconds:.0f} s</span></div>',
     ]
+    if outcome.carried_over is not None:
+        parts.append('<div class="name">Kept from the previous run of this period (not re-run this time).</div>')
     if outcome.headline and outcome.headline.get("headline"):
         tone = _TONE_COLOURS.get(str(outcome.headline.get("tone")), _TONE_COLOURS["neutral"])
         parts.append(f'<div class="headline" style="border-left:3px solid {tone};padding-left:8px">'

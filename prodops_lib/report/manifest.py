@@ -59,11 +59,14 @@ def build_manifest(bundle: Bundle, bundle_file: Path, root: Path, result: RunRes
     """The manifest for a finished run (written before the staging folder is swapped in)."""
     reports = []
     for outcome in result.outcomes:
+        if outcome.carried_over is not None:
+            reports.append({**outcome.carried_over, "carried_over": True})
+            continue
         entry = outcome.entry
         notebook = resolve_path(entry.notebook, root)
         parameters_file = resolve_path(entry.parameters, root) if entry.parameters else None
         inputs_file = staging / "results" / entry.name / "inputs.json"
-        inputs = json.loads(inputs_file.read_text(encoding="utf-8")) if inputs_file.is_file() else []
+        inputs = _read_inputs(inputs_file)
         reports.append({
             "name": entry.name,
             "title": entry.display_title,
@@ -72,15 +75,12 @@ def build_manifest(bundle: Bundle, bundle_file: Path, root: Path, result: RunRes
             "failed_cell": outcome.failed_cell,
             "duration_seconds": round(outcome.duration_seconds, 3),
             "notebook": {"path": entry.notebook, "sha256": file_sha256(notebook)},
-            "parameters_file": (
-                {"path": entry.parameters, "sha256": file_sha256(parameters_file),
-                 "contents": to_jsonable(load_yaml(parameters_file))}
-                if parameters_file else None
-            ),
+            "parameters_file": _parameters_record(entry.parameters, parameters_file),
             "injected_parameters": {  # as seen after the staging folder is renamed into place
                 key: value.replace(staging.as_posix(), result.folder.as_posix()) if isinstance(value, str) else value
                 for key, value in outcome.injected.items()
             },
+            "carried_over": False,
             "inputs": inputs,
         })
     return {
@@ -95,3 +95,27 @@ def build_manifest(bundle: Bundle, bundle_file: Path, root: Path, result: RunRes
         "git": git_state(root),
         "reports": reports,
     }
+
+
+def _parameters_record(name: str | None, path: Path | None) -> dict[str, Any] | None:
+    """The parameter file's path, hash and contents (or the reason its contents are missing:
+    a file with a YAML error has already failed its report, and must not stop the manifest)."""
+    if path is None:
+        return None
+    record: dict[str, Any] = {"path": name, "sha256": file_sha256(path) if path.is_file() else None}
+    try:
+        record["contents"] = to_jsonable(load_yaml(path))
+    except ValueError as error:
+        record["contents"], record["error"] = None, str(error)
+    return record
+
+
+def _read_inputs(path: Path) -> list[dict[str, Any]]:
+    """A report's ``inputs.json``, or nothing when it is missing or unreadable."""
+    if not path.is_file():
+        return []
+    try:
+        inputs = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        return []
+    return inputs if isinstance(inputs, list) else []

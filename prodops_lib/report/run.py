@@ -9,19 +9,20 @@ new files.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
 import nbformat
 
-from prodops_lib.params import parse_period, resolve_path, to_papermill
+from prodops_lib.params import ParameterError, parse_period, resolve_path, to_papermill
 from prodops_lib.report.bundle import Bundle, ReportEntry, bundle_root, load_bundle
 
 Status = Literal["ok", "failed", "timeout"]
@@ -41,6 +42,7 @@ class ReportOutcome:
     headline: dict[str, Any] | None = None
     injected: dict[str, Any] = field(default_factory=dict)
     html_exported: bool = False
+    carried_over: dict[str, Any] | None = None  # the previous run's manifest entry, when not re-run
 
     @property
     def ok(self) -> bool:
@@ -78,7 +80,9 @@ def run_bundle(
     """Run the bundle's notebooks (or those named in ``only``) for ``period``.
 
     ``timeout`` bounds each notebook's whole execution in seconds; a notebook that exceeds it
-    is stopped and reported as a timeout.
+    is stopped and reported as a timeout. With ``only``, the period's other reports are kept
+    from the previous run (and named as such on the index), so re-running one report never
+    removes the others.
     """
     from prodops_lib.report.index import write_index
     from prodops_lib.report.manifest import build_manifest
@@ -90,11 +94,29 @@ def run_bundle(
     entries = bundle.select(only)
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    staging = out / f".{period}.staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / "results").mkdir(parents=True)
+    final = out / period
+    with _period_lock(out, period):
+        # A fixed staging name: identical runs inject identical paths into the notebooks.
+        staging = out / f".{period}.staging"
+        shutil.rmtree(staging, ignore_errors=True)
+        carried = _carry_over(final, staging, bundle, entries) if only else []
+        (staging / "results").mkdir(parents=True, exist_ok=True)
+        try:
+            started = time.time()
+            outcomes = _run_entries(entries, period, root, staging, timeout, progress, echo)
+            ordered = _in_bundle_order(bundle, outcomes + carried)
+            result = RunResult(period, final, ordered, time.time() - started)
+            manifest = build_manifest(bundle, bundle_file, root, result, staging, started)
+            (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+            write_index(bundle, result, staging)
+            _swap_into_place(staging, final)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)  # only left when something above failed
+    return result
 
-    started = time.time()
+
+def _run_entries(entries: list[ReportEntry], period: str, root: Path, staging: Path, timeout: float | None,
+                 progress: bool, echo: Callable[[str], None]) -> list[ReportOutcome]:
     outcomes = []
     previous_root = os.environ.get("PRODOPS_ROOT")
     os.environ["PRODOPS_ROOT"] = str(root)  # kernels inherit it: paths resolve from the project root
@@ -111,12 +133,59 @@ def run_bundle(
             os.environ.pop("PRODOPS_ROOT", None)
         else:
             os.environ["PRODOPS_ROOT"] = previous_root
-    result = RunResult(period, out / period, outcomes, time.time() - started)
-    manifest = build_manifest(bundle, bundle_file, root, result, staging, started)
-    (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-    write_index(bundle, result, staging)
-    _swap_into_place(staging, out / period)
-    return result
+    return outcomes
+
+
+@contextlib.contextmanager
+def _period_lock(out: Path, period: str) -> Iterator[None]:
+    """One run per period and output folder at a time (two would share the staging folder)."""
+    import fcntl
+
+    with (out / f".{period}.lock").open("w") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise ParameterError(f"--period {period}: another `prodops report` is writing {out / period}; "
+                                 "wait for it to finish") from None
+        yield
+
+
+def _carry_over(final: Path, staging: Path, bundle: Bundle, selected: list[ReportEntry]) -> list[ReportOutcome]:
+    """Copy the period's existing reports that are not re-run into the staging folder, and
+    describe them from the previous run's manifest."""
+    if not final.is_dir():
+        return []
+    shutil.copytree(final, staging, ignore=shutil.ignore_patterns("index.html", "manifest.json"))
+    rerun = {entry.name for entry in selected}
+    for name in rerun:
+        for path in (staging / f"{name}.html", staging / f"{name}.ipynb", staging / "logs" / f"{name}.log"):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(staging / "results" / name, ignore_errors=True)
+    previous = {}
+    manifest_file = final / "manifest.json"
+    if manifest_file.is_file():
+        try:
+            previous = {r["name"]: r for r in json.loads(manifest_file.read_text(encoding="utf-8"))["reports"]}
+        except (json.JSONDecodeError, KeyError, TypeError):
+            previous = {}
+    carried = []
+    for entry in bundle.reports:
+        if entry.name in rerun or entry.name not in previous:
+            continue
+        record = previous[entry.name]
+        outcome = ReportOutcome(entry, status=record.get("status", "failed"), error=record.get("error"),
+                                failed_cell=record.get("failed_cell"),
+                                duration_seconds=float(record.get("duration_seconds") or 0.0),
+                                injected=record.get("injected_parameters") or {},
+                                html_exported=(staging / f"{entry.name}.html").is_file(), carried_over=record)
+        outcome.headline = _read_headline(staging / "results" / entry.name)
+        carried.append(outcome)
+    return carried
+
+
+def _in_bundle_order(bundle: Bundle, outcomes: list[ReportOutcome]) -> list[ReportOutcome]:
+    position = {entry.name: index for index, entry in enumerate(bundle.reports)}
+    return sorted(outcomes, key=lambda outcome: position[outcome.entry.name])
 
 
 def _last_complete_month() -> str:
@@ -141,8 +210,9 @@ def _run_one(entry: ReportEntry, period: str, root: Path, staging: Path, timeout
             injected["parameters_file"] = resolve_path(entry.parameters, root).as_posix()
         injected.update(entry.inject)
         outcome.injected = to_papermill(injected, source=f"bundle entry {entry.name!r}")
-        limits = [t for t in (timeout, entry.timeout) if t is not None]
-        timeout = min(limits) if limits else None
+        limits = [(t, source) for t, source in ((timeout, "--timeout"), (entry.timeout, "the bundle's timeout"))
+                  if t is not None]
+        timeout, limit_source = min(limits) if limits else (None, None)
         clock = _NotebookClock(timeout)
         kernel_log = staging / "logs" / f"{entry.name}.log"
         kernel_log.parent.mkdir(exist_ok=True)
@@ -152,6 +222,7 @@ def _run_one(entry: ReportEntry, period: str, root: Path, staging: Path, timeout
                 str(executed),
                 parameters=outcome.injected,
                 kernel_name="python3",
+                language="python",
                 progress_bar=progress,
                 cwd=str(root),
                 kernel_manager_class=_kernel_manager_logging_to(log_file),
@@ -164,7 +235,7 @@ def _run_one(entry: ReportEntry, period: str, root: Path, staging: Path, timeout
         outcome.error = f"{error.ename}: {_clean(error.evalue)}"
     except TimeoutError:  # nbclient's CellTimeoutError is a TimeoutError
         outcome.status = "timeout"
-        outcome.error = f"stopped after {timeout:g} s: the notebook did not finish within --timeout"
+        outcome.error = f"stopped after {timeout:g} s: the notebook did not finish within {limit_source}"
         cell = clock.current_cell
         if cell is not None:
             outcome.failed_cell = cell.get("execution_count")
@@ -249,9 +320,12 @@ def _read_headline(results_dir: Path) -> dict[str, Any] | None:
     if not file.is_file():
         return None
     try:
-        return json.loads(file.read_text(encoding="utf-8"))
-    except json.JSONDecodeError:
+        headline = json.loads(file.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError):
         return None
+    if not isinstance(headline, dict) or not isinstance(headline.get("headline"), str):
+        return None  # a notebook wrote something else: the card shows no headline
+    return headline
 
 
 def _export(executed: Path, html: Path, entry: ReportEntry, outcome: ReportOutcome,
@@ -281,7 +355,8 @@ def _first_lines(source: str, count: int = 3) -> str:
 def _swap_into_place(staging: Path, final: Path) -> None:
     """Replace ``final`` with ``staging`` by two renames: readers see the old folder or the new
     one, never a mix (the gap between the renames is a moment with no folder at all)."""
-    retired = final.with_name(f".{final.name}.old-{os.getpid()}")
+    retired = final.with_name(f".{final.name}.old")
+    shutil.rmtree(retired, ignore_errors=True)
     if final.exists():
         os.replace(final, retired)
     os.replace(staging, final)
