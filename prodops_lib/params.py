@@ -132,7 +132,7 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     if not file.is_file():
         raise ParameterError(f"{path}: parameter file not found (looked at {file})")
     try:
-        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader
+        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # a SafeLoader subclass
     except ParameterError as error:
         raise ParameterError(f"{path}: {error}") from None
     except yaml.MarkedYAMLError as error:
@@ -301,11 +301,10 @@ def _build_dataclass(value: Any, schema: type, source: str, key: str) -> Any:
             )
     try:
         return schema(**arguments)
-    except ValueError as error:  # a cross-field rule; name the file unless the message does
-        message = str(error)
-        if message.startswith(f"{source}:"):
-            raise
-        raise ParameterError(f"{_where(source, key.rstrip('.'))}: {message}") from None
+    except ParameterError:  # already says where it comes from
+        raise
+    except ValueError as error:  # a cross-field rule: name the file and the key
+        raise ParameterError(f"{_where(source, key.rstrip('.'))}: {error}") from None
 
 
 # --------------------------------------------------------------------------- papermill

@@ -79,7 +79,10 @@ class Bundle:
         if sum(entry.headline for entry in self.reports) > 1:
             raise ValueError("reports: more than one entry has headline: true; choose one")
         if self.default_period is not None:
-            parse_period(self.default_period, "default_period")
+            try:
+                parse_period(self.default_period, "default_period")
+            except ParameterError as error:  # re-raised as a plain rule, so the file is named
+                raise ValueError(str(error)) from None
 
     def select(self, names: list[str] | None) -> list[ReportEntry]:
         """The entries named by ``--only`` (all when ``names`` is empty), in bundle order."""

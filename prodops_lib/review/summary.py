@@ -60,11 +60,18 @@ def _pct(share: float) -> str:
 
 
 def _theme_names(rows: pd.DataFrame) -> list[str]:
+    """Product themes first ("Integrations"), each with its most specific emerging feedback
+    theme as an example; feedback themes outside the taxonomy by their own label."""
+    level = rows["level"] if "level" in rows.columns else pd.Series("theme", index=rows.index)
+    products = rows[level == "product theme"]
+    themes = rows[level != "product theme"]
     names = []
-    for _, row in rows.iterrows():
-        theme = row.get("product_theme")
-        label = row.get("label")
-        name = f"{label} ({theme})" if isinstance(theme, str) and theme not in ("unmapped", label) else str(label)
-        if name not in names:
-            names.append(name)
+    for product in products["product_theme"].astype(str):
+        examples = themes[themes["product_theme"] == product]["label"].astype(str).tolist()
+        names.append(f"{product} (led by '{examples[0]}')" if examples else product)
+    covered = set(products["product_theme"].astype(str))
+    for _, row in themes.iterrows():
+        if str(row["product_theme"]) not in covered:
+            theme = row["product_theme"]
+            names.append(f"'{row['label']}'" + (f" ({theme})" if isinstance(theme, str) and theme != "unmapped" else ""))
     return names

@@ -19,6 +19,7 @@ import pandas as pd
 
 from . import _jira_text as text
 from ._common import (
+    HOSTILE_SNIPPETS,
     SAMPLE_MONTHS,
     THEME_BY_NAME,
     THEMES,
@@ -264,6 +265,7 @@ def _jira_rows(rng: np.random.Generator, items: list[dict], logs: pd.DataFrame,
         if index in last_day.index:
             item["end"] = max(item["end"], last_day[index])
     summaries, hostile_counts = inject_hostile([item["summary"] for item in items], rng)
+    _mark_largest_item(summaries, logs, hostile_counts)
     rows = []
     for index in sorted(range(len(items)), key=lambda i: items[i]["id"]):
         item = items[index]
@@ -295,6 +297,18 @@ def _jira_rows(rng: np.random.Generator, items: list[dict], logs: pd.DataFrame,
             int(spent[index]) if index in spent.index else "",
         ])
     return rows, hostile_counts
+
+
+def _mark_largest_item(summaries: list[str], logs: pd.DataFrame, counts: dict[str, int]) -> None:
+    """Give the item with the most logged time in the last sample month a script tag, so the
+    allocation report (which lists the period's largest items) shows hostile text as text."""
+    last_month = logs[logs["day"] >= HORIZON - pd.offsets.MonthBegin(1)]
+    largest = int(last_month.groupby("item")["seconds"].sum().idxmax())
+    if "__prodops_injected" in summaries[largest]:
+        return
+    summaries[largest] = f"{summaries[largest]} {HOSTILE_SNIPPETS[0].text}"
+    for kind in ("script", "html", "hostile_text"):
+        counts[f"rows_with_{kind}"] += 1
 
 
 JIRA_HEADER = (

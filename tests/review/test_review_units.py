@@ -154,7 +154,7 @@ def test_summary_puts_the_largest_risk_first_and_has_at_most_five_sentences(tmp_
     assert sentences[0].startswith("1 experiment(s) cannot be trusted yet and need investigation: srm_one")
     assert sentences[1].startswith("Alpha is the most under-served theme: 50% of customer feedback but 10% of product engineering effort (+40 pp)")
     assert sentences[2].startswith("Beta gets the most effort relative to demand: 60% of product effort against 10%")
-    assert sentences[3] == "Emerging in feedback this month: slack broken (Alpha)."
+    assert sentences[3] == "Emerging in feedback this month: 'slack broken' (Alpha)."
     assert sentences[4] == "20% of engineering effort could not be classified into a theme."
     assert review.headline == f"{sentences[0]} {sentences[1]}"
     coverage = review.coverage.set_index("measure")["value"]
@@ -164,3 +164,12 @@ def test_summary_puts_the_largest_risk_first_and_has_at_most_five_sentences(tmp_
         table.to_csv(tmp_path / f"{name}.csv", index=False)
     saved = load_saved_review(tmp_path, DropLog())
     assert saved is not None and saved["allocation_by_theme"]["share"].sum() == pytest.approx(1.0)
+
+
+def test_emerging_product_themes_are_named_with_their_leading_feedback_theme():
+    from prodops_lib.review.summary import _theme_names
+
+    rows = pd.DataFrame({"label": ["slack / channel", "Integrations", "dark mode"],
+                         "product_theme": ["Integrations", "Integrations", "unmapped"],
+                         "level": ["theme", "product theme", "theme"]})
+    assert _theme_names(rows) == ["Integrations (led by 'slack / channel')", "'dark mode'"]
