@@ -101,8 +101,7 @@ def test_reports_render_in_chromium_with_the_network_blocked(sample_report, tmp_
         assert check.problems == [], f"{check.html_path.name}: {check.problems}"
         assert check.injected_type == "undefined"
         assert check.screenshot.is_file()
-    # The feedback report quotes customers, and the sample's quotes carry hostile markup: it must
-    # show as text. (The fixture-notebook browser test pins the same for tables and prints.)
-    quoting = [c for c in checks if c.html_path.stem == "feedback_clustering"]
-    for check in quoting:
-        assert "__prodops_injected" in check.body_text, "the hostile sample text should show literally"
+    # The allocation report lists the period's largest work items, and the sample's largest
+    # carries a <script> tag in its title: it must show as text, and must not have run.
+    allocation = next(c for c in checks if c.html_path.stem == "resource_allocation")
+    assert "<script>window.__prodops_injected=1</script>" in allocation.body_text
