@@ -278,18 +278,36 @@ def to_jsonable(value: Any) -> Any:
 
 def save_result(data: pd.DataFrame | Mapping[str, Any] | Any, name: str, results_dir: str | Path) -> None:
     """Save a table behind a chart (``name.csv``; a meaningful index is kept as columns) or a
-    summary object (``name.json``) into ``results_dir``. Returns nothing, so a notebook cell
-    that ends with it shows nothing."""
+    summary object (``name.json``) into ``results_dir``, with personal data in text redacted.
+    Returns nothing, so a notebook cell that ends with it shows nothing."""
     folder = resolve_path(results_dir)
     folder.mkdir(parents=True, exist_ok=True)
     if not re.fullmatch(r"[A-Za-z0-9_.-]+", name):
         raise ValueError(f"save_result: name {name!r} must be letters, digits, '_', '-' or '.' (it becomes a file name)")
     if isinstance(data, pd.DataFrame):
         default_index = isinstance(data.index, pd.RangeIndex) and data.index.name is None
-        (data if default_index else data.reset_index()).to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
+        table = _redacted(data if default_index else data.reset_index())
+        table.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
     else:
-        text = json.dumps(to_jsonable(data), indent=2, ensure_ascii=False)
+        text = json.dumps(_redacted(to_jsonable(data)), indent=2, ensure_ascii=False)
         (folder / f"{name}.json").write_text(text + "\n", encoding="utf-8")
+
+
+def _redacted(value: Any) -> Any:
+    """Result files are part of the report: personal data in their text is redacted too."""
+    if isinstance(value, pd.DataFrame):
+        text_columns = [c for c in value.columns if value[c].dtype == object or pd.api.types.is_string_dtype(value[c])]
+        if not text_columns:
+            return value
+        copy = value.copy()
+        for column in text_columns:
+            copy[column] = copy[column].map(lambda v: redact(v) if isinstance(v, str) else v)
+        return copy
+    if isinstance(value, dict):
+        return {key: _redacted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_redacted(item) for item in value]
+    return redact(value) if isinstance(value, str) else value
 
 
 def save_headline(text: str, results_dir: str | Path, *, status: Tone = "neutral") -> None:

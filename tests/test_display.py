@@ -68,6 +68,13 @@ def test_save_result_writes_csv_and_json(tmp_path):
         "p": 0.5, "n": 3, "x": None, "when": "2026-10-01T00:00:00", "values": [1, 2], "series": [0.5], "wait": "P0DT1H0M0S"}
 
 
+def test_saved_results_are_redacted(tmp_path):
+    display.save_result(pd.DataFrame({"text": ["mail jane.doe@example.com"], "n": [1]}), "items", tmp_path)
+    display.save_result({"quotes": ["call +1 415-555-0134"]}, "quotes", tmp_path)
+    assert (tmp_path / "items.csv").read_text() == "text,n\nmail [email],1\n"
+    assert json.loads((tmp_path / "quotes.json").read_text()) == {"quotes": ["call [phone]"]}
+
+
 def test_headline_and_appendix_are_saved_for_the_runner(tmp_path):
     display.save_headline("Ship it", tmp_path, status="good")
     assert json.loads((tmp_path / "headline.json").read_text()) == {"headline": "Ship it", "tone": "good"}

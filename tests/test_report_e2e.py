@@ -105,3 +105,19 @@ def test_reports_render_in_chromium_with_the_network_blocked(sample_report, tmp_
     # carries a <script> tag in its title: it must show as text, and must not have run.
     allocation = next(c for c in checks if c.html_path.stem == "resource_allocation")
     assert "<script>window.__prodops_injected=1</script>" in allocation.body_text
+
+
+PLANTED_PERSONAL_DATA = ("jane.doe@example.com", "415-555-0134", "7946 0958", "4111 1111 1111 1111",
+                         "token=abc123", "@jdoe_ops")
+
+
+def test_no_planted_personal_data_reaches_any_file_of_the_report(sample_report):
+    """Reports, executed notebooks and result tables: the sample's emails, phones, cards, token
+    links and handles are all redacted before they reach any of them."""
+    _, folder, _ = sample_report
+    leaks = []
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() and path.suffix in {".html", ".ipynb", ".csv", ".json"}:
+            text = path.read_text(encoding="utf-8")
+            leaks += [f"{path.relative_to(folder)}: {secret}" for secret in PLANTED_PERSONAL_DATA if secret in text]
+    assert leaks == []
