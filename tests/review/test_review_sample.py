@@ -98,3 +98,24 @@ def test_the_first_month_says_there_is_nothing_to_compare_with(sample_reports):
     previous = sample_reports["previous"]
     page = (sample_reports["out"] / previous / "monthly_review.html").read_text(encoding="utf-8")
     assert "No saved review for" in page
+
+
+def test_the_review_runs_standalone_on_a_folder_of_results(sample_reports, tmp_path):
+    """An analyst points the review at a saved period's results, outside any bundle run."""
+    import papermill
+    import yaml
+
+    period = sample_reports["period"]
+    settings = yaml.safe_load((ROOT / "parameters" / "monthly_review.yaml").read_text(encoding="utf-8"))
+    settings["results_root"] = str(sample_reports["out"] / period / "results")
+    parameters_file = tmp_path / "review.yaml"
+    parameters_file.write_text(yaml.safe_dump(settings), encoding="utf-8")
+    papermill.execute_notebook(
+        str(ROOT / "notebooks" / "monthly_review.ipynb"), str(tmp_path / "review.ipynb"),
+        parameters={"period": period, "parameters_file": str(parameters_file), "results_dir": str(tmp_path / "out")},
+        kernel_name="python3", cwd=str(ROOT), progress_bar=False,
+    )
+    standalone = pd.read_csv(tmp_path / "out" / "demand_supply.csv")
+    in_bundle = pd.read_csv(results(sample_reports, period, "monthly_review") / "demand_supply.csv")
+    pd.testing.assert_frame_equal(standalone, in_bundle)
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["problems"] == []
