@@ -16,17 +16,18 @@ For lower-is-better metrics the signs flip.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import stats
+
+from .moments import ArrayFields
 
 __all__ = ["Posterior", "normal_posterior"]
 
 
 @dataclass(frozen=True)
-class Posterior:
+class Posterior(ArrayFields):
     """Posterior of the lift (arrays, one entry per comparison)."""
 
     mean: np.ndarray
@@ -35,9 +36,6 @@ class Posterior:
     expected_loss: np.ndarray
     credible_low: np.ndarray
     credible_high: np.ndarray
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({item.name: np.atleast_1d(getattr(self, item.name)) for item in fields(self)})
 
 
 def normal_posterior(

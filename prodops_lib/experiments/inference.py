@@ -21,13 +21,12 @@ distinguishable from zero or the two estimates have opposite signs.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
-from .moments import Moments
+from .moments import ArrayFields, Moments
 
 __all__ = ["Effect", "compare", "non_inferiority_p_value", "wilson_interval"]
 
@@ -35,7 +34,7 @@ SMALL_EXPECTED_COUNT = 5.0
 
 
 @dataclass(frozen=True)
-class Effect:
+class Effect(ArrayFields):
     """Variant minus control for one or more groups (each field an array)."""
 
     n_control: np.ndarray
@@ -59,9 +58,6 @@ class Effect:
     rel_na_reason: np.ndarray
     method: np.ndarray
     cuped_variance_reduction: np.ndarray
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({item.name: np.atleast_1d(getattr(self, item.name)) for item in fields(self)})
 
 
 def wilson_interval(successes: np.ndarray, n: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:

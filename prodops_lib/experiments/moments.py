@@ -14,12 +14,20 @@ this is the usual ``s² / n``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
 
-__all__ = ["MOMENT_COLUMNS", "Moments"]
+
+class ArrayFields:
+    """For result dataclasses whose fields are arrays with one entry per comparison."""
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per comparison, one column per field."""
+        return pd.DataFrame({item.name: np.atleast_1d(getattr(self, item.name)) for item in fields(self)})
+
+__all__ = ["MOMENT_COLUMNS", "ArrayFields", "Moments"]
 
 MOMENT_COLUMNS = ("n", "sum_y", "sum_y2", "sum_d", "sum_d2", "sum_yd", "sum_x", "sum_x2", "sum_yx", "sum_dx")
 
