@@ -38,7 +38,7 @@ def plot_demand_vs_supply(result: DemandSupply) -> Figure:
     axis.set_yticks(positions, frame["theme"])
     axis.set_xlabel("Share of product themes (%)")
     axis.set_title(f"Demand against supply by theme, {result.period}")
-    axis.legend(loc="lower right")
+    axis.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), ncol=2)
     return figure
 
 

@@ -58,9 +58,12 @@ def changes_block(review: MonthlyReview) -> display.Html:
             parts.append(display.table(changes.decisions, caption="Experiment decisions made this month"))
         else:
             parts.append(display.paragraph("No experiment reached a new decision this month."))
+    trend_columns = ["label", "product_theme", "level", "count_before", "count_this_period", "share_before",
+                     "share_this_period"]
     for title, rows in (("Emerging feedback themes", changes.emerging), ("Fading feedback themes", changes.fading)):
         if len(rows):
-            parts.append(display.table(rows, caption=title))
+            shown = rows[[c for c in trend_columns if c in rows.columns]]
+            parts.append(display.table(shown, caption=title, formats={"share_before": _PCT, "share_this_period": _PCT}))
         else:
             parts.append(display.paragraph(f"{title}: none this month."))
     return display.Html("".join(parts))
