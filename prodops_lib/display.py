@@ -109,7 +109,7 @@ def format_value(value: object, spec: str | Callable[[object], str] | None = Non
         return "—"
     if callable(spec):
         return spec(value)
-    if spec:
+    if spec and not isinstance(value, str):  # a number format does not apply to text
         return spec.format(value)
     if isinstance(value, bool):
         return "yes" if value else "no"

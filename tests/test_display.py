@@ -39,6 +39,7 @@ def test_table_formats_numbers_and_truncates():
     html = display.table(frame, formats={"share": "{:.1%}"}, max_rows=2)
     assert "12.3%" in html and "50.0%" in html and "1,200" in html
     assert "Showing 2 of 3 rows" in html
+    assert "n/a" in display.table(pd.DataFrame({"share": ["n/a"]}), formats={"share": "{:.1%}"})
 
 
 def test_a_missing_timestamp_shows_as_a_dash():

@@ -24,7 +24,9 @@ DEMAND_SCHEMA = Schema(Column("month"), Column("product_theme"), Column("items",
                        Column("arr_share", "float"))
 TRENDS_SCHEMA = Schema(Column("label"), Column("product_theme"), Column("trend"),
                        Column("count_this_period", "float", required=False),
-                       Column("count_before", "float", required=False), Column("level", required=False))
+                       Column("count_before", "float", required=False), Column("level", required=False),
+                       Column("share_this_period", "float", required=False),
+                       Column("share_before", "float", required=False))
 EXPERIMENT_FIELDS = ("name", "theme", "decision", "status", "primary_metric", "rel_effect",
                      "rel_ci_low", "rel_ci_high", "days_to_go")
 
