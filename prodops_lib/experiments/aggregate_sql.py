@@ -3,9 +3,10 @@
 The units never travel to Python: one aggregate query returns a few sums per variant (and per
 day and segment through ``GROUPING SETS``). Around it, only cheap or conditional work:
 
-* a unit-id check: for integer ids a ``bitstring_agg`` bitmap (a bit per possible id) shows in
-  one read of the id column whether any id repeats; only then (or for text ids) does a
-  ``GROUP BY unit`` find the repeats, which are excluded by an anti-join;
+* a unit-id check: for compact integer ids a map of the id range (a byte or a bit per
+  possible id) shows in one read of the id column whether any id repeats; only then (or for
+  other ids) does a ``GROUP BY`` on a 64-bit hash of the id find candidate repeats, which are
+  regrouped by the id itself and excluded by an anti-join;
 * winsorization thresholds (``quantile_cont``) when a metric asks for them;
 * for quantile metrics, the handful of order statistics the bootstrap needs
   (see :mod:`.quantiles`), fetched as a narrow window of values with their counts.
@@ -149,41 +150,79 @@ def _check_numeric(run: Runner, table: str, column: str, kind: str, metric: Metr
 def _unit_filters(run: Runner, con, table: str, spec: ExperimentSpec, kind: str, variant: str,
                   drops: DropCounter, notes: dict) -> tuple[list[str], str | None]:
     """Rows without a unit id and units in several variants: counted, and the filters that drop
-    them. Compact integer ids are checked with a bitmap in one pass over the id column; only
-    when that finds a gap (or for other ids) does a ``GROUP BY unit`` look for the repeats."""
+    them. Compact integer ids are first checked for repeats with a bitmap (:func:`_distinct_ids`);
+    otherwise a ``GROUP BY`` on the 8-byte ``hash`` of the id finds the candidate repeats
+    (cheaper than grouping long text ids), and only the rows of candidates are grouped by the
+    id itself, so a hash collision between two different ids never counts as a repeat."""
     unit = quote_name(str(spec.unit))
     notes["crossover_units"] = 0
-    if kind.startswith(_INTEGER):
-        low, high = run.all(f"SELECT min({unit}), max({unit}) FROM {table}")[0]
-        if low is not None and high - low < (1 << 31):
-            rows, with_unit, distinct = run.all(
-                f"SELECT count(*), count({unit}), bit_count(bitstring_agg({unit}, {low}, {high})) FROM {table}"
-            )[0]
-            if rows == with_unit == distinct:
-                return [], None
-    no_unit = run.all(f"SELECT count(*) FROM {table} WHERE {variant} IS NOT NULL AND {unit} IS NULL")[0][0]
-    drops.add("missing unit id", int(no_unit))
-    repeated = run.frame(
-        f"SELECT {unit} AS unit, count(*) AS n_rows, count(DISTINCT {variant}) AS n_variants FROM {table} "
-        f"WHERE {variant} IS NOT NULL AND {unit} IS NOT NULL GROUP BY ALL HAVING count(*) > 1"
+    if kind.startswith(_INTEGER) and _distinct_ids(run, table, unit):
+        return [], None
+    key = f"CASE WHEN {unit} IS NOT NULL THEN hash({unit}) END"
+    counts = run.frame(
+        f"SELECT {key} AS key, grouping({key}) AS total, count(*) AS n_rows FROM {table} WHERE {variant} IS NOT NULL "
+        f"GROUP BY GROUPING SETS (({key}), ()) HAVING grouping({key}) = 1 OR {key} IS NULL OR count(*) > 1"
     )
+    by_key = counts[counts["total"] == 0]
+    no_unit = int(by_key.loc[by_key["key"].isna(), "n_rows"].sum())
+    drops.add("missing unit id", no_unit)
+    with_unit = int(counts.loc[counts["total"] == 1, "n_rows"].sum()) - no_unit
+    candidates = by_key.loc[by_key["key"].notna(), ["key"]]
+    kept = f"{unit} IS NOT NULL"
+    if candidates.empty:
+        return [f"({variant} IS NULL OR {kept})"], None
+    name = f"__prodops_units_{uuid.uuid4().hex}"
+    con.register(name, candidates.astype({"key": "uint64"}))
+    try:
+        repeated = run.frame(
+            f"SELECT {unit} AS unit, count(*) AS n_rows, count(DISTINCT {variant}) AS n_variants FROM {table} "
+            f"WHERE {variant} IS NOT NULL AND {kept} AND hash({unit}) IN (SELECT key FROM {quote_name(name)}) "
+            f"GROUP BY ALL HAVING count(*) > 1"
+        )
+    finally:
+        con.unregister(name)
     same_variant = repeated[repeated["n_variants"] == 1]
     if not same_variant.empty:
         raise InputError(
             f"{run.source}: unit column {spec.unit!r} has {len(same_variant):,} unit(s) with several rows in one variant "
             f"(e.g. {same_variant['unit'].iloc[0]!r}); the data must have one row per unit"
         )
-    kept = f"{unit} IS NOT NULL"
     if repeated.empty:
         return [f"({variant} IS NULL OR {kept})"], None
-    name = f"__prodops_crossover_{uuid.uuid4().hex}"
     con.register(name, repeated[["unit"]])
     crossover_rows = int(repeated["n_rows"].sum())
     drops.add("unit in more than one variant", crossover_rows)
     notes["crossover_units"] = len(repeated)
-    with_variant = run.all(f"SELECT count({unit}) FROM {table} WHERE {variant} IS NOT NULL")[0][0]
-    notes["crossover_alarm"] = crossover_alarm(len(repeated), int(with_variant) - crossover_rows + len(repeated), spec)
+    notes["crossover_alarm"] = crossover_alarm(len(repeated), with_unit - crossover_rows + len(repeated), spec)
     return [f"({variant} IS NULL OR ({kept} AND {unit} NOT IN (SELECT unit FROM {quote_name(name)})))"], name
+
+
+_BYTEMAP_IDS = 1 << 25  # up to 32 MB: one byte per possible id, checked in numpy as the ids stream by
+
+
+def _distinct_ids(run: Runner, table: str, unit: str) -> bool:
+    """Whether every row has an integer id and no id repeats (False: maybe not; look closer).
+
+    ``min``, ``max`` and the counts come from parquet statistics when the file has them. Then
+    one read of the id column marks each id in a map of the id range: a byte per id in numpy
+    for ranges up to 2**25 (cheaper than DuckDB's ``bitstring_agg``), a bit per id in DuckDB up
+    to 2**31; the ids are distinct exactly when as many marks are set as there are rows."""
+    low, high, rows, with_unit = run.all(f"SELECT min({unit}), max({unit}), count(*), count({unit}) FROM {table}")[0]
+    if low is None or rows != with_unit or high - low + 1 < rows:  # missing ids; or fewer possible ids than rows
+        return False
+    if high - low < _BYTEMAP_IDS:
+        import duckdb
+
+        seen = np.zeros(high - low + 1, dtype=np.uint8)
+        try:
+            for batch in run.connection.sql(f"SELECT CAST({unit} - {low} AS UINTEGER) FROM {table}").to_arrow_reader(1 << 17):
+                seen[batch.column(0).to_numpy()] = 1
+        except duckdb.Error as error:
+            raise InputError(f"{run.source}: the query failed: {str(error).strip().splitlines()[0]}") from None
+        return int(np.count_nonzero(seen)) == rows
+    if high - low < (1 << 31):
+        return run.all(f"SELECT bit_count(bitstring_agg({unit}, {low}, {high})) FROM {table}")[0][0] == rows
+    return False
 
 
 def _base(table: str, spec: ExperimentSpec, variant: str, filters: list[str],
