@@ -78,4 +78,22 @@ def test_a_text_or_integer_unit_twice_in_one_variant_is_named(kind, tmp_path):
     data.to_parquet(path, index=False)
     with pytest.raises(InputError, match="unit column 'user_id' has 1 unit\\(s\\) with several rows in one variant") as error:
         analyse_experiment(path, SPEC)
-    assert repr(data["user_id"].iloc[7])[-6:-1] in str(error.value)
+    assert str(data["user_id"].iloc[7]) in str(error.value)  # the example names the repeated unit
+
+
+@pytest.mark.parametrize("spacing", [2, 20_000])  # ids over a span of 6,000 (byte map) or 6e7 (bit map)
+def test_repeats_among_complete_integer_ids_are_found_by_the_id_map(spacing, tmp_path):
+    """No missing id and more possible ids than rows: only the map of the id range can see the
+    repeats, which must then be counted exactly."""
+    data = make_units(3000, seed=5)
+    moved = data.iloc[:4].assign(variant=lambda frame: np.where(frame["variant"] == "B", "C", "B"))
+    data = pd.concat([data, moved], ignore_index=True)
+    data["user_id"] *= spacing
+    path = tmp_path / "units.parquet"
+    data.to_parquet(path, index=False)
+    result = analyse_experiment(path, SPEC)
+    assert dict(zip(result.drops["reason"], result.drops["rows"], strict=True))["unit in more than one variant"] == 8
+    assert "missing unit id" not in set(result.drops["reason"])
+    assert result.notes["crossover_units"] == 4
+    assert sum(result.units.values()) == 2996  # 3,000 units - the 4 crossover units
+    assert result.units == analyse_experiment(data, SPEC).units
