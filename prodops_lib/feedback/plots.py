@@ -137,8 +137,8 @@ def trend_changes(changes: pd.DataFrame, top: int = 10) -> Figure:
 
 
 def k_quality(clustering: Clustering) -> Figure:
-    """Silhouette of each candidate number of themes, the chosen one marked
-    (table: ``clustering.quality``)."""
+    """Silhouette of each candidate number of themes and its smoothed curve, the chosen one
+    marked (table: ``clustering.quality``)."""
     quality = clustering.quality
     figure, axis = _figure((7.5, 3.4))
     if quality.empty:
@@ -146,9 +146,11 @@ def k_quality(clustering: Clustering) -> Figure:
                   transform=axis.transAxes)
         axis.set_axis_off()
         return figure
-    axis.plot(quality["k"], quality["silhouette"], marker="o", color=PALETTE[0])
+    axis.scatter(quality["k"], quality["silhouette"], s=18, color=PALETTE[0], alpha=0.6,
+                 label="one k-means run per candidate")
+    axis.plot(quality["k"], quality["smoothed"], color=PALETTE[0], linewidth=2, label="smoothed over neighbouring k")
     chosen = quality[quality["chosen"]]
-    axis.scatter(chosen["k"], chosen["silhouette"], s=120, facecolors="none", edgecolors=PALETTE[3], linewidths=2,
+    axis.scatter(chosen["k"], chosen["smoothed"], s=120, facecolors="none", edgecolors=PALETTE[3], linewidths=2,
                  label=f"chosen: {clustering.k} groups")
     axis.set_xscale("log")
     axis.set_xlabel("Number of groups tried (log scale)")

@@ -6,7 +6,13 @@ import numpy as np
 import pytest
 from sklearn.metrics import adjusted_rand_score
 
-from prodops_lib.feedback.cluster import OTHER, cluster_embeddings, neighbour_mean
+from prodops_lib.feedback.cluster import (
+    OTHER,
+    cluster_embeddings,
+    cosine_silhouette,
+    neighbour_mean,
+    smoothed_curve,
+)
 
 
 def _blobs(k: int = 6, per: int = 40, noise: float = 0.15, seed: int = 1):
@@ -42,6 +48,30 @@ def test_fixed_k_and_small_groups_go_to_other():
     assert result.n_themes == 3
     assert "fewer than 5 items" in set(result.groups["reason"])
     assert (result.groups["theme_id"] == OTHER).sum() == 2
+
+
+def test_cosine_silhouette_matches_sklearn():
+    rng = np.random.default_rng(7)
+    centres = rng.standard_normal((3, 8))
+    labels = np.repeat([0, 1, 2, 3], [20, 25, 14, 1])  # group 3 is one point alone: it scores 0
+    vectors = np.vstack([centres[labels[:59]] + 0.5 * rng.standard_normal((59, 8)), rng.standard_normal((1, 8))])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    # reference: sklearn.metrics.silhouette_score(vectors, labels, metric="cosine") = 0.3565667937411335
+    assert cosine_silhouette(vectors, labels) == pytest.approx(0.3565667937411335, rel=1e-9)
+    from sklearn.metrics import silhouette_score
+
+    assert cosine_silhouette(vectors, labels) == pytest.approx(silhouette_score(vectors, labels, metric="cosine"), rel=1e-9)
+    with pytest.raises(ValueError, match="two groups"):
+        cosine_silhouette(vectors, np.zeros(60))
+
+
+def test_smoothed_curve_is_the_gaussian_weighted_mean_in_log_k():
+    # closed form at k = 20 with h = 0.2: weights exp(-(ln 2)^2 / 0.08) = 0.002444 for k = 10 and 40
+    weight = np.exp(-np.log(2) ** 2 / 0.08)
+    expected = (0.1 * weight + 0.3 + 0.2 * weight) / (1 + 2 * weight)
+    curve = smoothed_curve(np.array([10, 20, 40]), np.array([0.1, 0.3, 0.2]), bandwidth=0.2)
+    assert curve[1] == pytest.approx(expected, rel=1e-12)
+    assert curve[1] == pytest.approx(0.2992642004883568, rel=1e-12)
 
 
 def test_neighbour_mean_averages_the_nearest_vectors():
