@@ -113,7 +113,7 @@ def neighbour_mean(vectors: np.ndarray, n_neighbors: int, seed: int = 0) -> np.n
             similarity = block_vectors[start:start + 2048] @ block_vectors.T
             nearest = np.argpartition(-similarity, take - 1, axis=1)[:, :take]
             smoothed[members[start:start + 2048]] = block_vectors[nearest].mean(axis=1)
-    return unit_vectors(smoothed)
+    return unit_vectors(smoothed, in_place=True)
 
 
 def smoothed_curve(k: np.ndarray, score: np.ndarray, bandwidth: float = BANDWIDTH) -> np.ndarray:
@@ -156,10 +156,10 @@ def _candidates(k_min: int, k_max: int, count: int) -> list[int]:
     return sorted({int(k) for k in np.rint(np.geomspace(k_min, k_max, count))})
 
 
-def _kmeans(k: int, init: np.ndarray):
+def _kmeans(k: int, init: np.ndarray, copy: bool = True):
     from sklearn.cluster import KMeans
 
-    return KMeans(k, init=init, n_init=1, max_iter=300)
+    return KMeans(k, init=init, n_init=1, max_iter=300, copy_x=copy)
 
 
 def cluster_embeddings(
@@ -184,7 +184,7 @@ def cluster_embeddings(
         raise ValueError(f"vectors: need at least 3 items to find themes, got {n}")
     if not np.isfinite(vectors).all():
         raise ValueError("vectors: contain NaN or infinite values; embed the texts again")
-    centred = unit_vectors(vectors - vectors.mean(axis=0))
+    centred = unit_vectors(vectors - vectors.mean(axis=0), in_place=True)
     if not centred.any():
         raise ValueError("vectors: every text embeds to the same point; there are no themes to find")
     smoothed = neighbour_mean(centred, neighbour_smoothing, seed)
@@ -221,7 +221,7 @@ def cluster_embeddings(
     blend *= OWN_WEIGHT
     blend += smoothed
     del smoothed, centred
-    final = _kmeans(k, init=centres[k]).fit(unit_vectors(blend))
+    final = _kmeans(k, init=centres[k], copy=False).fit(unit_vectors(blend, in_place=True))
     labels, groups = _name_groups(vectors, final.labels_, min_theme_size, incoherence_cutoff)
     return Clustering(labels, k, n_themes is None, quality, groups, seed)
 
