@@ -45,12 +45,17 @@ SETS = {"CLINC150": ("clinc150.csv", "intent"), "HWU64": ("hwu64.csv", "label")}
 AUTO = {"k_min": 20, "k_max": 300, "k_candidates": 28, "selection_sample": 10_000}
 
 
+def timed(function, *args, **kwargs):
+    """Result and wall seconds of one call (not traced: tracing slows Python code, not C)."""
+    start = time.perf_counter()
+    result = function(*args, **kwargs)
+    return result, time.perf_counter() - start
+
+
 def measured(function, *args, **kwargs):
     """Result, wall seconds and peak traced memory (MB) of one call."""
     tracemalloc.start()
-    start = time.perf_counter()
-    result = function(*args, **kwargs)
-    seconds = time.perf_counter() - start
+    result, seconds = timed(function, *args, **kwargs)
     _, peak = tracemalloc.get_traced_memory()
     tracemalloc.stop()
     return result, seconds, peak / 2**20
@@ -128,13 +133,6 @@ def speed_texts(folder: Path, count: int, seed: int = 0) -> list[str]:
     return texts[:count]
 
 
-def timed(function, *args, **kwargs):
-    """Result and wall seconds of one call (not traced: tracing slows Python code, not C)."""
-    start = time.perf_counter()
-    result = function(*args, **kwargs)
-    return result, time.perf_counter() - start
-
-
 def speed_items(texts: list[str]) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     return pd.DataFrame({"item_id": [f"t{i}" for i in range(len(texts))], "source": "bench", "text": texts,
@@ -166,9 +164,8 @@ def speed(folder: Path, count: int) -> None:
     with tempfile.TemporaryDirectory() as cache:
         embedder = SentenceEmbedder(cache_dir=cache)
         model = embedder.model
-        start = time.perf_counter()
-        model.encode(texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False)
-        direct = time.perf_counter() - start
+        _, direct = timed(model.encode, texts, batch_size=64, normalize_embeddings=True, convert_to_numpy=True,
+                          show_progress_bar=False)
         inside = []  # seconds the kit spends inside the model's encode(), to isolate its own work
         model_encode = embedder.encode
 

@@ -200,13 +200,14 @@ def cluster_embeddings(
     # k-means++ seeding runs 2x faster in float64 (sklearn upcasts float32 distances in chunks);
     # Lloyd's iterations run faster in float32
     selection_64 = selection.astype(np.float64)
+    scored = centred[sample].astype(np.float64)  # the silhouette's vectors, the same for every candidate
     rows, centres = [], {}
     for k, start in zip(ks, starts, strict=True):
         initial_centres, _ = kmeans_plusplus(selection_64, k, random_state=int(start))
         fit = _kmeans(k, init=initial_centres.astype(np.float32)).fit(selection)
         centres[k] = fit.cluster_centers_
         if n_themes is None and len(np.unique(fit.labels_)) > 1:
-            rows.append({"k": k, "silhouette": cosine_silhouette(centred[sample], fit.labels_),
+            rows.append({"k": k, "silhouette": cosine_silhouette(scored, fit.labels_),
                          "inertia": float(fit.inertia_)})
     quality = pd.DataFrame(rows, columns=["k", "silhouette", "smoothed", "inertia"])
     if n_themes is None:
