@@ -159,12 +159,13 @@ def check_variants(units: dict[str, int], spec: ExperimentSpec, source: str) -> 
 
 def check_metric_units(overall: pd.DataFrame, spec: ExperimentSpec, source: str) -> None:
     """Every metric has at least two units with a value in every variant."""
-    for row in overall.itertuples(index=False):
-        if row.n < 2:
-            raise InputError(
-                f"{source}: metric {row.metric!r}: variant {row.variant!r} has {int(row.n)} unit(s) with a value "
-                "after drops; each variant needs at least 2"
-            )
+    too_few = np.flatnonzero(overall["n"].to_numpy() < 2)
+    if too_few.size:
+        row = overall.iloc[too_few[0]]
+        raise InputError(
+            f"{source}: metric {row['metric']!r}: variant {row['variant']!r} has {int(row['n'])} unit(s) with a value "
+            "after drops; each variant needs at least 2"
+        )
 
 
 def not_binary_error(metric: MetricSpec, example: float, source: str) -> InputError:

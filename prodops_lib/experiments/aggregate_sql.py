@@ -92,12 +92,14 @@ def collect_sql(
         drops.add("missing variant", int(main.loc[main["variant"].isna(), "__rows"].sum()))
         main = main[main["variant"].notna()]
         overall_wide = main.drop(columns=[c for c in main.columns if c in ("day", *[f"s{j}" for j in range(len(spec.segments))])])
-        overall_wide = overall_wide.groupby("variant", sort=False).sum(numeric_only=True).reset_index()
+        if spec.timestamp_column:  # a row per variant and day: add the days up
+            overall_wide = overall_wide.groupby("variant", sort=False).sum(numeric_only=True).reset_index()
         units = dict(zip(overall_wide["variant"], overall_wide["__rows"].astype(int), strict=True))
         check_variants(units, spec, source)
         order = [v for v in order_variants(list(units), spec) if v in units]
         units = {variant: units[variant] for variant in order}
-        overall_wide = overall_wide.set_index("variant").loc[order].reset_index()
+        position = {variant: i for i, variant in enumerate(overall_wide["variant"])}
+        overall_wide = overall_wide.iloc[[position[variant] for variant in order]].reset_index(drop=True)
         _diagnostics(overall_wide, spec, drops, notes, source, run, base, thresholds)
         overall = wide_to_moments(overall_wide, spec.metrics, ["variant"])
         check_metric_units(overall, spec, source)
@@ -342,9 +344,13 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
 def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, notes: dict, source: str,
                  run: Runner, base: str, thresholds: dict) -> None:
     """Turn the diagnostic counts into errors, counted drops and notes, as the frame path does."""
+    numeric = [column for column in wide.columns if column != "variant"]
+    values = wide[numeric].to_numpy(dtype=float)  # one block: pandas look-ups per column add up here
+    total = dict(zip(numeric, np.nansum(values, axis=0).tolist(), strict=True))
+    finite = dict(zip(numeric, np.isfinite(values).all(axis=0).tolist(), strict=True))
     for i, metric in enumerate(spec.metrics):
         sql = _Expressions(metric, thresholds.get(i))
-        missing = {role: int(wide[f"{i}:missing:{role}"].sum()) for role in sql.raw_columns}
+        missing = {role: int(total[f"{i}:missing:{role}"]) for role in sql.raw_columns}
         incomplete = 0
         if metric.missing == "error":
             for role, count in missing.items():
@@ -355,17 +361,17 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
                 if count:
                     notes["filled_with_zero"][f"{metric.name}: {sql.raw_columns[role]}"] = count
         else:
-            incomplete = int(wide[f"{i}:incomplete"].sum()) if len(sql.raw_columns) > 1 else missing["y"]
+            incomplete = int(total[f"{i}:incomplete"]) if len(sql.raw_columns) > 1 else missing["y"]
             drops.add(f"metric {metric.name!r}: missing value", incomplete)
         if metric.kind == "ratio":
-            zero = int(wide["__rows"].sum()) - incomplete - int(wide[f"{i}:n"].sum())
+            zero = int(total["__rows"]) - incomplete - int(total[f"{i}:n"])
             drops.add(f"metric {metric.name!r}: zero denominator", zero)
         if metric.winsorized:
-            notes["winsorized"][metric.name]["units_capped"] = int(wide[f"{i}:capped"].sum())
+            notes["winsorized"][metric.name]["units_capped"] = int(total[f"{i}:capped"])
         if metric.kind == "proportion":
             # integer and boolean columns: y² ≥ y for every integer, so Σy² = Σy exactly when all are 0/1
-            odd = (wide[f"{i}:not_binary"].sum() > 0 if f"{i}:not_binary" in wide
-                   else wide[f"{i}:sum_y2"].sum() != wide[f"{i}:sum_y"].sum())
+            odd = (total[f"{i}:not_binary"] > 0 if f"{i}:not_binary" in total
+                   else total[f"{i}:sum_y2"] != total[f"{i}:sum_y"])
             if odd:
                 value = sql.unmasked["y"]
                 example = run.all(f"WITH base AS ({base}) SELECT {value} FROM base WHERE __variant IS NOT NULL AND "
@@ -373,7 +379,7 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
                 raise not_binary_error(metric, example, source)
             wide[f"{i}:sum_y2"] = wide[f"{i}:sum_y"]
         moments = [f"{i}:{moment}" for moment in metric_moments(metric)[1:]] if metric.kind != "quantile" else []
-        if moments and not np.isfinite(wide[moments].to_numpy(dtype=float)).all():
+        if not all(finite[moment] for moment in moments):
             for column in metric.columns:
                 if run.all(f"WITH base AS ({base}) SELECT count(*) FROM base WHERE isinf(CAST({quote_name(column)} AS DOUBLE))")[0][0]:
                     raise InputError(f"{source}: metric {metric.name!r}: column {column!r} has infinite values; remove or cap them")

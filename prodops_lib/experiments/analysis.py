@@ -198,17 +198,19 @@ def _sample_power(collected: CollectedData, results: pd.DataFrame, spec: Experim
     primary = spec.primary_metric
     if primary.kind == "quantile":
         return None
-    rows = collected.overall[collected.overall["metric"] == primary.name]
-    control = Moments.from_frame(rows[rows["variant"] == spec.control])
+    overall = collected.overall
+    of_primary = overall["metric"].to_numpy() == primary.name
+    control = Moments.from_frame(overall).take(np.flatnonzero(of_primary & (overall["variant"].to_numpy() == spec.control)))
     sd = float(np.sqrt(control.var_linearized[0]))
     if not sd > 0:
         return None
-    family = int((results["role"] != "guardrail").sum())
+    family = int(np.count_nonzero(results["role"].to_numpy() != "guardrail"))
     alpha = spec.alpha / family if spec.correction in ("holm", "bonferroni") and family > 1 else spec.alpha
-    reduction = results.loc[results["metric"] == primary.name, "cuped_variance_reduction"].dropna()
+    reduction = results["cuped_variance_reduction"].to_numpy(dtype=float)[results["metric"].to_numpy() == primary.name]
+    reduction = reduction[~np.isnan(reduction)]
     return sample_power(
-        primary.name, float(control.ratio[0]), sd, int(rows["n"].min()), alpha=alpha, power=spec.power,
-        variance_reduction=float(reduction.mean()) if not reduction.empty else 0.0, target_mde=spec.mde,
+        primary.name, float(control.ratio[0]), sd, int(overall["n"].to_numpy()[of_primary].min()), alpha=alpha,
+        power=spec.power, variance_reduction=float(reduction.mean()) if reduction.size else 0.0, target_mde=spec.mde,
         days_observed=_days_observed(collected, spec),
     )
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
+from scipy.special import ndtr, ndtri  # Φ and Φ⁻¹, as scipy.stats.norm's cdf and ppf
 
 from .moments import ArrayFields
 
@@ -60,9 +60,10 @@ def normal_posterior(
             sd = np.sqrt(1.0 / (precision + prior_precision))
         good = mean if direction == "increase" else -mean
         standardised = good / sd
-        chance = stats.norm.cdf(standardised)
-        loss = sd * stats.norm.pdf(standardised) - good * stats.norm.cdf(-standardised)
-    z = stats.norm.ppf(1 - alpha / 2)
+        chance = ndtr(standardised)
+        density = np.exp(-0.5 * standardised**2) / np.sqrt(2 * np.pi)  # φ
+        loss = sd * density - good * ndtr(-standardised)
+    z = ndtri(1 - alpha / 2)
     return Posterior(
         mean=mean, sd=sd, chance_to_beat_control=chance, expected_loss=loss,
         credible_low=mean - z * sd, credible_high=mean + z * sd,

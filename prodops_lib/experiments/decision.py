@@ -94,7 +94,8 @@ def decide(
     """Apply the rules in the module docstring to the results table."""
     level = 1 - spec.alpha
     primary = spec.primary_metric
-    records = results.to_dict("records")
+    # rows as dicts; through one object array, several times faster than DataFrame.to_dict
+    records = [dict(zip(results.columns, row, strict=True)) for row in results.to_numpy(dtype=object)]
     rows = [row for row in records if row["metric"] == primary.name]
     guardrails = [row for row in records if row["role"] == "guardrail"]
     reasons = [srm.message()] + ([crossover_alarm] if crossover_alarm else []) + _effect_reasons(records, spec)

@@ -67,21 +67,27 @@ def compare_columns(moments: pd.DataFrame, metric: MetricSpec, control: str, alp
     """Every non-control variant against ``control`` within each group of ``keys`` (besides
     variant), for one mean, proportion or ratio metric, as columns. Groups where an arm has
     fewer than two units are left out."""
-    rows = moments[moments["metric"].to_numpy() == metric.name]
-    is_control = rows["variant"].to_numpy() == control
+    of_metric = moments["metric"].to_numpy() == metric.name
+    is_control = moments["variant"].to_numpy() == control
     if keys:
-        paired = rows[~is_control].merge(rows[is_control].drop(columns=["variant"]), on=["metric", *keys],
-                                         suffixes=("", "_c"), how="inner")
+        rows = moments[of_metric]
+        paired = rows[~is_control[of_metric]].merge(rows[is_control[of_metric]].drop(columns=["variant"]),
+                                                    on=["metric", *keys], suffixes=("", "_c"), how="inner")
         paired = paired[(paired["n"] >= 2) & (paired["n_c"] >= 2)].reset_index(drop=True)
         control_moments = Moments(**{name: paired[f"{name}_c"].to_numpy(dtype=float) for name in MOMENT_COLUMNS})
+        variant_moments = Moments.from_frame(paired)
+        columns = {name: paired[name].to_numpy() for name in ["metric", "variant", *keys]}
     else:
-        paired = rows[~is_control]
-        control_moments = Moments.from_frame(rows[is_control])
-    columns = {name: paired[name].to_numpy() for name in ["metric", "variant", *keys]}
-    size = len(paired)
+        # positions rather than filtered frames: this runs for every metric of every analysis
+        everything = Moments.from_frame(moments)
+        variants = np.flatnonzero(of_metric & ~is_control)
+        control_moments = everything.take(np.flatnonzero(of_metric & is_control))
+        variant_moments = everything.take(variants)
+        columns = {name: moments[name].to_numpy()[variants] for name in ("metric", "variant")}
+    size = len(columns["variant"])
     if size == 0:
         return {**columns, **{name: np.array([]) for name in _EFFECT_COLUMNS}}
-    effect = compare(control_moments, Moments.from_frame(paired), metric.kind, alpha=alpha, cuped=bool(metric.covariate))
+    effect = compare(control_moments, variant_moments, metric.kind, alpha=alpha, cuped=bool(metric.covariate))
     columns.update({name: np.broadcast_to(getattr(effect, name), (size,)) for name in _EFFECT_COLUMNS})
     return columns
 

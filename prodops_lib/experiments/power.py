@@ -20,7 +20,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import optimize
+
+# Φ and Φ⁻¹: scipy.stats.norm's cdf and ppf without its argument handling, about 70x faster
+# per call, which adds up inside the root finders below
+from scipy.special import ndtr, ndtri
 
 __all__ = [
     "PowerPlan",
@@ -43,9 +47,9 @@ def statistical_power(
     alpha: float = 0.05, variance_reduction: float = 0.0,
 ) -> np.ndarray:
     """Power of the two-sided test to detect an absolute ``effect`` with ``n_per_variant`` per arm."""
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = ndtri(1 - alpha / 2)
     shift = np.abs(np.asarray(effect, dtype=float)) / _standard_error(sd, n_per_variant, variance_reduction)
-    return stats.norm.cdf(shift - z) + stats.norm.cdf(-shift - z)
+    return ndtr(shift - z) + ndtr(-shift - z)
 
 
 def _check(sd: float, alpha: float, power: float, variance_reduction: float) -> None:
@@ -64,7 +68,7 @@ def required_sample_size(
     _check(sd, alpha, power, variance_reduction)
     if effect == 0:
         raise ValueError("required_sample_size: the effect (MDE) must be non-zero")
-    z_sum = stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)
+    z_sum = ndtri(1 - alpha / 2) + ndtri(power)
     start = 2 * (1 - variance_reduction) * (z_sum * sd / effect) ** 2  # one-tail approximation
     return float(optimize.brentq(
         lambda n: statistical_power(effect, sd, n, alpha, variance_reduction) - power, start * 0.5, start * 2 + 10, xtol=1e-10
@@ -79,7 +83,7 @@ def minimum_detectable_effect(
     if not n_per_variant > 1:
         raise ValueError(f"minimum_detectable_effect: n_per_variant must exceed 1, got {n_per_variant!r}")
     se = float(_standard_error(sd, n_per_variant, variance_reduction))
-    start = (stats.norm.ppf(1 - alpha / 2) + stats.norm.ppf(power)) * se
+    start = (ndtri(1 - alpha / 2) + ndtri(power)) * se
     return float(optimize.brentq(
         lambda effect: statistical_power(effect, sd, n_per_variant, alpha, variance_reduction) - power,
         start * 0.5, start * 2, xtol=1e-12 * max(1.0, start),
