@@ -132,6 +132,8 @@ def check_columns(available: list[str], spec: ExperimentSpec, source: str) -> No
     for role, column in wanted:
         if column not in names:
             raise InputError(f"{source}: {role} {column!r} is not a column (columns: {shown})")
+        if names.count(column) > 1:
+            raise InputError(f"{source}: {role} {column!r} names {names.count(column)} columns; rename the duplicates")
 
 
 def check_variants(units: dict[str, int], spec: ExperimentSpec, source: str) -> None:
@@ -247,5 +249,46 @@ def moments_from_aggregates(frame: pd.DataFrame, spec: ExperimentSpec, source: s
         duplicated = wide["variant"][wide["variant"].duplicated()]
         if not duplicated.empty:
             raise InputError(f"{source}: variant {duplicated.iloc[0]!r} has two rows for metric {metric.name!r}")
-        parts.append(wide_to_moments(wide, [metric], ["variant"]))
+        moments = wide_to_moments(wide, [metric], ["variant"])
+        _check_aggregates(moments, metric, source)
+        parts.append(moments)
     return pd.concat(parts, ignore_index=True)
+
+
+# relative slack for the variance checks: dashboard sums are rounded, and Σy² - (Σy)²/n loses digits
+_ROUNDING = 1e-9
+
+
+def _check_aggregates(moments: pd.DataFrame, metric: MetricSpec, source: str) -> None:
+    """Numbers no set of units could produce: a fractional or non-positive ``n``, successes
+    outside ``[0, n]``, a negative variance, or a covariance larger than Cauchy–Schwarz allows.
+    Analysed anyway they would give confident nonsense (a zero-width interval, a lift of
+    +1400%), so each is a one-line error naming the variant and the column."""
+    sums = {name: moments[name].to_numpy(dtype=float) for name in MOMENT_COLUMNS}
+    n = sums["n"]
+
+    def fail(row: int, problem: str, fix: str) -> None:
+        raise InputError(f"{source}: metric {metric.name!r}, variant {moments['variant'].iloc[row]!r}: {problem}; {fix}")
+
+    for row in np.flatnonzero(~(n > 0) | (n != np.round(n))):
+        fail(row, f"n is {n[row]:g}, not a positive whole number of units", "fix the count or remove the variant's row")
+    if metric.kind == "proportion":
+        for row in np.flatnonzero((sums["sum_y"] < 0) | (sums["sum_y"] > n)):
+            fail(row, f"{sums['sum_y'][row]:g} successes out of {n[row]:g} units", "successes must lie between 0 and n")
+        for row in np.flatnonzero(sums["sum_y2"] != sums["sum_y"]):
+            fail(row, "sum_y2 differs from the successes", "a 0/1 metric's sum of squares equals its sum; drop the column")
+    pairs = {"y": ("sum_y", "sum_y2"), "d": ("sum_d", "sum_d2"), "x": ("sum_x", "sum_x2")}
+    centred = {}
+    for role, (total, squares) in pairs.items():
+        centred[role] = sums[squares] - sums[total] ** 2 / n
+        for row in np.flatnonzero(centred[role] < -_ROUNDING * np.abs(sums[squares])):
+            fail(row, f"{squares} = {sums[squares][row]:g} is below {total}²/n = {sums[total][row] ** 2 / n[row]:g} "
+                      "(a negative variance)", f"check that {squares} is the sum of squared unit values")
+    for (a, b), product in {("y", "d"): "sum_yd", ("y", "x"): "sum_yx", ("d", "x"): "sum_dx"}.items():
+        total_a, total_b = pairs[a][0], pairs[b][0]
+        covariance = sums[product] - sums[total_a] * sums[total_b] / n
+        bound = np.sqrt(np.maximum(centred[a], 0) * np.maximum(centred[b], 0))
+        slack = _ROUNDING * np.sqrt(np.abs(sums[pairs[a][1]] * sums[pairs[b][1]]))
+        for row in np.flatnonzero(np.abs(covariance) > bound + slack):
+            fail(row, f"{product} = {sums[product][row]:g} implies a correlation beyond ±1",
+                 f"check that {product} is the sum of the products of unit values")

@@ -43,6 +43,7 @@ def collect_frame(
 ) -> CollectedData:
     """Sums per metric x variant (and day, segment) from unit-level rows in ``frame``."""
     check_columns(list(frame.columns), spec, source)
+    _check_categories(frame[spec.variant_column], spec, source)
     drops = DropCounter(source)
     notes: dict = {"filled_with_zero": {}, "winsorized": {}}
     raw_codes, labels = pd.factorize(frame[spec.variant_column])
@@ -140,6 +141,18 @@ def _all_distinct(ids: np.ndarray) -> bool:
             seen[ids - low if low else ids] = True
             return int(np.count_nonzero(seen)) == len(ids)
     return bool(pd.Index(ids).is_unique)
+
+
+def _check_categories(variant: pd.Series, spec: ExperimentSpec, source: str) -> None:
+    """A categorical variant column declares its variants: one without rows is a variant with
+    no units, an error as it is for a variant in ``expected_split``."""
+    if isinstance(variant.dtype, pd.CategoricalDtype):
+        unused = variant.cat.categories.difference(variant.dropna().unique())
+        if len(unused):
+            raise InputError(
+                f"{source}: variant {str(unused[0])!r} (a category of column {spec.variant_column!r}) has no units; "
+                "if it is not part of this experiment, drop it with .cat.remove_unused_categories()"
+            )
 
 
 def _variant_codes(codes: np.ndarray, uniques: object, spec: ExperimentSpec, source: str) -> tuple[np.ndarray, list[str]]:

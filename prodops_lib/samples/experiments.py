@@ -7,7 +7,9 @@
   detect (the right call is "keep running").
 * ``onboarding_checklist.csv``: a planted 52/48 sample-ratio mismatch.
 * ``fake_door_ai_summary.csv``: arm-level counts for a fake-door test against a 3% target.
-* ``dashboard_aggregates.csv``: sufficient statistics (n, sum, sum of squares) of a mean metric.
+* ``dashboard_aggregates.csv``: sufficient statistics (n, sum, sum of squares) of a mean metric
+  with no true effect, at a sample large enough to have detected about 5% (the right call is
+  "don't ship: no detectable effect", with the effect the sample could have detected).
 
 Every true value is returned for ``truth.json``; conversion and revenue come from a
 user-level propensity p_i = 0.9 * Beta(a, b) (mean 0.1), which the treatment multiplies
@@ -209,7 +211,7 @@ def _fake_door() -> tuple[pd.DataFrame, dict]:
 
 
 def _dashboard(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
-    means, shape, n = {"control": 12.0, "treatment": 12.9}, 1.5, {"control": 5_000, "treatment": 5_000}
+    means, shape, n = {"control": 12.0, "treatment": 12.0}, 1.5, {"control": 5_000, "treatment": 5_000}
     rows, sample_means = [], {}
     for arm, mean in means.items():
         # whole hundredths of a minute, summed as integers so the sums are exact
@@ -221,9 +223,13 @@ def _dashboard(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
     truth = {
         "file": "experiments/dashboard_aggregates.csv", "theme": "Reporting & dashboards",
         "metric": "minutes_in_dashboard", "variants": list(means), "control": "control",
-        "true": {"minutes_in_dashboard": dict(means) | {"relative_lift": 0.075,
+        "true": {"minutes_in_dashboard": dict(means) | {"relative_lift": 0.0,
                                                         "distribution": "gamma(shape=1.5)"}},
         "sample_means": sample_means,
+        # sd = mean / sqrt(shape); two-sided 5% test at 80% power: (1.96 + 0.84) * sd * sqrt(2 / n) / mean
+        "detectable_relative_lift": rounded((stats.norm.ppf(0.975) + stats.norm.ppf(0.8)) / np.sqrt(shape)
+                                            * np.sqrt(2 / n["control"])),
+        "expected_decision": "don't ship: no detectable effect; the sample could have detected about 4.6%",
     }
     return pd.DataFrame(rows), truth
 

@@ -53,6 +53,44 @@ def test_bad_aggregates_fail_in_one_line(frame, message):
     assert "\n" not in str(error.value)
 
 
+def _conversions(n, successes):
+    return pd.DataFrame({"variant": ["control", "B"], "n": n, "successes": successes})
+
+
+@pytest.mark.parametrize(
+    ("frame", "kind", "message"),
+    [
+        # counts no set of units could produce: analysed anyway they gave "ship" at +1400%
+        (_conversions([1000, 1000], [100, 1500]), "proportion", "variant 'B': 1500 successes out of 1000 units"),
+        (_conversions([20, 20], [3, 25]), "proportion", "variant 'B': 25 successes out of 20 units"),
+        (_conversions([1000, 1000], [100, -5]), "proportion", "variant 'B': -5 successes"),
+        (_conversions([1000, 0], [100, 0]), "proportion", "variant 'B': n is 0, not a positive whole number"),
+        (_conversions([1000, 100.5], [100, 10]), "proportion", "variant 'B': n is 100.5"),
+        (pd.DataFrame({"variant": ["control", "B"], "n": [10, 10], "successes": [5, 6], "sum_sq": [5, 7]}),
+         "proportion", "variant 'B': sum_y2 differs from the successes"),
+        # Σy² < (Σy)²/n: a negative variance, which had given a zero-width interval and "ship"
+        (pd.DataFrame({"variant": ["control", "B"], "n": [100, 100], "sum": [1000.0, 1100.0], "sum_sq": [11000.0, 12000.0]}),
+         "mean", r"variant 'B': sum_y2 = 12000 is below sum_y²/n = 12100"),
+    ],
+)
+def test_impossible_aggregates_are_refused(frame, kind, message):
+    spec = ExperimentSpec(name="agg", metrics=[MetricSpec("m", kind=kind, role="primary")])
+    with pytest.raises(InputError, match=message) as error:
+        analyse_aggregates(frame, spec, source="dashboard.csv")
+    assert str(error.value).startswith("dashboard.csv: metric 'm', ") and "\n" not in str(error.value)
+
+
+def test_a_covariance_beyond_cauchy_schwarz_is_refused():
+    # units y = (1, 2, 3), x = (1, 2, 3): Σyx = 14 is the largest possible; 15 implies |r| > 1
+    frame = pd.DataFrame({"variant": ["control", "B"], "n": [3, 3], "sum_y": [6.0, 6.0], "sum_y2": [14.0, 14.0],
+                          "sum_x": [6.0, 6.0], "sum_x2": [14.0, 14.0], "sum_yx": [14.0, 15.0]})
+    spec = ExperimentSpec(name="agg", metrics=[MetricSpec("m", covariate="x", role="primary")])
+    with pytest.raises(InputError, match="variant 'B': sum_yx = 15 implies a correlation beyond ±1"):
+        analyse_aggregates(frame, spec)
+    frame.loc[1, "sum_yx"] = 14.0  # perfectly correlated is still possible
+    assert analyse_aggregates(frame, spec).results["n_variant"].iloc[0] == 3
+
+
 def test_spec_builds_from_a_parameter_mapping():
     data = {
         "name": "checkout", "hypothesis": "A shorter form converts more", "unit": "user_id", "control": "control",

@@ -181,3 +181,15 @@ def test_unknown_file_type(tmp_path):
     path.write_text("x")
     with pytest.raises(InputError, match=r"unknown file type '\.xlsx'"):
         analyse_experiment(path, make_spec())
+
+
+def test_a_categorical_variant_without_units(small):
+    data = small.assign(variant=pd.Categorical(small["variant"], categories=["control", "B", "C", "D"]))
+    fails(analyse_experiment, data, make_spec(), r"variant 'D' \(a category of column 'variant'\) has no units; .*remove_unused_categories")
+    tidy = data.assign(variant=data["variant"].cat.remove_unused_categories())
+    assert list(analyse_experiment(tidy, make_spec()).units) == ["control", "B", "C"]
+
+
+def test_a_column_name_used_twice(small):
+    data = pd.concat([small, small[["revenue"]]], axis=1)
+    fails(analyse_experiment, data, make_spec(), "metric 'revenue' column 'revenue' names 2 columns; rename the duplicates")
