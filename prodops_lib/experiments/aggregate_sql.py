@@ -217,7 +217,7 @@ def _distinct_ids(run: Runner, table: str, unit: str) -> bool:
 
         seen = np.zeros(high - low + 1, dtype=np.uint8)
         try:
-            for batch in run.connection.sql(f"SELECT CAST({unit} - {low} AS UINTEGER) FROM {table}").to_arrow_reader(1 << 17):
+            for batch in run.connection.sql(f"SELECT CAST({unit} - {low} AS BIGINT) FROM {table}").to_arrow_reader(1 << 17):
                 seen[batch.column(0).to_numpy()] = 1
         except duckdb.Error as error:
             raise InputError(f"{run.source}: the query failed: {str(error).strip().splitlines()[0]}") from None
