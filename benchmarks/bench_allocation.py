@@ -150,10 +150,10 @@ def run_phase(phase: str, folder: Path) -> dict:
         logs = pd.read_parquet(folder / "floor_logs.parquet")
         item_theme = pd.read_parquet(folder / "item_theme.parquet")
         before = _rss_mb()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), _cpu()
         merged = logs.merge(item_theme, on="key", how="inner")
         result = merged.groupby(["theme", "team", "month"], sort=False)["hours"].sum()
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu_started
         check = {"groups": len(result), "hours": float(result.sum())}
     else:
         from prodops_lib.allocation import (
@@ -180,7 +180,7 @@ def run_phase(phase: str, folder: Path) -> dict:
                             people=TableSource(path="people")),
             rules=theme_rules, unit="logged_hours", period=PERIOD, months_of_history=N_MONTHS)
         before = _rss_mb()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), _cpu()
         log = DropLog()
         inputs = AllocationInputs(
             items=load_items(items_raw, needed=("labels", "components", "project", "issue_type", "summary",
@@ -191,13 +191,21 @@ def run_phase(phase: str, folder: Path) -> dict:
             targets=load_targets(targets_raw),
         )
         allocation = analyse(inputs, settings, log)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, _cpu() - cpu_started
         org = allocation.shares.frame
         check = {"share_rows": len(org), "hours": float(org.loc[org["team"] == "ALL", "effort"].sum()),
                  "unclassified_share": allocation.unclassified_share(),
                  "misallocation": allocation.targets.misallocation["ALL"]}
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    return {"phase": phase, "seconds": seconds, "peak_rss_mb": peak, "peak_above_inputs_mb": peak - before, **check}
+    return {"phase": phase, "seconds": seconds, "user_seconds": cpu[0], "system_seconds": cpu[1], "peak_rss_mb": peak,
+            "peak_above_inputs_mb": peak - before, **check}
+
+
+def _cpu() -> np.ndarray:
+    """User and system CPU seconds of this process so far. System time is mostly page faults
+    on fresh memory, which vary a lot from run to run on a virtual machine."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return np.array([usage.ru_utime, usage.ru_stime])
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -225,8 +233,9 @@ def main(argv: list[str] | None = None) -> int:
     best = {phase: min(rows, key=lambda row: row["seconds"]) for phase, rows in runs.items()}
     for phase, row in best.items():
         times = ", ".join(f"{r['seconds']:.2f}" for r in runs[phase])
-        print(f"{phase:>5}: {row['seconds']:6.2f} s wall (best of {args.repeat}: {times}), peak RSS "
-              f"{row['peak_rss_mb']:,.0f} MB ({row['peak_above_inputs_mb']:,.0f} MB above the loaded inputs)")
+        print(f"{phase:>5}: {row['seconds']:6.2f} s wall (best of {args.repeat}: {times}), CPU {row['user_seconds']:.2f} s "
+              f"user + {row['system_seconds']:.2f} s system, peak RSS {row['peak_rss_mb']:,.0f} MB "
+              f"({row['peak_above_inputs_mb']:,.0f} MB above the loaded inputs)")
     ratio = best["full"]["seconds"] / best["floor"]["seconds"]
     medians = {phase: float(np.median([r["seconds"] for r in rows])) for phase, rows in runs.items()}
     print(f"ratio full / floor: {ratio:.2f}× on the best times, {medians['full'] / medians['floor']:.2f}× on the "

@@ -56,7 +56,7 @@ def compute_concentration(effort: Effort, months: list[str] | None = None) -> Co
     keep &= person != (np.flatnonzero(person_names == "")[0] if (person_names == "").any() else -1)
     if months is not None:
         keep &= np.isin(month, [month_names.index(m) for m in months if m in month_names])
-    values = np.where(keep, np.nan_to_num(records["effort"].to_numpy(dtype="float64")), 0.0)
+    values = np.where(keep, records["effort"].to_numpy(dtype="float64"), 0.0)
     n_people, n_months = len(person_names), len(month_names)
     by_theme = group_sum([(person, n_people), (month, n_months), (theme, len(themes))], values)
     by_team = group_sum([(person, n_people), (month, n_months), (records["team"].cat.codes.to_numpy(), len(team_names))], values)

@@ -48,11 +48,12 @@ def cost_by_theme(effort: Effort, capitalizable: Sequence[str] = (), period: str
         raise ValueError(f"capitalizable: {unknown[0]!r} is not a theme; themes: {', '.join(effort.themes[:-1])}")
     period = period or effort.period
     monthly = _shares(person_time, "cost", "month", "cost", effort.themes, effort.unclassified)
-    in_period = person_time["month"].cat.codes.to_numpy() == list(person_time["month"].cat.categories).index(period)
-    theme = person_time["theme"].cat.codes.to_numpy()
+    in_period = np.flatnonzero(person_time["month"].cat.codes.to_numpy()
+                               == list(person_time["month"].cat.categories).index(period))
+    theme = person_time["theme"].cat.codes.to_numpy()[in_period]
     frame = pd.DataFrame({"theme": list(effort.themes)})
     for column in ("cost", "person_months"):
-        values = np.where(in_period, np.nan_to_num(person_time[column].to_numpy(dtype="float64")), 0.0)
+        values = person_time[column].to_numpy(dtype="float64")[in_period]
         frame[column] = group_sum([(theme, len(effort.themes))], values)
     total = float(frame["cost"].sum())
     frame["share"] = frame["cost"] / total if total > 0 else np.nan

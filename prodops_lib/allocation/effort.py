@@ -292,17 +292,31 @@ def _attribute(rows: _Rows, months: list[str], roster: Roster | None, names: Nam
     else:
         team = np.full(len(rows.item), len(teams) - 1)
     extra, theme, weight = classification.expand(rows.item)
-    frame = pd.DataFrame({
-        "month": pd.Categorical.from_codes(extend(rows.month, extra), categories=months, ordered=True),
-        "team": pd.Categorical.from_codes(extend(team, extra), categories=pd.Index(teams, dtype=object).astype("string")),
-        "person": pd.Categorical.from_codes(extend(rows.person, extra),
-                                            categories=pd.Index(names.names, dtype=object).astype("string")),
-        "theme": pd.Categorical.from_codes(theme, categories=list(classification.themes)),
+    # Millions of rows: codes are narrowed to the categoricals' own width before they are
+    # extended (pandas would narrow them anyway), the frame is built in one call without
+    # copies, and only the rows of split items are scaled by their weight.
+    team_names = pd.Index(teams, dtype=object).astype("string")
+    person_names = pd.Index(names.names, dtype=object).astype("string")
+    columns = {
+        "month": _categorical(rows.month, extra, pd.Index(months), ordered=True),
+        "team": _categorical(team, extra, team_names),
+        "person": _categorical(rows.person, extra, person_names),
+        "theme": _categorical(theme, np.zeros(0, dtype=np.int64), pd.Index(classification.themes)),
         "item": extend(rows.item, extra),
-    })
+    }
+    scaled = np.flatnonzero(weight != 1.0)
     for name, values in rows.values.items():
-        frame[name] = extend(values, extra) * weight
-    return frame
+        column = extend(values, extra) if len(extra) else values.copy()  # the frame owns its values
+        column[scaled] *= weight[scaled]
+        columns[name] = column
+    return pd.DataFrame(columns, copy=False)
+
+
+def _categorical(codes: np.ndarray, extra: np.ndarray, categories: pd.Index, ordered: bool = False) -> pd.Categorical:
+    """Codes (built in range by the caller) extended over the split rows, as a categorical."""
+    width = np.int8 if len(categories) < 2**7 else np.int16 if len(categories) < 2**15 else np.int32
+    return pd.Categorical.from_codes(extend(codes.astype(width), extra), categories=categories, ordered=ordered,
+                                     validate=False)
 
 
 def measure_effort(
@@ -388,4 +402,4 @@ def measure_effort(
     notes.extend(classification.notes.to_dict("records"))
     return Effort(records, person_time, unit, tuple(months), classification.themes,
                   classification.unclassified, pd.DataFrame(notes, columns=NOTE_COLUMNS),
-                  items.items["key"].to_numpy(dtype=object), logged_by_item)
+                  items.key_values, logged_by_item)

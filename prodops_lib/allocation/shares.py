@@ -69,11 +69,15 @@ def _buckets(months: list[str], granularity: str) -> tuple[list[str], np.ndarray
 
 def group_sum(codes: list[tuple[np.ndarray, int]], weights: np.ndarray) -> np.ndarray:
     """Sum ``weights`` over every combination of integer codes (each with its number of
-    values): a dense array shaped by the sizes, computed with one ``bincount``."""
+    values): a dense array shaped by the sizes, computed with one ``bincount``. Missing
+    (NaN) weights count as zero."""
+    if np.isnan(weights).any():  # a copy only when needed: these arrays have millions of rows
+        weights = np.nan_to_num(weights)
     flat = np.zeros(len(weights), dtype=np.int64)
     shape = []
-    for values, size in codes:
-        flat = flat * size + values
+    for values, size in codes:  # in place: these arrays have millions of rows
+        flat *= size
+        flat += values
         shape.append(size)
     return np.bincount(flat, weights=weights, minlength=int(np.prod(shape))).reshape(shape)
 
@@ -94,7 +98,7 @@ def _shares(records: pd.DataFrame, value: str, granularity: str, unit: str,
     cube = group_sum([(bucket_of_month[records["month"].cat.codes.to_numpy()], len(labels)),
                       (records["team"].cat.codes.to_numpy(), len(team_names)),
                       (records["theme"].cat.codes.to_numpy(), len(themes))],
-                     np.nan_to_num(records[value].to_numpy(dtype="float64")))
+                     records[value].to_numpy(dtype="float64"))
     order = np.argsort(team_names.astype(str), kind="stable")
     effort = np.concatenate([cube.sum(axis=1)[:, None, :], cube[:, order, :]], axis=1)
     team_labels = np.append(ORGANISATION, team_names[order])

@@ -323,5 +323,5 @@ def classify(items: WorkItems, rules: ThemeRules) -> Classification:
 
     notes_frame = pd.DataFrame(notes, columns=["issue", "rows", "action"])
     summaries = items.items.get("summary")
-    return Classification(items.items["key"].to_numpy(dtype=object), themes, rules.unclassified, codes,
+    return Classification(items.key_values, themes, rules.unclassified, codes,
                           tuple(splits), how, rule_number, notes_frame, summaries)
