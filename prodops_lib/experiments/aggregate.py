@@ -255,8 +255,10 @@ def moments_from_aggregates(frame: pd.DataFrame, spec: ExperimentSpec, source: s
     return pd.concat(parts, ignore_index=True)
 
 
-# relative slack for the variance checks: dashboard sums are rounded, and Σy² - (Σy)²/n loses digits
-_ROUNDING = 1e-9
+# Slack for the variance checks: Σy² - (Σy)²/n loses digits to floating point (relative 1e-9),
+# and dashboards round their sums (half a cent on each moves Σy² - (Σy)²/n by up to
+# 0.005 · (1 + 2|ȳ|)), so only a clear negative variance is refused
+_FLOAT_ERROR, _HALF_CENT = 1e-9, 0.005
 
 
 def _check_aggregates(moments: pd.DataFrame, metric: MetricSpec, source: str) -> None:
@@ -281,14 +283,16 @@ def _check_aggregates(moments: pd.DataFrame, metric: MetricSpec, source: str) ->
     centred = {}
     for role, (total, squares) in pairs.items():
         centred[role] = sums[squares] - sums[total] ** 2 / n
-        for row in np.flatnonzero(centred[role] < -_ROUNDING * np.abs(sums[squares])):
-            fail(row, f"{squares} = {sums[squares][row]:g} is below {total}²/n = {sums[total][row] ** 2 / n[row]:g} "
+        slack = _FLOAT_ERROR * np.abs(sums[squares]) + _HALF_CENT * (1 + 2 * np.abs(sums[total] / n))
+        for row in np.flatnonzero(centred[role] < -slack):
+            fail(row, f"{squares} = {sums[squares][row]:.10g} is below {total}²/n = {sums[total][row] ** 2 / n[row]:.10g} "
                       "(a negative variance)", f"check that {squares} is the sum of squared unit values")
     for (a, b), product in {("y", "d"): "sum_yd", ("y", "x"): "sum_yx", ("d", "x"): "sum_dx"}.items():
         total_a, total_b = pairs[a][0], pairs[b][0]
         covariance = sums[product] - sums[total_a] * sums[total_b] / n
         bound = np.sqrt(np.maximum(centred[a], 0) * np.maximum(centred[b], 0))
-        slack = _ROUNDING * np.sqrt(np.abs(sums[pairs[a][1]] * sums[pairs[b][1]]))
+        slack = (_FLOAT_ERROR * np.sqrt(np.abs(sums[pairs[a][1]] * sums[pairs[b][1]]))
+                 + _HALF_CENT * (1 + np.abs(sums[total_a] / n) + np.abs(sums[total_b] / n)))
         for row in np.flatnonzero(np.abs(covariance) > bound + slack):
-            fail(row, f"{product} = {sums[product][row]:g} implies a correlation beyond ±1",
+            fail(row, f"{product} = {sums[product][row]:.10g} implies a correlation beyond ±1",
                  f"check that {product} is the sum of the products of unit values")

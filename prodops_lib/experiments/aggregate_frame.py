@@ -147,7 +147,8 @@ def _check_categories(variant: pd.Series, spec: ExperimentSpec, source: str) -> 
     """A categorical variant column declares its variants: one without rows is a variant with
     no units, an error as it is for a variant in ``expected_split``."""
     if isinstance(variant.dtype, pd.CategoricalDtype):
-        unused = variant.cat.categories.difference(variant.dropna().unique())
+        # a planned variant without units gets check_variants' error instead
+        unused = variant.cat.categories.difference(variant.dropna().unique()).difference(list(spec.expected_split or {}))
         if len(unused):
             raise InputError(
                 f"{source}: variant {str(unused[0])!r} (a category of column {spec.variant_column!r}) has no units; "

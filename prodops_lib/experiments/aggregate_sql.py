@@ -72,20 +72,23 @@ def collect_sql(
                 _check_numeric(run, table, column, types[column], metric, source)
         if spec.unit:
             filters, registered = _unit_filters(run, con, table, spec, types[spec.unit], variant, drops, notes)
-        base = _base(table, spec, variant, filters)
-        thresholds = _thresholds(run, base, spec, notes)
         keys = ["variant", *(["day"] if spec.timestamp_column else [])]
         sets = [keys] + [["variant", f"s{j}"] for j in range(len(spec.segments))]
-        projections, items = _aggregates(spec, thresholds, types)
         grouping = ", ".join("(" + ", ".join(f"__{key}" for key in group) + ")" for group in sets)
         flags = "".join(f", grouping(__s{j}) AS __g{j}" for j in range(len(spec.segments)))
-        result = run.frame(
-            f"WITH base AS ({_base(table, spec, variant, filters, projections)}) SELECT __variant AS variant"
-            + (", __day AS day" if spec.timestamp_column else "")
-            + "".join(f", __s{j} AS s{j}" for j in range(len(spec.segments))) + flags + ", count(*) AS __rows, "
-            + ", ".join(f"{expression} AS {quote_name(alias)}" for alias, expression in items)
-            + f" FROM base GROUP BY GROUPING SETS ({grouping})"
-        )
+        for reading in (table, _nan_as_missing(table, spec, types)):
+            base = _base(reading, spec, variant, filters)
+            thresholds = _thresholds(run, base, spec, notes)
+            projections, items = _aggregates(spec, thresholds, types)
+            result = run.frame(
+                f"WITH base AS ({_base(reading, spec, variant, filters, projections)}) SELECT __variant AS variant"
+                + (", __day AS day" if spec.timestamp_column else "")
+                + "".join(f", __s{j} AS s{j}" for j in range(len(spec.segments))) + flags + ", count(*) AS __rows, "
+                + ", ".join(f"{expression} AS {quote_name(alias)}" for alias, expression in items)
+                + f" FROM base GROUP BY GROUPING SETS ({grouping})"
+            )
+            if reading != table or not _has_nan(result, spec):
+                break
         main = result
         for j in range(len(spec.segments)):
             main = main[main[f"__g{j}"] == 1]
@@ -133,6 +136,30 @@ def _in_order(rows: pd.DataFrame, order: list[str], keys: list[str]) -> pd.DataF
     position = {variant: i for i, variant in enumerate(order)}
     rows = rows.assign(__position=rows["variant"].map(position))
     return rows.sort_values(["__position", *keys[1:]], kind="stable").drop(columns="__position").reset_index(drop=True)
+
+
+def _has_nan(result: pd.DataFrame, spec: ExperimentSpec) -> bool:
+    """Whether a sum over units is NaN: some floating-point metric column holds NaN, which
+    DuckDB counts as a value (pandas, and so the frame path, as missing). Groups without a
+    unit for the metric are left out: their sums are NULL, which pandas also shows as NaN."""
+    for i in range(len(spec.metrics)):
+        counted = result[f"{i}:n"].to_numpy(dtype=float) > 0
+        sums = [column for column in result.columns if column.startswith(f"{i}:sum_")]
+        if sums and np.isnan(result[sums].to_numpy(dtype=float)[counted]).any():
+            return True
+    return False
+
+
+def _nan_as_missing(table: str, spec: ExperimentSpec, types: dict[str, str]) -> str:
+    """``table`` with NaN read as NULL in the floating-point metric columns. Only used once a
+    NaN has shown up (:func:`_has_nan`): on every row, it would cost 15% of the main pass."""
+    floats = sorted({column for metric in spec.metrics for column in metric.columns
+                     if types[column].startswith(("DOUBLE", "FLOAT", "REAL"))})
+    if not floats:
+        return table
+    replaced = ", ".join(f"nullif({quote_name(c)}, 'NaN'::DOUBLE) AS {quote_name(c)}"
+                         for c in floats)
+    return f"(SELECT * REPLACE ({replaced}) FROM {table})"
 
 
 def _check_numeric(run: Runner, table: str, column: str, kind: str, metric: MetricSpec, source: str) -> None:
@@ -325,7 +352,8 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
         if metric.missing == "drop" and len(sql.raw_columns) > 1:
             items.append((f"{i}:incomplete", f"count(*) FILTER (WHERE NOT ({sql.present}))"))
         if metric.kind == "quantile":
-            items.append((f"{i}:n", sql.count))
+            # the sum is only read by _has_nan: a NaN in the column shows up in it
+            items += [(f"{i}:n", sql.count), (f"{i}:sum_y", f"sum({sql.values['y']})")]
             continue
         values = {role: f"__m{i}{role}" for role in sql.values}
         projections += [(values[role], expression) for role, expression in sql.values.items()]

@@ -137,3 +137,12 @@ def test_html_view_escapes_names_from_the_data():
     spec = ExperimentSpec(name="xss", metrics=[MetricSpec("ctr", kind="proportion", role="primary")])
     html = analyse_aggregates(frame, spec)._repr_html_()
     assert "<script>" not in html and "&lt;script&gt;" in html
+
+
+def test_sums_rounded_to_cents_are_not_refused():
+    # 1,000 units of 1.005 minutes: Σy = 1005.00, Σy² = 1010.025, which a dashboard shows as 1010.02,
+    # below (Σy)²/n = 1010.025 only by its rounding; the variant's units vary a little
+    frame = pd.DataFrame({"variant": ["control", "B"], "n": [1000, 1000], "sum": [1005.00, 1010.00],
+                          "sum_sq": [1010.02, 1020.31]})
+    spec = ExperimentSpec(name="agg", metrics=[MetricSpec("m", role="primary")])
+    assert analyse_aggregates(frame, spec).results["n_variant"].iloc[0] == 1000

@@ -193,3 +193,36 @@ def test_a_categorical_variant_without_units(small):
 def test_a_column_name_used_twice(small):
     data = pd.concat([small, small[["revenue"]]], axis=1)
     fails(analyse_experiment, data, make_spec(), "metric 'revenue' column 'revenue' names 2 columns; rename the duplicates")
+
+
+@pytest.mark.parametrize("kind", ["csv", "parquet"])
+def test_nan_in_a_file_is_a_missing_value_as_in_a_frame(kind, small, tmp_path):
+    """DuckDB reads "NaN" in a CSV, and NaN in a parquet float column, as a number; one of
+    them used to turn a variant's sums into NaN and the metric into a flat zero effect."""
+    import duckdb
+
+    data = small.copy()
+    data.loc[data.index[::40], "revenue"] = np.nan
+    spec = make_spec(metrics=[
+        MetricSpec("revenue", covariate="pre_revenue", missing="drop", role="primary"),
+        MetricSpec("revenue_capped", column="revenue", missing="drop", winsorize_upper=0.99),
+        MetricSpec("revenue_median", column="revenue", kind="quantile", quantile=0.5, missing="drop"),
+    ])
+    path = tmp_path / "data.csv"
+    data.to_csv(path, index=False, na_rep="NaN")
+    if kind == "parquet":  # written by DuckDB, which keeps NaN as a float NaN (pandas would write a null)
+        duckdb.sql(f"COPY (SELECT * FROM read_csv('{path}')) TO '{tmp_path / 'data.parquet'}' (FORMAT parquet)")
+        path = tmp_path / "data.parquet"
+        assert duckdb.sql(f"SELECT count(*) FROM '{path}' WHERE isnan(revenue)").fetchall()[0][0] > 0
+    from_file, from_frame = analyse_experiment(path, spec), analyse_experiment(data, spec)
+    numeric = ["n_control", "n_variant", "mean_control", "mean_variant", "abs_effect", "p_value"]
+    np.testing.assert_allclose(from_file.to_frame()[numeric].to_numpy(float),
+                               from_frame.to_frame()[numeric].to_numpy(float), rtol=1e-9)
+    assert dict(zip(from_file.drops["reason"], from_file.drops["rows"], strict=True))["metric 'revenue': missing value"] \
+        == int(data["revenue"].isna().sum())
+
+
+def test_a_planned_categorical_variant_without_units(small):
+    data = small.assign(variant=pd.Categorical(small["variant"], categories=["control", "B", "C", "D"]))
+    split = {"control": 0.25, "B": 0.25, "C": 0.25, "D": 0.25}
+    fails(analyse_experiment, data, make_spec(expected_split=split), "variant 'D' in expected_split has no units")
