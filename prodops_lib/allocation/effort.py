@@ -298,10 +298,10 @@ def _attribute(rows: _Rows, months: list[str], roster: Roster | None, names: Nam
     team_names = pd.Index(teams, dtype=object).astype("string")
     person_names = pd.Index(names.names, dtype=object).astype("string")
     columns = {
-        "month": _categorical(rows.month, extra, pd.Index(months), ordered=True),
-        "team": _categorical(team, extra, team_names),
-        "person": _categorical(rows.person, extra, person_names),
-        "theme": _categorical(theme, np.zeros(0, dtype=np.int64), pd.Index(classification.themes)),
+        "month": _categorical(extra, rows.month, pd.Index(months), ordered=True),
+        "team": _categorical(extra, team, team_names),
+        "person": _categorical(extra, rows.person, person_names),
+        "theme": _categorical(None, theme, pd.Index(classification.themes)),  # expand() already extended it
         "item": extend(rows.item, extra),
     }
     scaled = np.flatnonzero(weight != 1.0)
@@ -312,11 +312,13 @@ def _attribute(rows: _Rows, months: list[str], roster: Roster | None, names: Nam
     return pd.DataFrame(columns, copy=False)
 
 
-def _categorical(codes: np.ndarray, extra: np.ndarray, categories: pd.Index, ordered: bool = False) -> pd.Categorical:
-    """Codes (built in range by the caller) extended over the split rows, as a categorical."""
+def _categorical(extra: np.ndarray | None, codes: np.ndarray, categories: pd.Index, ordered: bool = False) -> pd.Categorical:
+    """Codes (built in range by the caller), extended over the split rows unless ``extra`` is
+    None, as a categorical."""
     width = np.int8 if len(categories) < 2**7 else np.int16 if len(categories) < 2**15 else np.int32
-    return pd.Categorical.from_codes(extend(codes.astype(width), extra), categories=categories, ordered=ordered,
-                                     validate=False)
+    narrow = codes.astype(width)
+    return pd.Categorical.from_codes(narrow if extra is None else extend(narrow, extra), categories=categories,
+                                     ordered=ordered, validate=False)
 
 
 def measure_effort(

@@ -62,8 +62,21 @@ class Runner:
         try:
             return self.connection.execute(sql)
         except duckdb.Error as error:
-            first_line = str(error).strip().splitlines()[0]
-            raise InputError(f"{self.source}: the query failed: {first_line}") from None
+            raise self._failed(error) from None
+
+    def batches(self, sql: str, rows: int):
+        """The result's first column as numpy arrays of up to ``rows`` values, streamed (the
+        whole result never sits in memory)."""
+        import duckdb
+
+        try:
+            for batch in self.connection.sql(sql).to_arrow_reader(rows):
+                yield batch.column(0).to_numpy()
+        except duckdb.Error as error:
+            raise self._failed(error) from None
+
+    def _failed(self, error: Exception) -> InputError:
+        return InputError(f"{self.source}: the query failed: {str(error).strip().splitlines()[0]}")
 
     def all(self, sql: str) -> list[tuple]:
         return self.execute(sql).fetchall()
