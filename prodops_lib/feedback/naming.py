@@ -24,32 +24,36 @@ pending", "Limit for top-ups" rather than "new / physical / expire".
    ("make these transactions" of "didn't make these transactions"); fragments (a one-word
    longer run covers 80% of their texts); and runs in fewer than 5% of the group's texts.
 3. *Score.* For a word t and group c, cov(t, c) is the share of c's texts containing t and
-   d(t, c) = cov(t, c) / Σ_g cov(t, g) is c's share of t's coverage over the groups — class-
-   based TF-IDF (c-TF-IDF, Grootendorst 2022) on document frequencies, so long texts do not
-   weigh more; with sibling groups, the geometric mean of that share over all groups and
-   over c's siblings. A word weighs w(t, c) = cov(t, c) · d(t, c), frequent *and* specific.
-   A candidate p scores
+   d(t, c) = cov(t, c) / Σ_g cov(t, g) is c's share of t's coverage over the groups; with
+   sibling groups, the geometric mean of that share over all groups and over c's siblings.
+   A word weighs w(t, c) = cov(t, c) · d(t, c), frequent *and* specific: the tf · idf of
+   class-based TF-IDF (c-TF-IDF, Grootendorst 2022), on document frequencies so long texts do
+   not weigh more, and with a share in [0, 1] in place of log(1 + A / f(t)). A candidate p
+   scores
 
-       S(p, c) = sqrt(cov(p, c)) · Σ_{t ∈ p} w(t, c) · spec(p, c),
-       spec(p, c) = cov(p, c) / (Σ_g cov(p, g) + 0.02), over all groups and over siblings,
-                    geometric mean, as for words,
+       S(p, c) = sqrt(cov(p, c)) · Σ_{t ∈ p} w(t, c) · spec(p, c)
+       spec(p, c) = cov(p, c) / (Σ_g cov(p, g) + 0.02)   (over all groups and over siblings,
+                                                           geometric mean, as for words)
 
    so a longer phrase wins when the weight it adds and its own specificity outweigh the
-   texts it loses ("Virtual card won't work" beats "Virtual card" when virtual cards have
-   four groups); the 0.02 keeps a phrase found in only a few texts from looking specific.
-   A one-word name (or a negation and one word) scores ×0.35: on the three public intent
-   sets below, that made names phrases without making them longer than they are useful.
+   texts it loses ("Virtual card won't work" beats "Virtual card" when four groups are about
+   virtual cards); the 0.02 keeps a phrase found in only a few texts from looking specific.
+   A one-word name (or a negation and one word) scores ×0.35, which turned most one-word
+   names of the evaluation below into phrases ("Tell me a joke", "Find a recipe") without
+   making names longer than useful.
 4. *Siblings.* Two sibling names clash when their key words (plural "s" folded) are the same
    or one set contains the other ("Card" and "Card declined"), or their text is the same.
    While two clash, the one losing the smaller share of its score moves to its next
    candidate that is not the same as or a subset of any sibling's name (it may be a
-   superset, which then makes the other move: "Exchange rate" and "Exchange rates" end as
-   "Exchange rate was wrong" and "Exchange rates calculated"). A group out of candidates
-   takes its most typical text cut to ``max_words`` words; names still equal get a number.
+   superset, which then clashes in turn): two groups whose best phrase is "Export to CSV is
+   slow" end as "Export to CSV is slow" and "Slow on large tables". A group out of
+   candidates takes its most typical text cut to ``max_words`` words; names still equal
+   (groups with the very same texts) get a number.
 
-Measured on banking77, CLINC150 and HWU64 with their true intents as groups (HWU64 with its
-scenarios as parents): no sibling collisions; about 1 in 6 names a single word, mostly
-where the texts use one ("Weather", "Uber", "Calories").
+*Evaluation* (true intents as groups; HWU64 with its scenarios as parents): no two sibling
+names with the same key words or one inside the other on banking77 (77 intents), CLINC150
+(150) or HWU64 (64); one-word names 3%, 15% and 14%, mostly where the texts use one word
+("Weather", "Calories", "Uber"); 3.0, 2.5 and 2.5 words on average.
 
 **Typical quote** (:func:`typical_quote`): the medoid under cosine, the member with the
 highest mean cosine to the others, argmax_i u_i · Σ_j u_j over unit vectors u (the self term
@@ -58,12 +62,15 @@ is 1 for every member, so it does not change the order).
 **Coverage quotes** (:func:`coverage_quotes`): quotes from the whole group rather than five
 paraphrases of its centre. k-means with ``count`` centres splits the group into parts; each
 part, largest first, gives its member nearest the part's centre (the medoid idea of
-k-medoids, Kaufman & Rousseeuw 1990). A part counts only if it holds a tenth of the group or
-reaches above the group's lowest quarter of similarity to the centre, so a handful of odd
-texts never becomes a quote; parts that gave none are replaced by k-center greedy picks
-(farthest from the quotes so far, Gonzalez 1985) among members above that quarter. A
-member whose character 4-gram Jaccard with a chosen quote exceeds 0.5 is a near-repeat and
-skipped.
+k-medoids, Kaufman & Rousseeuw 1990), preferring members above the group's lowest quarter of
+similarity to the group centre. A part below a tenth of the group with no member above that
+quarter is a handful of odd texts and gives no quote; missing quotes are k-center greedy
+picks (farthest from the quotes so far, Gonzalez 1985). A member whose character 4-gram
+Jaccard with a chosen quote exceeds 0.5 is a near-repeat and skipped. On the three intent
+sets, with MiniLM vectors and 5 quotes per intent, a member's cosine to its nearest quote
+rose from 0.75/0.68/0.60 (nearest the centre) to 0.82/0.74/0.64 (banking77/CLINC150/HWU64)
+and the mean cosine between quotes fell from 0.87/0.80/0.77 to 0.64/0.57/0.50, with under
+1% of quotes from the lowest quarter.
 """
 
 from __future__ import annotations
@@ -223,7 +230,7 @@ class _Corpus:
                             head in _HOW or (b > a and self.role[keys[first + 1]] == "stop")):
                         start -= 1  # "how long does it take", "what name should I use"
                     after = end + (end < len(keys) and keys[end] in _DETERMINERS)
-                    is_open = (cut_particle or (after < len(keys) and self.role[keys[after]] == "word")
+                    is_open = (cut_particle or (after < len(keys) and self.role[keys[after]] in ("word", NOT))
                                or (a > 0 and kept[a - 1][1] == NOT))  # "make these" of "didn't make these"
                     skeleton = tuple(k for _, k in kept[a:b + 1])
                     found.setdefault(skeleton, []).append((tuple(keys[start:end]), is_open))
@@ -343,10 +350,13 @@ def group_names(texts: Sequence[str], groups: np.ndarray, *, siblings: np.ndarra
     if max_words < 1:
         raise ValueError(f"max_words: must be at least 1, got {max_words}")
     group_ids, group_of = np.unique(groups, return_inverse=True)
-    parents = np.zeros(len(group_ids), dtype=int) if siblings is None else np.asarray(siblings)
-    if parents.shape != group_ids.shape:
-        raise ValueError(f"siblings: expected one parent id per group ({len(group_ids)} groups, in the "
-                         f"order of np.unique(groups)), got shape {parents.shape}")
+    parents = np.zeros(len(group_ids), dtype=int)
+    if siblings is not None:
+        siblings = np.asarray(siblings)
+        if siblings.shape != group_ids.shape:
+            raise ValueError(f"siblings: expected one parent id per group ({len(group_ids)} groups, in the "
+                             f"order of np.unique(groups)), got shape {siblings.shape}")
+        parents = np.unique(siblings, return_inverse=True)[1].reshape(-1)
     corpus = _Corpus(texts)
     members = [np.flatnonzero(group_of == g) for g in range(len(group_ids))]
     vocabulary: dict[str, int] = {}
@@ -367,18 +377,18 @@ def group_names(texts: Sequence[str], groups: np.ndarray, *, siblings: np.ndarra
 
     phrases = [_GroupPhrases.collect(corpus, rows, max_words) for rows in members]
     overall: Counter[Skeleton] = Counter()
-    among_siblings: Counter[tuple[object, Skeleton]] = Counter()
+    among_siblings: Counter[tuple[int, Skeleton]] = Counter()
     for g, found in enumerate(phrases):
         for skeleton, count in found.texts_with.items():
             overall[skeleton] += count / found.size
-            among_siblings[parents[g].item(), skeleton] += count / found.size
+            among_siblings[parents[g], skeleton] += count / found.size
 
     options: list[list[_Option]] = []
     for g, rows in enumerate(members):
         weight = {words[i]: float(weights[g, i]) for i in np.flatnonzero(weights[g])}
-        parent = parents[g].item()
+        parent = int(parents[g])
 
-        def specificity(skeleton: Skeleton, share: float, parent: object = parent) -> float:
+        def specificity(skeleton: Skeleton, share: float, parent: int = parent) -> float:
             return share / math.sqrt((overall[skeleton] + SPECIFICITY_PRIOR)
                                      * (among_siblings[parent, skeleton] + SPECIFICITY_PRIOR))
 
@@ -488,11 +498,12 @@ def coverage_quotes(vectors: np.ndarray, texts: Sequence[str], count: int, seed:
 
     k-means (``seed``) splits the group into ``count`` parts; each part, largest first, gives
     its member nearest the part's centre that is not a near-repeat of a quote already chosen
-    (character 4-gram Jaccard > 0.5). A part smaller than a tenth of the group with no member
-    above the group's lowest quarter of similarity to the group centre is a few odd texts and
-    gives none. Missing quotes are then filled by k-center greedy: the member least similar to
-    the quotes so far, from above that lowest quarter first. Fewer than ``count`` come back
-    only when every other member is a near-repeat. Deterministic for a given ``seed``."""
+    (character 4-gram Jaccard > 0.5), taken from the members above the group's lowest quarter
+    of similarity to the group centre when the part has any. A part smaller than a tenth of
+    the group with none there is a few odd texts and gives no quote. Missing quotes are then
+    filled by k-center greedy: the member least similar to the quotes so far, from above that
+    lowest quarter first. Fewer than ``count`` come back only when every other member is a
+    near-repeat. Deterministic for a given ``seed``."""
     from sklearn.cluster import KMeans
 
     if len(texts) != len(vectors):
@@ -520,6 +531,8 @@ def coverage_quotes(vectors: np.ndarray, texts: Sequence[str], count: int, seed:
         rows = np.flatnonzero(part_of == part)
         if sizes[part] < MIN_PART_SHARE * len(unit) and not central[rows].any():
             continue  # a few odd texts, not a side of the group
+        if central[rows].any():
+            rows = rows[central[rows]]
         for position in rows[np.argsort(-(unit[rows] @ centres[part]), kind="stable")]:
             if fresh(int(position)):
                 chosen.append(int(position))

@@ -99,7 +99,8 @@ def test_groups_sharing_their_best_phrase_get_distinct_names_only_among_siblings
     tables = [text + " on large tables" if i < 3 else text for i, text in enumerate(base)]
     admins = [text + " for admins" if i < 3 else text for i, text in enumerate(base)]
     groups = np.repeat([0, 1], len(base))
-    different_parents = group_names(tables + admins, groups, siblings=np.array(["reports", "admin"]))
+    themes = np.array(["reports", "admin"], dtype=object)  # as a pandas column gives them
+    different_parents = group_names(tables + admins, groups, siblings=themes)
     assert different_parents == ["Export to CSV is slow", "Export to CSV is slow"]
     same_parent = group_names(tables + admins, groups)
     a, b = (_key_words(name) for name in same_parent)
