@@ -359,24 +359,10 @@ def group_names(texts: Sequence[str], groups: np.ndarray, *, siblings: np.ndarra
         parents = np.unique(siblings, return_inverse=True)[1].reshape(-1)
     corpus = _Corpus(texts)
     members = [np.flatnonzero(group_of == g) for g in range(len(group_ids))]
-    vocabulary: dict[str, int] = {}
-    counts: list[Counter[int]] = []
-    for rows in members:
-        seen: Counter[int] = Counter()
-        for position in rows:
-            keys = {NOT if corpus.role[k] == NOT else k for _, ks in corpus.texts[int(position)] for k in ks
-                    if corpus.role[k] in ("word", NOT)}
-            seen.update(vocabulary.setdefault(k, len(vocabulary)) for k in keys)
-        counts.append(seen)
-    coverage = np.zeros((len(group_ids), max(len(vocabulary), 1)))
-    for g, seen in enumerate(counts):
-        for index, count in seen.items():
-            coverage[g, index] = count / len(members[g])
+    words, coverage = _word_coverage(corpus, members)
     weights = coverage * _distinctiveness(coverage, parents)
-    words = list(vocabulary)
-
     phrases = [_GroupPhrases.collect(corpus, rows, max_words) for rows in members]
-    overall: Counter[Skeleton] = Counter()
+    overall: Counter[Skeleton] = Counter()  # Σ_g cov(p, g), over all groups and over siblings
     among_siblings: Counter[tuple[int, Skeleton]] = Counter()
     for g, found in enumerate(phrases):
         for skeleton, count in found.texts_with.items():
@@ -386,9 +372,8 @@ def group_names(texts: Sequence[str], groups: np.ndarray, *, siblings: np.ndarra
     options: list[list[_Option]] = []
     for g, rows in enumerate(members):
         weight = {words[i]: float(weights[g, i]) for i in np.flatnonzero(weights[g])}
-        parent = int(parents[g])
 
-        def specificity(skeleton: Skeleton, share: float, parent: int = parent) -> float:
+        def specificity(skeleton: Skeleton, share: float, parent: int = int(parents[g])) -> float:
             return share / math.sqrt((overall[skeleton] + SPECIFICITY_PRIOR)
                                      * (among_siblings[parent, skeleton] + SPECIFICITY_PRIOR))
 
@@ -400,16 +385,34 @@ def group_names(texts: Sequence[str], groups: np.ndarray, *, siblings: np.ndarra
         options.append([*ranked[:MAX_OPTIONS], (0.0, frozenset(_fold(k) for k in fallback), last_resort)])
     sizes = np.array([len(rows) for rows in members])
     choice = np.zeros(len(group_ids), dtype=int)
+    names: list[str] = [""] * len(group_ids)
     for parent in np.unique(parents):
-        _make_distinct(options, np.flatnonzero(parents == parent), sizes, choice)
-    names = [options[g][choice[g]][2] for g in range(len(group_ids))]
-    for parent in np.unique(parents):  # the last resort: two names still the same get a number
-        seen: Counter[str] = Counter()
-        for g in sorted(np.flatnonzero(parents == parent), key=lambda g: (-sizes[g], g)):
-            seen[names[g].lower()] += 1
-            if seen[names[g].lower()] > 1:
-                names[g] = f"{names[g]} ({seen[names[g].lower()]})"
+        siblings_of = sorted(np.flatnonzero(parents == parent).tolist(), key=lambda g: (-sizes[g], g))
+        _make_distinct(options, siblings_of, sizes, choice)
+        times: Counter[str] = Counter()  # the last resort: names still the same get a number
+        for g in siblings_of:
+            name = options[g][choice[g]][2]
+            times[name.lower()] += 1
+            names[g] = name if times[name.lower()] == 1 else f"{name} ({times[name.lower()]})"
     return names
+
+
+def _word_coverage(corpus: _Corpus, members: list[np.ndarray]) -> tuple[list[str], np.ndarray]:
+    """The key words, and cov(t, c): the share of each group's texts containing each."""
+    vocabulary: dict[str, int] = {}
+    counts: list[Counter[int]] = []
+    for rows in members:
+        found: Counter[int] = Counter()
+        for position in rows:
+            keys = {NOT if corpus.role[k] == NOT else k for _, ks in corpus.texts[int(position)] for k in ks
+                    if corpus.role[k] in ("word", NOT)}
+            found.update(vocabulary.setdefault(k, len(vocabulary)) for k in keys)
+        counts.append(found)
+    coverage = np.zeros((len(members), max(len(vocabulary), 1)))
+    for g, found in enumerate(counts):
+        for index, count in found.items():
+            coverage[g, index] = count / len(members[g])
+    return list(vocabulary), coverage
 
 
 def _covered(option: _Option, other: _Option) -> bool:
@@ -424,38 +427,46 @@ def _clash(first: _Option, second: _Option) -> bool:
     return _covered(first, second) or _covered(second, first)
 
 
-def _make_distinct(options: list[list[_Option]], siblings: np.ndarray, sizes: np.ndarray,
+def _make_distinct(options: list[list[_Option]], order: list[int], sizes: np.ndarray,
                    choice: np.ndarray) -> None:
     """Move sibling names apart, in place in ``choice`` (each group's option index).
 
     While two siblings clash, one of them moves to its next option that is neither the same
-    as nor a subset of any sibling's current name (it may be a superset: "Exchange rate was
-    wrong" beside "Exchange rate", which then clashes and moves in turn). The one that moves
-    is the one that loses the smaller share of its score; on a tie, the smaller group. Every
-    move goes down a finite list, so this ends."""
-    order = sorted(siblings.tolist(), key=lambda g: (-sizes[g], g))
-    unresolved: set[tuple[int, int]] = set()
+    as nor a subset of any sibling's current name (it may be a superset, "Export to CSV is
+    slow on large tables" beside "Export to CSV is slow", which then clashes in turn). The one
+    that moves is the one that loses the smaller share of its score; on a tie, the smaller
+    group. ``order``: the siblings, largest first. Every move goes down a finite list, so
+    this ends."""
+    rank = {group: r for r, group in enumerate(order)}
+
+    def current(group: int) -> _Option:
+        return options[group][choice[group]]
 
     def next_option(group: int) -> int | None:
-        others = [options[o][choice[o]] for o in order if o != group]
+        others = [current(o) for o in order if o != group]
         for index in range(choice[group] + 1, len(options[group])):
             if not any(_covered(options[group][index], other) for other in others):
                 return index
         return None
 
-    while True:
-        pair = next(((g, h) for i, g in enumerate(order) for h in order[i + 1:] if (g, h) not in unresolved
-                     and _clash(options[g][choice[g]], options[h][choice[h]])), None)
-        if pair is None:
-            return
+    clashing = {(g, h) for i, g in enumerate(order) for h in order[i + 1:] if _clash(current(g), current(h))}
+    while clashing:
+        pair = min(clashing, key=lambda p: (rank[p[0]], rank[p[1]]))
+        clashing.discard(pair)  # settled by the move below, or left as it is: numbered later if equal
         moves = {group: index for group in pair if (index := next_option(group)) is not None}
         if not moves:
-            unresolved.add(pair)
             continue
-        kept_share = {group: options[group][index][0] / max(options[group][choice[group]][0], 1e-12)
+        kept_share = {group: options[group][index][0] / max(current(group)[0], 1e-12)
                       for group, index in moves.items()}
         mover = max(moves, key=lambda group: (kept_share[group], -sizes[group], group))
         choice[mover] = moves[mover]
+        for other in order:
+            if other != mover:
+                key = (mover, other) if rank[mover] < rank[other] else (other, mover)
+                if _clash(current(mover), current(other)):
+                    clashing.add(key)
+                else:
+                    clashing.discard(key)
 
 
 def _wordless_name(texts: Sequence[str], members: np.ndarray) -> str:
