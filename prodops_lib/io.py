@@ -1,8 +1,8 @@
-"""Loading inputs: CSV, parquet or a SQL query on DuckDB, checked against a declared schema.
+"""Loading inputs: CSV, Excel, parquet or a SQL query on DuckDB, checked against a declared schema.
 
 Every loader reports problems in one line that names the file, the column, the first bad row
-and its value, and says how to fix it. Rows an analysis decides to drop are never lost
-silently: they go into a :class:`DropLog` with their reason, and every report shows that log
+(a CSV's data row, or a spreadsheet's row number as Excel shows it) and its value, and says how
+to fix it. Rows an analysis decides to drop are never lost silently: they go into a :class:`DropLog` with their reason, and every report shows that log
 in its data-quality appendix. The log also remembers each input file's SHA-256, which the
 report manifest records.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import datetime as dt
 import hashlib
 import json
 import re
@@ -25,6 +26,7 @@ import pandas as pd
 from prodops_lib.params import files_read, project_root, resolve_path
 
 __all__ = [
+    "SPREADSHEET_SUFFIXES",
     "SQL",
     "Column",
     "DropLog",
@@ -38,6 +40,7 @@ __all__ = [
 
 ColumnType = Literal["string", "int", "float", "bool", "date", "datetime"]
 
+SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
@@ -202,10 +205,13 @@ def read_frame(
     encoding: str = "utf-8",
     expected_columns: Sequence[str] = (),
     allow_empty: bool = False,
+    sheet: str | None = None,
 ) -> tuple[pd.DataFrame, str, Path | None]:
-    """Read a source as it is: CSV columns come in as text so that validation can name the
-    first bad value. Returns the frame, a label for messages and the file path (if any).
-    ``allow_empty`` accepts a CSV with a header and no rows (a result table that is empty)."""
+    """Read a source as it is: CSV and spreadsheet cells come in as text so that validation
+    can name the first bad value (spreadsheet dates stay dates: see :func:`_read_sheet`).
+    Returns the frame, a label for messages and the file path (if any). ``allow_empty``
+    accepts a table with a header and no rows (a result table that is empty); ``sheet`` names
+    the worksheet of a workbook (default: the first visible one)."""
     if isinstance(source, pd.DataFrame):
         return source.copy(), "data frame", None
     if isinstance(source, SQL):
@@ -215,10 +221,13 @@ def read_frame(
     if not path.exists():
         raise InputError(f"{label}: file not found (looked at {path}); check the path or run `prodops sample-data`")
     if path.is_dir():
-        raise InputError(f"{label}: is a folder, not a file; name the CSV or parquet file inside it")
+        raise InputError(f"{label}: is a folder, not a file; name the CSV, Excel or parquet file inside it")
     if path.stat().st_size == 0:
         raise InputError(f"{label}: the file is empty (0 bytes); export it again")
     suffix = path.suffix.lower()
+    if sheet is not None and suffix not in SPREADSHEET_SUFFIXES:
+        raise InputError(f"{label}: sheet {sheet!r} is set but the file is not a workbook; "
+                         "remove sheet: or point at the .xlsx file")
     if suffix in {".parquet", ".pq"}:
         try:
             frame = pd.read_parquet(path)
@@ -226,10 +235,12 @@ def read_frame(
             raise InputError(f"{label}: not a readable parquet file ({type(error).__name__}); export it again") from None
     elif suffix in {".csv", ".tsv", ".txt"}:
         frame = _read_csv(path, label, "\t" if suffix == ".tsv" else delimiter, encoding, expected_columns)
-        if frame.empty and not allow_empty:
-            raise InputError(f"{label}: has a header but no data rows")
+    elif suffix in SPREADSHEET_SUFFIXES:
+        frame = _read_sheet(path, label, sheet, expected_columns)
     else:
-        raise InputError(f"{label}: unsupported file type {suffix!r}; use .csv, .tsv or .parquet")
+        raise InputError(f"{label}: unsupported file type {suffix!r}; use .csv, .tsv, .xlsx (.xlsm, .xls, .ods) or .parquet")
+    if frame.empty and not allow_empty and suffix not in {".parquet", ".pq"}:
+        raise InputError(f"{label}: has a header but no data rows{_sheet_note(frame)}")
     return frame, label, path
 
 
@@ -311,6 +322,133 @@ def _encoding_error(label: str, path: Path, encoding: str) -> InputError:
     return InputError(f"{label}: not valid {encoding} text; re-save it as UTF-8 or set the file's encoding")
 
 
+# A workbook saved with a password is an OLE compound file wrapping the encrypted package.
+_OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_HEADER_SEARCH = 20  # rows searched for the header below a title
+
+
+def _read_sheet(path: Path, label: str, sheet: str | None, expected: Sequence[str] = ()) -> pd.DataFrame:
+    """One worksheet as text cells, read with calamine (Rust; .xlsx, .xlsm, .xlsb, .xls, .ods).
+
+    The header is the first non-blank row, or, when that row names none of the ``expected``
+    columns (a title above the table), the first of the next ``_HEADER_SEARCH`` rows that does.
+    Fully blank rows below it are skipped, but each row keeps its index label so that messages
+    give the row number Excel shows (:func:`_row_number`). Numbers become text (whole numbers without ``.0``, so an id
+    ``1001`` stays ``'1001'``), booleans ``true``/``false``; date cells stay timestamps, so
+    they need no ``date_format`` (which applies to dates typed as text). Error cells
+    (``#N/A``) and formulas without a saved result are empty."""
+    try:
+        from python_calamine import CalamineError, CalamineWorkbook
+    except ImportError:  # pragma: no cover - a declared dependency
+        raise InputError(f"{label}: reading workbooks needs python-calamine; pip install python-calamine") from None
+    protected = (f"{label}: the workbook is password-protected; remove the password in Excel "
+                 "(File › Info › Protect Workbook) and save it again, or export the sheet as CSV")
+    with path.open("rb") as handle:
+        if handle.read(8) == _OLE_SIGNATURE and path.suffix.lower() != ".xls":
+            raise InputError(protected)
+    try:
+        workbook = CalamineWorkbook.from_path(str(path))
+        try:
+            name = _sheet_name(workbook, label, sheet)
+            others = [other for other in workbook.sheet_names if other != name]
+            rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+        finally:
+            workbook.close()
+    except CalamineError as error:
+        detail = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        if "password" in detail.lower() or "encrypt" in detail.lower():
+            raise InputError(protected) from None
+        raise InputError(f"{label}: not a readable workbook ({detail[:120]}); open it in Excel and save it "
+                         "again, or export the sheet as CSV") from None
+    blank = [all(cell == "" or cell is None for cell in row) for row in rows]
+    header_at = next((number for number, empty in enumerate(blank) if not empty), None)
+    if header_at is None:
+        raise InputError(f"{label}: sheet {name!r} is empty; put the table on it, or set sheet: to the sheet that holds it")
+    wanted = {str(column) for column in expected}
+    if wanted and not wanted & {str(_cell_text(cell)) for cell in rows[header_at]}:
+        header_at = next((number for number in range(header_at, min(header_at + _HEADER_SEARCH, len(rows)))
+                          if wanted & {str(_cell_text(cell)) for cell in rows[number]}), header_at)
+    width = max(len(row) for row in rows)
+    grid = [list(row) + [""] * (width - len(row)) for row in rows]
+    kept = [number for number in range(header_at + 1, len(grid)) if not blank[number]]
+    used = [c for c in range(width) if grid[header_at][c] not in ("", None) or any(grid[n][c] not in ("", None) for n in kept)]
+    header, repeated = _sheet_header([grid[header_at][c] for c in used])
+    columns = {}
+    for position, column in zip(used, header, strict=True):
+        cells = [_cell_text(grid[number][position]) for number in kept]
+        has_dates = any(isinstance(cell, pd.Timestamp) for cell in cells)
+        columns[column] = pd.Series(cells, dtype=object if has_dates else "string")
+    frame = pd.DataFrame(columns, columns=header)
+    if kept and kept[-1] - header_at != len(kept):  # blank rows were skipped: keep each row's place
+        frame.index = pd.Index([number - header_at - 1 for number in kept])
+    frame.attrs["sheet"] = name
+    frame.attrs["other_sheets"] = others
+    frame.attrs["sheet_header_row"] = header_at + 1
+    frame.attrs["duplicate_columns"] = repeated
+    return frame
+
+
+def _sheet_note(frame: pd.DataFrame) -> str:
+    """`` (read sheet 'Read me'; …)`` for a message about a frame read from a workbook with
+    other sheets: the table may be on another one."""
+    others = frame.attrs.get("other_sheets")
+    if not others:
+        return ""
+    return (f" (read sheet {frame.attrs['sheet']!r}; if the table is on another, set sheet: to it: "
+            + ", ".join(map(repr, others[:12])) + ")")
+
+
+def _sheet_name(workbook: object, label: str, sheet: str | None) -> str:
+    """The sheet asked for, or the first visible worksheet (what a person sees on opening it)."""
+    names = list(workbook.sheet_names)
+    if sheet is None:
+        visible = [m.name for m in workbook.sheets_metadata
+                   if str(m.visible).endswith("Visible") and str(m.typ).endswith("WorkSheet")]
+        if not names:
+            raise InputError(f"{label}: the workbook has no sheets; export it again")
+        return (visible or names)[0]
+    if sheet in names:
+        return sheet
+    import difflib
+
+    close = difflib.get_close_matches(sheet, names, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}?" if close else "set sheet: to one of " + ", ".join(map(repr, names[:12]))
+    raise InputError(f"{label}: no sheet named {sheet!r}; {hint}")
+
+
+def _sheet_header(cells: list[object]) -> tuple[list[str], list[str]]:
+    """Column names from the header row, and the names that repeat. Text as typed, whole
+    numbers without ``.0``, a blank name as pandas names it (``Unnamed: N``), a repeated name
+    suffixed ``.1``, ``.2`` as pandas does for CSV (:func:`validate` refuses a declared column
+    that is repeated)."""
+    names, seen = [], {}
+    for number, cell in enumerate(cells):
+        text = _cell_text(cell)
+        name = f"Unnamed: {number}" if text is None else str(text.date() if isinstance(text, pd.Timestamp) else text)
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name}.{seen[name] - 1}")
+    return names, sorted(name for name, count in seen.items() if count > 1)
+
+
+def _cell_text(cell: object) -> str | pd.Timestamp | None:
+    """A spreadsheet cell as the text a CSV export would hold, except dates (timestamps)."""
+    if cell is None or cell == "":
+        return None
+    if isinstance(cell, str):
+        return cell
+    if isinstance(cell, bool):
+        return "true" if cell else "false"
+    if isinstance(cell, float):
+        return str(int(cell)) if cell.is_integer() else repr(cell)
+    if isinstance(cell, dt.datetime | dt.date):
+        return pd.Timestamp(cell)
+    if isinstance(cell, dt.time):
+        return cell.isoformat()
+    if isinstance(cell, dt.timedelta):
+        return str(pd.Timedelta(cell))
+    return str(cell)
+
+
 def _read_sql(source: SQL) -> pd.DataFrame:
     import duckdb
 
@@ -335,20 +473,23 @@ def load_table(
     delimiter: str = ",",
     encoding: str = "utf-8",
     allow_empty: bool = False,
+    sheet: str | None = None,
 ) -> pd.DataFrame:
     """Read ``source``, rename columns (file name → schema name), validate and type it.
 
     The rows read are recorded in ``log`` with the file's hash; rows dropped by a column's
-    ``on_invalid="drop"`` are recorded with their reason.
+    ``on_invalid="drop"`` are recorded with their reason. ``sheet`` names the worksheet of an
+    Excel or OpenDocument workbook (default: the first visible one).
     """
     expected = list((rename or {}).keys()) + (schema.names if schema else [])
     frame, source_label, path = read_frame(source, delimiter=delimiter, encoding=encoding,
-                                           expected_columns=expected, allow_empty=allow_empty)
+                                           expected_columns=expected, allow_empty=allow_empty, sheet=sheet)
     label = label or source_label
     if rename:
         missing = [name for name in rename if name not in frame.columns]
         if missing:
-            raise InputError(_missing_message(label, missing[0], frame.columns, "in the column mapping"))
+            raise InputError(_missing_message(label, missing[0], frame.columns, "in the column mapping")
+                             + _sheet_note(frame))
         targets = list(rename.values())
         twice = next((name for name in targets if targets.count(name) > 1), None)
         if twice is not None:
@@ -369,7 +510,8 @@ def validate(
     csv_lines: bool = False,
 ) -> pd.DataFrame:
     """Check and convert ``frame`` column by column (see :class:`Column`). ``csv_lines`` says
-    the frame was read from a CSV file, so rows are named as data rows (the header not counted)."""
+    the frame was read from a CSV file, so rows are named as data rows (the header not counted);
+    a frame read from a worksheet names rows as Excel numbers them, whatever ``csv_lines``."""
     repeated = [c.name for c in schema.columns if c.name in frame.attrs.get("duplicate_columns", ())]
     if repeated:
         raise InputError(f"{label}: column {repeated[0]!r} appears more than once in the header; "
@@ -378,8 +520,12 @@ def validate(
     for column in schema.columns:
         if column.name not in frame.columns:
             if column.required:
-                raise InputError(_missing_message(label, column.name, frame.columns))
+                raise InputError(_missing_message(label, column.name, frame.columns) + _sheet_note(frame))
             continue
+        if frame.attrs.get("sheet") is not None and column.type not in ("date", "datetime") \
+                and frame[column.name].dtype == object:  # date cells in a column read as text
+            frame[column.name] = frame[column.name].map(
+                lambda cell: _timestamp_text(cell) if isinstance(cell, pd.Timestamp) else cell).astype("string")
         converted, invalid = _convert_column(frame[column.name], column)
         missing = converted.isna() & ~invalid if not column.nullable else pd.Series(False, index=frame.index)
         for mask, reason in ((invalid, _reason(column)), (missing, "missing value")):
@@ -411,10 +557,19 @@ def _missing_message(label: str, name: str, columns: Iterable[str], where: str =
 
 
 def _row_number(frame: pd.DataFrame, position: int, csv_lines: bool) -> str:
-    """The row as a person finds it: the data row of a CSV file (1 = the first row under the
-    header; a text field with a line break makes file lines and rows differ), else the index."""
+    """The row as a person finds it: the row number Excel shows for a worksheet (the header's
+    row + 1 + the index, see :func:`_read_sheet`), the data row of a CSV file (1 = the first row
+    under the header; a text field with a line break makes file lines and rows differ), else
+    the index."""
     index = frame.index[position]
+    if frame.attrs.get("sheet") is not None:
+        return f"row {frame.attrs['sheet_header_row'] + 1 + int(index)} of sheet {frame.attrs['sheet']!r}"
     return f"data row {int(index) + 1}" if csv_lines else f"row {index!r}"
+
+
+def _timestamp_text(stamp: pd.Timestamp) -> str:
+    """A date cell as text: ``2026-10-01``, or ``2026-10-01 09:30:00`` when it has a time."""
+    return stamp.date().isoformat() if stamp == stamp.normalize() else stamp.isoformat(sep=" ")
 
 
 def _convert_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Series]:
@@ -442,7 +597,7 @@ def _convert_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Se
         converted[lowered.isin(_FALSE)] = False
         bad = present & converted.isna()
     else:
-        converted = values if pd.api.types.is_datetime64_any_dtype(values) else _parse_dates(values, column.date_format)
+        converted = _to_datetimes(values, column.date_format)
         if getattr(converted.dt, "tz", None) is not None:
             converted = converted.dt.tz_convert("UTC").dt.tz_localize(None)
         if column.type == "date":
@@ -451,6 +606,21 @@ def _convert_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Se
     if column.allowed is not None:
         bad = bad | (converted.notna() & ~converted.astype("string").isin(column.allowed))
     return converted, bad.fillna(False).astype(bool)
+
+
+def _to_datetimes(values: pd.Series, date_format: str | None) -> pd.Series:
+    """Date-times from a column: date cells of a worksheet (timestamps) as they are, text
+    through :func:`_parse_dates` (so a ``date_format`` for text never rejects a real date)."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        return values
+    if values.dtype == object:
+        native = values.map(lambda cell: isinstance(cell, dt.datetime | dt.date)).astype(bool)
+        if native.any():
+            stamps = pd.to_datetime(values.where(native), utc=True)
+            if native.all():
+                return stamps
+            return _parse_dates(values.where(~native).astype("string"), date_format).where(~native, stamps)
+    return _parse_dates(values, date_format)
 
 
 def _parse_dates(values: pd.Series, date_format: str | None) -> pd.Series:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 
 import pandas as pd
@@ -211,3 +212,134 @@ def test_missing_and_invalid_values_are_dropped_with_their_own_reasons(tmp_path)
     assert frame["id"].tolist() == [3]
     assert [(d["reason"], d["rows"]) for d in log.drops] == [("column 'hours': not a number", 1),
                                                              ("column 'hours': missing value", 1)]
+
+
+# --------------------------------------------------------------------------- workbooks
+
+
+def workbook(tmp_path, sheets: dict[str, list[list]], name: str = "units.xlsx", hidden: tuple[str, ...] = ()):
+    """A real .xlsx written by openpyxl: one worksheet per entry, rows as given (None = blank)."""
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.remove(book.active)
+    for title, rows in sheets.items():
+        sheet = book.create_sheet(title)
+        for row in rows:
+            sheet.append(row)
+        if title in hidden:
+            sheet.sheet_state = "hidden"
+    path = tmp_path / name
+    book.save(path)
+    return path
+
+
+UNITS = [["id", "variant", "revenue", "day", "extra"],
+         [1, "control", 2.5, dt.datetime(2026, 10, 1), "x"],
+         [2, "treatment", 0, dt.date(2026, 10, 2), "y"]]
+
+
+def test_a_worksheet_is_typed_like_a_csv_and_recorded_with_its_hash(tmp_path):
+    path = workbook(tmp_path, {"Units": UNITS})
+    log = DropLog()
+    frame = io.load_table(path, SCHEMA, log=log, label="units.xlsx")
+    assert frame["id"].tolist() == [1, 2]
+    assert frame["revenue"].tolist() == [2.5, 0.0]
+    assert frame["day"].tolist() == [pd.Timestamp("2026-10-01"), pd.Timestamp("2026-10-02")]
+    assert frame["extra"].tolist() == ["x", "y"]
+    assert log.inputs == [{"source": "units.xlsx", "kind": "data", "path": str(path),
+                           "sha256": hashlib.sha256(path.read_bytes()).hexdigest(), "rows": 2}]
+
+
+def test_worksheet_cells_arrive_as_text_except_dates(tmp_path):
+    path = workbook(tmp_path, {"Units": [["id", "score", "flag", "day"],
+                                         [1001, 2.5, True, dt.datetime(2026, 10, 1, 9, 30)],
+                                         ["A-7", 3, False, "2026-10-02"]]})
+    frame, label, _ = io.read_frame(path)
+    # a whole number is '1001', not '1001.0', so numeric ids match the same ids in a CSV
+    assert frame["id"].tolist() == ["1001", "A-7"] and frame["score"].tolist() == ["2.5", "3"]
+    assert frame["flag"].tolist() == ["true", "false"]
+    assert frame["day"].tolist() == [pd.Timestamp("2026-10-01 09:30"), "2026-10-02"]
+    assert label == str(path)
+
+
+def test_a_bad_value_in_a_worksheet_names_the_row_excel_shows(tmp_path):
+    # a title row and a blank line above the header, and a blank row inside the data, as people
+    # lay sheets out: the message must give the row number at the left of the sheet (3 and 6)
+    rows = [["Units export"], [], UNITS[0], UNITS[1], [], [3, "control", "abc", dt.datetime(2026, 10, 3)],
+            [4, "control", "x", dt.datetime(2026, 10, 4)]]
+    path = workbook(tmp_path, {"Units": rows})
+    with pytest.raises(InputError) as error:
+        io.load_table(path, SCHEMA, label="units.xlsx")
+    assert str(error.value) == ("units.xlsx: column 'revenue', row 6 of sheet 'Units': 'abc' is not a number ≥ 0; "
+                                "fix the value (and 1 more rows)")
+    log = DropLog()
+    schema = Schema(Column("id", "int"), Column("revenue", "float", minimum=0, on_invalid="drop"))
+    frame = io.load_table(path, schema, log=log, label="units.xlsx")
+    assert frame["id"].tolist() == [1]
+    assert log.drops[0]["example"] == "row 6 of sheet 'Units': 'abc'"
+
+
+def test_a_date_format_for_text_does_not_reject_real_date_cells(tmp_path):
+    path = workbook(tmp_path, {"Units": [["day"], [dt.datetime(2026, 10, 3)], ["13/10/2026"], [dt.date(2026, 10, 20)]]})
+    frame = io.load_table(path, Schema(Column("day", "date", date_format="%d/%m/%Y")))
+    assert frame["day"].tolist() == [pd.Timestamp("2026-10-03"), pd.Timestamp("2026-10-13"), pd.Timestamp("2026-10-20")]
+    with pytest.raises(InputError, match=r"column 'day', row 3 of sheet 'Units': '2026-13-10' is not a date like %d/%m/%Y"):
+        io.load_table(workbook(tmp_path, {"Units": [["day"], [dt.datetime(2026, 10, 3)], ["2026-13-10"]]}, name="b.xlsx"),
+                      Schema(Column("day", "date", date_format="%d/%m/%Y")))
+
+
+def test_a_date_cell_in_a_number_column_is_shown_as_a_date(tmp_path):
+    path = workbook(tmp_path, {"Units": [["hours"], [2], [dt.datetime(2026, 10, 3)]]})
+    with pytest.raises(InputError, match=r"row 3 of sheet 'Units': '2026-10-03' is not a number"):
+        io.load_table(path, Schema(Column("hours", "float")), label="units.xlsx")
+
+
+def test_the_first_visible_sheet_is_read_unless_one_is_named(tmp_path):
+    path = workbook(tmp_path, {"Lookup": [["code"], ["x"]], "Units": UNITS, "Old units": [["id"], [9]]},
+                    hidden=("Lookup",))
+    assert io.load_table(path, SCHEMA)["id"].tolist() == [1, 2]
+    assert io.load_table(path, sheet="Old units")["id"].tolist() == ["9"]
+    with pytest.raises(InputError) as error:
+        io.load_table(path, SCHEMA, label="units.xlsx", sheet="Unit")
+    assert str(error.value) == f"{path}: no sheet named 'Unit'; did you mean 'Units'?"
+    with pytest.raises(InputError, match=r"units.xlsx: no sheet named 'Q3'; set sheet: to one of 'Lookup', 'Units', 'Old units'$"):
+        io.load_table(path, SCHEMA, label="units.xlsx", sheet="Q3")
+
+
+def test_empty_header_only_corrupt_and_password_protected_workbooks(tmp_path):
+    path = workbook(tmp_path, {"Units": UNITS, "Blank": []})
+    messages = []
+    for source, sheet in ((path, "Blank"), (workbook(tmp_path, {"Units": [UNITS[0]]}, name="h.xlsx"), None)):
+        with pytest.raises(InputError) as error:
+            io.load_table(source, SCHEMA, sheet=sheet)
+        messages.append(str(error.value))
+    corrupt = tmp_path / "corrupt.xlsx"
+    corrupt.write_bytes(b"PK\x03\x04" + b"not really a zip" * 20)
+    encrypted = tmp_path / "locked.xlsx"  # how Excel stores a workbook saved with a password
+    encrypted.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504))
+    for source in (corrupt, encrypted):
+        with pytest.raises(InputError) as error:
+            io.load_table(source, SCHEMA)
+        messages.append(str(error.value))
+    assert messages[0] == (f"{path}: sheet 'Blank' is empty; put the table on it, or set sheet: to the sheet "
+                           "that holds it")
+    assert messages[1].endswith("h.xlsx: has a header but no data rows")
+    assert messages[2].startswith(f"{corrupt}: not a readable workbook (")
+    assert messages[2].endswith("); open it in Excel and save it again, or export the sheet as CSV")
+    assert messages[3] == (f"{encrypted}: the workbook is password-protected; remove the password in Excel "
+                           "(File › Info › Protect Workbook) and save it again, or export the sheet as CSV")
+    assert not any("\n" in message for message in messages)
+    assert io.load_table(workbook(tmp_path, {"Units": [UNITS[0]]}, name="e.xlsx"), SCHEMA, allow_empty=True).empty
+
+
+def test_a_sheet_named_for_a_csv_file_is_refused(tmp_path):
+    path = write(tmp_path, "id,variant,revenue,day\n1,control,1,2026-10-01\n")
+    with pytest.raises(InputError, match=r"sheet 'Units' is set but the file is not a workbook; remove sheet:"):
+        io.load_table(path, SCHEMA, sheet="Units")
+
+
+def test_a_declared_column_repeated_in_a_worksheet_header_is_refused(tmp_path):
+    path = workbook(tmp_path, {"Units": [["id", "team", "team", None], [1, "a", "b", None]]})
+    with pytest.raises(InputError, match=r"column 'team' appears more than once in the header"):
+        io.load_table(path, Schema(Column("id", "int"), Column("team")))
+    assert io.load_table(path, Schema(Column("id", "int"))).columns.tolist() == ["id", "team", "team.1"]

@@ -8,12 +8,15 @@ rules are checked on construction and fail with one line naming the field.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+import pandas as pd
 import yaml
 
+from prodops_lib.display import Html, table
 from prodops_lib.params import ParameterError, resolve_path
 
 __all__ = [
@@ -25,7 +28,9 @@ __all__ = [
     "FeedbackParams",
     "FeedbackSource",
     "ProductTheme",
+    "RevenueMeasure",
     "TrendParams",
+    "feedback_intro",
     "load_taxonomy",
 ]
 
@@ -36,7 +41,8 @@ Embedding = Literal["sentence-transformers", "tfidf"]
 class ColumnMap:
     """File column names for one channel. ``text`` may list several columns (a ticket's
     subject and description), joined with a full stop; every other field is optional except
-    ``id`` and ``date``. ``rating`` is a 1–5 star score, ``nps`` a 0–10 likelihood score."""
+    ``id`` and ``date``. ``arr`` is the revenue column (the measure ``revenue_label`` names,
+    ARR or MRR), ``rating`` a 1–5 star score, ``nps`` a 0–10 likelihood score."""
 
     id: str
     text: str | list[str]
@@ -58,24 +64,46 @@ class ColumnMap:
         return [self.text] if isinstance(self.text, str) else list(self.text)
 
 
+def _sheet_name(sheet: str | int | None) -> str | None:
+    """A worksheet is named as on its tab; YAML reads an unquoted ``2026`` as a number, which
+    is taken as that name (not a position: the default is already the first sheet)."""
+    if sheet is None:
+        return None
+    if isinstance(sheet, bool) or not str(sheet).strip():
+        raise ValueError(f"sheet: name the worksheet as shown on its tab, got {sheet!r}")
+    return str(sheet)
+
+
 @dataclass(frozen=True)
 class FeedbackSource:
-    """One channel file: ``name`` labels it in the report (e.g. ``support``)."""
+    """One channel file (CSV, Excel, OpenDocument or parquet): ``name`` labels it in the
+    report (e.g. ``support``; ``app_reviews`` reads "app reviews"). ``sheet`` names the
+    worksheet of a workbook, as on its tab (default: the first visible sheet); ``encoding``
+    and ``delimiter`` apply to CSV only."""
 
     name: str
     path: Path
     columns: ColumnMap
     encoding: str = "utf-8"
     delimiter: str = ","
+    sheet: str | int | None = None
 
     def __post_init__(self) -> None:
         if not self.name.strip():
             raise ValueError("name: every source needs a short name, e.g. support")
+        object.__setattr__(self, "sheet", _sheet_name(self.sheet))
+
+    @property
+    def channel(self) -> str:
+        """The name as the report's sentences say it: ``app_reviews`` → ``app reviews``."""
+        return " ".join(self.name.replace("_", " ").split())
 
 
 @dataclass(frozen=True)
 class AccountColumns:
-    """Columns of the accounts file (customer id → name, segment, ARR)."""
+    """Columns of the accounts file (customer id → name, segment, revenue). ``arr`` is the
+    revenue column, whatever the measure (``revenue_label`` names it); ``arr: null`` when the
+    file has none."""
 
     id: str = "account_id"
     name: str | None = "name"
@@ -85,8 +113,14 @@ class AccountColumns:
 
 @dataclass(frozen=True)
 class AccountsSource:
+    """The accounts file (CSV, Excel, OpenDocument or parquet); ``sheet`` as for a source."""
+
     path: Path
     columns: AccountColumns = field(default_factory=AccountColumns)
+    sheet: str | int | None = None
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sheet", _sheet_name(self.sheet))
 
 
 @dataclass(frozen=True)
@@ -169,7 +203,10 @@ class FeedbackParams:
 
     ``history_months`` months up to the period are clustered together, so a theme keeps its
     identity from month to month. ``mapping_min_similarity`` is the cosine similarity a theme
-    needs to its nearest product theme to be mapped to it (else ``unmapped``)."""
+    needs to its nearest product theme to be mapped to it (else ``unmapped``).
+    ``revenue_label`` is how the report names the revenue the ``arr`` columns hold (``ARR``,
+    ``MRR``, ``Contract value``); with no ``arr`` column mapped anywhere the report shows no
+    revenue at all (:attr:`revenue`)."""
 
     sources: list[FeedbackSource]
     taxonomy: Path
@@ -181,6 +218,7 @@ class FeedbackParams:
     mapping_min_similarity: float = 0.3
     quotes_per_theme: int = 4
     top_themes: int = 8
+    revenue_label: str = "ARR"
 
     def __post_init__(self) -> None:
         if not self.sources:
@@ -197,6 +235,98 @@ class FeedbackParams:
             raise ValueError(f"quotes_per_theme: must be 3 to 5, got {self.quotes_per_theme}")
         if self.top_themes < 1:
             raise ValueError(f"top_themes: must be at least 1, got {self.top_themes}")
+        label = " ".join(self.revenue_label.split())
+        if not label or len(label) > 40:
+            raise ValueError(f"revenue_label: name the revenue measure in a few words, e.g. ARR or MRR; got {self.revenue_label!r}")
+        object.__setattr__(self, "revenue_label", label)
+
+    @property
+    def has_revenue(self) -> bool:
+        """Whether any source or the accounts file maps a revenue (``arr``) column."""
+        in_accounts = self.accounts is not None and self.accounts.columns.arr is not None
+        return in_accounts or any(source.columns.arr is not None for source in self.sources)
+
+    @property
+    def revenue(self) -> RevenueMeasure:
+        """How the report shows revenue: labelled ``revenue_label``, or not at all."""
+        return RevenueMeasure(self.revenue_label if self.has_revenue else None)
+
+
+# --------------------------------------------------------------------------- wording
+
+
+@dataclass(frozen=True)
+class RevenueMeasure:
+    """The revenue measure as the report names it (``label``: ARR, MRR, …), or ``None`` when
+    no input maps a revenue column; then every revenue column and sentence is left out,
+    rather than showing a column of zeros that reads as "no revenue at stake".
+
+    The analysis keeps the kit's column names (``arr``, ``arr_share``) in its tables and in
+    the saved results, which other reports read; only what a reader sees is relabelled."""
+
+    label: str | None
+
+    @property
+    def shown(self) -> bool:
+        return self.label is not None
+
+    def columns(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` for display: ``arr`` → the label (``MRR``), ``arr_share`` → ``MRR share``;
+        both dropped when no revenue is configured."""
+        present = [column for column in _REVENUE_COLUMNS if column in frame.columns]
+        if not self.shown:
+            return frame.drop(columns=present)
+        return frame.rename(columns={column: self._name(column) for column in present})
+
+    def formats(self, formats: Mapping[str, str] | None = None) -> dict[str, str]:
+        """Display formats for :func:`prodops_lib.display.table`: ``formats`` plus the revenue
+        columns' own (whole amounts with thousands separators; shares as percentages)."""
+        merged = dict(formats or {})
+        if self.shown:
+            merged.update({self._name(column): spec for column, spec in _REVENUE_COLUMNS.items()})
+        return merged
+
+    def table(self, frame: pd.DataFrame, *, formats: Mapping[str, str] | None = None,
+              caption: str | None = None, max_rows: int = 50) -> Html:
+        """:func:`prodops_lib.display.table` of ``frame`` with the revenue columns relabelled
+        (or left out) and formatted."""
+        return table(self.columns(frame), formats=self.formats(formats), caption=caption, max_rows=max_rows)
+
+    def clause(self, amount: float) -> str:
+        """``", MRR 12,345"`` to end a phrase about a theme's customers, or ``""``."""
+        return f", {self.label} {amount:,.0f}" if self.shown else ""
+
+    @property
+    def top_customers(self) -> str:
+        """How the affected-customers table is ranked: ``Highest-MRR customers`` (by revenue,
+        then items), or ``Customers with the most feedback`` without revenue."""
+        return f"Highest-{self.label} customers" if self.shown else "Customers with the most feedback"
+
+    def _name(self, column: str) -> str:
+        return str(self.label) if column == "arr" else f"{self.label} share"
+
+
+_REVENUE_COLUMNS = {"arr": "{:,.0f}", "arr_share": "{:.1%}"}
+
+
+def _and_list(words: list[str]) -> str:
+    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+
+
+def feedback_intro(settings: FeedbackParams) -> str:
+    """The report's opening sentence, from what is configured: the channels by name and the
+    measures of size (items, customers and the revenue measure when there is one). With
+    sources ``support`` and ``app_reviews`` and ``revenue_label: MRR``: "What customers are
+    telling us across 2 channels, support and app reviews: the themes this month, how big they
+    are in items, customers and MRR, …". Plain text: show it with ``display.paragraph``."""
+    channels = [source.channel for source in settings.sources]
+    where = (f"in the {channels[0]} channel" if len(channels) == 1
+             else f"across {len(channels)} channels, {_and_list(channels)}")
+    revenue = settings.revenue
+    sizes = "items, customers and " + str(revenue.label) if revenue.shown else "items and customers"
+    who = "which high-value customers are affected" if revenue.shown else "which customers are affected"
+    return (f"What customers are telling us {where}: the themes this month, how big they are in {sizes}, "
+            f"what is emerging or fading, {who}, and what they say in their own (redacted) words.")
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,9 @@ Steps, in order:
    the same complaint again within ``window_days`` — exactly, or with character 4-gram
    Jaccard similarity ≥ ``similarity`` after case and punctuation are ignored — is one item
    with extra *votes*, not extra items. Duplicates are counted and listed, not dropped.
+6. **Enough to analyse?** :func:`require_enough_feedback` stops a report that has too few
+   texts to find themes with one plain sentence (:class:`NotEnoughFeedback`) saying how many
+   were read, dropped and why, instead of an error from deep inside the clustering.
 """
 
 from __future__ import annotations
@@ -24,11 +27,17 @@ from __future__ import annotations
 import html
 import re
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pandas as pd
 
-from prodops_lib.feedback.config import AccountsSource, DuplicateParams, FeedbackSource
+from prodops_lib.feedback.config import (
+    AccountsSource,
+    ClusteringParams,
+    DuplicateParams,
+    FeedbackSource,
+)
 from prodops_lib.io import Column, DropLog, InputError, Schema, load_table
 from prodops_lib.params import month_bounds, parse_period
 from prodops_lib.privacy import redact
@@ -36,16 +45,26 @@ from prodops_lib.privacy import redact
 __all__ = [
     "ITEM_COLUMNS",
     "MAX_CHARS",
+    "MIN_TEXTS_FOR_THEMES",
+    "NotEnoughFeedback",
     "PreparedFeedback",
     "clean_text",
     "find_duplicates",
     "load_accounts",
     "load_feedback",
     "prepare_feedback",
+    "require_enough_feedback",
     "shingle_similarity",
+    "texts_needed_for_themes",
 ]
 
 MAX_CHARS = 5_000
+# The fewest distinct texts worth clustering: two themes (the fewest that make a comparison;
+# n_themes must be at least 2) of five texts each (the default min_theme_size, below which a
+# group goes to "other"). With fewer, no partition can show two themes, and the silhouette
+# that chooses their number is noise on a handful of points. The clustering settings can
+# raise the bar: see texts_needed_for_themes.
+MIN_TEXTS_FOR_THEMES = 10
 ITEM_COLUMNS = ["item_id", "source", "text", "created", "month", "customer_id", "segment", "arr",
                 "rating", "nps"]
 _TAG = re.compile(r"<[^>]{0,500}>")
@@ -76,7 +95,8 @@ def load_accounts(accounts: AccountsSource, log: DropLog) -> pd.DataFrame:
         if name:
             rename[name] = target
             schema.append(Column(target, kind, minimum=0.0 if kind == "float" else None))
-    frame = load_table(accounts.path, Schema(*schema), log=log, label="accounts", rename=rename)
+    frame = load_table(accounts.path, Schema(*schema), log=log, label="accounts", rename=rename,
+                       sheet=accounts.sheet)
     repeated = frame["customer_id"].duplicated()
     if repeated.any():
         raise InputError(f"accounts: customer id {frame['customer_id'][repeated].iloc[0]!r} appears twice; "
@@ -103,7 +123,7 @@ def _read_source(source: FeedbackSource, log: DropLog) -> pd.DataFrame:
         Column("nps", "float", required=False, minimum=0.0),
     )
     frame = load_table(source.path, schema, log=log, label=source.name, rename=rename,
-                       delimiter=source.delimiter, encoding=source.encoding)
+                       delimiter=source.delimiter, encoding=source.encoding, sheet=source.sheet)
     parts = frame[text_columns].astype("string").fillna("")
     joined = parts.apply(lambda row: ". ".join(p.strip().rstrip(".") for p in row if p.strip()), axis=1) \
         if len(text_columns) > 1 else parts[text_columns[0]]
@@ -140,7 +160,8 @@ def load_feedback(
     items["truncated"] = items["text"].str.len() > MAX_CHARS
     items.loc[items["truncated"], "text"] = items.loc[items["truncated"], "text"].str.slice(0, MAX_CHARS)
     empty = items["text"].eq("")
-    wordless = ~empty & ~items["text"].map(lambda t: bool(_WORD.search(t)))
+    # astype(bool): mapping an empty column keeps its text dtype, and `&` would refuse it
+    wordless = ~empty & ~items["text"].map(lambda t: bool(_WORD.search(t))).astype(bool)
     for reason, mask in (("empty text", empty), ("no words (only emoji or symbols)", wordless)):
         for name, group in items[mask].groupby("source", sort=False):
             log.drop(str(name), reason, len(group), example=f"id {group['item_id'].iloc[0]}")
@@ -275,9 +296,92 @@ def prepare_feedback(items: pd.DataFrame, params: DuplicateParams | None = None)
     is_repeat = duplicate_of.notna().to_numpy()
     votes = duplicate_of[is_repeat].value_counts()
     kept = items[~is_repeat].copy()
-    kept["votes"] = (1 + kept["item_id"].map(votes).fillna(0)).astype(int).to_numpy()
+    repeats = kept["item_id"].map(votes).astype("float64")  # float64: an empty map keeps the text dtype
+    kept["votes"] = (1 + repeats.fillna(0)).astype(int).to_numpy()
     duplicates = pd.DataFrame({"item_id": items.loc[is_repeat, "item_id"].to_numpy(),
                                "source": items.loc[is_repeat, "source"].to_numpy(),
                                "duplicate_of": duplicate_of[is_repeat].to_numpy()})
     return PreparedFeedback(kept.reset_index(drop=True), duplicates)
 
+
+
+# --------------------------------------------------------------------------- enough to analyse?
+
+
+class NotEnoughFeedback(InputError):
+    """Too few feedback texts to find themes (or none in the period); the message is one
+    plain sentence for the report's reader, saying what was read and dropped and what to do."""
+
+    def __init__(self, message: str, *, texts: int, minimum: int) -> None:
+        super().__init__(message)
+        self.texts = texts
+        self.minimum = minimum
+
+
+def texts_needed_for_themes(clustering: ClusteringParams) -> int:
+    """The fewest texts with which the clustering can report two themes: k-means makes k
+    non-empty groups (k = ``n_themes``, or ``k_min`` when chosen automatically), so two of
+    them reach ``min_theme_size`` only with 2 · min_theme_size + (k − 2) texts; never fewer
+    than :data:`MIN_TEXTS_FOR_THEMES`. 13 with the defaults (k_min 5, min_theme_size 5)."""
+    groups = clustering.n_themes or clustering.k_min
+    return max(MIN_TEXTS_FOR_THEMES, 2 * clustering.min_theme_size + max(groups - 2, 0))
+
+
+def require_enough_feedback(
+    prepared: PreparedFeedback, log: DropLog, *, period: str, history_months: int,
+    sources: Sequence[FeedbackSource] = (), minimum: int = MIN_TEXTS_FOR_THEMES,
+) -> None:
+    """Stop with :class:`NotEnoughFeedback` when ``prepared`` holds fewer than ``minimum``
+    distinct texts over the window (repeats folded into votes do not count), or none in
+    ``period`` itself (the trends compare the period with the months before it). Pass
+    ``minimum=texts_needed_for_themes(settings.clustering)`` to follow the clustering settings.
+
+    The sentence counts the rows ``log`` recorded as read from ``sources`` (all of its inputs
+    when none are named, the accounts file excepted) and the rows dropped, by reason, e.g.
+    "Only 3 feedback texts in 2026-10 after preparation (12 read, 9 dropped: 5 empty text,
+    4 dated before 2026-10); themes need at least 10 — widen history_months or add sources."
+    """
+    if minimum < 1:
+        raise ValueError(f"minimum: must be at least 1, got {minimum}")
+    period = parse_period(period)
+    first_month = (pd.Period(period, "M") - (history_months - 1)).strftime("%Y-%m")
+    window = period if history_months == 1 else f"{first_month} to {period}"
+    texts = prepared.n_items
+    in_period = int((prepared.items["month"] == period).sum()) if "month" in prepared.items else texts
+    happened = _what_happened(prepared, log, [source.name for source in sources])
+    if texts < minimum:
+        where = f"in {window}" if history_months == 1 else f"from {window}"
+        detail = f" ({happened})" if happened else ""
+        raise NotEnoughFeedback(
+            f"{f'Only {texts}' if texts else 'No'} feedback text{'s' * (texts != 1)} {where} after preparation{detail}; "
+            f"themes need at least {minimum} — widen history_months or add sources.",
+            texts=texts, minimum=minimum)
+    if in_period == 0:
+        detail = f"; {happened}" if happened else ""
+        raise NotEnoughFeedback(
+            f"No feedback texts in {period} after preparation ({texts} in the months before{detail}); "
+            "check the sources' date columns, or run the report for a month that has feedback.",
+            texts=0, minimum=minimum)
+
+
+def _what_happened(prepared: PreparedFeedback, log: DropLog, names: list[str]) -> str:
+    """``12 read, 9 dropped: 5 empty text, 4 dated before 2026-10; 2 repeats counted as
+    votes``, from the drop log; an empty string when the log recorded no feedback input."""
+    def counted(source: str) -> bool:
+        return source in names if names else source != "accounts"
+
+    read = [entry["rows"] or 0 for entry in log.inputs if entry["kind"] == "data" and counted(entry["source"])]
+    if not read:
+        return ""
+    reasons: dict[str, int] = {}
+    for drop in log.drops:
+        if counted(drop["source"]):
+            reason = re.sub(r" \(.*\)$", "", drop["reason"])  # "dated before 2026-05 (outside …)"
+            reasons[reason] = reasons.get(reason, 0) + drop["rows"]
+    dropped = sum(reasons.values())
+    listing = ", ".join(f"{rows:,} {reason}" for reason, rows in sorted(reasons.items(), key=lambda kv: -kv[1]))
+    summary = f"{sum(read):,} read, " + (f"{dropped:,} dropped: {listing}" if dropped else "none dropped")
+    repeats = prepared.n_duplicates
+    if repeats:
+        summary += f"; {repeats:,} repeat{'s' * (repeats != 1)} counted as votes"
+    return summary

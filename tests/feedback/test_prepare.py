@@ -134,3 +134,13 @@ def test_wordless_huge_and_out_of_window_texts(tmp_path):
     reasons = {d["reason"] for d in log.drops}
     assert "no words (only emoji or symbols)" in reasons
     assert any(r.startswith("dated before") for r in reasons) and any(r.startswith("dated after") for r in reasons)
+
+
+def test_a_window_with_no_rows_left_gives_an_empty_table_not_an_error(tmp_path):
+    # every row outside the window: load and prepare return empty tables (the enough-feedback
+    # check then says so in one sentence) instead of failing on the empty text column's dtype
+    path = _write(tmp_path, "id,date,text\n1,2025-01-01,old\n2,2025-02-01,older\n")
+    log = DropLog()
+    items = load_feedback([_source(path)], log, period="2026-10")
+    prepared = prepare_feedback(items)
+    assert items.empty and prepared.n_items == 0 and log.dropped() == 2
