@@ -13,7 +13,13 @@ from prodops_lib.feedback.cluster import Clustering, cluster_embeddings
 from prodops_lib.feedback.config import FeedbackParams, ProductTheme, load_taxonomy
 from prodops_lib.feedback.describe import UNMAPPED, ThemeDescription, describe_themes
 from prodops_lib.feedback.embed import Embeddings, embed_texts, make_embedder
-from prodops_lib.feedback.prepare import PreparedFeedback, load_feedback, prepare_feedback
+from prodops_lib.feedback.prepare import (
+    PreparedFeedback,
+    load_feedback,
+    prepare_feedback,
+    require_enough_feedback,
+    texts_needed_for_themes,
+)
 from prodops_lib.feedback.trends import ThemeTrends, demand_by_theme, theme_trends
 from prodops_lib.io import DropLog
 from prodops_lib.params import parse_period
@@ -139,6 +145,8 @@ def analyse_feedback(settings: FeedbackParams, period: str, log: DropLog,
                               accounts=settings.accounts)
     prepared = prepare_feedback(items, settings.duplicates)
     options = settings.clustering
+    require_enough_feedback(prepared, log, period=period, history_months=settings.history_months,
+                            sources=settings.sources, minimum=texts_needed_for_themes(options))
     embedder = make_embedder(options.embedding, options.model, options.cache_dir, options.seed)
     embeddings = embed_texts(embedder, prepared.items["text"])
     taxonomy = load_taxonomy(settings.taxonomy)
