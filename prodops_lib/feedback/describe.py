@@ -7,15 +7,18 @@ All texts of a theme form one document. For term t and theme c,
     W(t, c) = tf(t, c) · log(1 + A / f(t))
 
 where tf(t, c) is t's count in c divided by c's total term count, f(t) is t's count over all
-themes and A the average total term count per theme. A label is the theme's three heaviest
+themes and A the average total term count per theme. The ``top_terms`` column lists the theme's three heaviest
 terms (a word already inside a chosen two-word term is skipped).
 
 **Taxonomy mapping.** Each product theme is embedded from its name and seed phrases; a theme
 maps to the product theme whose vector has the highest cosine with the theme's centre, if it
 reaches ``min_similarity``, else to ``unmapped``. The "other" bucket is always unmapped.
 
-**Quotes.** The members closest to the theme's centre, skipping near-repeats of a quote
-already chosen (character 4-gram Jaccard above 0.5), already redacted at preparation.
+**Names and quotes** (:mod:`prodops_lib.feedback.naming`): each theme's label is a short
+phrase from its own texts ("Card hasn't arrived"), kept distinct from its siblings' names;
+its typical quote is the cosine medoid; its quotes cover the whole group (one from each part
+of a k-means split of the group, near-repeats skipped), already redacted at preparation.
+``top_terms`` keeps the c-TF-IDF terms for analysts.
 """
 
 from __future__ import annotations
@@ -28,7 +31,7 @@ import pandas as pd
 from prodops_lib.feedback.cluster import OTHER
 from prodops_lib.feedback.config import ProductTheme
 from prodops_lib.feedback.embed import unit_vectors
-from prodops_lib.feedback.prepare import shingle_similarity
+from prodops_lib.feedback.naming import coverage_quotes, group_names, typical_quote
 
 __all__ = ["OTHER_LABEL", "UNMAPPED", "ThemeDescription", "class_tfidf", "describe_themes",
            "map_to_taxonomy", "theme_labels"]
@@ -112,20 +115,13 @@ class ThemeDescription:
 
 
 
+def _cut(text: str) -> str:
+    return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS - 1] + "…"
+
+
 def _customers(frame: pd.DataFrame) -> tuple[int, float]:
     known = frame.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
     return len(known), float(known["arr"].fillna(0).sum())
-
-
-def _quotes(members: pd.DataFrame, similarity: np.ndarray, count: int) -> list[int]:
-    chosen: list[int] = []
-    for position in np.argsort(-similarity, kind="stable"):
-        text = members["text"].iloc[position]
-        if all(shingle_similarity(text, members["text"].iloc[c]) <= 0.5 for c in chosen):
-            chosen.append(int(position))
-        if len(chosen) == count:
-            break
-    return chosen
 
 
 def describe_themes(
@@ -147,7 +143,9 @@ def describe_themes(
     theme_ids = sorted(set(items["theme_id"]) - {OTHER}) + ([OTHER] if (items["theme_id"] == OTHER).any() else [])
     documents = [" ".join(items.loc[items["theme_id"] == t, "text"]) for t in theme_ids]
     weights, terms = class_tfidf(documents)
-    names = theme_labels(weights, terms) if len(terms) else ["(no distinctive terms)"] * len(theme_ids)
+    top_terms = theme_labels(weights, terms) if len(terms) else ["(no distinctive terms)"] * len(theme_ids)
+    names = group_names(items["text"].tolist(), items["theme_id"].to_numpy())  # in sorted-id order
+    names = dict(zip(sorted(set(items["theme_id"])), names, strict=True))
     vectors = unit_vectors(np.asarray(vectors, dtype=np.float32))
     centres = unit_vectors(np.vstack([vectors[items["theme_id"].to_numpy() == t].mean(axis=0) for t in theme_ids]))
     mapped, score = map_to_taxonomy(centres, unit_vectors(np.asarray(taxonomy_vectors, dtype=np.float32)),
@@ -160,17 +158,18 @@ def describe_themes(
         customers, arr = _customers(members)
         is_other = theme == OTHER
         rows.append({
-            "theme_id": int(theme), "label": OTHER_LABEL if is_other else names[position],
+            "theme_id": int(theme), "label": OTHER_LABEL if is_other else names[theme],
             "product_theme": UNMAPPED if is_other else mapped[position],
             "mapping_similarity": float(score[position]), "n_items": len(members),
             "votes": int(members["votes"].sum()), "n_customers": customers, "arr": arr,
             "share": len(members) / total, "avg_rating": members["rating"].mean(),
-            "avg_nps_score": members["nps"].mean(), "top_terms": names[position],
+            "avg_nps_score": members["nps"].mean(), "top_terms": top_terms[position],
+            "typical_quote": _cut(members["text"].iloc[typical_quote(vectors[member_mask])]),
         })
-        similarity = vectors[member_mask] @ centres[position]
-        for rank, chosen in enumerate(_quotes(members, similarity, quotes_per_theme)):
+        chosen_quotes = coverage_quotes(vectors[member_mask], members["text"].tolist(), quotes_per_theme)
+        for rank, chosen in enumerate(chosen_quotes):
             row = members.iloc[chosen]
-            text = row["text"] if len(row["text"]) <= QUOTE_CHARS else row["text"][:QUOTE_CHARS - 1] + "…"
+            text = _cut(row["text"])
             cite = " · ".join(str(part) for part in (row["source"], row["month"], row.get("segment"))
                               if part is not None and part is not pd.NA and str(part) not in ("", "nan", "<NA>"))
             quote_rows.append({"theme_id": int(theme), "rank": rank + 1, "item_id": row["item_id"],
