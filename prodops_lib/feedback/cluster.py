@@ -1,6 +1,6 @@
-"""Group embedded feedback into themes: k-means on centred, neighbour-smoothed unit vectors,
-with the number of themes chosen by a smoothed cosine-silhouette curve, and weak groups moved
-to "other".
+"""Group embedded feedback into issues (as many as the data holds) and issues into a handful of
+themes: k-means on centred, neighbour-smoothed unit vectors, with the number of issues chosen
+where a silhouette curve peaks inside the plateau of a graph-modularity curve.
 
 1. **Centring.** The corpus mean is subtracted and the vectors renormalised. Sentence
    embeddings share a large common direction (Mu & Viswanath 2018, "All-but-the-top"), which
@@ -12,33 +12,52 @@ to "other".
    noisy texts towards the centre of what they are about. Above ``EXACT_LIMIT`` texts the
    neighbours are searched within cells of a coarse k-means partition, so the cost stays
    linear in the number of texts.
-3. **Choosing k.** For ``k_candidates`` values spread geometrically over [``k_min``,
-   ``k_max``], k-means (k-means++, Arthur & Vassilvitskii 2007) runs on a seeded sample of at
-   most ``selection_sample`` smoothed vectors, each candidate from its own seeded start, and
-   the partition is scored by the mean silhouette (Rousseeuw 1987) of the centred vectors
-   under cosine distance, s(i) = (b(i) − a(i)) / max(a(i), b(i)), a the mean distance to the
-   own group and b to the nearest other group (computed exactly from group sums; see
-   :func:`cosine_silhouette`). One k-means run is a noisy measurement of how good k is
-   (a different start moves the silhouette by about ±0.008 on HWU64, as much as the
-   difference between good and poor k), so the curve is smoothed with a Gaussian kernel of
-   width ``BANDWIDTH`` in ln k (Nadaraya–Watson), which averages independent runs at
-   neighbouring k, and the k with the highest smoothed silhouette wins. Both curves are kept
-   for the report's appendix. Measured on HWU64 over six seeds, the raw arg-max chose k from
-   49 to 74 where the smoothed one chose 55 to 67 (true k 64); over ten seeds it chose 164–182
-   on CLINC150 (150 intents) and 49–67 on HWU64.
+3. **Choosing k.** On a seeded sample of at most ``selection_sample`` smoothed vectors,
+   k-means (k-means++, Arthur & Vassilvitskii 2007; each candidate from its own seeded start)
+   runs for k = 2, 2.4, 2.8, 3.4, 4 … (``CANDIDATES_PER_DOUBLING`` per doubling), upwards
+   until the criteria below have clearly peaked or k reaches the sample size over
+   ``min_issue_size``; there is no other ceiling. Each partition is scored twice on the
+   centred vectors:
+
+   - the mean **silhouette** (Rousseeuw 1987) under cosine distance, computed exactly from
+     group sums (:func:`cosine_silhouette`). Alone it can rise for ever: on a set of 13,000
+     banking messages (77 intents) it still rose at k = 1,200;
+   - the **modularity** (Newman & Girvan 2004) of the partition on the shared-nearest-
+     neighbour graph of the items (:func:`snn_graph`): high when groups keep each item's
+     neighbourhood together, low both for too few groups (the expected share of within-group
+     edges grows) and for too many (neighbourhoods are cut). Its peak is broad and tends to
+     sit below the true count on large sets (the resolution limit, Fortunato & Barthélemy
+     2007).
+
+   One k-means run is a noisy measurement (a different start moves the silhouette by about
+   ±0.008 on HWU64), so both curves are smoothed with a Gaussian kernel in ln k
+   (Nadaraya–Watson; widths ``BANDWIDTH`` and ``MODULARITY_BANDWIDTH``). The chosen k has the
+   highest smoothed silhouette among the k whose smoothed modularity is within
+   ``MODULARITY_TOLERANCE`` of its best (the *plateau*): modularity rules out counts that cut
+   neighbourhoods apart, silhouette picks the sharpest partition among the rest. The search
+   stops once the last ``_STOP_AFTER`` candidates' modularity fell more than twice the
+   tolerance below the best, so larger k cannot rejoin the plateau. If the plateau still
+   reaches the largest count allowed, the count is reported as uncertain in plain words.
+   Measured on 17 development sets (CLINC150, HWU64 and seeded subsets of 10–150 intents,
+   500–20,000 texts) the adjusted Rand index against the intents averaged 0.755 against 0.712
+   for k-means given the true k, and was never more than 0.044 below it; on held-out sets
+   (BANKING77 and two subsets, StackOverflow titles) 0.585 against 0.577, at worst 0.023
+   below. Silhouette alone scored 0.759 on the development sets but 0.272 on BANKING77.
 4. **Final partition.** k-means on every item's blend of its own centred vector (weight
    ``OWN_WEIGHT``) and its neighbour mean (weight 1), renormalised, started from the chosen
    candidate's centres. The blend keeps what is particular to each text that smoothing alone
    washes out; it added 0.03 adjusted Rand index on CLINC150 (none on HWU64) over the smoothed
-   vectors alone.
-   ``n_themes`` fixes k and skips the choice.
-5. **Other.** Groups smaller than ``min_theme_size`` and groups whose coherence (mean cosine
-   of members to their centre) lies more than ``incoherence_cutoff`` robust standard
-   deviations (1.4826 × MAD) below the median group go to "other" (label −1), reported with
-   the reason.
+   vectors alone. ``n_issues`` fixes k and skips the choice.
+5. **Nothing hidden in other.** A group whose coherence (mean cosine of members to their
+   centre) lies more than ``incoherence_cutoff`` robust standard deviations (1.4826 × MAD)
+   below the median group is split again (k-means, 2 to ``MAX_PARTS`` parts, the count by
+   silhouette), and each part is judged on its own against the groups that were not split.
+   Only parts smaller than ``min_issue_size`` and parts still incoherent go to "other" (−1),
+   each with its reason in ``groups``.
+6. **Themes.** Issues are grouped into 5–15 themes (:mod:`prodops_lib.feedback.levels`).
 
-Themes are numbered by size (0 is the largest). The same input and seed give the same
-partition.
+Issues and themes are numbered by size (0 is the largest). The same input and seed give the
+same partition.
 """
 
 from __future__ import annotations
@@ -51,14 +70,22 @@ import pandas as pd
 
 from prodops_lib.feedback.embed import unit_vectors
 
-__all__ = ["BANDWIDTH", "EXACT_LIMIT", "OTHER", "OWN_WEIGHT", "Clustering", "cluster_embeddings",
-           "cosine_silhouette", "layout_2d", "neighbour_mean", "smoothed_curve"]
+__all__ = ["BANDWIDTH", "CANDIDATES_PER_DOUBLING", "EXACT_LIMIT", "MODULARITY_TOLERANCE", "OTHER", "OWN_WEIGHT",
+           "Clustering", "choose_k", "cluster_embeddings", "cosine_silhouette", "k_sequence", "layout_2d",
+           "modularity", "neighbour_mean", "smoothed_curve", "snn_graph"]
 
 OTHER = -1
 EXACT_LIMIT = 20_000
 BANDWIDTH = 0.3
+MODULARITY_BANDWIDTH = 0.15
+MODULARITY_TOLERANCE = 0.008
+CANDIDATES_PER_DOUBLING = 4
+SNN_NEIGHBOURS = 10
+MAX_PARTS = 8
+FINAL_STARTS = 3
 OWN_WEIGHT = 2.0
 _CELL_SIZE = 2_500
+_STOP_AFTER = 3
 
 
 def cosine_silhouette(unit: np.ndarray, labels: np.ndarray) -> float:
@@ -71,19 +98,24 @@ def cosine_silhouette(unit: np.ndarray, labels: np.ndarray) -> float:
         raise ValueError("labels: the silhouette needs at least two groups")
     unit = np.asarray(unit, dtype=np.float64)
     sums = np.zeros((len(groups), unit.shape[1]))
-    np.add.at(sums, codes, unit)
-    sizes = np.bincount(codes).astype(float)
+    np.add.at(sums, codes.reshape(-1), unit)
+    return float(_silhouettes(unit, codes.reshape(-1), sums, np.bincount(codes.reshape(-1)).astype(float)).mean())
+
+
+def _silhouettes(unit: np.ndarray, codes: np.ndarray, sums: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Each row's cosine silhouette, given its group code and every group's sum and size."""
     dots = unit @ sums.T
     rows = np.arange(len(unit))
     own_size = sizes[codes]
     own = (own_size - 1 - (dots[rows, codes] - np.einsum("ij,ij->i", unit, unit))) / np.maximum(own_size - 1, 1)
     other = sizes - dots
-    other /= sizes
+    other /= np.maximum(sizes, 1)
     other[rows, codes] = np.inf
+    other[:, sizes == 0] = np.inf
     nearest = other.min(axis=1)
     scores = (nearest - own) / np.maximum(np.maximum(own, nearest), 1e-12)
     scores[own_size == 1] = 0.0
-    return float(scores.mean())
+    return scores
 
 
 def neighbour_mean(vectors: np.ndarray, n_neighbors: int, seed: int = 0) -> np.ndarray:
@@ -124,36 +156,115 @@ def smoothed_curve(k: np.ndarray, score: np.ndarray, bandwidth: float = BANDWIDT
     return weights @ np.asarray(score, dtype=float) / weights.sum(axis=1)
 
 
+def snn_graph(unit: np.ndarray, n_neighbors: int = SNN_NEIGHBOURS):
+    """The shared-nearest-neighbour graph of unit vectors (Jarvis & Patrick 1973; Ertöz et al.
+    2003): an edge from each item to each of its ``n_neighbors`` nearest (cosine), weighted by
+    the Jaccard index of the two items' neighbour sets (each set holding the item itself),
+    symmetrised by the larger weight. Returns the sparse weight matrix and the weighted
+    degrees."""
+    import scipy.sparse as sp
+
+    n = len(unit)
+    take = min(n_neighbors, n - 1)
+    neighbours = np.empty((n, take), dtype=np.int64)
+    for start in range(0, n, 2048):
+        similarity = unit[start:start + 2048] @ unit.T
+        similarity[np.arange(len(similarity)), np.arange(start, start + len(similarity))] = -np.inf
+        neighbours[start:start + 2048] = np.argpartition(-similarity, take - 1, axis=1)[:, :take]
+    rows = np.repeat(np.arange(n), take + 1)
+    sets = sp.csr_matrix((np.ones(n * (take + 1), np.float32),
+                          (rows, np.column_stack([np.arange(n), neighbours]).ravel())), shape=(n, n))
+    edge_rows, edge_cols = np.repeat(np.arange(n), take), neighbours.ravel()
+    shared = np.asarray((sets @ sets.T)[edge_rows, edge_cols]).ravel()
+    weights = sp.csr_matrix((shared / (2 * (take + 1) - shared), (edge_rows, edge_cols)), shape=(n, n))
+    weights = weights.maximum(weights.T).tocsr()
+    return weights, np.asarray(weights.sum(axis=1)).ravel()
+
+
+def modularity(weights, degrees: np.ndarray, labels: np.ndarray) -> float:
+    """Newman–Girvan modularity Q = Σ_c [W_cc / 2m − (d_c / 2m)²] of ``labels`` on a weighted
+    undirected graph, as ``networkx.community.modularity`` computes it (2m = Σ degrees)."""
+    import scipy.sparse as sp
+
+    codes = np.unique(labels, return_inverse=True)[1].reshape(-1)
+    n, k = len(codes), int(codes.max()) + 1
+    member = sp.csr_matrix((np.ones(n), (np.arange(n), codes)), shape=(n, k))
+    total = degrees.sum()
+    inside = (member.T @ weights @ member).diagonal().sum()
+    return float(inside / total - ((np.bincount(codes, weights=degrees, minlength=k) / total) ** 2).sum())
+
+
+def k_sequence(upper: int) -> list[int]:
+    """Candidate counts from 2 to ``upper``, ``CANDIDATES_PER_DOUBLING`` per doubling."""
+    steps = int(np.floor(CANDIDATES_PER_DOUBLING * np.log2(max(upper, 2) / 2))) + 1
+    return sorted({int(k) for k in np.rint(2 * 2 ** (np.arange(steps) / CANDIDATES_PER_DOUBLING))} | {upper}) \
+        if upper > 2 else [2]
+
+
+def choose_k(quality: pd.DataFrame, tolerance: float = MODULARITY_TOLERANCE) -> pd.DataFrame:
+    """``quality`` (``k, silhouette, modularity``) with both curves smoothed, the modularity
+    plateau (smoothed modularity within ``tolerance`` of its best) and the chosen k: the
+    plateau's highest smoothed silhouette."""
+    quality = quality.sort_values("k").reset_index(drop=True)
+    k = quality["k"].to_numpy()
+    quality["smoothed"] = smoothed_curve(k, quality["silhouette"].to_numpy())
+    quality["smoothed_modularity"] = smoothed_curve(k, quality["modularity"].to_numpy(), MODULARITY_BANDWIDTH)
+    quality["plateau"] = quality["smoothed_modularity"] >= quality["smoothed_modularity"].max() - tolerance
+    plateau = quality[quality["plateau"]]
+    chosen = int(plateau.sort_values(["smoothed", "k"], ascending=[False, True])["k"].iloc[0])
+    quality["chosen"] = quality["k"] == chosen
+    return quality
+
+
+def _plateau_closed(modularity_values: list[float], tolerance: float) -> bool:
+    """The last ``_STOP_AFTER`` candidates all fell well below the best so far: larger k cannot
+    rejoin the plateau, so the search may stop."""
+    if len(modularity_values) <= _STOP_AFTER:
+        return False
+    best = max(modularity_values)
+    return all(value < best - 2 * tolerance for value in modularity_values[-_STOP_AFTER:])
+
+
 @dataclass(frozen=True)
 class Clustering:
-    """Theme of every item (``labels``, −1 = other), the chosen k, the k-quality curve
-    (``k, silhouette, smoothed, inertia, chosen``; empty when k was fixed) and every group's fate (``groups``: ``group, size,
-    coherence, theme_id, reason``)."""
+    """Issue of every item (``issue_ids``, −1 = other), the theme of every issue
+    (``theme_of_issue``), the k-quality curve (``quality``: ``k, silhouette, smoothed,
+    modularity, smoothed_modularity, plateau, chosen``; empty when k was fixed), the theme-count
+    curve (``theme_quality``), every group's fate (``groups``: ``group, parent, size, coherence,
+    issue_id, reason``) and ``note``: a plain sentence when the count of issues is uncertain."""
 
-    labels: np.ndarray
+    issue_ids: np.ndarray
+    theme_of_issue: np.ndarray
     k: int
     automatic: bool
     quality: pd.DataFrame
+    theme_quality: pd.DataFrame
     groups: pd.DataFrame
+    note: str
     seed: int
 
     @property
+    def n_issues(self) -> int:
+        return len(self.theme_of_issue)
+
+    @property
     def n_themes(self) -> int:
-        return int((self.groups["theme_id"] >= 0).sum())
+        return int(self.theme_of_issue.max()) + 1 if len(self.theme_of_issue) else 0
 
     @property
     def n_other(self) -> int:
-        return int((self.labels == OTHER).sum())
+        return int((self.issue_ids == OTHER).sum())
+
+    @property
+    def theme_ids(self) -> np.ndarray:
+        """The theme of every item (−1 = other)."""
+        return np.where(self.issue_ids == OTHER, OTHER, self.theme_of_issue[np.maximum(self.issue_ids, 0)]) \
+            if self.n_issues else np.full(len(self.issue_ids), OTHER)
 
     def to_frame(self) -> pd.DataFrame:
-        """One row per item: its position and theme id."""
-        return pd.DataFrame({"position": np.arange(len(self.labels)), "theme_id": self.labels})
-
-
-def _candidates(k_min: int, k_max: int, count: int) -> list[int]:
-    if count == 1 or k_min == k_max:
-        return [k_max]
-    return sorted({int(k) for k in np.rint(np.geomspace(k_min, k_max, count))})
+        """One row per item: its position, issue id and theme id."""
+        return pd.DataFrame({"position": np.arange(len(self.issue_ids)), "issue_id": self.issue_ids,
+                             "theme_id": self.theme_ids})
 
 
 def _kmeans(k: int, init: np.ndarray, copy: bool = True):
@@ -165,18 +276,18 @@ def _kmeans(k: int, init: np.ndarray, copy: bool = True):
 def cluster_embeddings(
     vectors: np.ndarray,
     *,
+    n_issues: int | None = None,
     n_themes: int | None = None,
-    k_min: int = 5,
-    k_max: int = 40,
-    k_candidates: int = 12,
     neighbour_smoothing: int = 10,
     selection_sample: int = 10_000,
-    min_theme_size: int = 5,
+    min_issue_size: int = 5,
     incoherence_cutoff: float = 3.0,
     seed: int = 0,
 ) -> Clustering:
-    """Themes for unit ``vectors`` (n × d); see the module docstring for the method."""
+    """Issues and themes for unit ``vectors`` (n × d); see the module docstring for the method."""
     from sklearn.cluster import kmeans_plusplus
+
+    from prodops_lib.feedback.levels import THEMES_MAX, THEMES_MIN, group_issues
 
     vectors = unit_vectors(vectors)
     n = len(vectors)
@@ -190,68 +301,164 @@ def cluster_embeddings(
     smoothed = neighbour_mean(centred, neighbour_smoothing, seed)
     rng = np.random.default_rng(seed)
     sample = np.sort(rng.choice(n, selection_sample, replace=False)) if n > selection_sample else np.arange(n)
-    if n_themes is not None:
-        ks = [min(n_themes, len(sample) - 1)]
-    else:
-        upper = min(k_max, len(sample) - 1)
-        ks = _candidates(min(k_min, upper), upper, k_candidates)
-    starts = rng.integers(0, 2**31 - 1, len(ks))
     selection = smoothed[sample]
     # k-means++ seeding runs 2x faster in float64 (sklearn upcasts float32 distances in chunks);
     # Lloyd's iterations run faster in float32
     selection_64 = selection.astype(np.float64)
-    scored = centred[sample].astype(np.float64)  # the silhouette's vectors, the same for every candidate
-    rows, centres = [], {}
-    for k, start in zip(ks, starts, strict=True):
-        initial_centres, _ = kmeans_plusplus(selection_64, k, random_state=int(start))
+    scored = centred[sample].astype(np.float64)  # the criteria's vectors, the same for every candidate
+    upper = max(2, min(len(sample) - 1, len(sample) // max(min_issue_size, 1)))
+    ks = [min(n_issues, len(sample) - 1)] if n_issues is not None else k_sequence(upper)
+    graph = snn_graph(scored) if n_issues is None else None
+    rows, centres, inertia = [], {}, {}
+    for k in ks:
+        initial_centres, _ = kmeans_plusplus(selection_64, k, random_state=int(rng.integers(2**31 - 1)))
         fit = _kmeans(k, init=initial_centres.astype(np.float32)).fit(selection)
-        centres[k] = fit.cluster_centers_
-        if n_themes is None and len(np.unique(fit.labels_)) > 1:
+        centres[k], inertia[k] = fit.cluster_centers_, fit.inertia_
+        if graph is not None and len(np.unique(fit.labels_)) > 1:
             rows.append({"k": k, "silhouette": cosine_silhouette(scored, fit.labels_),
-                         "inertia": float(fit.inertia_)})
-    quality = pd.DataFrame(rows, columns=["k", "silhouette", "smoothed", "inertia"])
-    if n_themes is None:
-        if quality.empty:
+                         "modularity": modularity(*graph, fit.labels_)})
+            if _plateau_closed([row["modularity"] for row in rows], MODULARITY_TOLERANCE):
+                break
+    columns = ["k", "silhouette", "smoothed", "modularity", "smoothed_modularity", "plateau", "chosen"]
+    if n_issues is None:
+        if not rows:
             raise ValueError("vectors: every text embeds to the same point; there are no themes to find")
-        quality["smoothed"] = smoothed_curve(quality["k"].to_numpy(), quality["silhouette"].to_numpy())
-        k = int(quality.sort_values(["smoothed", "k"], ascending=[False, True])["k"].iloc[0])
+        quality = choose_k(pd.DataFrame(rows))[columns]
+        k = int(quality.loc[quality["chosen"], "k"].iloc[0])
+        note = _uncertainty(quality, upper)
     else:
-        k = ks[0]
-    quality["chosen"] = quality["k"] == k
-    blend = centred  # built in place: at 100,000 texts each copy is 150 MB
+        quality, k, note = pd.DataFrame(columns=columns), ks[0], ""
+    # one k-means run can absorb a small, distinct group into a neighbour while splitting a
+    # large one; more starts at the chosen k, keeping the lowest inertia, find it
+    best = None
+    for _ in range(FINAL_STARTS):
+        initial_centres, _ = kmeans_plusplus(selection_64, k, random_state=int(rng.integers(2**31 - 1)))
+        fit = _kmeans(k, init=initial_centres.astype(np.float32)).fit(selection)
+        if best is None or fit.inertia_ < best.inertia_:
+            best = fit
+    if best is not None and best.inertia_ < inertia[k]:
+        centres[k] = best.cluster_centers_
+    blend = centred.copy()
     blend *= OWN_WEIGHT
     blend += smoothed
-    del smoothed, centred
+    del smoothed
     final = _kmeans(k, init=centres[k], copy=False).fit(unit_vectors(blend, in_place=True))
-    labels, groups = _name_groups(vectors, final.labels_, min_theme_size, incoherence_cutoff)
-    return Clustering(labels, k, n_themes is None, quality, groups, seed)
+    del blend
+    raw, parent_of = _bisect(centred, final.labels_, min_issue_size, seed, sample, graph) if graph is not None \
+        else (final.labels_, {})
+    issue_ids, groups = _number_issues(vectors, raw, parent_of, min_issue_size, incoherence_cutoff)
+    level = group_issues(centred, issue_ids, seed=seed,
+                         themes_min=n_themes or THEMES_MIN, themes_max=n_themes or THEMES_MAX)
+    return Clustering(issue_ids, level.theme_of_issue, k, n_issues is None, quality, level.quality, groups, note, seed)
 
 
-def _name_groups(vectors: np.ndarray, raw: np.ndarray, min_size: int, cutoff: float) -> tuple[np.ndarray, pd.DataFrame]:
-    """Move weak groups to other, number the rest by size (ties: earliest first member)."""
+def _uncertainty(quality: pd.DataFrame, upper: int) -> str:
+    """A plain sentence when the evidence does not pin the count down, else ""."""
+    plateau = quality.loc[quality["plateau"], "k"]
+    if plateau.max() >= upper:
+        return (f"The number of issues is uncertain: splitting the feedback further kept looking as good up to "
+                f"{upper} groups, the most this amount of feedback allows; more feedback would settle it.")
+    if int(quality.loc[quality["chosen"], "k"].iloc[0]) == 2:
+        return "The feedback does not split clearly into more than two issues; read them as a rough grouping."
+    return ""
+
+
+def _coherence(vectors: np.ndarray, members: np.ndarray) -> float:
+    """Mean cosine of the members to their normalised centre."""
+    group = vectors[members]
+    return float((group @ unit_vectors(group.mean(axis=0, keepdims=True))[0]).mean())
+
+
+def _robust_scale(coherence: np.ndarray) -> tuple[float, float]:
+    median = float(np.median(coherence))
+    return median, 1.4826 * float(np.median(np.abs(coherence - median)))
+
+
+def _bisect(centred: np.ndarray, raw: np.ndarray, min_size: int, seed: int, sample: np.ndarray,
+            graph) -> tuple[np.ndarray, dict[int, int]]:
+    """Every group split in two (2-means on its centred vectors) while the split raises its
+    members' mean silhouette: two subjects that k-means put together (a small issue absorbed
+    by a larger neighbour) each sit closer to their own half than to the other, while the
+    halves of one subject sit as close to each other as to themselves. Parts split again the
+    same way. Returns the group of every item, the parts of a split group under new ids, and
+    the group each part came from."""
+    from sklearn.cluster import KMeans
+
+    out, parent_of = raw.copy(), {}
+    ids = np.unique(raw)
+    unit = centred.astype(np.float64)
+    sums = np.zeros((int(ids.max()) + 1, unit.shape[1]))
+    np.add.at(sums, raw, unit)
+    sizes = np.bincount(raw).astype(float)
+    queue = [int(g) for g in ids]
+    position = np.full(len(raw), -1)
+    position[sample] = np.arange(len(sample))
+    while queue:
+        g = queue.pop()
+        members = np.flatnonzero(out == g)
+        if len(members) < 2 * min_size:
+            continue
+        halves = KMeans(2, n_init=2, random_state=seed).fit_predict(unit[members])
+        if min(np.bincount(halves, minlength=2)) < min_size:
+            continue
+        before = _silhouettes(unit[members], np.full(len(members), g), sums, sizes).mean()
+        new = len(sums)
+        split_sums = np.vstack([sums, unit[members[halves == 1]].sum(axis=0)])
+        split_sums[g] -= split_sums[new]
+        split_sizes = np.append(sizes, (halves == 1).sum())
+        split_sizes[g] -= split_sizes[new]
+        after = _silhouettes(unit[members], np.where(halves == 1, new, g), split_sums, split_sizes).mean()
+        if after <= before or not _modularity_gain(graph, position[members], halves) > 0:
+            continue
+        out[members[halves == 1]] = new
+        sums, sizes = split_sums, split_sizes
+        root = parent_of.get(g, g)
+        parent_of[g] = parent_of[new] = root
+        queue += [g, new]
+    return out, parent_of
+
+
+def _modularity_gain(graph, positions: np.ndarray, halves: np.ndarray) -> float:
+    """Change in the neighbour graph's modularity when a group splits into ``halves`` (its
+    members' ``positions`` in the graph, −1 when not sampled): 2·d_A·d_B/(2m)² − 2·W_AB/2m."""
+    weights, degrees = graph
+    a, b = positions[(halves == 0) & (positions >= 0)], positions[(halves == 1) & (positions >= 0)]
+    if not len(a) or not len(b):
+        return 0.0
+    total = degrees.sum()
+    return float(2 * degrees[a].sum() * degrees[b].sum() / total**2 - 2 * weights[a][:, b].sum() / total)
+
+
+def _number_issues(vectors: np.ndarray, raw: np.ndarray, parent_of: dict[int, int], min_size: int,
+                   cutoff: float) -> tuple[np.ndarray, pd.DataFrame]:
+    """Small groups and groups still far less coherent than the rest go to other (the scale is
+    that of the groups that were not split); the rest become issues numbered by size (ties:
+    earliest first member)."""
     ids = np.unique(raw)
     sizes = np.array([(raw == g).sum() for g in ids])
     first = np.array([np.flatnonzero(raw == g)[0] for g in ids])
-    coherence = np.array([float((vectors[raw == g] @ unit_vectors(vectors[raw == g].mean(axis=0, keepdims=True))[0]).mean())
-                          for g in ids])
-    median = np.median(coherence)
-    spread = 1.4826 * np.median(np.abs(coherence - median))
+    coherence = np.array([_coherence(vectors, raw == g) for g in ids])
+    unsplit = np.array([int(g) not in parent_of for g in ids])
+    median, spread = _robust_scale(coherence[unsplit] if unsplit.any() else coherence)
     reasons = np.full(len(ids), "", dtype=object)
     reasons[sizes < min_size] = f"fewer than {min_size} items"
     if spread > 0:
         incoherent = (coherence - median) / spread < -cutoff
-        reasons[incoherent & (reasons == "")] = f"incoherent (coherence {cutoff:g}+ robust SDs below the median)"
+        reasons[incoherent & (reasons == "")] = "mixed: no common subject, even after splitting"
     kept = np.flatnonzero(reasons == "")
     order = kept[np.lexsort((first[kept], -sizes[kept]))]
-    theme_of = {int(ids[g]): rank for rank, g in enumerate(order)}
-    labels = np.array([theme_of.get(int(g), OTHER) for g in raw], dtype=int)
-    groups = pd.DataFrame({"group": ids.astype(int), "size": sizes, "coherence": coherence,
-                           "theme_id": [theme_of.get(int(g), OTHER) for g in ids],
+    issue_of = {int(ids[g]): rank for rank, g in enumerate(order)}
+    issue_ids = np.array([issue_of.get(int(g), OTHER) for g in raw], dtype=int)
+    groups = pd.DataFrame({"group": ids.astype(int),
+                           "split_from": [parent_of.get(int(g), pd.NA) for g in ids],
+                           "size": sizes, "coherence": coherence,
+                           "issue_id": [issue_of.get(int(g), OTHER) for g in ids],
                            "reason": [r or "kept" for r in reasons]})
-    return labels, groups.sort_values(["theme_id", "size"], ascending=[True, False]).reset_index(drop=True)
+    groups["split_from"] = groups["split_from"].astype("Int64")
+    return issue_ids, groups.sort_values(["issue_id", "size"], ascending=[True, False]).reset_index(drop=True)
 
 
-def layout_2d(vectors: np.ndarray, *, max_points: int = 2_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def layout_2d(vectors: np.ndarray, *, max_points: int = 1_000, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """A 2-D map of the feedback for display: positions of a seeded sample of at most
     ``max_points`` items (t-SNE, van der Maaten & Hinton 2008, on 50 PCA components, cosine)."""
     from sklearn.decomposition import PCA

@@ -140,37 +140,34 @@ class DuplicateParams:
 
 @dataclass(frozen=True)
 class ClusteringParams:
-    """How texts become themes. ``n_themes`` fixes k; otherwise k is chosen in
-    [``k_min``, ``k_max``] over ``k_candidates`` values (see :mod:`prodops_lib.feedback.cluster`)."""
+    """How texts become issues and themes. ``n_issues`` fixes the number of issues and
+    ``n_themes`` the number of themes; left empty, the data chooses both (issues: no preset
+    ceiling; themes: 5–15). See :mod:`prodops_lib.feedback.cluster`."""
 
     embedding: Embedding = "sentence-transformers"
     model: str = "all-MiniLM-L6-v2"
     cache_dir: Path | None = Path(".cache/embeddings")
+    n_issues: int | None = None
     n_themes: int | None = None
-    k_min: int = 5
-    k_max: int = 40
-    k_candidates: int = 12
     neighbour_smoothing: int = 10
     selection_sample: int = 10_000
-    min_theme_size: int = 5
+    min_issue_size: int = 5
     incoherence_cutoff: float = 3.0
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if self.n_themes is not None and self.n_themes < 2:
-            raise ValueError(f"n_themes: must be at least 2 (or null for automatic), got {self.n_themes}")
-        if self.k_min < 2:
-            raise ValueError(f"k_min: must be at least 2, got {self.k_min}")
-        if self.k_max < self.k_min:
-            raise ValueError(f"k_max: must be at least k_min ({self.k_min}), got {self.k_max}")
-        if self.k_candidates < 1:
-            raise ValueError(f"k_candidates: must be at least 1, got {self.k_candidates}")
+        if self.n_issues is not None and self.n_issues < 2:
+            raise ValueError(f"n_issues: must be at least 2 (or null for automatic), got {self.n_issues}")
+        if self.n_themes is not None and self.n_themes < 1:
+            raise ValueError(f"n_themes: must be at least 1 (or null for automatic), got {self.n_themes}")
+        if self.n_themes is not None and self.n_issues is not None and self.n_themes > self.n_issues:
+            raise ValueError(f"n_themes: must be at most n_issues ({self.n_issues}), got {self.n_themes}")
         if self.neighbour_smoothing < 0:
             raise ValueError(f"neighbour_smoothing: must be 0 (off) or more, got {self.neighbour_smoothing}")
         if self.selection_sample < 100:
             raise ValueError(f"selection_sample: must be at least 100, got {self.selection_sample}")
-        if self.min_theme_size < 1:
-            raise ValueError(f"min_theme_size: must be at least 1, got {self.min_theme_size}")
+        if self.min_issue_size < 1:
+            raise ValueError(f"min_issue_size: must be at least 1, got {self.min_issue_size}")
         if self.incoherence_cutoff <= 0:
             raise ValueError(f"incoherence_cutoff: must be positive, got {self.incoherence_cutoff}")
 
@@ -216,7 +213,7 @@ class FeedbackParams:
     duplicates: DuplicateParams = field(default_factory=DuplicateParams)
     trends: TrendParams = field(default_factory=TrendParams)
     mapping_min_similarity: float = 0.3
-    quotes_per_theme: int = 4
+    quotes_per_issue: int = 4
     top_themes: int = 8
     revenue_label: str = "ARR"
 
@@ -231,8 +228,8 @@ class FeedbackParams:
             raise ValueError(f"history_months: must be at least 1, got {self.history_months}")
         if not -1.0 <= self.mapping_min_similarity <= 1.0:
             raise ValueError(f"mapping_min_similarity: must be a cosine in [-1, 1], got {self.mapping_min_similarity}")
-        if not 3 <= self.quotes_per_theme <= 5:
-            raise ValueError(f"quotes_per_theme: must be 3 to 5, got {self.quotes_per_theme}")
+        if not 3 <= self.quotes_per_issue <= 5:
+            raise ValueError(f"quotes_per_issue: must be 3 to 5, got {self.quotes_per_issue}")
         if self.top_themes < 1:
             raise ValueError(f"top_themes: must be at least 1, got {self.top_themes}")
         label = " ".join(self.revenue_label.split())

@@ -1,5 +1,5 @@
-"""Describe themes: a label from distinctive terms, sizes, customers, ARR, channels, scores,
-representative quotes, and the nearest product theme of the taxonomy.
+"""Describe issues and themes: readable names, sizes, customers, ARR, channels, scores, a typical
+quote and quotes that cover each issue, and the nearest product theme of the taxonomy.
 
 **Labels: class-based TF-IDF** (c-TF-IDF, Grootendorst 2022, the weighting BERTopic uses).
 All texts of a theme form one document. For term t and theme c,
@@ -10,15 +10,20 @@ where tf(t, c) is t's count in c divided by c's total term count, f(t) is t's co
 themes and A the average total term count per theme. The ``top_terms`` column lists the theme's three heaviest
 terms (a word already inside a chosen two-word term is skipped).
 
-**Taxonomy mapping.** Each product theme is embedded from its name and seed phrases; a theme
-maps to the product theme whose vector has the highest cosine with the theme's centre, if it
-reaches ``min_similarity``, else to ``unmapped``. The "other" bucket is always unmapped.
+**Taxonomy mapping.** Each product theme is embedded from its name and seed phrases; an issue
+maps to the product theme whose vector has the highest cosine with the issue's centre, if it
+reaches ``min_similarity``; otherwise (a small issue's centre sits further from every broad
+description) to its theme's product theme, found the same way from the theme's centre, if
+that is also the issue's nearest; else to ``unmapped``. Demand is counted from the issues' mapping: a theme can hold issues of two
+neighbouring product themes, and mapping it whole would move one's demand into the other. A
+theme shows the product theme of most of its items (``product_theme_share``). The "other"
+bucket is always unmapped.
 
-**Names and quotes** (:mod:`prodops_lib.feedback.naming`): each theme's label is a short
-phrase from its own texts ("Card hasn't arrived"), kept distinct from its siblings' names;
-its typical quote is the cosine medoid; its quotes cover the whole group (one from each part
-of a k-means split of the group, near-repeats skipped), already redacted at preparation.
-``top_terms`` keeps the c-TF-IDF terms for analysts.
+**Names and quotes** (:mod:`prodops_lib.feedback.naming`): each issue's and theme's label is
+a short phrase from its own texts ("Card hasn't arrived"), an issue's kept distinct from the
+other issues of its theme; the typical quote is the cosine medoid; an issue's quotes cover the
+whole issue (one from each part of a k-means split of it, near-repeats skipped), already
+redacted at preparation. ``top_terms`` keeps each issue's c-TF-IDF terms for analysts.
 """
 
 from __future__ import annotations
@@ -96,23 +101,23 @@ def map_to_taxonomy(centres: np.ndarray, theme_vectors: np.ndarray, names: list[
 
 @dataclass(frozen=True)
 class ThemeDescription:
-    """Themes with everything the report shows. ``themes``: one row per theme (other last);
-    ``items``: item → theme; ``by_source``/``by_segment``: tidy shares; ``quotes``."""
+    """Both levels with everything the report shows. ``themes``: one row per theme and
+    ``issues``: one row per issue (other last in both); ``items``: item → issue and theme;
+    ``by_source``/``by_segment``: tidy shares per theme; ``quotes``: per issue."""
 
     themes: pd.DataFrame
+    issues: pd.DataFrame
     items: pd.DataFrame
     by_source: pd.DataFrame
     by_segment: pd.DataFrame
     quotes: pd.DataFrame
 
     def to_frame(self) -> pd.DataFrame:
-        return self.themes.copy()
+        return self.issues.copy()
 
-    def quotes_for(self, theme_id: int) -> list[tuple[str, str]]:
-        rows = self.quotes[self.quotes["theme_id"] == theme_id]
+    def quotes_for(self, issue_id: int) -> list[tuple[str, str]]:
+        rows = self.quotes[self.quotes["issue_id"] == issue_id]
         return list(zip(rows["text"], rows["cite"], strict=True))
-
-
 
 
 def _cut(text: str) -> str:
@@ -124,69 +129,111 @@ def _customers(frame: pd.DataFrame) -> tuple[int, float]:
     return len(known), float(known["arr"].fillna(0).sum())
 
 
+def _ordered(ids: np.ndarray) -> list[int]:
+    """Group ids in report order: 0, 1, … then other."""
+    present = set(int(i) for i in ids)
+    return sorted(present - {OTHER}) + ([OTHER] if OTHER in present else [])
+
+
+def _measures(members: pd.DataFrame, vectors: np.ndarray, total: int) -> dict:
+    """What both levels report for one group of items."""
+    customers, arr = _customers(members)
+    return {"n_items": len(members), "votes": int(members["votes"].sum()), "n_customers": customers, "arr": arr,
+            "share": len(members) / total, "avg_rating": members["rating"].mean(),
+            "avg_nps_score": members["nps"].mean(),
+            "typical_quote": _cut(members["text"].iloc[typical_quote(vectors)])}
+
+
 def describe_themes(
     items: pd.DataFrame,
     vectors: np.ndarray,
-    labels: np.ndarray,
+    issue_ids: np.ndarray,
+    theme_of_issue: np.ndarray,
     *,
     taxonomy: list[ProductTheme],
     taxonomy_vectors: np.ndarray,
     min_similarity: float = 0.3,
-    quotes_per_theme: int = 4,
+    quotes_per_issue: int = 4,
 ) -> ThemeDescription:
-    """Describe every theme of ``labels`` (−1 = other) over ``items`` (prepared feedback, in
-    the order of ``vectors``)."""
-    if len(items) != len(vectors) or len(items) != len(labels):
-        raise ValueError(f"items, vectors and labels: lengths differ ({len(items)}, {len(vectors)}, {len(labels)}); "
-                         "pass the vectors and labels computed from these items")
-    items = items.reset_index(drop=True).assign(theme_id=np.asarray(labels, dtype=int))
-    theme_ids = sorted(set(items["theme_id"]) - {OTHER}) + ([OTHER] if (items["theme_id"] == OTHER).any() else [])
-    documents = [" ".join(items.loc[items["theme_id"] == t, "text"]) for t in theme_ids]
-    weights, terms = class_tfidf(documents)
-    top_terms = theme_labels(weights, terms) if len(terms) else ["(no distinctive terms)"] * len(theme_ids)
-    names = group_names(items["text"].tolist(), items["theme_id"].to_numpy())  # in sorted-id order
-    names = dict(zip(sorted(set(items["theme_id"])), names, strict=True))
+    """Describe every issue of ``issue_ids`` (−1 = other) and every theme of ``theme_of_issue``
+    over ``items`` (prepared feedback, in the order of ``vectors``)."""
+    if len(items) != len(vectors) or len(items) != len(issue_ids):
+        raise ValueError(f"items, vectors and issue_ids: lengths differ ({len(items)}, {len(vectors)}, {len(issue_ids)}); "
+                         "pass the vectors and issue ids computed from these items")
+    issue_ids = np.asarray(issue_ids, dtype=int)
+    theme_of_issue = np.asarray(theme_of_issue, dtype=int)
+    theme_ids = np.where(issue_ids == OTHER, OTHER, theme_of_issue[np.maximum(issue_ids, 0)]) if len(theme_of_issue) \
+        else np.full(len(issue_ids), OTHER)
+    items = items.reset_index(drop=True).assign(issue_id=issue_ids, theme_id=theme_ids)
     vectors = unit_vectors(np.asarray(vectors, dtype=np.float32))
-    centres = unit_vectors(np.vstack([vectors[items["theme_id"].to_numpy() == t].mean(axis=0) for t in theme_ids]))
-    mapped, score = map_to_taxonomy(centres, unit_vectors(np.asarray(taxonomy_vectors, dtype=np.float32)),
-                                    [t.name for t in taxonomy], min_similarity)
+    texts = items["text"].tolist()
+    issue_order, theme_order = _ordered(issue_ids), _ordered(theme_ids)
+    # names come in np.unique order; an issue's siblings are the issues of its theme
+    unique_issues = np.unique(issue_ids)
+    issue_names = dict(zip(unique_issues.tolist(), group_names(
+        texts, issue_ids, siblings=np.array([theme_of_issue[i] if i != OTHER else OTHER for i in unique_issues])),
+        strict=True))
+    theme_names = dict(zip(np.unique(theme_ids).tolist(), group_names(texts, theme_ids), strict=True))
+    issue_names[OTHER] = theme_names[OTHER] = OTHER_LABEL
+    documents = [" ".join(items.loc[issue_ids == i, "text"]) for i in issue_order]
+    weights, terms = class_tfidf(documents)
+    top_terms = theme_labels(weights, terms) if len(terms) else ["(no distinctive terms)"] * len(issue_order)
+    # an issue maps on its own when its centre is close enough to a product theme; a small
+    # issue's centre sits further from every broad description, so one that is not close
+    # enough still maps when its nearest product theme is its theme's (found the same way). Issues map one by one because a theme can span
+    # two neighbouring product themes, and mapping it whole would move one's demand into the other.
+    product_names = [t.name for t in taxonomy]
+    product_vectors = unit_vectors(np.asarray(taxonomy_vectors, dtype=np.float32))
+    centres = unit_vectors(np.vstack([vectors[issue_ids == i].mean(axis=0) for i in issue_order]))
+    mapped, score = map_to_taxonomy(centres, product_vectors, product_names, min_similarity)
+    theme_centres = unit_vectors(np.vstack([vectors[theme_ids == t].mean(axis=0) for t in theme_order]))
+    theme_mapped = dict(zip(theme_order, map_to_taxonomy(theme_centres, product_vectors, product_names,
+                                                         min_similarity)[0], strict=True))
+    nearest = map_to_taxonomy(centres, product_vectors, product_names, -1.0)[0]  # without the bar
+    product_of_issue = {i: (UNMAPPED if i == OTHER else m if m != UNMAPPED
+                            else theme_mapped[int(theme_of_issue[i])] if near == theme_mapped[int(theme_of_issue[i])]
+                            else UNMAPPED)
+                        for i, m, near in zip(issue_order, mapped, nearest, strict=True)}
+    similarity_of_issue = dict(zip(issue_order, score.tolist(), strict=True))
+    item_products = pd.Series([product_of_issue[i] for i in issue_ids])
+    product_of = {t: (UNMAPPED if t == OTHER else item_products[theme_ids == t].value_counts().index[0])
+                  for t in theme_order}
     total = len(items)
-    rows, quote_rows = [], []
-    for position, theme in enumerate(theme_ids):
-        member_mask = items["theme_id"].to_numpy() == theme
-        members = items[member_mask]
-        customers, arr = _customers(members)
-        is_other = theme == OTHER
-        rows.append({
-            "theme_id": int(theme), "label": OTHER_LABEL if is_other else names[theme],
-            "product_theme": UNMAPPED if is_other else mapped[position],
-            "mapping_similarity": float(score[position]), "n_items": len(members),
-            "votes": int(members["votes"].sum()), "n_customers": customers, "arr": arr,
-            "share": len(members) / total, "avg_rating": members["rating"].mean(),
-            "avg_nps_score": members["nps"].mean(), "top_terms": top_terms[position],
-            "typical_quote": _cut(members["text"].iloc[typical_quote(vectors[member_mask])]),
-        })
-        chosen_quotes = coverage_quotes(vectors[member_mask], members["text"].tolist(), quotes_per_theme)
-        for rank, chosen in enumerate(chosen_quotes):
+    theme_rows = []
+    for theme in theme_order:
+        mask = theme_ids == theme
+        theme_rows.append({"theme_id": theme, "label": theme_names[theme], "product_theme": product_of[theme],
+                           "product_theme_share": float((item_products[mask] == product_of[theme]).mean()),
+                           "n_issues": len(set(issue_ids[mask]) - {OTHER}),
+                           **_measures(items[mask], vectors[mask], total)})
+    issue_rows, quote_rows = [], []
+    for position, issue in enumerate(issue_order):
+        mask = issue_ids == issue
+        members = items[mask]
+        theme = OTHER if issue == OTHER else int(theme_of_issue[issue])
+        issue_rows.append({"issue_id": issue, "theme_id": theme, "label": issue_names[issue],
+                           "theme": theme_names[theme], "product_theme": product_of_issue[issue],
+                           "mapping_similarity": similarity_of_issue[issue],
+                           **_measures(members, vectors[mask], total), "top_terms": top_terms[position]})
+        for rank, chosen in enumerate(coverage_quotes(vectors[mask], members["text"].tolist(), quotes_per_issue)):
             row = members.iloc[chosen]
-            text = _cut(row["text"])
             cite = " · ".join(str(part) for part in (row["source"], row["month"], row.get("segment"))
                               if part is not None and part is not pd.NA and str(part) not in ("", "nan", "<NA>"))
-            quote_rows.append({"theme_id": int(theme), "rank": rank + 1, "item_id": row["item_id"],
-                               "text": text, "cite": cite})
-    themes = pd.DataFrame(rows)
-    label_of = themes.set_index("theme_id")["label"]
-    product_of = themes.set_index("theme_id")["product_theme"]
-    assigned = items.assign(label=items["theme_id"].map(label_of), product_theme=items["theme_id"].map(product_of))
-    item_table = assigned[["item_id", "source", "month", "customer_id", "arr", "votes", "theme_id",
-                           "label", "product_theme"]].copy()
-    return ThemeDescription(themes, item_table, _shares(assigned, "source"), _shares(assigned, "segment"),
-                            pd.DataFrame(quote_rows, columns=["theme_id", "rank", "item_id", "text", "cite"]))
+            quote_rows.append({"issue_id": issue, "theme_id": theme, "rank": rank + 1, "item_id": row["item_id"],
+                               "text": _cut(row["text"]), "cite": cite})
+    themes, issues = pd.DataFrame(theme_rows), pd.DataFrame(issue_rows)
+    assigned = items.assign(label=items["issue_id"].map(issue_names), theme=items["theme_id"].map(theme_names),
+                            product_theme=item_products.to_numpy())
+    item_table = assigned[["item_id", "source", "month", "customer_id", "arr", "votes", "issue_id", "label",
+                           "theme_id", "theme", "product_theme"]].copy()
+    return ThemeDescription(themes, issues, item_table, _shares(assigned, "source"), _shares(assigned, "segment"),
+                            pd.DataFrame(quote_rows, columns=["issue_id", "theme_id", "rank", "item_id", "text", "cite"]))
 
 
 def _shares(items: pd.DataFrame, column: str) -> pd.DataFrame:
+    """Items per theme and value of ``column``, and each value's share of the theme."""
     values = items[column].astype("string").fillna("unknown")
-    counts = items.assign(**{column: values}).groupby(["theme_id", "label", column]).size().rename("items")
-    frame = counts.reset_index()
+    counts = items.assign(**{column: values}).groupby(["theme_id", "theme", column]).size().rename("items")
+    frame = counts.reset_index().rename(columns={"theme": "label"})
     frame["share_of_theme"] = frame["items"] / frame.groupby("theme_id")["items"].transform("sum")
     return frame

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from prodops_lib.display import Kpi
-from prodops_lib.feedback.cluster import Clustering, cluster_embeddings
+from prodops_lib.feedback.cluster import OTHER, Clustering, cluster_embeddings
 from prodops_lib.feedback.config import FeedbackParams, ProductTheme, load_taxonomy
 from prodops_lib.feedback.describe import UNMAPPED, ThemeDescription, describe_themes
 from prodops_lib.feedback.embed import Embeddings, embed_texts, make_embedder
@@ -29,75 +29,121 @@ __all__ = ["FeedbackAnalysis", "analyse_feedback"]
 
 @dataclass(frozen=True)
 class FeedbackAnalysis:
-    """Every result of one feedback report."""
+    """Every result of one feedback report; ``issue_trends`` are the issues' (themes' and product
+    themes' are computed from them on demand)."""
 
     period: str
     prepared: PreparedFeedback
     embeddings: Embeddings
     clustering: Clustering
     description: ThemeDescription
-    trends: ThemeTrends
+    issue_trends: ThemeTrends
     taxonomy: list[ProductTheme]
     settings: FeedbackParams
 
     @property
+    def issues(self) -> pd.DataFrame:
+        """The issues table with per-month counts (``items_YYYY-MM``)."""
+        return _with_counts(self.description.issues, self.issue_trends, "issue_id")
+
+    @property
     def themes(self) -> pd.DataFrame:
         """The themes table with per-month counts (``items_YYYY-MM``)."""
-        wide = self.trends.counts_wide()
-        table = self.description.themes.join(wide, on="theme_id")
-        return table.fillna({c: 0 for c in wide.columns}).astype({c: int for c in wide.columns})
+        return _with_counts(self.description.themes, self.theme_trends, "theme_id")
 
     @property
     def demand(self) -> pd.DataFrame:
         return demand_by_theme(self.description.items)
 
     @property
+    def theme_trends(self) -> ThemeTrends:
+        """Trends of the themes (all issues of a theme pooled)."""
+        items = self.description.items
+        return theme_trends(items.assign(label=items["theme"]), self.period, self.settings.trends, key="theme_id")
+
+    @property
     def product_trends(self) -> ThemeTrends:
-        """Trends of the product themes themselves (all clusters mapped to one theme pooled)."""
+        """Trends of the product themes themselves (all themes mapped to one pooled)."""
         items = self.description.items
         names = sorted(set(items["product_theme"]))
-        pooled = items.assign(theme_id=items["product_theme"].map({n: i for i, n in enumerate(names)}),
+        pooled = items.assign(product_theme_id=items["product_theme"].map({n: i for i, n in enumerate(names)}),
                               label=items["product_theme"])
-        return theme_trends(pooled, self.period, self.settings.trends)
+        return theme_trends(pooled, self.period, self.settings.trends, key="product_theme_id")
 
     def trends_table(self) -> pd.DataFrame:
-        """Theme-level and product-theme-level changes in one table (``level`` says which)."""
-        return pd.concat([self.trends.changes.assign(level="theme"),
-                          self.product_trends.changes.assign(level="product theme")], ignore_index=True)
+        """Issue-, theme- and product-theme-level changes in one table (``level`` says which)."""
+        return pd.concat([trends.changes.rename(columns={trends.key: "group_id"}).assign(level=level)
+                          for level, trends in (("issue", self.issue_trends), ("theme", self.theme_trends),
+                                                ("product theme", self.product_trends))], ignore_index=True)
 
     def items_table(self) -> pd.DataFrame:
-        """Item → theme, with the duplicates pointing at the item they repeat."""
+        """Item → issue and theme, with the duplicates pointing at the item they repeat."""
+        kept = self.description.items
         repeats = self.prepared.duplicates.merge(
-            self.description.items[["item_id", "theme_id", "label", "product_theme"]],
+            kept[["item_id", "issue_id", "label", "theme_id", "theme", "product_theme"]],
             left_on="duplicate_of", right_on="item_id", suffixes=("", "_kept")).drop(columns="item_id_kept")
-        return pd.concat([self.description.items.assign(duplicate_of=pd.NA), repeats], ignore_index=True)
+        return pd.concat([kept.assign(duplicate_of=pd.NA), repeats], ignore_index=True)
 
-    def this_month(self) -> pd.DataFrame:
-        """Themes ranked by items in the period, with customers and ARR affected this month."""
-        items = self.prepared.items.assign(theme_id=self.clustering.labels)
+    def this_month(self, level: str = "theme") -> pd.DataFrame:
+        """Themes (or issues, ``level="issue"``) ranked by items in the period, with customers
+        and revenue affected this month."""
+        key = f"{level}_id"
+        items = self.description.items
         current = items[items["month"] == self.period]
         rows = []
-        for theme, group in current.groupby("theme_id"):
+        for group_id, group in current.groupby(key):
             known = group.dropna(subset=["customer_id"]).drop_duplicates("customer_id")
-            rows.append({"theme_id": int(theme), "items": len(group), "customers": len(known),
+            rows.append({key: int(group_id), "items": len(group), "customers": len(known),
                          "arr": float(known["arr"].fillna(0).sum())})
-        frame = pd.DataFrame(rows, columns=["theme_id", "items", "customers", "arr"])
+        frame = pd.DataFrame(rows, columns=[key, "items", "customers", "arr"])
         frame["share"] = frame["items"] / max(len(current), 1)
-        names = self.description.themes.set_index("theme_id")[["label", "product_theme"]]
-        return frame.join(names, on="theme_id").sort_values(["items", "theme_id"], ascending=[False, True]) \
-            [["theme_id", "label", "product_theme", "items", "share", "customers", "arr"]].reset_index(drop=True)
+        table = self.description.themes if level == "theme" else self.description.issues
+        names = table.set_index(key)[["label", "product_theme"] + (["theme"] if level == "issue" else [])]
+        return frame.join(names, on=key).sort_values(["items", key], ascending=[False, True]) \
+            [[key, "label", *(["theme"] if level == "issue" else []), "product_theme", "items", "share", "customers",
+              "arr"]].reset_index(drop=True)
 
-    def affected_customers(self, theme_ids: list[int], top: int = 10) -> pd.DataFrame:
-        """The highest-ARR customers who raised any of ``theme_ids`` in the period."""
-        items = self.prepared.items.assign(theme_id=self.clustering.labels)
-        hit = items[(items["month"] == self.period) & items["theme_id"].isin(theme_ids)].dropna(subset=["customer_id"])
-        labels = self.description.themes.set_index("theme_id")["label"]
+    def theme_tree(self, top_themes: int = 8, issues_per_theme: int = 5) -> pd.DataFrame:
+        """Themes → issues for reading: the ``top_themes`` largest themes, each followed by its
+        ``issues_per_theme`` largest issues (the rest pooled in one "more issues" row), with
+        items, customers and revenue over the whole window."""
+        issues = self.description.issues
+        rows = []
+        for theme in self.description.themes[lambda t: t["theme_id"] != OTHER].head(top_themes).itertuples():
+            members = issues[issues["theme_id"] == theme.theme_id]
+            rows.append({"theme": theme.label, "issue": f"All {len(members)} issues", "product_theme": theme.product_theme,
+                         "items": theme.n_items, "customers": theme.n_customers, "arr": theme.arr,
+                         "typical_quote": theme.typical_quote})
+            for issue in members.head(issues_per_theme).itertuples():
+                rows.append({"theme": "", "issue": issue.label, "product_theme": issue.product_theme,
+                             "items": issue.n_items, "customers": issue.n_customers, "arr": issue.arr,
+                             "typical_quote": issue.typical_quote})
+            rest = members.iloc[issues_per_theme:]
+            if len(rest):
+                rows.append({"theme": "", "issue": f"{len(rest)} more issues", "product_theme": "",
+                             "items": int(rest["n_items"].sum()), "customers": None, "arr": None,
+                             "typical_quote": ""})
+        return pd.DataFrame(rows, columns=["theme", "issue", "product_theme", "items", "customers", "arr",
+                                           "typical_quote"])
+
+    def other_summary(self) -> pd.DataFrame:
+        """What went to "other" and why: one row per reason with groups and items."""
+        groups = self.clustering.groups
+        dropped = groups[groups["issue_id"] == OTHER]
+        return (dropped.groupby("reason").agg(groups=("group", "size"), items=("size", "sum")).reset_index()
+                .sort_values("items", ascending=False).reset_index(drop=True))
+
+    def affected_customers(self, issue_ids: list[int], top: int = 10) -> pd.DataFrame:
+        """The highest-revenue customers who raised any of ``issue_ids`` in the period."""
+        items = self.prepared.items.assign(issue_id=self.clustering.issue_ids)
+        hit = items[(items["month"] == self.period) & items["issue_id"].isin(issue_ids)].dropna(subset=["customer_id"])
+        labels = self.description.issues.set_index("issue_id")["label"]
         rows = [{"customer": group["customer_name"].dropna().iloc[0] if group["customer_name"].notna().any() else customer,
                  "segment": group["segment"].dropna().iloc[0] if group["segment"].notna().any() else None,
                  "arr": float(group["arr"].max()) if group["arr"].notna().any() else 0.0,
-                 "items": len(group), "themes": "; ".join(sorted({labels[t] for t in group["theme_id"]}))}
+                 "items": len(group), "issues": "; ".join(sorted({labels[i] for i in group["issue_id"]}))}
                 for customer, group in hit.groupby("customer_id")]
-        frame = pd.DataFrame(rows, columns=["customer", "segment", "arr", "items", "themes"])
+        frame = pd.DataFrame(rows, columns=["customer", "segment", "arr", "items", "issues"])
         return frame.sort_values(["arr", "items"], ascending=False).head(top).reset_index(drop=True)
 
     def largest_product_theme(self) -> tuple[str, float] | None:
@@ -112,28 +158,35 @@ class FeedbackAnalysis:
     def headline(self) -> tuple[str, str]:
         """One sentence for the report card, and its tone."""
         largest = self.largest_product_theme()
-        emerging = self.trends.of_kind("emerging")
+        emerging = self.issue_trends.of_kind("emerging")
         first = (f"Most feedback in {self.period} is about {largest[0]} ({largest[1]:.0%})" if largest
                  else f"No feedback in {self.period} maps to a product theme")
         if len(emerging):
             row = emerging.iloc[0]
             return first + f"; emerging: {row['label']} ({row['product_theme']}), {row['share_ratio']:.1f}× its earlier share.", "warning"
-        return first + "; no theme is emerging.", "neutral"
+        return first + "; no issue is emerging.", "neutral"
 
     def kpis(self) -> list[Kpi]:
         current = self.prepared.items[self.prepared.items["month"] == self.period]
-        emerging = self.trends.of_kind("emerging")
+        emerging = self.issue_trends.of_kind("emerging")
         unmapped = self.description.items
-        unmapped = unmapped[unmapped["month"] == self.period]["product_theme"].eq("unmapped").mean()
+        unmapped = unmapped[unmapped["month"] == self.period]["product_theme"].eq(UNMAPPED).mean()
+        clustering = self.clustering
         return [Kpi("Feedback this month", f"{len(current):,}", f"{int(current['votes'].sum()):,} with repeats"),
-                Kpi("Themes found", f"{self.clustering.n_themes}",
-                    f"{'chosen automatically' if self.clustering.automatic else 'fixed'}; {self.clustering.n_other:,} items in other"),
-                Kpi("Emerging themes", f"{len(emerging)}", "vs the previous months",
+                Kpi("Issues found", f"{clustering.n_issues}",
+                    f"in {clustering.n_themes} themes; {clustering.n_other:,} items in other"),
+                Kpi("Emerging issues", f"{len(emerging)}", "vs the previous months",
                     "warning" if len(emerging) else "neutral"),
                 Kpi("Not in the taxonomy", f"{unmapped:.0%}", "of this month's feedback")]
 
     def to_frame(self) -> pd.DataFrame:
         return self.themes
+
+
+def _with_counts(table: pd.DataFrame, trends: ThemeTrends, key: str) -> pd.DataFrame:
+    wide = trends.counts_wide()
+    joined = table.join(wide, on=key)
+    return joined.fillna({c: 0 for c in wide.columns}).astype({c: int for c in wide.columns})
 
 
 def analyse_feedback(settings: FeedbackParams, period: str, log: DropLog,
@@ -152,13 +205,12 @@ def analyse_feedback(settings: FeedbackParams, period: str, log: DropLog,
     taxonomy = load_taxonomy(settings.taxonomy)
     taxonomy_vectors = embedder.embed([theme.description for theme in taxonomy]) if taxonomy else np.zeros((0, 1))
     clustering = cluster_embeddings(
-        embeddings.vectors, n_themes=options.n_themes, k_min=options.k_min, k_max=options.k_max,
-        k_candidates=options.k_candidates, neighbour_smoothing=options.neighbour_smoothing,
-        selection_sample=options.selection_sample, min_theme_size=options.min_theme_size,
-        incoherence_cutoff=options.incoherence_cutoff, seed=options.seed)
-    description = describe_themes(prepared.items, embeddings.vectors, clustering.labels, taxonomy=taxonomy,
-                                  taxonomy_vectors=taxonomy_vectors,
+        embeddings.vectors, n_issues=options.n_issues, n_themes=options.n_themes,
+        neighbour_smoothing=options.neighbour_smoothing, selection_sample=options.selection_sample,
+        min_issue_size=options.min_issue_size, incoherence_cutoff=options.incoherence_cutoff, seed=options.seed)
+    description = describe_themes(prepared.items, embeddings.vectors, clustering.issue_ids, clustering.theme_of_issue,
+                                  taxonomy=taxonomy, taxonomy_vectors=taxonomy_vectors,
                                   min_similarity=settings.mapping_min_similarity,
-                                  quotes_per_theme=settings.quotes_per_theme)
+                                  quotes_per_issue=settings.quotes_per_issue)
     trends = theme_trends(description.items, period, settings.trends)
     return FeedbackAnalysis(period, prepared, embeddings, clustering, description, trends, taxonomy, settings)

@@ -33,8 +33,8 @@ def _name(label: str, width: int = 38) -> str:
     return textwrap.shorten(str(label), width=width, placeholder="…")
 
 
-def _top(themes: pd.DataFrame, top: int) -> pd.DataFrame:
-    return themes[themes["theme_id"] != OTHER].nlargest(top, "n_items")
+def _top(themes: pd.DataFrame, top: int, key: str = "theme_id") -> pd.DataFrame:
+    return themes[themes[key] != OTHER].nlargest(top, "n_items")
 
 
 def theme_sizes(themes: pd.DataFrame, top: int = 15) -> Figure:
@@ -95,18 +95,20 @@ def theme_map(coordinates: np.ndarray, labels: np.ndarray, themes: pd.DataFrame,
     return figure
 
 
-def trend_lines(trends: ThemeTrends, themes: pd.DataFrame, top: int = 6) -> Figure:
-    """Monthly share of feedback of the top themes (table: ``trends.monthly``)."""
-    ids = list(_top(themes, top)["theme_id"])
-    monthly = trends.monthly[trends.monthly["theme_id"].isin(ids)]
+def trend_lines(trends: ThemeTrends, table: pd.DataFrame, top: int = 6) -> Figure:
+    """Monthly share of feedback of the largest groups of ``table`` (themes or issues, as
+    ``trends.key`` says; table: ``trends.monthly``)."""
+    key = trends.key
+    ids = list(_top(table, top, key)[key])
+    monthly = trends.monthly[trends.monthly[key].isin(ids)]
     figure, axis = _figure((9.5, 4.4))
     for index, theme in enumerate(ids):
-        rows = monthly[monthly["theme_id"] == theme].sort_values("month")
+        rows = monthly[monthly[key] == theme].sort_values("month")
         axis.plot(rows["month"], rows["share"], marker="o", color=_COLOURS[index % len(_COLOURS)],
                   label=_name(rows["label"].iloc[0], 34) if len(rows) else str(theme))
     axis.yaxis.set_major_formatter(PercentFormatter(1.0))
     axis.set_ylabel("Share of the month's feedback")
-    axis.set_title("Top themes month by month")
+    axis.set_title(f"Largest {'themes' if key == 'theme_id' else 'issues'} month by month")
     axis.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
     return figure
 
@@ -117,7 +119,7 @@ def trend_changes(changes: pd.DataFrame, top: int = 10) -> Figure:
     moving = changes[changes["trend"] != "steady"].copy()
     figure, axis = _figure((9.5, 0.42 * max(len(moving.head(top)), 2) + 1.4))
     if moving.empty:
-        axis.text(0.5, 0.5, "No theme grew or shrank significantly this period", ha="center", va="center",
+        axis.text(0.5, 0.5, "No issue grew or shrank significantly this period", ha="center", va="center",
                   transform=axis.transAxes)
         axis.set_axis_off()
         return figure
@@ -131,30 +133,40 @@ def trend_changes(changes: pd.DataFrame, top: int = 10) -> Figure:
                                 in zip(moving["label"], moving["trend"], strict=True)], fontsize=9)
     axis.xaxis.set_major_formatter(PercentFormatter(1.0))
     axis.set_xlabel("Share of feedback")
-    axis.set_title("Emerging, new and fading themes")
+    axis.set_title("Emerging, new and fading issues")
     axis.legend(loc="lower right", fontsize=8)
     return figure
 
 
 def k_quality(clustering: Clustering) -> Figure:
-    """Silhouette of each candidate number of themes and its smoothed curve, the chosen one
-    marked (table: ``clustering.quality``)."""
+    """How the number of issues was chosen: silhouette and graph modularity of each candidate
+    count, their smoothed curves, the modularity plateau shaded and the chosen count marked
+    (table: ``clustering.quality``)."""
     quality = clustering.quality
-    figure, axis = _figure((7.5, 3.4))
+    figure, axis = _figure((7.5, 3.6))
     if quality.empty:
-        axis.text(0.5, 0.5, f"The number of themes was fixed at {clustering.k}", ha="center", va="center",
+        axis.text(0.5, 0.5, f"The number of issues was fixed at {clustering.k}", ha="center", va="center",
                   transform=axis.transAxes)
         axis.set_axis_off()
         return figure
-    axis.scatter(quality["k"], quality["silhouette"], s=18, color=PALETTE[0], alpha=0.6,
-                 label="one k-means run per candidate")
-    axis.plot(quality["k"], quality["smoothed"], color=PALETTE[0], linewidth=2, label="smoothed over neighbouring k")
+    plateau = quality[quality["plateau"]]
+    axis.axvspan(plateau["k"].min(), plateau["k"].max(), color=_GREY, alpha=0.25, linewidth=0,
+                 label="counts the modularity supports")
+    axis.scatter(quality["k"], quality["silhouette"], s=16, color=PALETTE[0], alpha=0.6)
+    axis.plot(quality["k"], quality["smoothed"], color=PALETTE[0], linewidth=2, label="silhouette (smoothed)")
     chosen = quality[quality["chosen"]]
     axis.scatter(chosen["k"], chosen["smoothed"], s=120, facecolors="none", edgecolors=PALETTE[3], linewidths=2,
-                 label=f"chosen: {clustering.k} groups")
+                 label=f"chosen: {clustering.k} groups", zorder=3)
+    right = axis.twinx()
+    right.scatter(quality["k"], quality["modularity"], s=16, color=PALETTE[1], alpha=0.6, marker="s")
+    right.plot(quality["k"], quality["smoothed_modularity"], color=PALETTE[1], linewidth=2, linestyle="--",
+               label="modularity (smoothed)")
+    right.set_ylabel("Modularity of the neighbour graph")
     axis.set_xscale("log")
     axis.set_xlabel("Number of groups tried (log scale)")
     axis.set_ylabel("Mean silhouette (cosine)")
-    axis.set_title("How the number of themes was chosen")
-    axis.legend(fontsize=8)
+    axis.set_title("How the number of issues was chosen")
+    handles = axis.get_legend_handles_labels()
+    extra = right.get_legend_handles_labels()
+    axis.legend(handles[0] + extra[0], handles[1] + extra[1], fontsize=8, loc="lower center")
     return figure

@@ -59,10 +59,10 @@ __all__ = [
 ]
 
 MAX_CHARS = 5_000
-# The fewest distinct texts worth clustering: two themes (the fewest that make a comparison;
-# n_themes must be at least 2) of five texts each (the default min_theme_size, below which a
-# group goes to "other"). With fewer, no partition can show two themes, and the silhouette
-# that chooses their number is noise on a handful of points. The clustering settings can
+# The fewest distinct texts worth clustering: two issues (the fewest that make a comparison;
+# n_issues must be at least 2) of five texts each (the default min_issue_size, below which a
+# group goes to "other"). With fewer, no partition can show two issues, and the criteria
+# that choose their number are noise on a handful of points. The clustering settings can
 # raise the bar: see texts_needed_for_themes.
 MIN_TEXTS_FOR_THEMES = 10
 ITEM_COLUMNS = ["item_id", "source", "text", "created", "month", "customer_id", "segment", "arr",
@@ -319,12 +319,12 @@ class NotEnoughFeedback(InputError):
 
 
 def texts_needed_for_themes(clustering: ClusteringParams) -> int:
-    """The fewest texts with which the clustering can report two themes: k-means makes k
-    non-empty groups (k = ``n_themes``, or ``k_min`` when chosen automatically), so two of
-    them reach ``min_theme_size`` only with 2 · min_theme_size + (k − 2) texts; never fewer
-    than :data:`MIN_TEXTS_FOR_THEMES`. 13 with the defaults (k_min 5, min_theme_size 5)."""
-    groups = clustering.n_themes or clustering.k_min
-    return max(MIN_TEXTS_FOR_THEMES, 2 * clustering.min_theme_size + max(groups - 2, 0))
+    """The fewest texts with which the clustering can report two issues: k-means makes k
+    non-empty groups (k = ``n_issues``, or from 2 up when chosen automatically), so two of
+    them reach ``min_issue_size`` only with 2 · min_issue_size + (k − 2) texts; never fewer
+    than :data:`MIN_TEXTS_FOR_THEMES`. 10 with the defaults (automatic, min_issue_size 5)."""
+    groups = clustering.n_issues or 2
+    return max(MIN_TEXTS_FOR_THEMES, 2 * clustering.min_issue_size + max(groups - 2, 0))
 
 
 def require_enough_feedback(

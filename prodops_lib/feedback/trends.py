@@ -58,13 +58,15 @@ def benjamini_hochberg(p_values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class ThemeTrends:
-    """``monthly``: month × theme counts and shares; ``changes``: one row per theme with the
-    period against the baseline and its ``trend`` (emerging, fading, new or steady)."""
+    """``monthly``: month × group counts and shares; ``changes``: one row per group with the
+    period against the baseline and its ``trend`` (emerging, fading, new or steady). ``key``
+    names the groups' id column (``issue_id``, ``theme_id`` or ``product_theme_id``)."""
 
     period: str
     baseline: list[str]
     monthly: pd.DataFrame
     changes: pd.DataFrame
+    key: str = "issue_id"
 
     def to_frame(self) -> pd.DataFrame:
         return self.changes.copy()
@@ -73,29 +75,30 @@ class ThemeTrends:
         return self.changes[self.changes["trend"] == trend].reset_index(drop=True)
 
     def counts_wide(self) -> pd.DataFrame:
-        """Items per theme (rows) and month (columns ``items_YYYY-MM``)."""
-        wide = self.monthly.pivot_table(index="theme_id", columns="month", values="items", fill_value=0)
+        """Items per group (rows) and month (columns ``items_YYYY-MM``)."""
+        wide = self.monthly.pivot_table(index=self.key, columns="month", values="items", fill_value=0)
         return wide.rename(columns=lambda m: f"items_{m}").astype(int)
 
 
-def theme_trends(items: pd.DataFrame, period: str, params: TrendParams | None = None) -> ThemeTrends:
-    """Trends of every theme of ``items`` (the description's item table: ``month, theme_id,
-    label, product_theme``) up to ``period``."""
+def theme_trends(items: pd.DataFrame, period: str, params: TrendParams | None = None, *,
+                 key: str = "issue_id") -> ThemeTrends:
+    """Trends of every group of ``items`` (the description's item table: ``month``, the id
+    column ``key``, ``label, product_theme``) up to ``period``."""
     params = params or TrendParams()
     period = parse_period(period)
-    missing = [c for c in ("month", "theme_id", "label", "product_theme") if c not in items]
+    missing = [c for c in ("month", key, "label", "product_theme") if c not in items]
     if missing:
         raise ValueError(f"items: column {missing[0]!r} is missing; pass ThemeDescription.items")
     known = items[items["month"] <= period]
     months = sorted(set(known["month"]))
     if period not in months:
         raise ValueError(f"period: no feedback in {period}; months present: {', '.join(months[-6:]) or 'none'}")
-    names = known.drop_duplicates("theme_id").set_index("theme_id")[["label", "product_theme"]]
-    counts = known.groupby(["month", "theme_id"]).size().unstack(fill_value=0).reindex(months, fill_value=0)
+    names = known.drop_duplicates(key).set_index(key)[["label", "product_theme"]]
+    counts = known.groupby(["month", key]).size().unstack(fill_value=0).reindex(months, fill_value=0)
     totals = counts.sum(axis=1)
     monthly = counts.stack().rename("items").reset_index()
     monthly["share"] = monthly["items"] / monthly["month"].map(totals)
-    monthly = monthly.join(names, on="theme_id")[["month", "theme_id", "label", "product_theme", "items", "share"]]
+    monthly = monthly.join(names, on=key)[["month", key, "label", "product_theme", "items", "share"]]
     position = months.index(period)
     baseline = months[max(0, position - params.baseline_months):position]
     x_period = counts.loc[period]
@@ -108,12 +111,13 @@ def theme_trends(items: pd.DataFrame, period: str, params: TrendParams | None = 
         share_now = x_period[theme] / n_period if n_period else np.nan
         share_before = x_before[theme] / n_before if n_before else np.nan
         ratio = share_now / share_before if share_before and share_before > 0 else (np.inf if share_now > 0 else np.nan)
-        rows.append({"theme_id": int(theme), "label": names.at[theme, "label"],
+        rows.append({key: int(theme), "label": names.at[theme, "label"],
                      "product_theme": names.at[theme, "product_theme"],
                      "count_this_period": int(x_period[theme]), "count_before": int(x_before[theme]),
                      "share_this_period": share_now, "share_before": share_before, "share_ratio": ratio,
                      "p_growth": growth, "p_decline": decline})
-    changes = pd.DataFrame(rows)
+    changes = pd.DataFrame(rows, columns=[key, "label", "product_theme", "count_this_period", "count_before",
+                                          "share_this_period", "share_before", "share_ratio", "p_growth", "p_decline"])
     changes["q_growth"] = benjamini_hochberg(changes["p_growth"].to_numpy())
     changes["q_decline"] = benjamini_hochberg(changes["p_decline"].to_numpy())
     trend = np.full(len(changes), "steady", dtype=object)
@@ -122,8 +126,8 @@ def theme_trends(items: pd.DataFrame, period: str, params: TrendParams | None = 
         trend[(changes["q_decline"] < params.alpha) & (changes["share_ratio"] <= 1 / params.min_ratio)] = "fading"
         trend[(changes["count_before"] == 0) & (changes["count_this_period"] >= params.min_items)] = "new"
     changes["trend"] = trend
-    changes = changes.sort_values(["trend", "q_growth", "theme_id"]).reset_index(drop=True)
-    return ThemeTrends(period, baseline, monthly, changes)
+    changes = changes.sort_values(["trend", "q_growth", key]).reset_index(drop=True)
+    return ThemeTrends(period, baseline, monthly, changes, key)
 
 
 def demand_by_theme(items: pd.DataFrame) -> pd.DataFrame:

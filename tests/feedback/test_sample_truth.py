@@ -30,14 +30,16 @@ def test_every_item_is_labelled_once(labelled):
 
 def test_themes_recover_the_planted_themes(labelled):
     _, merged = labelled
-    # Measured with all-MiniLM-L6-v2, seed 0: clusters vs the 10 true themes ARI 0.32 (themes are
-    # finer than the planted ones: about 4 per true theme), product theme vs truth ARI 0.80.
-    assert adjusted_rand_score(merged["true_theme"], merged["theme_id"]) > 0.25
+    # Measured with all-MiniLM-L6-v2, seed 0: themes vs the 10 true themes ARI 0.70 (7 themes:
+    # onboarding and permissions share one, integrations and mobile another); issues are the
+    # sample's 26 sentence templates per theme and their mixes (171 issues), each within one
+    # true theme (purity 0.97); product theme vs truth ARI 0.78, 85% of items on the right one.
+    assert adjusted_rand_score(merged["true_theme"], merged["theme_id"]) > 0.6
     assert adjusted_rand_score(merged["taxonomy_theme"], merged["product_theme"]) > 0.70
     assert (merged["taxonomy_theme"] == merged["product_theme"]).mean() > 0.80
-    kept = merged[merged["theme_id"] >= 0]
-    purity = kept.groupby("theme_id")["true_theme"].agg(lambda s: s.value_counts().iloc[0]).sum() / len(kept)
-    assert purity > 0.85
+    kept = merged[merged["issue_id"] >= 0]
+    purity = kept.groupby("issue_id")["true_theme"].agg(lambda s: s.value_counts().iloc[0]).sum() / len(kept)
+    assert purity > 0.9
 
 
 def test_dark_mode_is_unmapped(labelled):
@@ -51,7 +53,7 @@ def test_integrations_emerge_and_onboarding_fades_in_the_period(labelled):
     product = analysis.product_trends.changes.set_index("label")
     assert product.at["Integrations", "trend"] == "emerging"
     assert product.at["Onboarding", "trend"] == "fading"
-    emerging = analysis.trends.of_kind("emerging")
+    emerging = analysis.issue_trends.of_kind("emerging")
     assert len(emerging) and set(emerging["product_theme"]) == {"Integrations"}
 
 
@@ -70,11 +72,15 @@ def test_demand_shares_add_up_per_month(labelled):
     assert np.allclose(totals.to_numpy(), 1.0)
 
 
-def test_quotes_are_redacted_and_three_to_five_per_theme(labelled):
+def test_quotes_are_redacted_and_up_to_four_per_issue(labelled):
     analysis, _ = labelled
     quotes = analysis.description.quotes
-    counts = quotes.groupby("theme_id").size()
-    assert counts.between(3, 5).all()
+    sizes = analysis.description.issues.set_index("issue_id")["n_items"]
+    counts = quotes.groupby("issue_id").size()
+    # four per issue (quotes_per_issue); fewer only when the issue's texts are near-repeats of
+    # each other (the sample's sentence templates), which coverage skips
+    assert set(counts.index) == set(sizes.index) and counts.max() == 4 and counts.min() >= 2
+    assert (counts == 4).mean() > 0.8
     text = " ".join(quotes["text"])
     assert "@example.com" not in text and "4111 1111" not in text
 
