@@ -4,10 +4,9 @@ the other bucket, and the criteria against their references."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.metrics import adjusted_rand_score
-
-import pandas as pd
 
 from prodops_lib.feedback.cluster import (
     OTHER,
