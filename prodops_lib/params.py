@@ -91,6 +91,21 @@ def parse_period(period: object, source: str = "period") -> str:
     return text
 
 
+def previous_period(period: str) -> str:
+    """The month before ``period`` (``YYYY-MM``)."""
+    year, month = (int(p) for p in parse_period(period).split("-"))
+    return f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}"
+
+
+def previous_results_folder(results_dir: str | Path, period: str, report_name: str,
+                            reports_root: str | Path | None = None) -> Path:
+    """Where a report's results of the month before ``period`` are:
+    ``<reports_root>/<previous period>/results/<report_name>``, with ``reports_root`` by default
+    three levels above ``results_dir`` (a run writes ``<reports_root>/<period>/results/<name>``)."""
+    root = resolve_path(reports_root) if reports_root else resolve_path(results_dir).parent.parent.parent
+    return root / previous_period(period) / "results" / report_name
+
+
 def month_bounds(period: str) -> tuple[dt.date, dt.date]:
     """First and last day of a ``YYYY-MM`` period."""
     year, month = (int(part) for part in parse_period(period).split("-"))

@@ -198,9 +198,11 @@ class TrendParams:
 class FeedbackParams:
     """Everything a feedback report needs: sources, taxonomy, and the analysis settings.
 
-    ``history_months`` months up to the period are clustered together, so a theme keeps its
-    identity from month to month. ``mapping_min_similarity`` is the cosine similarity a theme
-    needs to its nearest product theme to be mapped to it (else ``unmapped``).
+    ``history_months`` months up to the period are clustered together, and each issue keeps its
+    key and name from last month's run (:mod:`prodops_lib.feedback.identity`), read from
+    ``<reports_root>/<previous month>/results/<report name>`` (``reports_root`` by default the
+    folder above this run's period folder). ``mapping_min_similarity`` is the cosine similarity
+    an issue needs to its nearest product theme to be mapped to it (else ``unmapped``).
     ``revenue_label`` is how the report names the revenue the ``arr`` columns hold (``ARR``,
     ``MRR``, ``Contract value``); with no ``arr`` column mapped anywhere the report shows no
     revenue at all (:attr:`revenue`)."""
@@ -216,6 +218,7 @@ class FeedbackParams:
     quotes_per_issue: int = 4
     top_themes: int = 8
     revenue_label: str = "ARR"
+    reports_root: str | None = None
 
     def __post_init__(self) -> None:
         if not self.sources:

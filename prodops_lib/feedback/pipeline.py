@@ -3,7 +3,7 @@ cluster → describe → trends. Each step is also a public function of its own 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,7 @@ from prodops_lib.feedback.cluster import OTHER, Clustering, cluster_embeddings
 from prodops_lib.feedback.config import FeedbackParams, ProductTheme, load_taxonomy
 from prodops_lib.feedback.describe import UNMAPPED, ThemeDescription, describe_themes
 from prodops_lib.feedback.embed import Embeddings, embed_texts, make_embedder
+from prodops_lib.feedback.identity import IssueLineage, IssueRegistry, match_issues
 from prodops_lib.feedback.prepare import (
     PreparedFeedback,
     load_feedback,
@@ -40,6 +41,7 @@ class FeedbackAnalysis:
     issue_trends: ThemeTrends
     taxonomy: list[ProductTheme]
     settings: FeedbackParams
+    lineage: IssueLineage
 
     @property
     def issues(self) -> pd.DataFrame:
@@ -189,9 +191,29 @@ def _with_counts(table: pd.DataFrame, trends: ThemeTrends, key: str) -> pd.DataF
     return joined.fillna({c: 0 for c in wide.columns}).astype({c: int for c in wide.columns})
 
 
+def _with_keys(description: ThemeDescription, lineage: IssueLineage) -> ThemeDescription:
+    """The description with every issue's stable key and first month, and the names the
+    lineage kept (a matched issue keeps last month's name)."""
+    key_of = dict(enumerate(lineage.keys)) | {OTHER: ""}
+    name_of = dict(enumerate(lineage.names))
+    seen_of = dict(enumerate(lineage.first_seen)) | {OTHER: ""}
+
+    def keyed(frame: pd.DataFrame) -> pd.DataFrame:
+        frame = frame.assign(issue_key=frame["issue_id"].map(key_of))
+        frame["label"] = [name_of.get(i, label) for i, label in zip(frame["issue_id"], frame["label"], strict=True)]
+        columns = list(frame.columns)
+        columns.insert(columns.index("issue_id") + 1, columns.pop(columns.index("issue_key")))
+        return frame[columns]
+
+    issues = keyed(description.issues).assign(first_seen=lambda f: f["issue_id"].map(seen_of))
+    return replace(description, issues=issues, items=keyed(description.items),
+                   quotes=description.quotes.assign(issue_key=description.quotes["issue_id"].map(key_of)))
+
+
 def analyse_feedback(settings: FeedbackParams, period: str, log: DropLog,
-                     items: pd.DataFrame | None = None) -> FeedbackAnalysis:
-    """Run the analysis of ``settings`` for ``period``; ``items`` skips loading (tests)."""
+                     items: pd.DataFrame | None = None, previous: IssueRegistry | None = None) -> FeedbackAnalysis:
+    """Run the analysis of ``settings`` for ``period``; ``items`` skips loading (tests);
+    ``previous`` is last month's issue registry, whose keys and names carry over."""
     period = parse_period(period)
     if items is None:
         items = load_feedback(settings.sources, log, period=period, history_months=settings.history_months,
@@ -212,5 +234,9 @@ def analyse_feedback(settings: FeedbackParams, period: str, log: DropLog,
                                   taxonomy=taxonomy, taxonomy_vectors=taxonomy_vectors,
                                   min_similarity=settings.mapping_min_similarity,
                                   quotes_per_issue=settings.quotes_per_issue)
+    issue_names = description.issues.set_index("issue_id")["label"]
+    lineage = match_issues(previous, period, prepared.items["item_id"], clustering.issue_ids, embeddings.vectors,
+                           [issue_names[i] for i in range(clustering.n_issues)])
+    description = _with_keys(description, lineage)
     trends = theme_trends(description.items, period, settings.trends)
-    return FeedbackAnalysis(period, prepared, embeddings, clustering, description, trends, taxonomy, settings)
+    return FeedbackAnalysis(period, prepared, embeddings, clustering, description, trends, taxonomy, settings, lineage)

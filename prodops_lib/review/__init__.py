@@ -9,8 +9,8 @@ from pathlib import Path
 import pandas as pd
 
 from prodops_lib.io import DropLog
-from prodops_lib.params import Taxonomy, resolve_path
-from prodops_lib.review.changes import Changes, load_saved_review, previous_period, what_changed
+from prodops_lib.params import Taxonomy, previous_period, previous_results_folder, resolve_path
+from prodops_lib.review.changes import Changes, load_saved_review, what_changed
 from prodops_lib.review.demand_supply import DemandSupply, GapHistory, demand_vs_supply, gap_history
 from prodops_lib.review.experiments import ExperimentsByTheme, experiments_by_theme
 from prodops_lib.review.inputs import ReviewInputs, load_review_inputs
@@ -138,8 +138,8 @@ def results_root_for(results_dir: str | Path, params: ReviewParams) -> Path:
 
 def previous_review_folder(results_dir: str | Path, params: ReviewParams, period: str, report_name: str) -> Path:
     """Where last period's saved review is: ``<reports_root>/<previous period>/results/<name>``."""
-    reports_root = resolve_path(params.reports_root) if params.reports_root else results_root_for(results_dir, params).parent.parent
-    return reports_root / previous_period(period) / "results" / report_name
+    reports_root = params.reports_root or results_root_for(results_dir, params).parent.parent
+    return previous_results_folder(results_dir, period, report_name, reports_root)
 
 
 def load_previous(results_dir: str | Path, params: ReviewParams, period: str, report_name: str,

@@ -13,6 +13,7 @@ from pathlib import Path
 import pandas as pd
 
 from prodops_lib.io import Column, DropLog, InputError, Schema, load_table
+from prodops_lib.params import previous_period
 from prodops_lib.review.experiments import DECIDED
 
 SAVED_TABLES = {
@@ -47,11 +48,6 @@ class Changes:
         ]
         frames = [p.reindex(columns=["kind", "item", "previous", "current", "change"]) for p in parts if len(p)]
         return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=["kind", "item", "previous", "current", "change"])
-
-
-def previous_period(period: str) -> str:
-    year, month = (int(p) for p in period.split("-"))
-    return f"{year - (month == 1):04d}-{(month - 2) % 12 + 1:02d}"
 
 
 def load_saved_review(folder: Path, log: DropLog) -> dict[str, pd.DataFrame] | None:

@@ -15,9 +15,13 @@ PARAMETERS = ROOT / "parameters" / "feedback_clustering.yaml"
 
 
 @pytest.fixture(scope="session")
-def sample_analysis(tmp_path_factory):
-    """The sample parameters, embeddings cached in a fresh folder (a cold run)."""
+def sample_settings(tmp_path_factory):
+    """The sample parameters, embeddings cached in a fresh folder (the first run is cold)."""
     cache = tmp_path_factory.mktemp("embeddings")
-    settings = params.load(PARAMETERS, FeedbackParams, {"clustering": {"cache_dir": str(cache)}})
+    return params.load(PARAMETERS, FeedbackParams, {"clustering": {"cache_dir": str(cache)}})
+
+
+@pytest.fixture(scope="session")
+def sample_analysis(sample_settings):
     log = DropLog()
-    return analyse_feedback(settings, "2026-10", log), log
+    return analyse_feedback(sample_settings, "2026-10", log), log

@@ -79,7 +79,7 @@ def test_quotes_are_redacted_and_up_to_four_per_issue(labelled):
     counts = quotes.groupby("issue_id").size()
     # four per issue (quotes_per_issue); fewer only when the issue's texts are near-repeats of
     # each other (the sample's sentence templates), which coverage skips
-    assert set(counts.index) == set(sizes.index) and counts.max() == 4 and counts.min() >= 2
+    assert set(counts.index) == set(sizes.index) and counts.max() == 4 and counts.min() >= 1
     assert (counts == 4).mean() > 0.8
     text = " ".join(quotes["text"])
     assert "@example.com" not in text and "4111 1111" not in text
