@@ -3,12 +3,15 @@
     .venv/bin/python benchmarks/bench_feedback.py [--data ../shared/data/feedback] [--speed-texts 100000]
                                                   [--skip-speed] [--skip-baselines] [--skip-quality]
 
-Quality: CLINC150 (in-scope queries, 150 intents) and HWU64 (64 intents), embedded with
-all-MiniLM-L6-v2, clustered with the number of themes chosen automatically in [20, 300];
-adjusted Rand index and NMI against the labels ("other" counts as one more group), wall time
-and peak traced memory, next to baselines in the same run: TF-IDF + k-means and MiniLM +
-k-means (both given the true k), and a BERTopic-style UMAP (5-d, cosine) + HDBSCAN on the same
-embeddings (outliers as one group). The partition is computed twice to check determinism.
+Quality: CLINC150 (150 intents in 10 domains) and HWU64 (64 intents in 18 scenarios), whole and
+as 14 seeded random subsets (10-150 intents, 500-20,000 texts, balanced or Zipf-skewed),
+embedded with all-MiniLM-L6-v2 and clustered with the default parameters (the number of issues
+chosen by the kit). Per set: adjusted Rand index of the issues against the intents ("other"
+counts as one more group), next to MiniLM + k-means given the true k in the same run; whether
+the k chosen sat on a bound of the range searched; the themes' ARI against the domains or
+scenarios (domains from benchmarks/clinc150_domains.json). The whole sets are clustered twice to
+check determinism; with baselines, TF-IDF + k-means (true k) and a BERTopic-style UMAP + HDBSCAN
+run on them too.
 
 Speed: ``--speed-texts`` unique texts made by joining two random utterances of the two sets.
 Embedding throughput of the kit (hashing, cache look-up and write included) against calling
@@ -42,7 +45,15 @@ from prodops_lib.feedback.describe import describe_themes  # noqa: E402
 from prodops_lib.feedback.embed import SentenceEmbedder, embed_texts  # noqa: E402
 
 SETS = {"CLINC150": ("clinc150.csv", "intent"), "HWU64": ("hwu64.csv", "label")}
-AUTO = {"k_min": 20, "k_max": 300, "k_candidates": 28, "selection_sample": 10_000}
+AUTO: dict = {}  # the defaults: the kit chooses the number of issues itself
+PARENTS = {"CLINC150": "domain", "HWU64": "scenario"}
+# (set, intents, texts, seed, Zipf-skewed): random subsets of intents and rows, as a user's
+# export would be: 10 to 150 issues, 500 to 20,000 texts, balanced or with a long tail
+SUBSETS = [(name, None, None, 0, False) for name in SETS] + [
+    spec for seed in (0, 1) for spec in (
+        ("CLINC150", 10, 500, seed, False), ("CLINC150", 30, 2000, seed, True), ("CLINC150", 60, 6000, seed, False),
+        ("CLINC150", 150, 20000, seed, True), ("HWU64", 12, 800, seed, True), ("HWU64", 30, 3000, seed, False),
+        ("HWU64", 64, 8000, seed, True))]
 
 
 def timed(function, *args, **kwargs):
@@ -61,11 +72,37 @@ def measured(function, *args, **kwargs):
     return result, seconds, peak / 2**20
 
 
-def load_set(folder: Path, name: str) -> tuple[list[str], np.ndarray]:
+def load_set(folder: Path, name: str) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """Texts, intents and their parents (CLINC150 domains, HWU64 scenarios)."""
     file, label = SETS[name]
     frame = pd.read_csv(folder / file, dtype=str, keep_default_na=False)
     frame = frame[frame[label] != "oos"]  # CLINC's out-of-scope queries are not one intent
-    return frame["text"].tolist(), frame[label].to_numpy()
+    if name == "CLINC150":
+        domains = json.loads((Path(__file__).parent / "clinc150_domains.json").read_text(encoding="utf-8"))["domains"]
+        parent_of = {intent: domain for domain, intents in domains.items() for intent in intents}
+        parents = frame[label].map(parent_of).to_numpy()
+    else:
+        parents = frame["scenario"].to_numpy()
+    return frame["text"].tolist(), frame[label].to_numpy(), parents
+
+
+def subset(rows: np.ndarray, truth: np.ndarray, intents: int | None, size: int | None, seed: int,
+           skewed: bool) -> np.ndarray:
+    """Row positions of a seeded subset: ``intents`` random intents, ``size`` random rows of
+    them; skewed: row weights follow a Zipf-like law over the intents (a few large issues, a
+    long tail)."""
+    if intents is None:
+        return rows
+    rng = np.random.default_rng(seed)
+    chosen = rng.choice(np.unique(truth), min(intents, len(np.unique(truth))), replace=False)
+    pool = rows[np.isin(truth, chosen)]
+    weights = None
+    if skewed:
+        weight = dict(zip(rng.permutation(chosen), 1.0 / np.arange(1, len(chosen) + 1) ** 0.8, strict=True))
+        counts = pd.Series(truth[pool]).value_counts()
+        weights = np.array([weight[t] / counts[t] for t in truth[pool]])
+        weights /= weights.sum()
+    return np.sort(rng.choice(pool, min(size, len(pool)), replace=False, p=weights))
 
 
 def kmeans_labels(vectors, k: int, seed: int = 0) -> np.ndarray:
@@ -102,28 +139,48 @@ def score(name: str, method: str, truth: np.ndarray, labels: np.ndarray, seconds
 
 
 def quality(folder: Path, embedder: SentenceEmbedder, baselines: bool) -> pd.DataFrame:
-    rows = []
-    for name in SETS:
-        texts, truth = load_set(folder, name)
-        k_true = len(np.unique(truth))
-        embeddings = embed_texts(embedder, texts)
-        vectors = embeddings.vectors
-        print(f"{name}: {len(texts):,} texts, {k_true} labels (embedded in {embeddings.seconds:.1f} s, "
-              f"{embeddings.n_cached:,} from cache)", flush=True)
-        result, seconds, peak = measured(cluster_embeddings, vectors, seed=0, **AUTO)
-        rows.append(score(name, f"prodops auto k (chose {result.k})", truth, result.labels, seconds, peak))
-        again = cluster_embeddings(vectors, seed=0, **AUTO)
-        same = bool(np.array_equal(again.labels, result.labels))
-        print(f"  same partition on a second run with the same seed: {same}", flush=True)
-        rows[-1]["deterministic"] = same
-        if baselines:
-            labels, seconds, peak = measured(tfidf_kmeans, texts, k_true)
-            rows.append(score(name, "TF-IDF + k-means (true k)", truth, labels, seconds, peak))
-            labels, seconds, peak = measured(kmeans_labels, vectors, k_true)
-            rows.append(score(name, "MiniLM + k-means (true k)", truth, labels, seconds, peak))
-            labels, seconds, peak = measured(umap_hdbscan, vectors)
-            rows.append(score(name, "BERTopic-style UMAP + HDBSCAN", truth, labels, seconds, peak))
-    return pd.DataFrame(rows)
+    """Issue-level ARI against the intents and theme-level ARI against their parents on every
+    set of ``SUBSETS``, next to MiniLM + k-means given the true k (the bar)."""
+    rows, loaded = [], {}
+    for name, intents, size, seed, skewed in SUBSETS:
+        if name not in loaded:
+            texts, truth, parents = load_set(folder, name)
+            embeddings = embed_texts(embedder, texts)
+            print(f"{name}: {len(texts):,} texts, {len(np.unique(truth))} intents in {len(np.unique(parents))} "
+                  f"groups (embedded in {embeddings.seconds:.1f} s, {embeddings.n_cached:,} from cache)", flush=True)
+            loaded[name] = texts, truth, parents, embeddings.vectors
+        texts, truth, parents, vectors = loaded[name]
+        take = subset(np.arange(len(truth)), truth, intents, size, seed, skewed)
+        label = name if intents is None else f"{name} {intents} intents/{len(take):,}{' skewed' if skewed else ''}/seed {seed}"
+        k_true = len(np.unique(truth[take]))
+        result, seconds, peak = measured(cluster_embeddings, vectors[take], seed=0, **AUTO)
+        searched = result.quality["k"]
+        row = {"set": label, "texts": len(take), "true_k": k_true, "k": result.k, "issues": result.n_issues,
+               "on_bound": bool(result.k in (searched.min(), searched.max())), "other": result.n_other,
+               "ARI": adjusted_rand_score(truth[take], result.issue_ids),
+               "baseline_ARI": adjusted_rand_score(truth[take], kmeans_labels(vectors[take], k_true)),
+               "themes": result.n_themes, "true_parents": len(np.unique(parents[take])),
+               "theme_ARI": adjusted_rand_score(parents[take], result.theme_ids), "seconds": seconds, "peak_MB": peak}
+        row["gap"] = row["ARI"] - row["baseline_ARI"]
+        if intents is None:
+            again = cluster_embeddings(vectors[take], seed=0, **AUTO)
+            row["deterministic"] = bool(np.array_equal(again.issue_ids, result.issue_ids))
+            if baselines:
+                for method, labels in (("TF-IDF + k-means (true k)", tfidf_kmeans(texts, k_true)),
+                                       ("BERTopic-style UMAP + HDBSCAN", umap_hdbscan(vectors))):
+                    print(f"  {method}: ARI {adjusted_rand_score(truth, labels):.3f}", flush=True)
+        rows.append(row)
+        print(f"  {label:<44} k {result.k:>4} (true {k_true:>3}{', ON A BOUND' if row['on_bound'] else ''})  "
+              f"ARI {row['ARI']:.3f} vs baseline {row['baseline_ARI']:.3f} ({row['gap']:+.3f})  "
+              f"themes {result.n_themes:>2} (true {row['true_parents']:>2}) ARI {row['theme_ARI']:.3f}  "
+              f"{seconds:5.1f} s", flush=True)
+    table = pd.DataFrame(rows)
+    print(f"\nissue level: mean ARI {table['ARI'].mean():.3f} vs baseline {table['baseline_ARI'].mean():.3f} "
+          f"(bar: at least the baseline); worst gap {table['gap'].min():+.3f} (bar: above -0.05); "
+          f"k on a bound of the searched range: {int(table['on_bound'].sum())} of {len(table)} (bar: 0)")
+    print(f"theme level: mean ARI against CLINC150 domains / HWU64 scenarios {table['theme_ARI'].mean():.3f} "
+          f"(min {table['theme_ARI'].min():.3f}, max {table['theme_ARI'].max():.3f})")
+    return table
 
 
 def speed_texts(folder: Path, count: int, seed: int = 0) -> list[str]:
@@ -143,7 +200,8 @@ def speed_items(texts: list[str]) -> pd.DataFrame:
 def themes(vectors: np.ndarray, items: pd.DataFrame, **options):
     """The kit's clustering and description, as the report runs them."""
     clustering = cluster_embeddings(vectors, seed=0, **options)
-    describe_themes(items, vectors, clustering.labels, taxonomy=[], taxonomy_vectors=np.zeros((0, vectors.shape[1])))
+    describe_themes(items, vectors, clustering.issue_ids, clustering.theme_of_issue, taxonomy=[],
+                    taxonomy_vectors=np.zeros((0, vectors.shape[1])))
     return clustering
 
 
@@ -193,12 +251,12 @@ def speed(folder: Path, count: int) -> None:
     _, plain = timed(kmeans_labels, vectors, plain_k)
     print(f"  plain k-means (scikit-learn, k={plain_k}, one k-means++ start): {plain:.1f} s", flush=True)
     items = speed_items(texts)
-    _, seconds = timed(themes, vectors, items, n_themes=plain_k)
+    _, seconds = timed(themes, vectors, items, n_issues=plain_k)
     print(f"  kit, fixed k={plain_k} (centring, smoothing, k-means, description): {seconds:.1f} s = "
           f"{seconds / plain:.2f}x plain k-means", flush=True)
     clustering, seconds = timed(themes, vectors, items, **AUTO)
-    print(f"  kit, automatic k (chose {clustering.k}; {AUTO['k_candidates']} candidates on a "
-          f"{AUTO['selection_sample']:,}-text sample) + description: {seconds:.1f} s = {seconds / plain:.2f}x "
+    print(f"  kit, automatic k (chose {clustering.k}; {len(clustering.quality)} candidates on a "
+          f"10,000-text sample) + description: {seconds:.1f} s = {seconds / plain:.2f}x "
           f"plain k-means (target <= 2x)", flush=True)
     child = subprocess.run([sys.executable, __file__, "--pipeline-memory", "--data", str(folder),
                             "--speed-texts", str(count)], capture_output=True, text=True, check=True)
