@@ -403,6 +403,8 @@ def _bisect(centred: np.ndarray, raw: np.ndarray, min_size: int, seed: int, samp
         members = np.flatnonzero(out == g)
         if len(members) < 2 * min_size:
             continue
+        if np.ptp(unit[members], axis=0).max() < 1e-6:  # identical texts: nothing to split
+            continue
         halves = KMeans(2, n_init=2, random_state=seed).fit_predict(unit[members])
         if min(np.bincount(halves, minlength=2)) < min_size:
             continue
@@ -441,6 +443,8 @@ def _split_incoherent(vectors: np.ndarray, raw: np.ndarray, parent_of: dict[int,
     for g in ids[(coherence - median) / spread < -cutoff]:
         members = np.flatnonzero(raw == g)
         group = vectors[members].astype(np.float64)
+        if np.ptp(group, axis=0).max() < 1e-6:  # identical texts: nothing to split
+            continue
         best, best_score = None, -np.inf
         for parts in range(2, min(MAX_PARTS, len(members) // max(min_size, 1)) + 1):
             labels = KMeans(parts, n_init=4, random_state=seed).fit_predict(group)
