@@ -76,7 +76,7 @@ from prodops_lib.feedback.embed import unit_vectors
 
 __all__ = ["BANDWIDTH", "CANDIDATES_PER_DOUBLING", "EXACT_LIMIT", "MODULARITY_TOLERANCE", "OTHER", "OWN_WEIGHT",
            "Clustering", "choose_k", "cluster_embeddings", "cosine_silhouette", "k_sequence", "layout_2d",
-           "modularity", "neighbour_mean", "smoothed_curve", "snn_graph"]
+           "modularity", "neighbour_mean", "smoothed_curve", "snn_graph", "theme_of_items"]
 
 OTHER = -1
 EXACT_LIMIT = 20_000
@@ -234,8 +234,8 @@ class Clustering:
     """Issue of every item (``issue_ids``, −1 = other), the theme of every issue
     (``theme_of_issue``), the k-quality curve (``quality``: ``k, silhouette, smoothed,
     modularity, smoothed_modularity, plateau, chosen``; empty when k was fixed), the theme-count
-    curve (``theme_quality``), every group's fate (``groups``: ``group, parent, size, coherence,
-    issue_id, reason``) and ``note``: a plain sentence when the count of issues is uncertain."""
+    curve (``theme_quality``), every group's fate (``groups``: ``group, split_from, size,
+    coherence, issue_id, reason``) and ``note``: a plain sentence when the count of issues is uncertain."""
 
     issue_ids: np.ndarray
     theme_of_issue: np.ndarray
@@ -262,13 +262,20 @@ class Clustering:
     @property
     def theme_ids(self) -> np.ndarray:
         """The theme of every item (−1 = other)."""
-        return np.where(self.issue_ids == OTHER, OTHER, self.theme_of_issue[np.maximum(self.issue_ids, 0)]) \
-            if self.n_issues else np.full(len(self.issue_ids), OTHER)
+        return theme_of_items(self.issue_ids, self.theme_of_issue)
 
     def to_frame(self) -> pd.DataFrame:
         """One row per item: its position, issue id and theme id."""
         return pd.DataFrame({"position": np.arange(len(self.issue_ids)), "issue_id": self.issue_ids,
                              "theme_id": self.theme_ids})
+
+
+def theme_of_items(issue_ids: np.ndarray, theme_of_issue: np.ndarray) -> np.ndarray:
+    """The theme of every item from its issue (−1, other, stays −1)."""
+    issue_ids = np.asarray(issue_ids, dtype=int)
+    if not len(theme_of_issue):
+        return np.full(len(issue_ids), OTHER)
+    return np.where(issue_ids == OTHER, OTHER, np.asarray(theme_of_issue, dtype=int)[np.maximum(issue_ids, 0)])
 
 
 def _kmeans(k: int, init: np.ndarray, copy: bool = True):

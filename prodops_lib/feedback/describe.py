@@ -33,7 +33,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from prodops_lib.feedback.cluster import OTHER
+from prodops_lib.feedback.cluster import OTHER, theme_of_items
 from prodops_lib.feedback.config import ProductTheme
 from prodops_lib.feedback.embed import unit_vectors
 from prodops_lib.feedback.naming import coverage_quotes, group_names, typical_quote
@@ -162,8 +162,7 @@ def describe_themes(
                          "pass the vectors and issue ids computed from these items")
     issue_ids = np.asarray(issue_ids, dtype=int)
     theme_of_issue = np.asarray(theme_of_issue, dtype=int)
-    theme_ids = np.where(issue_ids == OTHER, OTHER, theme_of_issue[np.maximum(issue_ids, 0)]) if len(theme_of_issue) \
-        else np.full(len(issue_ids), OTHER)
+    theme_ids = theme_of_items(issue_ids, theme_of_issue)
     items = items.reset_index(drop=True).assign(issue_id=issue_ids, theme_id=theme_ids)
     vectors = unit_vectors(np.asarray(vectors, dtype=np.float32))
     texts = items["text"].tolist()
