@@ -23,7 +23,7 @@ import pandas as pd
 
 from prodops_lib.io import DropLog
 from prodops_lib.params import resolve_path
-from prodops_lib.privacy import redact
+from prodops_lib.privacy import redact, redact_all
 
 __all__ = [
     "PALETTE",
@@ -286,28 +286,11 @@ def save_result(data: pd.DataFrame | Mapping[str, Any] | Any, name: str, results
         raise ValueError(f"save_result: name {name!r} must be letters, digits, '_', '-' or '.' (it becomes a file name)")
     if isinstance(data, pd.DataFrame):
         default_index = isinstance(data.index, pd.RangeIndex) and data.index.name is None
-        table = _redacted(data if default_index else data.reset_index())
+        table = redact_all(data if default_index else data.reset_index())
         table.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
     else:
-        text = json.dumps(_redacted(to_jsonable(data)), indent=2, ensure_ascii=False)
+        text = json.dumps(redact_all(to_jsonable(data)), indent=2, ensure_ascii=False)
         (folder / f"{name}.json").write_text(text + "\n", encoding="utf-8")
-
-
-def _redacted(value: Any) -> Any:
-    """Result files are part of the report: personal data in their text is redacted too."""
-    if isinstance(value, pd.DataFrame):
-        text_columns = [c for c in value.columns if value[c].dtype == object or pd.api.types.is_string_dtype(value[c])]
-        if not text_columns:
-            return value
-        copy = value.copy()
-        for column in text_columns:
-            copy[column] = copy[column].map(lambda v: redact(v) if isinstance(v, str) else v)
-        return copy
-    if isinstance(value, dict):
-        return {key: _redacted(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [_redacted(item) for item in value]
-    return redact(value) if isinstance(value, str) else value
 
 
 def save_headline(text: str, results_dir: str | Path, *, status: Tone = "neutral") -> None:

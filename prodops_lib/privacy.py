@@ -1,23 +1,40 @@
-"""Redaction of personal data in free text: emails, phone numbers, card numbers, URLs that carry
-secrets, and @handles.
+"""Redaction of personal data in free text: emails (also written as ``name (at) domain dot com``),
+phone numbers, card numbers, IBANs, national id numbers (US SSN, UK National Insurance), IP
+addresses, URLs that carry secrets, and @handles. Names of people are **not** detected: that
+needs a named-entity model, which this kit does not ship.
 
 Feedback is redacted before it is embedded or shown, and :mod:`prodops_lib.display` redacts
 every string it renders (table cells included) as a second line of defence, so a work-item title
 that mentions a customer's email never reaches a report either. It runs on every cell, so it is
-one compiled scan, and text without a digit, ``@``, ``://`` or ``www.`` is returned at once.
+one compiled scan, and text without a digit, ``@``, ``::``, ``://``, ``www.``, a bracketed
+``at`` or the word ``dot`` is returned at once.
 
 What is recognised, and the deliberate choices:
 
-* **Email** (plus tags, dots, subdomains) and whole ``mailto:`` links become ``[email]``.
+* **Email** (plus tags, dots, subdomains) and whole ``mailto:`` links become ``[email]``; so do
+  emails written to dodge scrapers: ``jane (at) example (dot) com``, ``jane[at]example.com``,
+  ``jane {at} example dot com``, and ``jane at example dot com`` when it ends in a common
+  top-level domain (``com``, ``org``, ``net``, ``io``, a two-letter country …). A bare "at"
+  with real dots (``meet at home.com``) is not an email.
 * **Phone** (``[phone]``) in three shapes only: international ``+`` and 8–15 digits
   (``+447700900123``, ``+33 6 12 34 56 78``, ``+1 (415) 555-0134``); national with a trunk
   ``0`` and 10–12 digits, one kind of separator (``07700900123``, ``020 7946 0958``); North
   American ``(415) 555-0134`` / ``415.555.0134`` / ``1-415-555-0134``. Dates, times, versions,
-  IP addresses, amounts and ids are none of these. A bare 10-digit number without ``+`` or a
+  amounts and ids are none of these. A bare 10-digit number without ``+`` or a
   leading ``0`` (``5551234567``) looks exactly like an order number, so it is **left alone**, as
   are numbers glued to a word or a dash (``ORD-2026-10-12345``) or followed by ``:`` (a time).
 * **Card** (``[card]``): 13–19 digits, bare or with spaces or dashes, that pass the Luhn check;
   a number failing Luhn is kept (so about 1 in 10 long random ids is redacted as a card).
+* **IBAN** (``[iban]``): a country code, two check digits and 11–30 letters or digits, bare or
+  in groups of four, in either case, that pass the ISO 13616 mod-97 check.
+* **National id** (``[national id]``): a US Social Security number written ``123-45-6789`` or
+  ``123 45 6789`` that is a valid one (area not 000, 666 or 900–999; group not 00; serial not
+  0000), and a UK National Insurance number (``QQ 12 34 56 C``, valid prefix letters). A bare
+  nine-digit number is an order number as often as an SSN, so it is **left alone**; other
+  countries' ids are not recognised.
+* **IP address** (``[ip]``): IPv4 (four numbers 0–255, so a four-part version ``1.2.3.4`` is
+  redacted too: the safe side) and IPv6 in any valid notation (``2001:db8::1``, ``fe80::1%eth0``
+  without the zone), checked with :mod:`ipaddress`; times (``10:30:00``) are not addresses.
 * **URL** (``[url]``) only when it carries a secret: a query/fragment parameter *name*
   containing token, key, secret, sig(nature), password, passwd, session, auth, code, access or
   reset (``?api_key=``, ``#access_token=``; also ``?author=``, which is the safe side), a
@@ -33,20 +50,36 @@ What is recognised, and the deliberate choices:
 
 from __future__ import annotations
 
+import ipaddress
 import re
+from typing import Any
 
-__all__ = ["REDACTION_LABELS", "redact"]
+__all__ = ["REDACTION_LABELS", "redact", "redact_all"]
 
-REDACTION_LABELS = ("[email]", "[phone]", "[card]", "[url]", "[handle]")
+REDACTION_LABELS = ("[email]", "[phone]", "[card]", "[iban]", "[national id]", "[ip]", "[url]", "[handle]")
 
 _EMAIL_PATTERN = (  # the top-level domain is not an image extension (icon@2x.png)
     r"(?<![\w.%+-])[\w.%+-]++@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*"
     r"\.(?!(?:png|jpe?g|gif|svg|webp)\b)[A-Za-z]{2,}"
 )
+_TLDS = "com|org|net|edu|gov|io|co|info|biz|app|dev|me|ai|[a-z]{2}"
+_AT = r"\s*[(\[{<]\s*at\s*[)\]}>]\s*"  # (at) [at] {at} <at>
+_DOT = r"(?:\s*[(\[{<]\s*dot\s*[)\]}>]\s*|\s+dot\s+|\.)"
+_OBFUSCATED_EMAIL_PATTERN = (
+    rf"(?<![\w.+-])[\w.+-]+(?:{_AT}[A-Za-z0-9-]+(?:{_DOT}[A-Za-z0-9-]+)*{_DOT}[A-Za-z]{{2,}}"
+    rf"|\s+at\s+[A-Za-z0-9-]+(?:\s+dot\s+[A-Za-z0-9-]+)*\s+dot\s+(?:{_TLDS}))\b"
+)
 _PII = re.compile(
     # URLs (and mailto: links) as whole tokens, trailing punctuation left outside.
     r"(?P<url>(?:https?://|www\.|mailto:)[^\s<>\"']*[^\s<>\"'.,;:!?)\]])"
     rf"|(?P<email>{_EMAIL_PATTERN})"
+    rf"|(?P<obfuscated_email>(?i:{_OBFUSCATED_EMAIL_PATTERN}))"
+    r"|(?P<iban>(?<![\w])(?i:[a-z]{2}\d\d(?:[ ]?[a-z0-9]{4}){2,7}(?:[ ]?[a-z0-9]{1,3})?)(?![\w]))"
+    r"|(?P<nino>(?<![\w])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
+    r"(?: ?\d\d){3} ?[A-D](?![\w]))"
+    r"|(?P<ssn>(?<![\w./+-])(?!000|666|9)\d{3}(?P<ssn_separator>[- ])(?!00)\d\d(?P=ssn_separator)(?!0000)\d{4}(?![\w%:/]|[.,-]\d))"
+    r"|(?P<ipv4>(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d))"
+    r"|(?P<ipv6>(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]))"
     # Numbers: not glued to a word, decimal point, slash, plus or dash on the left ...
     r"|(?<![\w./+-])(?:"
     r"(?P<card>\d(?:[ -]?\d){12,18}+)"
@@ -57,7 +90,7 @@ _PII = re.compile(
     r")(?![\w%:/]|[.,-]\d)"
     r"|(?P<handle>(?<![\w.@/])@[A-Za-z_][\w.]*)"
 )
-_WORTH_SCANNING = re.compile(r"[\d@]|://|www\.", re.IGNORECASE)
+_WORTH_SCANNING = re.compile(r"[\d@]|::|://|www\.|[(\[{<]\s*at\s*[)\]}>]|\bdot\b", re.IGNORECASE)
 _SECRET_URL = re.compile(
     r"[?&#;][^=&#;?/\s]*(?:token|key|secret|sig|signature|password|passwd|session|auth|code"
     r"|access|reset)[^=&#;?/\s]*="
@@ -96,12 +129,36 @@ def _url(text: str) -> str:
     return _URL_HANDLE.sub("/[handle]", _EMAIL.sub("[email]", text))
 
 
+def _iban_valid(text: str) -> bool:
+    """ISO 13616: the country code and check digits moved to the end, letters as 10–35, the
+    number mod 97 is 1."""
+    compact = text.replace(" ", "").upper()
+    if not 15 <= len(compact) <= 34:
+        return False
+    moved = compact[4:] + compact[:4]
+    return int("".join(str(int(char, 36)) for char in moved)) % 97 == 1
+
+
+def _ip_valid(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
 def _replace(match: re.Match[str]) -> str:
     kind, text = match.lastgroup, match.group()
     if kind == "url":
         return _url(text)
-    if kind == "email":
+    if kind in ("email", "obfuscated_email"):
         return "[email]"
+    if kind == "iban":
+        return "[iban]" if _iban_valid(text) else text
+    if kind in ("ssn", "nino"):
+        return "[national id]"
+    if kind in ("ipv4", "ipv6"):
+        return "[ip]" if _ip_valid(text) else text
     if kind == "handle":
         name = text.rstrip(".")
         return "[handle]" + text[len(name):]
@@ -121,3 +178,24 @@ def redact(text: str) -> str:
     if not text or not _WORTH_SCANNING.search(text):
         return text
     return _PII.sub(_replace, text)
+
+
+def redact_all(value: Any) -> Any:
+    """:func:`redact` applied to every text inside ``value``: the cells and column names of a
+    DataFrame, the keys and values of dicts, the items of lists; other values unchanged. Result
+    files and the manifest are part of the report, so their text is redacted like the page's."""
+    import pandas as pd
+
+    if isinstance(value, pd.DataFrame):
+        copy = value.copy()
+        copy.columns = [redact(name) if isinstance(name, str) else name for name in value.columns]
+        for position in range(copy.shape[1]):
+            series = copy.iloc[:, position]
+            if series.dtype == object or pd.api.types.is_string_dtype(series):
+                copy.isetitem(position, series.map(lambda v: redact(v) if isinstance(v, str) else v))
+        return copy
+    if isinstance(value, dict):
+        return {redact_all(key): redact_all(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_all(item) for item in value]
+    return redact(value) if isinstance(value, str) else value

@@ -51,6 +51,32 @@ SECRET_URLS = [
     ("https://app.example.com/token/0123456789abcdef01/confirm", "[url]"),
     ("https://admin:hunter2@db.example.com/", "[url]"),
 ]
+IBANS = [  # the examples of the ISO 13616 registry (SWIFT's IBAN registry), each passing mod 97
+    ("IBAN DE89 3704 0044 0532 0130 00 please", "IBAN [iban] please"),
+    ("refund to GB82WEST12345698765432.", "refund to [iban]."),
+    ("iban gb82 west 1234 5698 7654 32", "iban [iban]"),
+    ("FR14 2004 1010 0505 0001 3M02 606", "[iban]"),
+    ("NL91ABNA0417164300", "[iban]"),
+]
+NATIONAL_IDS = [
+    ("my SSN is 123-45-6789", "my SSN is [national id]"),
+    ("ssn 078 05 1120.", "ssn [national id]."),
+    ("NI number AB 12 34 56 C", "NI number [national id]"),
+    ("ni AB123456C", "ni [national id]"),
+]
+IPS = [
+    ("blocked from 192.168.100.200.", "blocked from [ip]."),
+    ("login from 8.8.8.8 at night", "login from [ip] at night"),
+    ("ip 2001:db8::1 and fe80::1", "ip [ip] and [ip]"),
+    ("2001:0db8:85a3:0000:0000:8a2e:0370:7334", "[ip]"),
+]
+OBFUSCATED_EMAILS = [
+    ("write jane (at) example (dot) com", "write [email]"),
+    ("jane[at]example.com", "[email]"),
+    ("jane.doe {at} mail dot example dot co dot uk", "[email]"),
+    ("reach me: john at example dot com", "reach me: [email]"),
+    ("J.Doe [AT] Example [DOT] org!", "[email]!"),
+]
 HANDLES = [
     ("ping @maria_k on slack", "ping [handle] on slack"),
     ("thanks @jdoe_ops!", "thanks [handle]!"),
@@ -61,7 +87,8 @@ HANDLES = [
 ]
 
 
-@pytest.mark.parametrize(("text", "expected"), EMAILS + PHONES + CARDS + SECRET_URLS + HANDLES)
+@pytest.mark.parametrize(("text", "expected"), EMAILS + PHONES + CARDS + SECRET_URLS + HANDLES + IBANS + NATIONAL_IDS + IPS
+                         + OBFUSCATED_EMAILS)
 def test_personal_data_is_replaced_by_a_label(text, expected):
     assert redact(text) == expected
     assert redact(expected) == expected  # labels are never redacted again
@@ -78,7 +105,6 @@ def test_personal_data_is_replaced_by_a_label(text, expected):
     "open 09:30-17:00 on weekdays",
     "roadmap 2024-2026",
     # ids, versions, addresses and counts
-    "192.168.100.200",
     "ORD-2026-10-12345",
     "ticket 2026-10-00123",
     "build 2026.10.15.1234",
@@ -108,6 +134,16 @@ def test_personal_data_is_replaced_by_a_label(text, expected):
     "card 4111 1111 1111 1112",
     "5555-5555-5555-4445",
     "plain text without any personal data",
+    # look-alikes of IBANs, national ids, IP addresses and obfuscated emails
+    "DE89 3704 0044 0532 0130 01",  # fails mod 97
+    "000-12-3456 and 666-12-3456 and 123-00-4567",  # never issued as SSNs
+    "order 123456789 shipped",  # bare nine digits: kept
+    "QQ 12 34 56 C",  # Q is not a valid first letter of a National Insurance number
+    "999.1.1.1",
+    "at 10:30:00 today, build 1.2.3",
+    "meet at home dot later",
+    "stay at home.com",
+    "ratio 3:2:1",
 ])
 def test_ordinary_text_and_numbers_are_kept(text):
     assert redact(text) == text
@@ -117,3 +153,31 @@ def test_text_that_cannot_hold_personal_data_is_returned_as_is():
     text = "no digits, no at sign, no link here"
     assert redact(text) is text
     assert redact("") == ""
+
+
+def test_redact_all_reaches_every_text_in_tables_and_nested_values():
+    import pandas as pd
+
+    from prodops_lib.privacy import redact_all
+
+    table = pd.DataFrame({"note": ["mail jane@example.com", None], "n": [1, 2],
+                          "from 10.0.0.1": ["x", "SSN 123-45-6789"]})
+    clean = redact_all(table)
+    assert clean["note"].iloc[0] == "mail [email]" and pd.isna(clean["note"].iloc[1])
+    assert clean["n"].tolist() == [1, 2]
+    assert list(clean.columns) == ["note", "n", "from [ip]"] and clean.iloc[1, 2] == "SSN [national id]"
+    assert table.iloc[0, 0] == "mail jane@example.com", "the input is not changed"
+    assert redact_all({"owner jane (at) example dot com": ["DE89 3704 0044 0532 0130 00", 3]}) == \
+        {"owner [email]": ["[iban]", 3]}
+
+
+def test_the_manifest_keeps_a_parameter_files_hash_but_not_its_personal_data(tmp_path):
+    import hashlib
+
+    from prodops_lib.report.manifest import _parameters_record
+
+    path = tmp_path / "feedback.yaml"
+    path.write_text("owner: jane.doe@example.com\nsql: select * from t where ip = '192.168.1.20'\n")
+    record = _parameters_record("feedback.yaml", path)
+    assert record["sha256"] == hashlib.sha256(path.read_bytes()).hexdigest()
+    assert record["contents"] == {"owner": "[email]", "sql": "select * from t where ip = '[ip]'"}

@@ -137,7 +137,9 @@ _WORD = re.compile(r"[^\W_]+(?:['\-][^\W_]+)*")
 _BREAK = re.compile(r"[.!?;:,()\[\]{}<>\"“”|/\\…=+*#~]+|\s[-–—]+\s|\s[-–—]+$|^[-–—]+\s")
 _PLACEHOLDER = re.compile("|".join(re.escape(label) for label in REDACTION_LABELS))
 _PLACEHOLDER_NAMES = {"[email]": "email address", "[phone]": "phone number", "[card]": "card number",
-                      "[url]": "link", "[handle]": "social media handle"}
+                      "[url]": "link", "[handle]": "social media handle",
+                      "[iban]": "bank account number", "[national id]": "national id number",
+                      "[ip]": "IP address"}
 NOT = "not"
 
 Skeleton = tuple[str, ...]

@@ -1,6 +1,7 @@
 """``manifest.json``: what a run used, so that its numbers can be reproduced.
 
-It records the period, each report's injected parameters and parameter-file contents, the
+It records the period, each report's injected parameters and parameter-file contents (personal
+data redacted: the manifest is shared with the reports), the
 SHA-256 of every input file the notebooks read (from each report's ``inputs.json``), of the
 notebooks and parameter files themselves, the versions of Python and the key packages, the
 git commit (and whether the tree had uncommitted changes), and durations.
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from prodops_lib.display import to_jsonable
 from prodops_lib.io import file_sha256
 from prodops_lib.params import load_yaml, resolve_path
+from prodops_lib.privacy import redact, redact_all
 
 if TYPE_CHECKING:
     from prodops_lib.report.bundle import Bundle
@@ -76,10 +78,10 @@ def build_manifest(bundle: Bundle, bundle_file: Path, root: Path, result: RunRes
             "duration_seconds": round(outcome.duration_seconds, 3),
             "notebook": {"path": entry.notebook, "sha256": file_sha256(notebook)},
             "parameters_file": _parameters_record(entry.parameters, parameters_file),
-            "injected_parameters": {  # as seen after the staging folder is renamed into place
+            "injected_parameters": redact_all({  # as seen after the staging folder is renamed into place
                 key: value.replace(staging.as_posix(), result.folder.as_posix()) if isinstance(value, str) else value
                 for key, value in outcome.injected.items()
-            },
+            }),
             "carried_over": False,
             "inputs": inputs,
         })
@@ -98,15 +100,16 @@ def build_manifest(bundle: Bundle, bundle_file: Path, root: Path, result: RunRes
 
 
 def _parameters_record(name: str | None, path: Path | None) -> dict[str, Any] | None:
-    """The parameter file's path, hash and contents (or the reason its contents are missing:
-    a file with a YAML error has already failed its report, and must not stop the manifest)."""
+    """The parameter file's path, hash and contents with personal data redacted (or the reason
+    its contents are missing: a file with a YAML error has already failed its report, and must
+    not stop the manifest). The hash is of the file as it is, so it still identifies it."""
     if path is None:
         return None
     record: dict[str, Any] = {"path": name, "sha256": file_sha256(path) if path.is_file() else None}
     try:
-        record["contents"] = to_jsonable(load_yaml(path))
+        record["contents"] = redact_all(to_jsonable(load_yaml(path)))
     except ValueError as error:
-        record["contents"], record["error"] = None, str(error)
+        record["contents"], record["error"] = None, redact(str(error))
     return record
 
 
