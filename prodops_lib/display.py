@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from prodops_lib.io import DropLog
+from prodops_lib.io import DropLog, write_csv
 from prodops_lib.params import resolve_path
 from prodops_lib.privacy import redact, redact_all
 
@@ -286,8 +286,7 @@ def save_result(data: pd.DataFrame | Mapping[str, Any] | Any, name: str, results
         raise ValueError(f"save_result: name {name!r} must be letters, digits, '_', '-' or '.' (it becomes a file name)")
     if isinstance(data, pd.DataFrame):
         default_index = isinstance(data.index, pd.RangeIndex) and data.index.name is None
-        table = redact_all(data if default_index else data.reset_index())
-        table.to_csv(folder / f"{name}.csv", index=False, lineterminator="\n")
+        write_csv(data if default_index else data.reset_index(), folder / f"{name}.csv")
     else:
         text = json.dumps(redact_all(to_jsonable(data)), indent=2, ensure_ascii=False)
         (folder / f"{name}.json").write_text(text + "\n", encoding="utf-8")

@@ -24,6 +24,7 @@ from typing import Literal
 import pandas as pd
 
 from prodops_lib.params import files_read, project_root, resolve_path
+from prodops_lib.privacy import redact_all
 
 __all__ = [
     "SPREADSHEET_SUFFIXES",
@@ -34,8 +35,11 @@ __all__ = [
     "Schema",
     "file_sha256",
     "load_table",
+    "read_csv_written",
     "read_frame",
+    "spreadsheet_safe",
     "validate",
+    "write_csv",
 ]
 
 ColumnType = Literal["string", "int", "float", "bool", "date", "datetime"]
@@ -159,8 +163,60 @@ class DropLog:
         """Write ``data_quality.csv`` and ``inputs.json`` (the runner reads the latter)."""
         folder = resolve_path(results_dir)
         folder.mkdir(parents=True, exist_ok=True)
-        self.to_frame().to_csv(folder / "data_quality.csv", index=False, lineterminator="\n")
+        write_csv(self.to_frame(), folder / "data_quality.csv")
         (folder / "inputs.json").write_text(json.dumps(self.inputs, indent=2) + "\n", encoding="utf-8")
+
+
+# A cell a spreadsheet would run as a formula (OWASP, "CSV Injection"): it starts with one of
+# these. A plain number such as "-3.5" is read as a number, not a formula, and is left alone.
+_FORMULA_START = frozenset("=+-@\t\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` with a leading ``'`` when a spreadsheet would otherwise run it as a formula
+    (it starts with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return and is not a plain
+    number): Excel, LibreOffice and Google Sheets then show it as text."""
+    if text and text[0] in _FORMULA_START and not _PLAIN_NUMBER.fullmatch(text):
+        return "'" + text
+    return text
+
+
+def _from_spreadsheet_safe(value: object) -> object:
+    if isinstance(value, str) and len(value) > 1 and value[0] == "'" and value[1] in _FORMULA_START:
+        return value[1:]
+    return value
+
+
+def _one_line_break(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
+def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
+    """The one way a result table is written: personal data in its text redacted, every text
+    cell and column name safe to open in a spreadsheet (:func:`spreadsheet_safe`), line breaks
+    inside text written as ``\n`` (a bare carriage return is not quoted by the csv writer and
+    would end the row for every reader), UTF-8, no index."""
+    table = redact_all(frame)
+    table.columns = [spreadsheet_safe(name) if isinstance(name, str) else name for name in table.columns]
+    for position in range(table.shape[1]):
+        series = table.iloc[:, position]
+        if series.dtype == object or pd.api.types.is_string_dtype(series):
+            table.isetitem(position, series.map(lambda v: _one_line_break(spreadsheet_safe(v))
+                                                if isinstance(v, str) else v))
+    table.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
+
+
+def read_csv_written(path: str | Path, **options) -> pd.DataFrame:
+    """A table :func:`write_csv` wrote, with its text as it was before it was made
+    spreadsheet-safe (the kit reads its own registries back)."""
+    table = pd.read_csv(path, **options)
+    table.columns = [_from_spreadsheet_safe(name) for name in table.columns]
+    for position in range(table.shape[1]):
+        series = table.iloc[:, position]
+        if series.dtype == object or pd.api.types.is_string_dtype(series):
+            table.isetitem(position, series.map(_from_spreadsheet_safe))
+    return table
 
 
 _STAGING = re.compile(r"(^|/)\.(\d{4}-\d{2})\.staging(?=/|$)")

@@ -343,3 +343,34 @@ def test_a_declared_column_repeated_in_a_worksheet_header_is_refused(tmp_path):
     with pytest.raises(InputError, match=r"column 'team' appears more than once in the header"):
         io.load_table(path, Schema(Column("id", "int"), Column("team")))
     assert io.load_table(path, Schema(Column("id", "int"))).columns.tolist() == ["id", "team", "team.1"]
+
+
+# OWASP "CSV Injection": a cell starting with = + - @ tab or carriage return runs as a formula.
+FORMULAS = ["=1+1", "=HYPERLINK(\"http://evil.example\",\"click\")", "+SUM(A1:A9)", "-2+3", "@1+A1",
+            "\tTAB=1", "\r=1", "=cmd|' /C calc'!A0"]
+
+
+def test_result_csv_cells_and_column_names_cannot_run_as_formulas(tmp_path):
+    import csv
+
+    from prodops_lib.display import save_result
+
+    table = pd.DataFrame({"title": FORMULAS + ["-3.5", "plain", "mail jane@example.com"],
+                          "=evil()": range(len(FORMULAS) + 3), "delta": [-1.0] * (len(FORMULAS) + 3)})
+    save_result(table, "titles", tmp_path)
+    with open(tmp_path / "titles.csv", newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))
+    assert rows[0] == ["title", "'=evil()", "delta"]
+    cells = [row[0] for row in rows[1:]]
+    # neutralised first; then a carriage return inside a cell is written as a line break
+    assert cells[: len(FORMULAS)] == ["'" + formula.replace("\r", "\n") for formula in FORMULAS]
+    assert cells[len(FORMULAS):] == ["-3.5", "plain", "mail [email]"]  # a plain number stays a number
+    assert {row[2] for row in rows[1:]} == {"-1.0"}  # numeric columns are numbers, not text
+
+
+def test_the_data_quality_file_is_redacted_and_spreadsheet_safe(tmp_path):
+    log = DropLog()
+    log.drop("feedback.csv", "empty text", 2, example="=HYPERLINK(\"x\") from jane@example.com")
+    log.save(tmp_path)
+    text = (tmp_path / "data_quality.csv").read_text(encoding="utf-8")
+    assert "'=HYPERLINK" in text and "jane@example.com" not in text and "[email]" in text

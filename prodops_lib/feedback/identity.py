@@ -31,6 +31,7 @@ import pandas as pd
 
 from prodops_lib.feedback.cluster import OTHER
 from prodops_lib.feedback.embed import unit_vectors
+from prodops_lib.io import read_csv_written, write_csv
 
 __all__ = ["CENTRE_MATCH", "IssueLineage", "IssueRegistry", "match_issues"]
 
@@ -54,8 +55,8 @@ class IssueRegistry:
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        self.issues.assign(period=self.period).to_csv(folder / _ISSUES_FILE, index=False)
-        self.members.to_csv(folder / _MEMBERS_FILE, index=False)
+        write_csv(self.issues.assign(period=self.period), folder / _ISSUES_FILE)
+        write_csv(self.members, folder / _MEMBERS_FILE)
         np.save(folder / _CENTRES_FILE, self.centres.astype(np.float32))
 
     @classmethod
@@ -65,8 +66,8 @@ class IssueRegistry:
         paths = [folder / name for name in (_ISSUES_FILE, _MEMBERS_FILE, _CENTRES_FILE)]
         if not all(path.is_file() for path in paths):
             return None
-        issues = pd.read_csv(paths[0], dtype={"issue_key": str, "label": str, "first_seen": str, "period": str})
-        members = pd.read_csv(paths[1], dtype=str)
+        issues = read_csv_written(paths[0], dtype={"issue_key": str, "label": str, "first_seen": str, "period": str})
+        members = read_csv_written(paths[1], dtype=str)
         centres = np.load(paths[2])
         if len(centres) != len(issues) or not {"issue_key", "label", "first_seen"} <= set(issues.columns):
             raise ValueError(f"{folder}: the saved issue registry is inconsistent ({len(issues)} issues, "

@@ -69,6 +69,17 @@ def test_the_registry_round_trips_and_a_first_run_has_none(tmp_path):
     assert loaded.members.equals(registry.members) and np.array_equal(loaded.centres, registry.centres)
 
 
+def test_a_registry_with_formula_like_names_is_spreadsheet_safe_on_disk_and_reads_back_unchanged(tmp_path):
+    registry = _registry("2026-02", {"I-0001": ["=cmd|' /C calc'!A0", "b"], "I-0002": ["-c"]}, np.eye(3)[:2])
+    registry = IssueRegistry(registry.period, registry.issues.assign(label=["=HYPERLINK(\"http://x\")", "@1+A1"]),
+                             registry.members, registry.centres)
+    registry.save(tmp_path)
+    on_disk = (tmp_path / "issue_registry.csv").read_text()
+    assert "'=HYPERLINK" in on_disk and "'@1+A1" in on_disk and "'=cmd" in (tmp_path / "issue_members.csv").read_text()
+    loaded = IssueRegistry.load(tmp_path)
+    assert loaded.issues.equals(registry.issues) and loaded.members.equals(registry.members)
+
+
 def test_a_rerun_of_the_same_month_keeps_every_key_and_name(sample_analysis):
     analysis, _ = sample_analysis
     again = match_issues(analysis.lineage.registry, analysis.period, analysis.prepared.items["item_id"],
