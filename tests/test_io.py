@@ -355,7 +355,7 @@ def test_result_csv_cells_and_column_names_cannot_run_as_formulas(tmp_path):
 
     from prodops_lib.display import save_result
 
-    table = pd.DataFrame({"title": FORMULAS + ["-3.5", "plain", "mail jane@example.com"],
+    table = pd.DataFrame({"title": [*FORMULAS, "-3.5", "plain", "mail jane@example.com"],
                           "=evil()": range(len(FORMULAS) + 3), "delta": [-1.0] * (len(FORMULAS) + 3)})
     save_result(table, "titles", tmp_path)
     with open(tmp_path / "titles.csv", newline="", encoding="utf-8") as handle:
