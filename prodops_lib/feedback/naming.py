@@ -50,6 +50,10 @@ pending", "Limit for top-ups" rather than "new / physical / expire".
    candidates takes its most typical text cut to ``max_words`` words; names still equal
    (groups with the very same texts) get a number.
 
+A group of more than ``NAME_SAMPLE`` (400) texts is named from a sample of that many spread
+evenly over its members: every quantity above is a share of a group's texts, which the sample
+estimates to within a few points, and naming 100,000 texts then costs about a quarter as much.
+
 *Evaluation* (true intents as groups; HWU64 with its scenarios as parents): no two sibling
 names with the same key words or one inside the other on banking77 (77 intents), CLINC150
 (150) or HWU64 (64); one-word names 3%, 15% and 14%, mostly where the texts use one word
@@ -98,6 +102,8 @@ SPECIFICITY_PRIOR = 0.02
 ONE_WORD_DISCOUNT = 0.35
 NEAR_REPEAT = 0.5
 MIN_PART_SHARE = 0.1
+NAME_SAMPLE = 400
+QUOTE_SAMPLE = 1000
 
 # Function words: never the first or last word of a name, not counted as key words. Content
 # words of sklearn's English list ("bill", "call", "top", "interest", "name", "show") are kept.
@@ -130,6 +136,13 @@ _APOSTROPHE = {word.replace("'", ""): word for word in (
 _PARTICLES = frozenset(["up", "in", "out", "off", "on", "down", "over", "back", "away", "through"])
 _DETERMINERS = frozenset(["a", "an", "the", "my", "your", "our", "their", "his", "her", "its", "this",
                           "that", "these", "those", "some", "any"])
+# A name runs inside one clause: "Monthly report", not "Monthly report and it takes"; "Search
+# is case sensitive", not "Case sensitive which is confusing". A subordinator always starts a
+# new clause; a joiner does when a function word follows it ("and it", "which is"), while
+# "Visa or Mastercard" and "ATMs that accept this card" stay whole.
+_SUBORDINATORS = frozenset(["because", "if", "when", "while", "since", "although", "though", "unless",
+                            "until", "whereas"])
+_JOINERS = frozenset(["and", "but", "or", "so", "which", "that", "who", "where"])
 _QUESTION = frozenset(["how", "what", "which", "whose"])
 _HOW = frozenset(["long", "old", "far", "often", "soon", "big", "fast", "late", "early", "tall"])
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*(?:st|nd|rd|th|am|pm|s|k|m|h|gb|mb|%)?")
@@ -217,8 +230,10 @@ class _Corpus:
                     continue  # a number, or a negation not followed by what it negates ("if not, please")
                 for b in range(a, min(a + MAX_KEY_WORDS, len(kept))):
                     last = kept[b][0]
-                    if last - first + 1 > max_words:
-                        break
+                    if last - first + 1 > max_words or any(
+                            keys[j] in _SUBORDINATORS or (keys[j] in _JOINERS and self.role[keys[j + 1]] == "stop")
+                            for j in range(first + 1, last)):
+                        break  # too long, or across two clauses
                     if kept[b][1] == NOT or self.role[keys[last]] == "number":
                         continue
                     start, end = first, last + 1
@@ -359,8 +374,14 @@ def group_names(texts: Sequence[str], groups: np.ndarray, *, siblings: np.ndarra
             raise ValueError(f"siblings: expected one parent id per group ({len(group_ids)} groups, in the "
                              f"order of np.unique(groups)), got shape {siblings.shape}")
         parents = np.unique(siblings, return_inverse=True)[1].reshape(-1)
+    sizes = np.bincount(group_of, minlength=len(group_ids))
+    # every share below is a share of a group's texts, so a spread sample of a large group
+    # estimates it (standard error under 2.5 points at 400 texts) at a fraction of the cost
+    sampled = [spread_sample(np.flatnonzero(group_of == g), NAME_SAMPLE) for g in range(len(group_ids))]
+    positions = np.unique(np.concatenate(sampled)) if sampled else np.zeros(0, dtype=int)
+    texts = [texts[int(p)] for p in positions]
+    members = [np.searchsorted(positions, rows) for rows in sampled]
     corpus = _Corpus(texts)
-    members = [np.flatnonzero(group_of == g) for g in range(len(group_ids))]
     words, coverage = _word_coverage(corpus, members)
     weights = coverage * _distinctiveness(coverage, parents)
     phrases = [_GroupPhrases.collect(corpus, rows, max_words) for rows in members]
@@ -385,7 +406,6 @@ def group_names(texts: Sequence[str], groups: np.ndarray, *, siblings: np.ndarra
         fallback = _typical_text_words(corpus, rows, group_coverage, max_words)
         last_resort = _render(corpus, fallback) if fallback else _wordless_name(texts, rows)
         options.append([*ranked[:MAX_OPTIONS], (0.0, frozenset(_fold(k) for k in fallback), last_resort)])
-    sizes = np.array([len(rows) for rows in members])
     choice = np.zeros(len(group_ids), dtype=int)
     names: list[str] = [""] * len(group_ids)
     for parent in np.unique(parents):
@@ -397,6 +417,14 @@ def group_names(texts: Sequence[str], groups: np.ndarray, *, siblings: np.ndarra
             times[name.lower()] += 1
             names[g] = name if times[name.lower()] == 1 else f"{name} ({times[name.lower()]})"
     return names
+
+
+def spread_sample(rows: np.ndarray, count: int) -> np.ndarray:
+    """``rows`` if there are at most ``count``, else ``count`` of them evenly spread from the
+    first to the last (deterministic, and across the whole group: members are in item order)."""
+    if len(rows) <= count:
+        return rows
+    return rows[np.unique(np.linspace(0, len(rows) - 1, count).round().astype(int))]
 
 
 def _word_coverage(corpus: _Corpus, members: list[np.ndarray]) -> tuple[list[str], np.ndarray]:
@@ -516,13 +544,17 @@ def coverage_quotes(vectors: np.ndarray, texts: Sequence[str], count: int, seed:
     the group with none there is a few odd texts and gives no quote. Missing quotes are then
     filled by k-center greedy: the member least similar to the quotes so far, from above that
     lowest quarter first. Fewer than ``count`` come back only when every other member is a
-    near-repeat. Deterministic for a given ``seed``."""
+    near-repeat. A group of more than ``QUOTE_SAMPLE`` members is read through a spread sample
+    of that many (:func:`spread_sample`). Deterministic for a given ``seed``."""
     from sklearn.cluster import KMeans
 
     if len(texts) != len(vectors):
         raise ValueError(f"texts: expected one text per vector ({len(vectors)}), got {len(texts)}")
     if count <= 0 or not len(vectors):
         return []
+    if len(vectors) > QUOTE_SAMPLE:  # a spread sample covers the group as well, at a fraction of the cost
+        pool = spread_sample(np.arange(len(vectors)), QUOTE_SAMPLE)
+        return [int(pool[p]) for p in coverage_quotes(vectors[pool], [texts[int(i)] for i in pool], count, seed)]
     unit = unit_vectors(np.asarray(vectors, dtype=np.float32))
     centre = unit.mean(axis=0)
     centre /= max(float(np.linalg.norm(centre)), 1e-12)
