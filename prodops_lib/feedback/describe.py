@@ -38,7 +38,7 @@ from prodops_lib.feedback.config import ProductTheme
 from prodops_lib.feedback.embed import unit_vectors
 from prodops_lib.feedback.naming import coverage_quotes, group_names, typical_quote
 
-__all__ = ["OTHER_LABEL", "UNMAPPED", "ThemeDescription", "class_tfidf", "describe_themes",
+__all__ = ["OTHER_LABEL", "UNMAPPED", "ThemeDescription", "cite", "class_tfidf", "cut_quote", "describe_themes",
            "map_to_taxonomy", "theme_labels"]
 
 UNMAPPED = "unmapped"
@@ -120,8 +120,16 @@ class ThemeDescription:
         return list(zip(rows["text"], rows["cite"], strict=True))
 
 
-def _cut(text: str) -> str:
+def cut_quote(text: str) -> str:
+    """A quote of at most ``QUOTE_CHARS`` characters."""
     return text if len(text) <= QUOTE_CHARS else text[:QUOTE_CHARS - 1] + "…"
+
+
+def cite(item: pd.Series, *prefix: str) -> str:
+    """Where a quote comes from: ``prefix`` parts, then the item's channel, month and segment."""
+    parts = (*prefix, item["source"], item["month"], item.get("segment"))
+    return " · ".join(str(part) for part in parts
+                      if part is not None and part is not pd.NA and str(part) not in ("", "nan", "<NA>"))
 
 
 def _customers(frame: pd.DataFrame) -> tuple[int, float]:
@@ -141,7 +149,7 @@ def _measures(members: pd.DataFrame, vectors: np.ndarray, total: int) -> dict:
     return {"n_items": len(members), "votes": int(members["votes"].sum()), "n_customers": customers, "arr": arr,
             "share": len(members) / total, "avg_rating": members["rating"].mean(),
             "avg_nps_score": members["nps"].mean(),
-            "typical_quote": _cut(members["text"].iloc[typical_quote(vectors)])}
+            "typical_quote": cut_quote(members["text"].iloc[typical_quote(vectors)])}
 
 
 def describe_themes(
@@ -216,10 +224,8 @@ def describe_themes(
                            **_measures(members, vectors[mask], total), "top_terms": top_terms[position]})
         for rank, chosen in enumerate(coverage_quotes(vectors[mask], members["text"].tolist(), quotes_per_issue)):
             row = members.iloc[chosen]
-            cite = " · ".join(str(part) for part in (row["source"], row["month"], row.get("segment"))
-                              if part is not None and part is not pd.NA and str(part) not in ("", "nan", "<NA>"))
             quote_rows.append({"issue_id": issue, "theme_id": theme, "rank": rank + 1, "item_id": row["item_id"],
-                               "text": _cut(row["text"]), "cite": cite})
+                               "text": cut_quote(row["text"]), "cite": cite(row)})
     themes, issues = pd.DataFrame(theme_rows), pd.DataFrame(issue_rows)
     assigned = items.assign(label=items["issue_id"].map(issue_names), theme=items["theme_id"].map(theme_names),
                             product_theme=item_products.to_numpy())

@@ -21,6 +21,7 @@ from prodops_lib.feedback.prepare import (
     require_enough_feedback,
     texts_needed_for_themes,
 )
+from prodops_lib.feedback.scores import LowScores, low_scores
 from prodops_lib.feedback.trends import ThemeTrends, demand_by_theme, theme_trends
 from prodops_lib.io import DropLog
 from prodops_lib.params import parse_period
@@ -127,6 +128,11 @@ class FeedbackAnalysis:
                              "typical_quote": ""})
         return pd.DataFrame(rows, columns=["theme", "issue", "product_theme", "items", "customers", "arr",
                                            "typical_quote"])
+
+    def low_scores(self, top: int = 8) -> LowScores:
+        """The issues holding the feedback scored low (:mod:`prodops_lib.feedback.scores`)."""
+        items = self.prepared.items.reset_index(drop=True).assign(issue_id=self.clustering.issue_ids)
+        return low_scores(items, self.embeddings.vectors, self.description.issues, top=top)
 
     def other_summary(self) -> pd.DataFrame:
         """What went to "other" and why: one row per reason with groups and items."""
