@@ -41,12 +41,13 @@ Embedding = Literal["sentence-transformers", "tfidf"]
 class ColumnMap:
     """File column names for one channel. ``text`` may list several columns (a ticket's
     subject and description), joined with a full stop; every other field is optional except
-    ``id`` and ``date``. ``arr`` is the revenue column (the measure ``revenue_label`` names,
+    ``date``. ``id`` names a column that identifies each item; without one (a review export
+    often has none) items are numbered by their data row in the file, ``row 1`` … ``arr`` is the revenue column (the measure ``revenue_label`` names,
     ARR or MRR), ``rating`` a 1–5 star score, ``nps`` a 0–10 likelihood score."""
 
-    id: str
     text: str | list[str]
     date: str
+    id: str | None = None
     customer: str | None = None
     segment: str | None = None
     arr: str | None = None

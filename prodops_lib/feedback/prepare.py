@@ -107,14 +107,14 @@ def load_accounts(accounts: AccountsSource, log: DropLog) -> pd.DataFrame:
 def _read_source(source: FeedbackSource, log: DropLog) -> pd.DataFrame:
     columns = source.columns
     text_columns = columns.text_columns
-    rename = {columns.id: "item_id", columns.date: "created"}
+    rename = {columns.date: "created"} | ({columns.id: "item_id"} if columns.id else {})
     optional = {"customer": "customer_id", "segment": "segment", "arr": "arr", "rating": "rating",
                 "nps": "nps"}
     for key, target in optional.items():
         if getattr(columns, key):
             rename[getattr(columns, key)] = target
     schema = Schema(
-        Column("item_id", nullable=False),
+        *([Column("item_id", nullable=False)] if columns.id else []),
         Column("created", "datetime", nullable=False, date_format=columns.date_format),
         *(Column(name) for name in text_columns),
         Column("customer_id", required=False), Column("segment", required=False),
@@ -127,7 +127,10 @@ def _read_source(source: FeedbackSource, log: DropLog) -> pd.DataFrame:
     parts = frame[text_columns].astype("string").fillna("")
     joined = parts.apply(lambda row: ". ".join(p.strip().rstrip(".") for p in row if p.strip()), axis=1) \
         if len(text_columns) > 1 else parts[text_columns[0]]
-    out = pd.DataFrame({"item_id": frame["item_id"].astype("string"), "source": source.name,
+    # without an id column, an item is its data row (the loader keeps each row's position)
+    ids = frame["item_id"].astype("string") if columns.id else ("row " + pd.Series(frame.index + 1, index=frame.index)
+                                                                  .astype(str)).astype("string")
+    out = pd.DataFrame({"item_id": ids, "source": source.name,
                         "raw_text": joined, "created": frame["created"]}, index=frame.index)
     for target in ("customer_id", "segment", "arr", "rating", "nps"):
         out[target] = frame.get(target, pd.NA)
@@ -186,7 +189,8 @@ def _drop_repeated_rows(frame: pd.DataFrame, label: str, log: DropLog) -> pd.Dat
     conflicting = frame[repeated & ~frame.duplicated(subset=["item_id", "raw_text"], keep=False)]
     if len(conflicting):
         raise InputError(f"{label}: id {conflicting['item_id'].iloc[0]!r} is used by rows with different "
-                         "text; ids must be unique, fix the export")
+                         "text; set columns.id to a column that is unique per feedback item, or leave "
+                         "columns.id out to number the rows")
     log.drop(label, "row repeated verbatim under the same id", int(same.sum()),
              example=f"id {frame.loc[same, 'item_id'].iloc[0]}")
     return frame[~same]

@@ -84,6 +84,25 @@ def test_an_excel_channel_loads_beside_a_csv_one(tmp_path):
     assert log.dropped("support") == 1 and [e["rows"] for e in log.inputs] == [3, 1]
 
 
+def test_without_an_id_column_items_are_numbered_by_their_data_row(tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("date,title,review,rating\n2026-10-05,Great,Love the app,5\n2026-03-01,Old,outside the window,4\n"
+                       "2026-10-07,Crash,Crashes on start,1\n2026-10-07,Crash,Crashes on start,1\n", encoding="utf-8")
+    source = FeedbackSource("app_store", reviews, ColumnMap(text=["title", "review"], date="date", rating="rating"))
+    items = load_feedback([source], DropLog(), period="2026-10", history_months=3)
+    assert items["item_id"].tolist() == ["row 1", "row 3", "row 4"]  # data rows; the header is not counted
+    assert prepare_feedback(items).items["votes"].tolist() == [1, 2]  # the repeated review is a vote, not an item
+
+
+def test_an_id_shared_by_different_texts_says_to_set_or_leave_out_the_id_column(tmp_path):
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text("product_id,date,text\nP1,2026-10-05,Love it\nP1,2026-10-06,Broke in a week\n", encoding="utf-8")
+    source = FeedbackSource("reviews", reviews, ColumnMap(id="product_id", text="text", date="date"))
+    with pytest.raises(InputError, match=r"^reviews: id 'P1' is used by rows with different text; set columns.id to "
+                                         r"a column that is unique per feedback item, or leave columns.id out"):
+        load_feedback([source], DropLog(), period="2026-10", history_months=3)
+
+
 def test_a_bad_date_in_an_excel_channel_is_one_line_naming_the_sheet_row(tmp_path):
     path = tickets_workbook(tmp_path, [[1001, dt.datetime(2026, 10, 2), "Export", "broken", "A1"],
                                        [1002, "next tuesday", "Search", "slow", "A2"]])
