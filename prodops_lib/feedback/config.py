@@ -203,13 +203,14 @@ class FeedbackParams:
     key and name from last month's run (:mod:`prodops_lib.feedback.identity`), read from
     ``<reports_root>/<previous month>/results/<report name>`` (``reports_root`` by default the
     folder above this run's period folder). ``mapping_min_similarity`` is the cosine similarity
-    an issue needs to its nearest product theme to be mapped to it (else ``unmapped``).
+    an issue needs to its nearest product theme to be mapped to it (else ``unmapped``); without
+    a ``taxonomy`` every issue is unmapped and the report says so.
     ``revenue_label`` is how the report names the revenue the ``arr`` columns hold (``ARR``,
     ``MRR``, ``Contract value``); with no ``arr`` column mapped anywhere the report shows no
     revenue at all (:attr:`revenue`)."""
 
     sources: list[FeedbackSource]
-    taxonomy: Path
+    taxonomy: Path | None = None
     accounts: AccountsSource | None = None
     history_months: int = 6
     clustering: ClusteringParams = field(default_factory=ClusteringParams)

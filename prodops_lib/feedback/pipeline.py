@@ -230,7 +230,7 @@ def analyse_feedback(settings: FeedbackParams, period: str, log: DropLog,
                             sources=settings.sources, minimum=texts_needed_for_themes(options))
     embedder = make_embedder(options.embedding, options.model, options.cache_dir, options.seed)
     embeddings = embed_texts(embedder, prepared.items["text"])
-    taxonomy = load_taxonomy(settings.taxonomy)
+    taxonomy = load_taxonomy(settings.taxonomy) if settings.taxonomy else []
     taxonomy_vectors = embedder.embed([theme.description for theme in taxonomy]) if taxonomy else np.zeros((0, 1))
     clustering = cluster_embeddings(
         embeddings.vectors, n_issues=options.n_issues, n_themes=options.n_themes,

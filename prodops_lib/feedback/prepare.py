@@ -132,8 +132,8 @@ def _read_source(source: FeedbackSource, log: DropLog) -> pd.DataFrame:
                                                                   .astype(str)).astype("string")
     out = pd.DataFrame({"item_id": ids, "source": source.name,
                         "raw_text": joined, "created": frame["created"]}, index=frame.index)
-    for target in ("customer_id", "segment", "arr", "rating", "nps"):
-        out[target] = frame.get(target, pd.NA)
+    for key, target in optional.items():  # only what is mapped: an unmapped column named "rating" is not one
+        out[target] = frame[target] if getattr(columns, key) else pd.NA
     return out
 
 

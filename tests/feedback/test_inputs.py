@@ -326,3 +326,18 @@ def test_the_report_shows_no_revenue_when_no_input_maps_one(tmp_path):
     # not "revenue" itself: customers' own words (quotes, issue names) may use it
     for revenue in ("ARR", ">arr", "arr_share", "high-value"):
         assert revenue not in shown
+
+
+@pytest.mark.slow
+def test_without_a_taxonomy_or_scores_the_report_runs_and_says_what_to_set(tmp_path):
+    def bare(sample):
+        del sample["taxonomy"]
+        for entry in sample["sources"]:
+            entry["columns"].pop("rating", None)
+            entry["columns"].pop("nps", None)
+
+    shown = run_sample_report(tmp_path, bare)
+    assert "No taxonomy is set (taxonomy: in the parameters)" in shown
+    assert "map a source&#x27;s columns.rating or columns.nps" in shown
+    demand = pd.read_csv(tmp_path / "results" / "demand_by_theme.csv")
+    assert set(demand["product_theme"]) == {"unmapped"}
