@@ -19,9 +19,11 @@ neighbouring product themes, and mapping it whole would move one's demand into t
 theme shows the product theme of most of its items (``product_theme_share``). The "other"
 bucket is always unmapped.
 
-**Names and quotes** (:mod:`prodops_lib.feedback.naming`): each issue's and theme's label is
-a short phrase from its own texts ("Card hasn't arrived"), an issue's kept distinct from the
-other issues of its theme; the typical quote is the cosine medoid; an issue's quotes cover the
+**Names and quotes** (:mod:`prodops_lib.feedback.naming`): each issue's label is a short
+phrase from its own texts ("Card hasn't arrived"), kept distinct from the other issues of its
+theme. A theme is named by its product theme when it is the only theme mapped there (with
+most of its items), else by a phrase from its texts if enough of them use it, else by its two
+largest issues (:func:`_theme_names`); the typical quote is the cosine medoid; an issue's quotes cover the
 whole issue (one from each part of a k-means split of it, near-repeats skipped), already
 redacted at preparation. ``top_terms`` keeps each issue's c-TF-IDF terms for analysts.
 """
@@ -36,7 +38,7 @@ import pandas as pd
 from prodops_lib.feedback.cluster import OTHER, theme_of_items
 from prodops_lib.feedback.config import ProductTheme
 from prodops_lib.feedback.embed import unit_vectors
-from prodops_lib.feedback.naming import coverage_quotes, group_names, typical_quote
+from prodops_lib.feedback.naming import coverage_quotes, group_names, name_coverage, typical_quote
 
 __all__ = ["OTHER_LABEL", "UNMAPPED", "ThemeDescription", "cite", "class_tfidf", "cut_quote", "describe_themes",
            "map_to_taxonomy", "theme_labels"]
@@ -46,6 +48,7 @@ OTHER_LABEL = "Other (small or incoherent groups)"
 _EXTRA_STOP = {"email", "phone", "card", "url", "handle", "hi", "hello", "hey", "thanks", "thank",
                "please", "team", "customer", "mentioned", "asked", "notes", "update", "stars", "star"}
 QUOTE_CHARS = 320
+THEME_NAME_COVERAGE = 0.15
 
 
 def class_tfidf(documents: list[str], *, ngram_range: tuple[int, int] = (1, 2),
@@ -143,6 +146,46 @@ def _ordered(ids: np.ndarray) -> list[int]:
     return sorted(present - {OTHER}) + ([OTHER] if OTHER in present else [])
 
 
+def _numbered(names: dict[int, str], issue_ids: np.ndarray) -> dict[int, str]:
+    """Names are distinct within a theme; across themes two issues may share one ("Five stars"),
+    and every table lists them side by side, so the smaller gets a number ("Five stars (2)")."""
+    sizes = np.bincount(issue_ids[issue_ids != OTHER], minlength=max(names, default=0) + 1)
+    times: dict[str, int] = {}
+    numbered = dict(names)
+    for issue in sorted((i for i in names if i != OTHER), key=lambda i: (-sizes[i], i)):
+        key = names[issue].lower()
+        times[key] = times.get(key, 0) + 1
+        if times[key] > 1:
+            numbered[issue] = f"{names[issue]} ({times[key]})"
+    return numbered
+
+
+def _theme_names(texts: list[str], issue_ids: np.ndarray, theme_ids: np.ndarray, theme_of_issue: np.ndarray,
+                 issue_names: dict[int, str], product_of: dict[int, str], product_share: dict[int, float],
+                 ) -> dict[int, str]:
+    """A theme of one issue has that issue's name; a theme that is the only one mapped to its
+    product theme, with most of its items there, has the product theme's name (the taxonomy
+    names categories better than any phrase); otherwise a phrase from its own texts when at
+    least ``THEME_NAME_COVERAGE`` of them use it, else its two largest issues' names ("Best
+    app · Easy to use"): a phrase in fewer texts is one issue's words, not the theme's."""
+    names = dict(zip(np.unique(theme_ids).tolist(), group_names(texts, theme_ids), strict=True))
+    sizes = np.bincount(issue_ids[issue_ids != OTHER], minlength=len(theme_of_issue))
+    products = [product_of[t] for t in names if t != OTHER]
+    for theme in names:
+        if theme == OTHER:
+            continue
+        members = sorted(np.flatnonzero(theme_of_issue == theme).tolist(), key=lambda i: (-sizes[i], i))
+        product = product_of[theme]
+        if len(members) == 1:
+            names[theme] = issue_names[members[0]]
+        elif product != UNMAPPED and products.count(product) == 1 and product_share[theme] > 0.5:
+            names[theme] = product
+        elif name_coverage([t for t, keep in zip(texts, theme_ids == theme, strict=True) if keep],
+                           names[theme]) < THEME_NAME_COVERAGE:
+            names[theme] = " · ".join(issue_names[i] for i in members[:2])
+    return names
+
+
 def _measures(members: pd.DataFrame, vectors: np.ndarray, total: int) -> dict:
     """What both levels report for one group of items."""
     customers, arr = _customers(members)
@@ -180,8 +223,7 @@ def describe_themes(
     issue_names = dict(zip(unique_issues.tolist(), group_names(
         texts, issue_ids, siblings=np.array([theme_of_issue[i] if i != OTHER else OTHER for i in unique_issues])),
         strict=True))
-    theme_names = dict(zip(np.unique(theme_ids).tolist(), group_names(texts, theme_ids), strict=True))
-    issue_names[OTHER] = theme_names[OTHER] = OTHER_LABEL
+    issue_names = _numbered(issue_names, issue_ids)
     documents = [" ".join(items.loc[issue_ids == i, "text"]) for i in issue_order]
     weights, terms = class_tfidf(documents)
     top_terms = theme_labels(weights, terms) if len(terms) else ["(no distinctive terms)"] * len(issue_order)
@@ -205,12 +247,15 @@ def describe_themes(
     item_products = pd.Series([product_of_issue[i] for i in issue_ids])
     product_of = {t: (UNMAPPED if t == OTHER else item_products[theme_ids == t].value_counts().index[0])
                   for t in theme_order}
+    product_share = {t: float((item_products[theme_ids == t] == product_of[t]).mean()) for t in theme_order}
+    theme_names = _theme_names(texts, issue_ids, theme_ids, theme_of_issue, issue_names, product_of, product_share)
+    issue_names[OTHER] = theme_names[OTHER] = OTHER_LABEL
     total = len(items)
     theme_rows = []
     for theme in theme_order:
         mask = theme_ids == theme
         theme_rows.append({"theme_id": theme, "label": theme_names[theme], "product_theme": product_of[theme],
-                           "product_theme_share": float((item_products[mask] == product_of[theme]).mean()),
+                           "product_theme_share": product_share[theme],
                            "n_issues": len(set(issue_ids[mask]) - {OTHER}),
                            **_measures(items[mask], vectors[mask], total)})
     issue_rows, quote_rows = [], []

@@ -5,8 +5,8 @@ a review needs fewer, broader groups. Each issue is a point at its centre (the n
 of its members' centred vectors) weighted by its size, and weighted k-means on those points
 (k-means++, ten starts: there are few points, and one start often lands in a poor
 partition) gives t themes, so every issue lies wholly in one theme. For every t
-from ``THEMES_MIN`` to ``THEMES_MAX`` (below the number of issues; with no more than
-``THEMES_MIN`` issues each is its own theme) the cosine silhouette of the issue centres under
+from ``THEMES_MIN`` to ``THEMES_MAX`` (below the number of issues; with fewer than twice
+``THEMES_MIN`` issues each is its own theme, as grouping them would give mostly one-issue themes) the cosine silhouette of the issue centres under
 the theme partition is measured, and the t with the highest wins: the count is the data's,
 the range is what a reader can take in. The silhouette is taken over issue centres, not
 items: over items it keeps rising towards the issue partition itself (tight issues score
@@ -55,7 +55,9 @@ def group_issues(centred: np.ndarray, issue_ids: np.ndarray, *, seed: int = 0,
     issue_ids = np.asarray(issue_ids)
     n_issues = int(issue_ids.max()) + 1 if len(issue_ids) else 0
     empty = pd.DataFrame(columns=["themes", "silhouette", "chosen"])
-    if n_issues <= max(themes_min, 2):  # already few enough: each issue is its own theme
+    # already few enough to read as they are: each issue is its own theme. Grouping fewer than
+    # twice the smallest count would make mostly one-issue themes that repeat their issue
+    if n_issues <= max(themes_min, 2) or (themes_min < themes_max and n_issues < 2 * themes_min):
         return ThemeLevel(np.arange(n_issues), empty)
     member = issue_ids >= 0
     sums = np.zeros((n_issues, centred.shape[1]))

@@ -91,7 +91,7 @@ from prodops_lib.feedback.embed import unit_vectors
 from prodops_lib.feedback.prepare import shingle_similarity
 from prodops_lib.privacy import REDACTION_LABELS
 
-__all__ = ["coverage_quotes", "group_names", "typical_quote", "typical_quotes"]
+__all__ = ["coverage_quotes", "group_names", "name_coverage", "typical_quote", "typical_quotes"]
 
 MAX_KEY_WORDS = 4
 FRAGMENT_SHARE = 0.8
@@ -497,6 +497,19 @@ def _make_distinct(options: list[list[_Option]], order: list[int], sizes: np.nda
                     clashing.add(key)
                 else:
                     clashing.discard(key)
+
+
+def _key_set(text: str) -> frozenset[str]:
+    keys = (_APOSTROPHE.get(k, k) for words in _segments(text) for k in (w.lower() for w in words))
+    return frozenset(NOT if role == NOT else _fold(k) for k in keys if (role := _role(k)) in ("word", NOT))
+
+
+def name_coverage(texts: Sequence[str], name: str) -> float:
+    """The share of ``texts`` that hold every key word of ``name`` (plural "s" folded)."""
+    wanted = _key_set(name)
+    if not wanted or not len(texts):
+        return 0.0
+    return sum(wanted <= _key_set(text) for text in texts) / len(texts)
 
 
 def _wordless_name(texts: Sequence[str], members: np.ndarray) -> str:

@@ -114,6 +114,12 @@ class FeedbackAnalysis:
         rows = []
         for theme in self.description.themes[lambda t: t["theme_id"] != OTHER].head(top_themes).itertuples():
             members = issues[issues["theme_id"] == theme.theme_id]
+            if len(members) == 1:  # a theme of one issue is that issue: one row
+                issue = members.iloc[0]
+                rows.append({"theme": theme.label, "issue": issue["label"], "product_theme": issue["product_theme"],
+                             "items": issue["n_items"], "customers": issue["n_customers"], "arr": issue["arr"],
+                             "typical_quote": issue["typical_quote"]})
+                continue
             rows.append({"theme": theme.label, "issue": f"All {len(members)} issues", "product_theme": theme.product_theme,
                          "items": theme.n_items, "customers": theme.n_customers, "arr": theme.arr,
                          "typical_quote": theme.typical_quote})
