@@ -32,6 +32,7 @@ __all__ = [
     "Column",
     "DropLog",
     "InputError",
+    "OutputError",
     "Schema",
     "file_sha256",
     "load_table",
@@ -51,6 +52,11 @@ _FALSE = {"false", "f", "no", "n", "0"}
 
 class InputError(ValueError):
     """An input file or table is unusable; the message is one line that says how to fix it."""
+
+
+class OutputError(OSError):
+    """Reports cannot be written (no permission, a full disk); the message is one line that
+    says what was kept and what to do."""
 
 
 @dataclass(frozen=True)

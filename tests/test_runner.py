@@ -106,7 +106,7 @@ def test_rerunning_a_period_replaces_its_folder_whole(small_project, tmp_path):
     assert sorted(p.name for p in (out / "2026-10").iterdir()) == [
         "fails.html", "fails.ipynb", "good.html", "good.ipynb", "index.html", "logs", "manifest.json", "results"]
     assert json.loads((out / "2026-10" / "results" / "good" / "status.json").read_text()) == {"status": "ok", "error": None}
-    assert sorted(p.name for p in out.iterdir() if not p.name.endswith(".lock")) == ["2026-10"]
+    assert sorted(p.name for p in out.iterdir()) == ["2026-10"]  # no staging folder, no lock file left
 
 
 def test_only_reruns_the_named_reports_and_keeps_the_others(small_project, tmp_path):
@@ -174,3 +174,54 @@ def test_inject_may_not_override_what_the_runner_sets(small_project, tmp_path, c
                       encoding="utf-8")
     assert cli.main(["report", "--bundle", str(bundle), "--out", str(tmp_path)]) == cli.EXIT_USAGE
     assert "reports[0]: inject: 'period' is set by the runner for every report; remove it from inject" in capsys.readouterr().err
+
+
+def test_an_output_folder_that_cannot_be_written_is_one_line(small_project, tmp_path, capsys):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    code = cli.main(["report", "--bundle", str(small_project / "parameters" / "bundle.yaml"),
+                     "--out", str(blocker / "reports"), "--no-progress"])
+    assert code == cli.EXIT_REPORT_FAILED
+    message = capsys.readouterr().err.strip()
+    assert "\n" not in message and "Traceback" not in message
+    assert message.startswith(f"prodops report: --out {blocker / 'reports'}: cannot write there (")
+    assert message.endswith("choose a writable folder with --out")
+
+
+def test_a_full_disk_keeps_the_previous_period_and_the_reports_that_finished(small_project, tmp_path, monkeypatch):
+    import errno
+
+    from prodops_lib.io import OutputError
+    from prodops_lib.report import manifest
+
+    out = tmp_path / "out"
+    bundle = small_project / "parameters" / "bundle.yaml"
+    run_bundle(bundle, out_dir=out, progress=False, echo=lambda _: None)
+    before = sorted(p.relative_to(out).as_posix() for p in (out / "2026-10").rglob("*"))
+
+    def disk_full(*args, **kwargs):  # the manifest is written after every notebook has run
+        raise OSError(errno.ENOSPC, "No space left on device", str(out / ".2026-10.staging" / "manifest.json"))
+
+    monkeypatch.setattr(manifest, "build_manifest", disk_full)
+    with pytest.raises(OutputError) as error:
+        run_bundle(bundle, out_dir=out, progress=False, echo=lambda _: None)
+    kept = out / ".2026-10.unfinished"
+    assert str(error.value) == (
+        f"No space left on device writing {out / '.2026-10.staging' / 'manifest.json'}: the previous reports of this "
+        f"period are unchanged; good finished before the fault and are kept in {kept}; free space or fix the "
+        "folder's permissions and run again")
+    assert sorted(p.relative_to(out).as_posix() for p in (out / "2026-10").rglob("*")) == before
+    assert (kept / "good.html").is_file() and (kept / "results" / "good" / "status.json").is_file()
+    assert not (out / ".2026-10.staging").exists() and not (out / ".2026-10.lock").exists()
+    monkeypatch.undo()  # the next full run clears what the fault left
+    run_bundle(bundle, out_dir=out, progress=False, echo=lambda _: None)
+    assert sorted(p.name for p in out.iterdir()) == ["2026-10"]
+
+
+def test_a_killed_runs_staging_folder_and_lock_file_are_cleared_by_the_next_run(small_project, tmp_path):
+    out = tmp_path / "out"
+    (out / ".2026-10.staging" / "results" / "half").mkdir(parents=True)  # what a killed run leaves
+    (out / ".2026-10.lock").write_text("")
+    run_bundle(small_project / "parameters" / "bundle.yaml", out_dir=out, progress=False, echo=lambda _: None)
+    assert sorted(p.name for p in out.iterdir()) == ["2026-10"]
+    assert not (out / "2026-10" / "results" / "half").exists()

@@ -12,7 +12,7 @@ import math
 import sys
 from pathlib import Path
 
-from prodops_lib.io import InputError
+from prodops_lib.io import InputError, OutputError
 from prodops_lib.params import ParameterError, project_root
 
 EXIT_OK, EXIT_REPORT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -46,6 +46,9 @@ def main(argv: list[str] | None = None) -> int:
     except (ParameterError, InputError) as error:
         print(f"prodops {args.command}: {error}", file=sys.stderr)
         return EXIT_USAGE
+    except OutputError as error:  # the reports could not be written: not a usage error
+        print(f"prodops {args.command}: {error}", file=sys.stderr)
+        return EXIT_REPORT_FAILED
 
 
 def _report(args: argparse.Namespace) -> int:

@@ -22,6 +22,7 @@ from typing import IO, Any, Literal
 
 import nbformat
 
+from prodops_lib.io import OutputError
 from prodops_lib.params import ParameterError, parse_period, resolve_path, to_papermill
 from prodops_lib.report.bundle import Bundle, ReportEntry, bundle_root, load_bundle
 
@@ -93,31 +94,62 @@ def run_bundle(
     period = parse_period(period or bundle.default_period or _last_complete_month(), "--period")
     entries = bundle.select(only)
     out = Path(out_dir).resolve()
-    out.mkdir(parents=True, exist_ok=True)
     final = out / period
-    with _period_lock(out, period):
-        # A fixed staging name: identical runs inject identical paths into the notebooks.
-        staging = out / f".{period}.staging"
-        shutil.rmtree(staging, ignore_errors=True)
+    # A fixed staging name: identical runs inject identical paths into the notebooks.
+    staging = out / f".{period}.staging"
+    unfinished = out / f".{period}.unfinished"
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        lock = _period_lock(out, period)
+        lock.__enter__()
+    except OSError as error:
+        raise OutputError(f"--out {out}: cannot write there ({error.strerror or error}); "
+                          "choose a writable folder with --out") from None
+    finished: list[ReportOutcome] = []
+    try:
+        shutil.rmtree(staging, ignore_errors=True)  # left by a killed run: never a period
         carried = _carry_over(final, staging, bundle, entries) if only else []
         (staging / "results").mkdir(parents=True, exist_ok=True)
-        try:
-            started = time.time()
-            outcomes = _run_entries(entries, period, root, staging, timeout, progress, echo)
-            ordered = _in_bundle_order(bundle, outcomes + carried)
-            result = RunResult(period, final, ordered, time.time() - started)
-            manifest = build_manifest(bundle, bundle_file, root, result, staging, started)
-            (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-            write_index(bundle, result, staging)
-            _swap_into_place(staging, final)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)  # only left when something above failed
+        started = time.time()
+        outcomes = _run_entries(entries, period, root, staging, timeout, progress, echo, finished)
+        ordered = _in_bundle_order(bundle, outcomes + carried)
+        result = RunResult(period, final, ordered, time.time() - started)
+        manifest = build_manifest(bundle, bundle_file, root, result, staging, started)
+        (staging / "manifest.json").write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+        write_index(bundle, result, staging)
+        _swap_into_place(staging, final)
+        shutil.rmtree(unfinished, ignore_errors=True)  # a full run supersedes what a fault left
+    except OSError as error:
+        # a full disk, a folder made read-only: the previous period folder is untouched, and
+        # the reports that finished stay where the user can take them
+        raise OutputError(_fault_message(error, final, staging, unfinished, finished)) from None
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)  # only left when something above failed
+        lock.__exit__(None, None, None)
     return result
 
 
+def _fault_message(error: OSError, final: Path, staging: Path, unfinished: Path,
+                   finished: list[ReportOutcome]) -> str:
+    """One line for a write fault, naming what was kept; moves the finished reports out of the
+    staging folder (which the next run clears) into ``unfinished``."""
+    where = f" writing {error.filename}" if error.filename else ""
+    kept = "the previous reports of this period are unchanged" if final.is_dir() else "no earlier reports existed"
+    names = [outcome.entry.name for outcome in finished if outcome.ok]
+    if names and staging.is_dir():
+        try:
+            shutil.rmtree(unfinished, ignore_errors=True)
+            os.replace(staging, unfinished)
+            kept += f"; {', '.join(names)} finished before the fault and are kept in {unfinished}"
+        except OSError:
+            kept += f"; {', '.join(names)} finished before the fault and are in {staging} until the next run"
+    return f"{error.strerror or error}{where}: {kept}; free space or fix the folder's permissions and run again"
+
+
 def _run_entries(entries: list[ReportEntry], period: str, root: Path, staging: Path, timeout: float | None,
-                 progress: bool, echo: Callable[[str], None]) -> list[ReportOutcome]:
-    outcomes = []
+                 progress: bool, echo: Callable[[str], None], outcomes: list[ReportOutcome]) -> list[ReportOutcome]:
+    """Run ``entries`` in order, appending each outcome to ``outcomes`` as it finishes (so a
+    fault in a later step still knows what finished)."""
     previous_root = os.environ.get("PRODOPS_ROOT")
     os.environ["PRODOPS_ROOT"] = str(root)  # kernels inherit it: paths resolve from the project root
     try:
@@ -138,16 +170,23 @@ def _run_entries(entries: list[ReportEntry], period: str, root: Path, staging: P
 
 @contextlib.contextmanager
 def _period_lock(out: Path, period: str) -> Iterator[None]:
-    """One run per period and output folder at a time (two would share the staging folder)."""
-    import fcntl
+    """One run per period and output folder at a time (two would share the staging folder).
+    An operating-system lock (``filelock``: fcntl on Unix, msvcrt on Windows), so a killed run
+    never leaves the period locked; the lock file is removed when the run ends."""
+    from filelock import FileLock, Timeout
 
-    with (out / f".{period}.lock").open("w") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise ParameterError(f"--period {period}: another `prodops report` is writing {out / period}; "
-                                 "wait for it to finish") from None
+    path = out / f".{period}.lock"
+    lock = FileLock(path, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise ParameterError(f"--period {period}: another `prodops report` is writing {out / period}; "
+                             "wait for it to finish") from None
+    try:
         yield
+    finally:
+        lock.release()
+        path.unlink(missing_ok=True)
 
 
 def _carry_over(final: Path, staging: Path, bundle: Bundle, selected: list[ReportEntry]) -> list[ReportOutcome]:
