@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -225,3 +226,13 @@ def test_a_killed_runs_staging_folder_and_lock_file_are_cleared_by_the_next_run(
     run_bundle(small_project / "parameters" / "bundle.yaml", out_dir=out, progress=False, echo=lambda _: None)
     assert sorted(p.name for p in out.iterdir()) == ["2026-10"]
     assert not (out / "2026-10" / "results" / "half").exists()
+
+
+def test_a_bundle_outside_the_project_is_told_where_the_kits_notebook_is(tmp_path, capsys):
+    bundle = tmp_path / "bundle.yaml"
+    bundle.write_text("reports:\n  - {name: fb, notebook: notebooks/feedback_clustering.ipynb}\n", encoding="utf-8")
+    assert cli.main(["report", "--bundle", str(bundle), "--out", str(tmp_path / "out")]) == cli.EXIT_USAGE
+    kits = Path(__file__).resolve().parents[1] / "notebooks" / "feedback_clustering.ipynb"
+    assert capsys.readouterr().err.strip() == (
+        f"prodops report: {bundle}: reports[0] 'fb': notebook 'notebooks/feedback_clustering.ipynb' not found "
+        f"relative to {tmp_path}; the kit's own is {kits}: give that full path")

@@ -26,7 +26,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from prodops_lib.params import ParameterError, build, load_yaml, parse_period, resolve_path
+from prodops_lib.params import (
+    ParameterError,
+    build,
+    load_yaml,
+    parse_period,
+    project_root,
+    resolve_path,
+)
 
 _NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 RESERVED_PARAMETERS = frozenset({"period", "report_name", "results_dir", "parameters_file"})
@@ -104,7 +111,9 @@ def load_bundle(path: str | Path) -> Bundle:
     for index, entry in enumerate(bundle.reports):
         where = f"{path}: reports[{index}] {entry.name!r}"
         if not resolve_path(entry.notebook, root).is_file():
-            raise ParameterError(f"{where}: notebook {entry.notebook!r} not found; check the path (relative to {root})")
+            kits = project_root() / "notebooks" / Path(entry.notebook).name
+            hint = f"; the kit's own is {kits}: give that full path" if kits.is_file() else ""
+            raise ParameterError(f"{where}: notebook {entry.notebook!r} not found relative to {root}{hint}")
         if entry.parameters and not resolve_path(entry.parameters, root).is_file():
             raise ParameterError(f"{where}: parameter file {entry.parameters!r} not found; check the path (relative to {root})")
     return bundle
