@@ -21,7 +21,7 @@ from typing import Any, Literal
 
 import pandas as pd
 
-from prodops_lib.io import DropLog, write_csv
+from prodops_lib.io import CHECK_WARNINGS, DropLog, write_csv
 from prodops_lib.params import resolve_path
 from prodops_lib.privacy import redact, redact_all
 
@@ -298,7 +298,8 @@ def save_headline(text: str, results_dir: str | Path, *, status: Tone = "neutral
 
 
 def appendix(log: DropLog, parameters: Any, results_dir: str | Path) -> Html:
-    """The data-quality and parameters appendix; also saves ``data_quality.csv``,
+    """The data-quality and parameters appendix, with the warnings ``prodops check`` found for
+    this report when the runner saved any (``check_warnings.json``); also saves ``data_quality.csv``,
     ``inputs.json`` (with every parameter file read) and ``parameters.json`` for the manifest
     and for analysts."""
     log.record_parameter_files()
@@ -317,8 +318,11 @@ def appendix(log: DropLog, parameters: Any, results_dir: str | Path) -> Html:
         {"parameter": flat.columns, "value": [json.dumps(to_jsonable(v), ensure_ascii=False) if not isinstance(v, str) else v for v in flat.iloc[0]]}
         if len(flat) else {"parameter": [], "value": []}
     )
+    checked = resolve_path(results_dir) / CHECK_WARNINGS
+    found = json.loads(checked.read_text(encoding="utf-8")) if checked.is_file() else []
+    check_note = callout("; ".join(found), tone="warning", title="Input check") if found else ""
     return Html(
-        '<h3 id="data-quality">Data quality</h3>' + paragraph(summary)
+        '<h3 id="data-quality">Data quality</h3>' + check_note + paragraph(summary)
         + table(quality, max_rows=200)
         + '<h3 id="inputs">Inputs</h3>' + table(inputs, max_rows=200)
         + '<h3 id="parameters">Parameters</h3>' + table(parameter_rows, max_rows=200)

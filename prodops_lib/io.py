@@ -27,6 +27,7 @@ from prodops_lib.params import files_read, project_root, resolve_path
 from prodops_lib.privacy import redact_all
 
 __all__ = [
+    "CHECK_WARNINGS",
     "SPREADSHEET_SUFFIXES",
     "SQL",
     "Column",
@@ -45,6 +46,8 @@ __all__ = [
 
 ColumnType = Literal["string", "int", "float", "bool", "date", "datetime"]
 
+# the warnings of `prodops check` for one report, saved in its results folder by the runner
+CHECK_WARNINGS = "check_warnings.json"
 SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
@@ -552,6 +555,12 @@ def load_table(
         if missing:
             raise InputError(_missing_message(label, missing[0], frame.columns, "in the column mapping")
                              + _sheet_note(frame))
+    if schema is not None:  # named before renaming, so the message lists the file's own columns
+        targets = set((rename or {}).values())
+        absent = [c.name for c in schema.columns if c.required and c.name not in targets and c.name not in frame.columns]
+        if absent:
+            raise InputError(_missing_message(label, absent[0], frame.columns) + _sheet_note(frame))
+    if rename:
         targets = list(rename.values())
         twice = next((name for name in targets if targets.count(name) > 1), None)
         if twice is not None:

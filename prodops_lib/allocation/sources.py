@@ -28,7 +28,7 @@ import pyarrow.compute as pc
 from prodops_lib import io
 from prodops_lib.io import Column, DropLog, InputError, Schema
 
-__all__ = ["ITEM_FIELDS", "TRACKERS", "WorkItems", "as_category", "column_mapping", "load_items", "text_codes"]
+__all__ = ["ITEM_FIELDS", "TRACKERS", "WorkItems", "as_category", "column_mapping", "copies", "load_items", "text_codes"]
 
 ITEM_FIELDS = ("key", "issue_type", "summary", "status", "project", "labels", "components",
                "epic", "parent", "story_points", "estimate", "time_spent", "created", "started",
@@ -181,7 +181,7 @@ def _csv_lines(data: object) -> bool:
     return isinstance(data, (str, Path)) and Path(str(data)).suffix.lower() in {".csv", ".tsv", ".txt"}
 
 
-def _copies(frame: pd.DataFrame, name: str) -> list[str]:
+def copies(frame: pd.DataFrame, name: str) -> list[str]:
     """The column ``name`` and the copies pandas made of a repeated header (``name.1``, …)."""
     pattern = re.compile(rf"^{re.escape(name)}(\.\d+)?$")
     return [str(c) for c in frame.columns if pattern.match(str(c))]
@@ -215,7 +215,7 @@ def load_items(
     needed_fields = {"key", *needed}
     present: dict[str, list[str]] = {}
     for name, column in mapping.items():
-        found = _copies(raw, column) if name in MULTI_VALUED else [column] * (column in raw.columns)
+        found = copies(raw, column) if name in MULTI_VALUED else [column] * (column in raw.columns)
         if found:
             present[name] = found
         elif name in needed_fields or name in (columns or {}):

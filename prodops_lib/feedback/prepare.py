@@ -53,6 +53,7 @@ __all__ = [
     "load_accounts",
     "load_feedback",
     "prepare_feedback",
+    "read_source",
     "require_enough_feedback",
     "shingle_similarity",
     "texts_needed_for_themes",
@@ -104,7 +105,9 @@ def load_accounts(accounts: AccountsSource, log: DropLog) -> pd.DataFrame:
     return frame.reindex(columns=["customer_id", "customer_name", "segment", "arr"])
 
 
-def _read_source(source: FeedbackSource, log: DropLog) -> pd.DataFrame:
+def read_source(source: FeedbackSource, log: DropLog) -> pd.DataFrame:
+    """One channel as read, before the window and cleaning: ``item_id, source, raw_text,
+    created`` and the optional columns mapped (missing ones empty)."""
     columns = source.columns
     text_columns = columns.text_columns
     rename = {columns.date: "created"} | ({columns.id: "item_id"} if columns.id else {})
@@ -146,7 +149,7 @@ def load_feedback(
     period = parse_period(period)
     frames = []
     for source in sources:
-        frame = _read_source(source, log)
+        frame = read_source(source, log)
         frames.append(_drop_repeated_rows(frame, source.name, log))
     items = pd.concat(frames, ignore_index=True)
     items["created"] = pd.to_datetime(items["created"])

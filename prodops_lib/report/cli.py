@@ -1,7 +1,8 @@
 """The ``prodops`` command.
 
-Exit codes: 0 every report ran; 1 at least one report failed or timed out (the others are
-still written, and the index names the failures); 2 the command could not start (bad bundle,
+Exit codes: 0 every report ran (``check``: every input is usable); 1 at least one report
+failed or timed out (the others are still written, and the index names the failures;
+``check``: a report's inputs are unusable); 2 the command could not start (bad bundle,
 period, parameter file or ``--only`` name) — the message says what to fix.
 """
 
@@ -32,6 +33,11 @@ def _parser() -> argparse.ArgumentParser:
                         help="stop a notebook that runs longer than this and report it as timed out")
     report.add_argument("--no-progress", action="store_true", help="no per-cell progress bars")
 
+    check = commands.add_parser("check", help="check every report's parameters and inputs without running notebooks")
+    check.add_argument("--period", help="the month to check, YYYY-MM (default: each report's last month with data)")
+    check.add_argument("--bundle", type=Path, help="bundle file (default: parameters/monthly.yaml in the project)")
+    check.add_argument("--only", nargs="+", metavar="NAME", help="check only these reports of the bundle")
+
     sample = commands.add_parser("sample-data", help="generate the bundled sample data (deterministic)")
     sample.add_argument("--out", type=Path, default=None, help="folder to write (default: data/sample in the project)")
     return parser
@@ -42,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "report":
             return _report(args)
+        if args.command == "check":
+            return _check(args)
         return _sample_data(args)
     except (ParameterError, InputError) as error:
         print(f"prodops {args.command}: {error}", file=sys.stderr)
@@ -58,14 +66,48 @@ def _report(args: argparse.Namespace) -> int:
     bundle = args.bundle or root / "parameters" / "monthly.yaml"
     if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
         raise ParameterError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
-    result = run_bundle(bundle, period=args.period, out_dir=args.out or root / "reports",
-                        only=args.only, timeout=args.timeout, progress=not args.no_progress)
+    period, warnings = _checked_period(bundle, args.period, args.only)
+    result = run_bundle(bundle, period=period, out_dir=args.out or root / "reports", only=args.only,
+                        timeout=args.timeout, progress=not args.no_progress, warnings=warnings)
     failed = [outcome for outcome in result.outcomes if not outcome.ok]
     if failed:
         print(f"{len(failed)} of {len(result.outcomes)} report(s) failed: "
               + "; ".join(f"{o.entry.name} ({o.status}: {o.error})" for o in failed), file=sys.stderr)
     print(result.index)
     return EXIT_REPORT_FAILED if failed else EXIT_OK
+
+
+def _checked_period(bundle: Path, period: str | None, only: list[str] | None) -> tuple[str | None, dict[str, list[str]]]:
+    """The period to run (``--period``, else the bundle's ``default_period``, else the last
+    month every checked report has data for) and each report's check warnings. A report whose
+    check fails is left to fail in its own run, where its page says why."""
+    from prodops_lib.params import parse_period
+    from prodops_lib.report.bundle import load_bundle
+    from prodops_lib.report.check import check_bundle, last_common_month
+
+    chosen = parse_period(period, "--period") if period else load_bundle(bundle).default_period
+    checks = check_bundle(bundle, period=chosen, only=only)
+    if chosen is None:
+        chosen = last_common_month(checks)
+        if chosen is not None:
+            print(f"period {chosen}: the last month with data in every checked report (--period to choose)")
+    return chosen, {c.entry.name: c.check.warnings for c in checks if c.check is not None and c.check.warnings}
+
+
+def _check(args: argparse.Namespace) -> int:
+    from prodops_lib.params import parse_period
+    from prodops_lib.report.check import check_bundle
+
+    bundle = args.bundle or project_root() / "parameters" / "monthly.yaml"
+    period = parse_period(args.period, "--period") if args.period else None
+    checks = check_bundle(bundle, period=period, only=args.only)
+    for result in checks:
+        print(result.to_text() + "\n")
+    errors = [result.entry.name for result in checks if result.error]
+    warned = sum(len(result.check.warnings) for result in checks if result.check)
+    print(f"{len(checks)} report(s) checked: {len(errors)} with unusable inputs"
+          + (f" ({', '.join(errors)})" if errors else "") + f", {warned} warning(s)")
+    return EXIT_REPORT_FAILED if errors else EXIT_OK
 
 
 def _sample_data(args: argparse.Namespace) -> int:

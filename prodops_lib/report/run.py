@@ -22,7 +22,7 @@ from typing import IO, Any, Literal
 
 import nbformat
 
-from prodops_lib.io import OutputError
+from prodops_lib.io import CHECK_WARNINGS, OutputError
 from prodops_lib.params import ParameterError, parse_period, resolve_path, to_papermill
 from prodops_lib.report.bundle import Bundle, ReportEntry, bundle_root, load_bundle
 
@@ -77,13 +77,15 @@ def run_bundle(
     timeout: float | None = None,
     progress: bool = True,
     echo: Callable[[str], None] = print,
+    warnings: dict[str, list[str]] | None = None,
 ) -> RunResult:
     """Run the bundle's notebooks (or those named in ``only``) for ``period``.
 
     ``timeout`` bounds each notebook's whole execution in seconds; a notebook that exceeds it
     is stopped and reported as a timeout. With ``only``, the period's other reports are kept
     from the previous run (and named as such on the index), so re-running one report never
-    removes the others.
+    removes the others. ``warnings`` (report name → lines, from ``prodops check``) are saved
+    in each report's results folder, where its appendix shows them.
     """
     from prodops_lib.report.index import write_index
     from prodops_lib.report.manifest import build_manifest
@@ -111,6 +113,11 @@ def run_bundle(
         carried = _carry_over(final, staging, bundle, entries) if only else []
         (staging / "results").mkdir(parents=True, exist_ok=True)
         started = time.time()
+        for name, lines in (warnings or {}).items():
+            if lines:
+                (staging / "results" / name).mkdir(parents=True, exist_ok=True)
+                (staging / "results" / name / CHECK_WARNINGS).write_text(json.dumps(lines, indent=2) + "\n",
+                                                                         encoding="utf-8")
         outcomes = _run_entries(entries, period, root, staging, timeout, progress, echo, finished)
         ordered = _in_bundle_order(bundle, outcomes + carried)
         result = RunResult(period, final, ordered, time.time() - started)

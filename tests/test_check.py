@@ -1,0 +1,97 @@
+"""``prodops check``: what each report will read, without running a notebook."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prodops_lib.report import cli
+from prodops_lib.report.check import check_bundle, last_common_month
+from prodops_lib.report.run import run_bundle
+
+from .conftest import RUNNER_FIXTURES
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_sample_bundle_checks_clean_and_says_what_feedback_will_read(capsys):
+    assert cli.main(["check", "--only", "feedback_clustering", "ab_checkout_redesign"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "feedback_clustering (parameters/feedback_clustering.yaml): ok" in out
+    assert "columns used: text ← subject + description, date ← created_at, id ← ticket_id, customer ← account_id" in out
+    assert "columns not used: plan" in out
+    assert "dates: ISO 8601 (detected); 2026-05-01 to 2026-10-31" in out
+    # nps 712 rows read, 5 empty: the same counts the report's data-quality appendix shows
+    assert "nps, 2026-10 and the 5 months before: 712 rows read, 5 dropped (empty text: 5)" in out
+    assert "support      216      201      218      208      234      202" in out
+    assert "ab_checkout_redesign (parameters/ab_checkout_redesign.yaml): not checked" in out
+    assert out.rstrip().endswith("2 report(s) checked: 0 with unusable inputs, 0 warning(s)")
+
+
+def _feedback_bundle(tmp_path: Path, csv: str, columns: str) -> Path:
+    (tmp_path / "reviews.csv").write_text(csv, encoding="utf-8")
+    (tmp_path / "feedback.yaml").write_text(
+        f"sources:\n  - {{name: reviews, path: {tmp_path / 'reviews.csv'}, columns: {columns}}}\n"
+        "history_months: 2\n", encoding="utf-8")
+    bundle = tmp_path / "bundle.yaml"
+    bundle.write_text(f"reports:\n  - {{name: fb, notebook: {ROOT / 'notebooks' / 'feedback_clustering.ipynb'}, "
+                      f"parameters: {tmp_path / 'feedback.yaml'}}}\n", encoding="utf-8")
+    return bundle
+
+
+def test_a_missing_column_is_that_reports_one_line_error_and_exit_1(tmp_path, capsys):
+    bundle = _feedback_bundle(tmp_path, "when,comment\n2026-10-01,slow\n", "{text: body, date: when}")
+    assert cli.main(["check", "--bundle", str(bundle)]) == cli.EXIT_REPORT_FAILED
+    out = capsys.readouterr().out
+    assert ": error\n  reviews: required column 'body' is missing; columns present: when, comment\n" in out
+    assert "1 report(s) checked: 1 with unusable inputs (fb), 0 warning(s)" in out
+
+
+def test_dates_not_in_iso_are_inferred_and_the_last_month_with_data_is_the_default(tmp_path):
+    rows = "".join(f"{day}/{month}/2026,text number {day} {month},{rating}\n"
+                   for month in ("08", "09") for day, rating in (("13", 5), ("14", 1)))
+    bundle = _feedback_bundle(tmp_path, "when,comment,stars\n" + rows, "{text: comment, date: when, rating: stars}")
+    [result] = check_bundle(bundle)
+    text = result.to_text()
+    assert "dates: format %d/%m/%Y (inferred from the first value; set date_format to be sure); " \
+           "2026-08-13 to 2026-09-14" in text
+    assert "rating: 4 of 4 rows have one" in text
+    assert result.check.months == ["2026-08", "2026-09"] and last_common_month([result]) == "2026-09"
+    # four texts cannot make themes: the check says so instead of the report failing later
+    assert any("need at least" in warning or "themes need" in warning for warning in result.check.warnings)
+
+
+def test_check_warnings_reach_the_reports_appendix(tmp_path):
+    import shutil
+
+    project = tmp_path / "project"
+    shutil.copytree(RUNNER_FIXTURES, project)
+    (project / "parameters" / "bundle.yaml").write_text(
+        "default_period: 2026-10\nreports:\n  - {name: good, notebook: notebooks/ok.ipynb, parameters: parameters/ok.yaml}\n",
+        encoding="utf-8")
+    out = tmp_path / "out"
+    run_bundle(project / "parameters" / "bundle.yaml", out_dir=out, progress=False, echo=lambda _: None,
+               warnings={"good": ["support: no feedback in 2026-10 <b>"]})
+    page = (out / "2026-10" / "good.html").read_text(encoding="utf-8")
+    assert "Input check</strong> support: no feedback in 2026-10 &lt;b&gt;" in page
+
+
+@pytest.mark.parametrize("argv", [["check", "--period", "2026-13"], ["check", "--only", "nope"]])
+def test_bad_check_arguments_are_usage_errors(argv, capsys):
+    assert cli.main(argv) == cli.EXIT_USAGE
+    assert capsys.readouterr().err.startswith("prodops check: ")
+
+
+def test_the_allocation_check_shows_the_preset_the_rules_matches_and_a_rule_that_classifies_nothing(capsys):
+    assert cli.main(["check", "--only", "resource_allocation"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "work items: data/sample/allocation/jira_export.csv (tracker preset jira)" in out
+    assert "labels ← Labels + Labels.1 + Labels.2" in out and "columns not used: Issue id" in out
+    assert "time fields read in seconds; labels and components one value per column" in out
+    assert "dates: format %d/%b/%y %I:%M %p; 2026-04-18 to 2026-10-31 (resolved)" in out
+    # the sample's known bad worklog rows, counted as the report's appendix counts them
+    assert "worklogs: 15,010 rows read, 3 dropped (column 'Time Spent Seconds': below 0 or not a number: 3)" in out
+    assert "2,505 items; 5% unclassified" in out
+    # rule 22 sends project MOB to Mobile app, but the label and component rules before it take every MOB item
+    assert "warning: rule 22 (Mobile app) classifies no item" in out
