@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_the_sample_bundle_checks_clean_and_says_what_feedback_will_read(capsys):
-    assert cli.main(["check", "--only", "feedback_clustering", "ab_checkout_redesign"]) == cli.EXIT_OK
+    assert cli.main(["check", "--only", "feedback_clustering", "ab_checkout_redesign", "monthly_review"]) == cli.EXIT_OK
     out = capsys.readouterr().out
     assert "feedback_clustering (parameters/feedback_clustering.yaml): ok" in out
     assert "columns used: text ← subject + description, date ← created_at, id ← ticket_id, customer ← account_id" in out
@@ -25,8 +25,9 @@ def test_the_sample_bundle_checks_clean_and_says_what_feedback_will_read(capsys)
     # nps 712 rows read, 5 empty: the same counts the report's data-quality appendix shows
     assert "nps, 2026-10 and the 5 months before: 712 rows read, 5 dropped (empty text: 5)" in out
     assert "support      216      201      218      208      234      202" in out
-    assert "ab_checkout_redesign (parameters/ab_checkout_redesign.yaml): not checked" in out
-    assert out.rstrip().endswith("2 report(s) checked: 0 with unusable inputs, 0 warning(s)")
+    assert "ab_checkout_redesign (parameters/ab_checkout_redesign.yaml): ok" in out
+    assert "monthly_review (parameters/monthly_review.yaml): not checked" in out
+    assert out.rstrip().endswith("3 report(s) checked: 0 with unusable inputs, 0 warning(s)")
 
 
 def _feedback_bundle(tmp_path: Path, csv: str, columns: str) -> Path:
@@ -95,3 +96,45 @@ def test_the_allocation_check_shows_the_preset_the_rules_matches_and_a_rule_that
     assert "2,505 items; 5% unclassified" in out
     # rule 22 sends project MOB to Mobile app, but the label and component rules before it take every MOB item
     assert "warning: rule 22 (Mobile app) classifies no item" in out
+
+
+def test_the_experiment_checks_list_variants_units_and_exposure_dates(capsys):
+    assert cli.main(["check", "--only", "ab_onboarding_checklist", "fake_door_ai_summary"]) == cli.EXIT_OK
+    out = capsys.readouterr().out
+    assert "data/sample/experiments/onboarding_checklist.csv: 10,000 rows" in out
+    assert "columns not used: platform, country, plan" in out and "exposures: 2026-10-01 to 2026-10-21" in out
+    assert "control  5200   5200" in out and "treatment  4800   4800" in out
+    assert "fake_door_ai_summary (parameters/fake_door_ai_summary.yaml): ok" in out
+
+
+def _experiment_bundle(tmp_path: Path, csv: str, experiment: str) -> Path:
+    (tmp_path / "units.csv").write_text(csv, encoding="utf-8")
+    (tmp_path / "ab.yaml").write_text(f"source: {tmp_path / 'units.csv'}\nexperiment: {experiment}\n", encoding="utf-8")
+    bundle = tmp_path / "bundle.yaml"
+    bundle.write_text(f"reports:\n  - {{name: ab, notebook: {ROOT / 'notebooks' / 'ab_test.ipynb'}, "
+                      f"parameters: {tmp_path / 'ab.yaml'}}}\n", encoding="utf-8")
+    return bundle
+
+
+def test_variant_labels_differing_in_case_or_spacing_and_a_missing_control_are_warned(tmp_path):
+    rows = "".join(f"u{i},{variant},{i % 2}\n" for i, variant in enumerate(["Control", "treatment", "Treatment "] * 4))
+    bundle = _experiment_bundle(tmp_path, "user_id,variant,converted\n" + rows,
+                                "{name: t, unit: user_id, metrics: [{name: converted, kind: proportion, role: primary}]}")
+    [result] = check_bundle(bundle)
+    assert result.check.warnings == [
+        "variants 'Treatment ' and 'treatment' differ only in case or spacing; they are counted as two arms: "
+        "fix the labels in the data",
+        "control 'control' is not among the variants found ('Control', 'Treatment ', 'treatment'); "
+        "set experiment.control"]
+
+
+def test_a_fake_door_count_that_is_not_a_number_is_one_line_naming_the_row(tmp_path):
+    from prodops_lib.experiments.report import FakeDoorReport, load_fake_door
+    from prodops_lib.io import DropLog, InputError
+
+    path = tmp_path / "door.csv"
+    path.write_text("variant,exposures,clicks\ncontrol,3000,63\nfake_door,3000,12O\n", encoding="utf-8")
+    report = FakeDoorReport(name="door", source=str(path), target_click_through=0.03)
+    with pytest.raises(InputError, match=rf"^{path}: column 'clicks', data row 2: '12O' is not a count; "
+                                         "write a whole number of 0 or more$"):
+        load_fake_door(report, DropLog())

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import pandas as pd
 
 from ..display import Html, Kpi, bullets, callout, figure, kpi_cards, paragraph, table
-from ..io import DropLog, load_table
+from ..io import DropLog, InputError, load_table
 from ..params import resolve_path
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
 from .fake_door import FakeDoorAnalysis, analyse_fake_door
@@ -100,11 +100,27 @@ def _rows_in_file(path) -> int:
         return int(connection.execute(f"select count(*) from {reader}(?)", [str(path)]).fetchone()[0])
 
 
-def run_fake_door_report(report: FakeDoorReport, log: DropLog) -> FakeDoorAnalysis:
+def load_fake_door(report: FakeDoorReport, log: DropLog) -> pd.DataFrame:
+    """The fake door's arms (``variant, exposures, clicks``), counts as numbers; a missing
+    column or a count that is not a whole number is a one-line error naming the row."""
     frame = load_table(report.source, log=log, label=report.source)
+    for column in ("variant", "exposures", "clicks"):
+        if column not in frame.columns:
+            raise InputError(f"{report.source}: column {column!r} is missing; a fake door needs variant, exposures "
+                             f"and clicks; columns present: {', '.join(map(str, frame.columns))}")
     for column in ("exposures", "clicks"):
-        if column in frame.columns:
-            frame[column] = pd.to_numeric(frame[column])
+        counts = pd.to_numeric(frame[column], errors="coerce")
+        bad = counts.isna() | (counts < 0) | (counts % 1 != 0)
+        if bad.any():
+            row = int(bad.to_numpy().argmax())
+            raise InputError(f"{report.source}: column {column!r}, data row {row + 1}: {frame[column].iloc[row]!r} "
+                             "is not a count; write a whole number of 0 or more")
+        frame[column] = counts.astype("int64")
+    return frame
+
+
+def run_fake_door_report(report: FakeDoorReport, log: DropLog) -> FakeDoorAnalysis:
+    frame = load_fake_door(report, log)
     return analyse_fake_door(frame, report.target_click_through, control=report.control, alpha=report.alpha)
 
 

@@ -33,10 +33,26 @@ def _allocation(parameters: Path, period: str | None) -> InputCheck:
     return check_allocation(load(parameters, AllocationParams), period)
 
 
+def _experiment(parameters: Path, period: str | None) -> InputCheck:
+    from prodops_lib.experiments.check import check_experiment
+    from prodops_lib.experiments.report import ExperimentReport
+
+    return check_experiment(load(parameters, ExperimentReport), period)
+
+
+def _fake_door(parameters: Path, period: str | None) -> InputCheck:
+    from prodops_lib.experiments.check import check_fake_door
+    from prodops_lib.experiments.report import FakeDoorReport
+
+    return check_fake_door(load(parameters, FakeDoorReport), period)
+
+
 # notebook file name → checker(parameter file, period or None)
 CHECKERS: dict[str, Callable[[Path, str | None], InputCheck]] = {
     "feedback_clustering.ipynb": _feedback,
     "resource_allocation.ipynb": _allocation,
+    "ab_test.ipynb": _experiment,
+    "fake_door.ipynb": _fake_door,
 }
 
 
