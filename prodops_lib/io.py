@@ -77,6 +77,7 @@ class Column:
     allowed: tuple[str, ...] | None = None
     date_format: str | None = None
     minimum: float | None = None
+    maximum: float | None = None
     on_invalid: Literal["error", "drop"] = "error"
 
 
@@ -573,7 +574,14 @@ def load_table(
     if schema is None:
         return frame
     csv_lines = path is not None and path.suffix.lower() in {".csv", ".tsv", ".txt"}
-    return validate(frame, schema, label=label, log=log, csv_lines=csv_lines)
+    try:
+        return validate(frame, schema, label=label, log=log, csv_lines=csv_lines)
+    except InputError as error:  # name the file's own column, not the name it was mapped to
+        message = str(error)
+        for file_name, target in (rename or {}).items():
+            if file_name != target:
+                message = message.replace(f"column {target!r}", f"column {file_name!r} (read as {target})", 1)
+        raise InputError(message) from None
 
 
 def validate(
@@ -661,6 +669,8 @@ def _convert_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Se
             converted = converted.astype("float64")
         if column.minimum is not None:
             bad = bad | (converted.notna() & (converted < column.minimum))
+        if column.maximum is not None:
+            bad = bad | (converted.notna() & (converted > column.maximum))
     elif column.type == "bool":
         lowered = values.astype("string").str.strip().str.lower()
         converted = pd.Series(pd.NA, index=values.index, dtype="boolean")
@@ -714,6 +724,8 @@ def _problem(column: Column, raw: object) -> str:
         return "value is missing"
     if column.allowed is not None:
         return f"{raw!r} is not one of {', '.join(column.allowed)}"
+    if column.minimum is not None and column.maximum is not None:
+        return f"{raw!r} is not a number from {column.minimum:g} to {column.maximum:g}"
     if column.minimum is not None:
         return f"{raw!r} is not a number ≥ {column.minimum:g}"
     return f"{raw!r} is not {_reason(column, article=True)}"
@@ -729,6 +741,8 @@ def _reason(column: Column, article: bool = False) -> str:
     if not article:
         if column.allowed is not None:
             return "value not allowed"
+        if column.minimum is not None and column.maximum is not None:
+            return f"not a number from {column.minimum:g} to {column.maximum:g}"
         if column.minimum is not None:
             return f"below {column.minimum:g} or not a number"
         return f"not {kinds[column.type]}"

@@ -357,8 +357,9 @@ def cluster_embeddings(
     del blend
     raw, parent_of = _bisect(centred, final.labels_, min_issue_size, seed, sample, graph) if graph is not None \
         else (final.labels_, {})
-    raw = _split_incoherent(vectors, raw, parent_of, min_issue_size, incoherence_cutoff, seed)
-    issue_ids, groups = _number_issues(vectors, raw, parent_of, min_issue_size, incoherence_cutoff)
+    raw, scale, unsplittable = _split_incoherent(vectors, raw, parent_of, min_issue_size, incoherence_cutoff, seed)
+    issue_ids, groups = _number_issues(vectors, raw, parent_of, min_issue_size, incoherence_cutoff, scale,
+                                       unsplittable)
     level = group_issues(centred, issue_ids, seed=seed,
                          themes_min=n_themes or THEMES_MIN, themes_max=n_themes or THEMES_MAX)
     return Clustering(issue_ids, level.theme_of_issue, k, n_issues is None, quality, level.quality, groups, note, seed)
@@ -433,19 +434,22 @@ def _bisect(centred: np.ndarray, raw: np.ndarray, min_size: int, seed: int, samp
 
 
 def _split_incoherent(vectors: np.ndarray, raw: np.ndarray, parent_of: dict[int, int], min_size: int,
-                      cutoff: float, seed: int) -> np.ndarray:
-    """Groups far less coherent than the rest (see :func:`_number_issues`) split again into 2 to
-    ``MAX_PARTS`` parts (k-means, the count by silhouette within the group), so a diffuse group
-    that collected several subjects is not dumped in other whole. ``parent_of`` gains the
-    parts; each part is judged on its own afterwards."""
+                      cutoff: float, seed: int) -> tuple[np.ndarray, tuple[float, float], set[int]]:
+    """Groups far less coherent than the rest — coherence more than ``cutoff`` robust standard
+    deviations below the median group's — split again into 2 to ``MAX_PARTS`` parts (k-means,
+    the count by silhouette within the group), so a diffuse group that collected several
+    subjects is not dumped in other whole. ``parent_of`` gains the parts. Returns the groups,
+    the scale (median, spread) every group and part is judged on afterwards, and the
+    incoherent groups that could not be split (identical texts, or too few items)."""
     from sklearn.cluster import KMeans
 
     ids = np.unique(raw)
     coherence = np.array([_coherence(vectors, raw == g) for g in ids])
     median, spread = _robust_scale(coherence)
     out = raw.copy()
+    unsplittable: set[int] = set()
     if spread <= 0:
-        return out
+        return out, (median, spread), unsplittable
     next_id = int(ids.max()) + 1
     for g in ids[(coherence - median) / spread < -cutoff]:
         members = np.flatnonzero(raw == g)
@@ -458,12 +462,13 @@ def _split_incoherent(vectors: np.ndarray, raw: np.ndarray, parent_of: dict[int,
             if len(np.unique(labels)) > 1 and (score := cosine_silhouette(group, labels)) > best_score:
                 best, best_score = labels, score
         if best is None:
+            unsplittable.add(int(g))
             continue
         for part in np.unique(best):
             out[members[best == part]] = next_id
             parent_of[next_id] = parent_of.get(int(g), int(g))
             next_id += 1
-    return out
+    return out, (median, spread), unsplittable
 
 
 def _modularity_gain(graph, positions: np.ndarray, halves: np.ndarray) -> float:
@@ -478,21 +483,23 @@ def _modularity_gain(graph, positions: np.ndarray, halves: np.ndarray) -> float:
 
 
 def _number_issues(vectors: np.ndarray, raw: np.ndarray, parent_of: dict[int, int], min_size: int,
-                   cutoff: float) -> tuple[np.ndarray, pd.DataFrame]:
-    """Small groups and groups still far less coherent than the rest go to other (the scale is
-    that of the groups that were not split); the rest become issues numbered by size (ties:
-    earliest first member)."""
+                   cutoff: float, scale: tuple[float, float], unsplittable: set[int]) -> tuple[np.ndarray, pd.DataFrame]:
+    """Small groups and parts still far less coherent than the rest go to other, judged on
+    the same ``scale`` that chose which groups to split (so a group that was not split is never
+    called mixed); the rest become issues numbered by size (ties: earliest first member)."""
     ids = np.unique(raw)
     sizes = np.array([(raw == g).sum() for g in ids])
     first = np.array([np.flatnonzero(raw == g)[0] for g in ids])
     coherence = np.array([_coherence(vectors, raw == g) for g in ids])
-    unsplit = np.array([int(g) not in parent_of for g in ids])
-    median, spread = _robust_scale(coherence[unsplit] if unsplit.any() else coherence)
+    median, spread = scale
     reasons = np.full(len(ids), "", dtype=object)
     reasons[sizes < min_size] = f"fewer than {min_size} items"
     if spread > 0:
         incoherent = (coherence - median) / spread < -cutoff
-        reasons[incoherent & (reasons == "")] = "mixed: no common subject, even after splitting"
+        split = np.array([int(g) in parent_of for g in ids])
+        cannot = np.array([int(g) in unsplittable for g in ids])
+        reasons[incoherent & split & (reasons == "")] = "mixed: no common subject, even after splitting"
+        reasons[incoherent & cannot & (reasons == "")] = "mixed: no common subject, and too few items to split"
     kept = np.flatnonzero(reasons == "")
     order = kept[np.lexsort((first[kept], -sizes[kept]))]
     issue_of = {int(ids[g]): rank for rank, g in enumerate(order)}

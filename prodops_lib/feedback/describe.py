@@ -30,6 +30,7 @@ redacted at preparation. ``top_terms`` keeps each issue's c-TF-IDF terms for ana
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -205,9 +206,12 @@ def describe_themes(
     taxonomy_vectors: np.ndarray,
     min_similarity: float = 0.3,
     quotes_per_issue: int = 4,
+    products: Mapping[int, str] | None = None,
 ) -> ThemeDescription:
     """Describe every issue of ``issue_ids`` (−1 = other) and every theme of ``theme_of_issue``
-    over ``items`` (prepared feedback, in the order of ``vectors``)."""
+    over ``items`` (prepared feedback, in the order of ``vectors``). ``products`` gives each
+    issue's product theme when it is already known (themes drawn from the taxonomy), instead
+    of mapping again."""
     if len(items) != len(vectors) or len(items) != len(issue_ids):
         raise ValueError(f"items, vectors and issue_ids: lengths differ ({len(items)}, {len(vectors)}, {len(issue_ids)}); "
                          "pass the vectors and issue ids computed from these items")
@@ -243,6 +247,8 @@ def describe_themes(
                             else theme_mapped[int(theme_of_issue[i])] if near == theme_mapped[int(theme_of_issue[i])]
                             else UNMAPPED)
                         for i, m, near in zip(issue_order, mapped, nearest, strict=True)}
+    if products is not None:  # the mapping already made (the themes were then drawn from it)
+        product_of_issue = {i: UNMAPPED if i == OTHER else products[i] for i in issue_order}
     similarity_of_issue = dict(zip(issue_order, score.tolist(), strict=True))
     item_products = pd.Series([product_of_issue[i] for i in issue_ids])
     product_of = {t: (UNMAPPED if t == OTHER else item_products[theme_ids == t].value_counts().index[0])

@@ -10,12 +10,14 @@ run reads last month's and matches:
    of items in both. p's *successor* is the current issue holding a majority of p's items that
    are still in the window; i's *predecessor* is the previous issue holding a majority of i's
    items that the previous run saw. When each is the other's, i keeps p's key (and p's name,
-   unless another issue now carries it).
+   unless another current issue has that name, or a sibling issue one like it).
 2. **By content,** for issues that share no majority of items (a window without overlap, or an
    issue of new items only): i keeps p's key when their centres are each other's nearest and
-   their cosine is at least ``CENTRE_MATCH``.
+   their cosine is at least ``CENTRE_MATCH`` — only when both runs used the same sentence
+   model (centres of different models, or of TF-IDF, are not comparable).
 3. Anything else gets a new key (``I-0001``, ``I-0002`` … in order of first appearance, never
-   reused). A previous issue whose items now sit mostly in several current issues is recorded
+   reused: the registry keeps the next number, so a gone issue's key is never given again).
+   Items are kept by a hash of their id (:func:`item_hashes`), never the id itself. A previous issue whose items now sit mostly in several current issues is recorded
    as *split* into them; a current issue that holds the majority of several previous issues
    keeps the key of the largest and records the others as *merged* into it; a previous issue
    with no successor is recorded as *gone*.
@@ -23,6 +25,8 @@ run reads last month's and matches:
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,6 +35,7 @@ import pandas as pd
 
 from prodops_lib.feedback.cluster import OTHER
 from prodops_lib.feedback.embed import unit_vectors
+from prodops_lib.feedback.naming import names_clash
 from prodops_lib.io import read_csv_written, write_csv
 
 __all__ = ["CENTRE_MATCH", "IssueLineage", "IssueRegistry", "match_issues"]
@@ -39,41 +44,61 @@ CENTRE_MATCH = 0.9
 _ISSUES_FILE = "issue_registry.csv"
 _MEMBERS_FILE = "issue_members.csv"
 _CENTRES_FILE = "issue_centres.npy"
+_META_FILE = "issue_registry.json"
+
+
+def item_hashes(item_ids: pd.Series) -> pd.Series:
+    """The registry keeps items by a hash of their id: an id can carry personal data (an email
+    address, a phone number), and a hash matches next month's items all the same."""
+    return pd.Series([hashlib.sha256(str(i).encode("utf-8")).hexdigest()[:20] for i in item_ids],
+                     index=getattr(item_ids, "index", None), dtype="string")
 
 
 @dataclass(frozen=True)
 class IssueRegistry:
     """One run's issues: ``issues`` (``issue_key, label, first_seen, items``, in the order of the
-    rows of ``centres``: unit centres of the members' embeddings) and ``members``
-    (``item_id, issue_key``)."""
+    rows of ``centres``: unit centres of the members' embeddings), ``members`` (``item_hash,
+    issue_key``: :func:`item_hashes`), ``next_number``: the number of the next new key (keys
+    are never given twice, even after an issue is gone) and ``embedding``: the model the
+    centres come from (content is compared only between centres of the same model)."""
 
     period: str
     issues: pd.DataFrame
     members: pd.DataFrame
     centres: np.ndarray
+    next_number: int = 1
+    embedding: str | None = None
 
     def save(self, folder: str | Path) -> None:
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        write_csv(self.issues.assign(period=self.period), folder / _ISSUES_FILE)
+        write_csv(self.issues, folder / _ISSUES_FILE)
         write_csv(self.members, folder / _MEMBERS_FILE)
         np.save(folder / _CENTRES_FILE, self.centres.astype(np.float32))
+        meta = {"period": self.period, "next_key_number": int(self.next_number), "embedding": self.embedding}
+        (folder / _META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
     def load(cls, folder: str | Path) -> IssueRegistry | None:
         """The registry a run saved in ``folder``, or None when there is none (the first run)."""
         folder = Path(folder)
-        paths = [folder / name for name in (_ISSUES_FILE, _MEMBERS_FILE, _CENTRES_FILE)]
+        paths = [folder / name for name in (_ISSUES_FILE, _MEMBERS_FILE, _CENTRES_FILE, _META_FILE)]
         if not all(path.is_file() for path in paths):
             return None
-        issues = read_csv_written(paths[0], dtype={"issue_key": str, "label": str, "first_seen": str, "period": str})
+        issues = read_csv_written(paths[0], dtype={"issue_key": str, "label": str, "first_seen": str})
         members = read_csv_written(paths[1], dtype=str)
         centres = np.load(paths[2])
-        if len(centres) != len(issues) or not {"issue_key", "label", "first_seen"} <= set(issues.columns):
-            raise ValueError(f"{folder}: the saved issue registry is inconsistent ({len(issues)} issues, "
-                             f"{len(centres)} centres); delete {_ISSUES_FILE} there to start the keys afresh")
-        period = str(issues["period"].iloc[0]) if len(issues) else ""
-        return cls(period, issues.drop(columns="period"), members, centres)
+        try:
+            meta = json.loads(paths[3].read_text(encoding="utf-8"))
+            period, next_number, embedding = str(meta["period"]), int(meta["next_key_number"]), meta["embedding"]
+        except (ValueError, KeyError, TypeError):
+            meta = None
+        if meta is None or len(centres) != len(issues) or not {"issue_key", "label", "first_seen"} <= set(issues.columns) \
+                or not {"item_hash", "issue_key"} <= set(members.columns):
+            raise ValueError(f"{folder}: the saved issue registry is incomplete or inconsistent; delete the "
+                             f"{_ISSUES_FILE}, {_MEMBERS_FILE}, {_CENTRES_FILE} and {_META_FILE} files there to "
+                             "start the keys afresh")
+        return cls(period, issues, members, centres, next_number, embedding)
 
 
 @dataclass(frozen=True)
@@ -105,12 +130,16 @@ def _majority(overlap: np.ndarray, totals: np.ndarray, axis: int) -> np.ndarray:
 
 
 def match_issues(previous: IssueRegistry | None, period: str, item_ids: pd.Series, issue_ids: np.ndarray,
-                 vectors: np.ndarray, names: list[str]) -> IssueLineage:
+                 vectors: np.ndarray, names: list[str], embedding: str | None = None,
+                 siblings: np.ndarray | None = None) -> IssueLineage:
     """Keys for the current issues (``issue_ids`` per item, −1 = other; ``names`` per issue id)
-    from ``previous``; see the module docstring."""
+    from ``previous``; see the module docstring. ``embedding`` names the model of ``vectors``:
+    content is matched only against centres of the same model (TF-IDF refits its vocabulary
+    every run, so its centres are never compared). ``siblings`` (each issue's theme): a kept
+    name must not be like a sibling's (:func:`~prodops_lib.feedback.naming.names_clash`)."""
     issue_ids = np.asarray(issue_ids)
     n_issues = len(names)
-    item_ids = pd.Series(item_ids).astype(str).reset_index(drop=True)
+    item_ids = item_hashes(pd.Series(item_ids).astype(str)).reset_index(drop=True)
     vectors = unit_vectors(np.asarray(vectors, dtype=np.float32))
     centres = unit_vectors(np.vstack([vectors[issue_ids == i].mean(axis=0) for i in range(n_issues)])) \
         if n_issues else np.zeros((0, vectors.shape[1]), dtype=np.float32)
@@ -118,13 +147,13 @@ def match_issues(previous: IssueRegistry | None, period: str, item_ids: pd.Serie
     kept_names = list(names)
     first_seen = [period] * n_issues
     events: list[dict] = []
-    next_number = 1
+    next_number = 1 if previous is None else previous.next_number
     if previous is not None and len(previous.issues):
         previous_keys = previous.issues["issue_key"].tolist()
-        next_number = max(_key_number(k) for k in previous_keys) + 1
+        next_number = max(next_number, *(_key_number(k) + 1 for k in previous_keys))
         column = {key: j for j, key in enumerate(previous_keys)}
-        before = previous.members[previous.members["issue_key"].isin(column)].drop_duplicates("item_id")
-        before = before.set_index("item_id")["issue_key"]
+        before = previous.members[previous.members["issue_key"].isin(column)].drop_duplicates("item_hash")
+        before = before.set_index("item_hash")["issue_key"]
         now = pd.Series(issue_ids, index=item_ids.to_numpy())
         shared = now[now.index.isin(before.index) & (now.to_numpy() != OTHER)]
         overlap = np.zeros((n_issues, len(previous_keys)))
@@ -143,7 +172,9 @@ def match_issues(previous: IssueRegistry | None, period: str, item_ids: pd.Serie
         # content match for what the items could not settle
         open_current = [i for i in range(n_issues) if keys[i] is None]
         open_previous = [p for p in range(len(previous_keys)) if p not in matched_previous and successor[p] < 0]
-        if open_current and open_previous:
+        comparable = (embedding is not None and embedding == previous.embedding and embedding != "tfidf"
+                      and previous.centres.shape[1:] == centres.shape[1:])
+        if open_current and open_previous and comparable:
             similarity = centres[open_current] @ unit_vectors(previous.centres[open_previous]).T
             for row, i in enumerate(open_current):
                 col = int(similarity[row].argmax())
@@ -152,15 +183,16 @@ def match_issues(previous: IssueRegistry | None, period: str, item_ids: pd.Serie
                     matched_previous.add(open_previous[col])
         label_of = dict(zip(previous_keys, previous.issues["label"], strict=True))
         seen_of = dict(zip(previous_keys, previous.issues["first_seen"], strict=True))
-        taken = set(names)
         for i, key in enumerate(keys):
             if key is None:
                 continue
             first_seen[i] = seen_of[key]
             old = label_of[key]
-            if old != names[i] and old not in taken:  # keep the name a reader knows
-                taken.discard(names[i])
-                taken.add(old)
+            # keep the name a reader knows, unless another issue has it, or a sibling one like it
+            clashes = any(j != i and (other.lower() == old.lower() or (
+                siblings is not None and siblings[j] == siblings[i] and names_clash(old, other)))
+                for j, other in enumerate(kept_names))
+            if old != names[i] and not clashes:
                 kept_names[i] = old
             events.append({"issue_key": key, "label": kept_names[i], "change": "kept", "detail": ""})
     origin = [""] * n_issues
@@ -190,9 +222,9 @@ def match_issues(previous: IssueRegistry | None, period: str, item_ids: pd.Serie
         period,
         pd.DataFrame({"issue_key": final_keys, "label": kept_names, "first_seen": first_seen,
                       "items": np.bincount(issue_ids[member], minlength=n_issues) if n_issues else []}),
-        pd.DataFrame({"item_id": item_ids[member].to_numpy(),
+        pd.DataFrame({"item_hash": item_ids[member].to_numpy(),
                       "issue_key": [final_keys[i] for i in issue_ids[member]]}),
-        centres)
+        centres, next_number, embedding)
     changes = pd.DataFrame(events, columns=["issue_key", "label", "change", "detail"])
     rank = {"new": 0, "split": 1, "merged": 2, "gone": 3, "kept": 4}
     changes = changes.assign(_rank=changes["change"].map(rank)).sort_values(["_rank", "issue_key"]) \

@@ -91,7 +91,7 @@ from prodops_lib.feedback.embed import unit_vectors
 from prodops_lib.feedback.prepare import shingle_similarity
 from prodops_lib.privacy import REDACTION_LABELS
 
-__all__ = ["coverage_quotes", "group_names", "name_coverage", "typical_quote", "typical_quotes"]
+__all__ = ["coverage_quotes", "group_names", "name_coverage", "names_clash", "typical_quote", "typical_quotes"]
 
 MAX_KEY_WORDS = 4
 FRAGMENT_SHARE = 0.8
@@ -186,13 +186,13 @@ class _Corpus:
         self._forms: defaultdict[str, Counter[str]] = defaultdict(Counter)
         for text in texts:
             segments = []
-            for s, words in enumerate(_segments(text)):
+            for words in _segments(text):
                 keys = [_APOSTROPHE.get(key, key) for key in (w.lower() for w in words)]
                 for i, (word, key) in enumerate(zip(words, keys, strict=True)):
                     if key not in self.role:
                         self.role[key] = _role(key)
                     following[key][keys[i + 1] if i + 1 < len(keys) else ""] += 1
-                    if s or i:
+                    if i:  # a segment's first word may start a sentence: its capital says nothing
                         self._forms[key][word] += 1
                 segments.append((words, keys))
             self.texts.append(segments)
@@ -502,6 +502,13 @@ def _make_distinct(options: list[list[_Option]], order: list[int], sizes: np.nda
 def _key_set(text: str) -> frozenset[str]:
     keys = (_APOSTROPHE.get(k, k) for words in _segments(text) for k in (w.lower() for w in words))
     return frozenset(NOT if role == NOT else _fold(k) for k in keys if (role := _role(k)) in ("word", NOT))
+
+
+def names_clash(first: str, second: str) -> bool:
+    """Two names a reader could confuse: the same text, or one's key words (plural "s"
+    folded) all among the other's ("Card declined" and "Card declined twice")."""
+    a, b = _key_set(first), _key_set(second)
+    return first.lower() == second.lower() or (bool(a) and bool(b) and (a <= b or b <= a))
 
 
 def name_coverage(texts: Sequence[str], name: str) -> float:

@@ -12,8 +12,9 @@ from prodops_lib.display import Kpi
 from prodops_lib.feedback.cluster import OTHER, Clustering, cluster_embeddings
 from prodops_lib.feedback.config import FeedbackParams, ProductTheme, load_taxonomy
 from prodops_lib.feedback.describe import UNMAPPED, ThemeDescription, describe_themes
-from prodops_lib.feedback.embed import Embeddings, embed_texts, make_embedder
+from prodops_lib.feedback.embed import Embeddings, embed_texts, make_embedder, unit_vectors
 from prodops_lib.feedback.identity import IssueLineage, IssueRegistry, match_issues
+from prodops_lib.feedback.levels import taxonomy_themes
 from prodops_lib.feedback.prepare import (
     PreparedFeedback,
     load_feedback,
@@ -217,8 +218,20 @@ def _with_keys(description: ThemeDescription, lineage: IssueLineage) -> ThemeDes
         columns.insert(columns.index("issue_id") + 1, columns.pop(columns.index("issue_key")))
         return frame[columns]
 
-    issues = keyed(description.issues).assign(first_seen=lambda f: f["issue_id"].map(seen_of))
-    return replace(description, issues=issues, items=keyed(description.items),
+    # a theme named after its issues (one issue, or its two largest) follows their kept names
+    renamed = {old: name_of[i] for i, old in zip(description.issues["issue_id"], description.issues["label"],
+                                                 strict=True) if i in name_of and name_of[i] != old}
+
+    def theme_name(label: str) -> str:
+        return " · ".join(renamed.get(part, part) for part in label.split(" · "))
+
+    def retitled(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+        return frame.assign(**{column: frame[column].map(theme_name)}) if renamed else frame
+
+    issues = retitled(keyed(description.issues), "theme").assign(first_seen=lambda f: f["issue_id"].map(seen_of))
+    return replace(description, issues=issues, items=retitled(keyed(description.items), "theme"),
+                   themes=retitled(description.themes, "label"), by_source=retitled(description.by_source, "label"),
+                   by_segment=retitled(description.by_segment, "label"),
                    quotes=description.quotes.assign(issue_key=description.quotes["issue_id"].map(key_of)))
 
 
@@ -242,13 +255,25 @@ def analyse_feedback(settings: FeedbackParams, period: str, log: DropLog,
         embeddings.vectors, n_issues=options.n_issues, n_themes=options.n_themes,
         neighbour_smoothing=options.neighbour_smoothing, selection_sample=options.selection_sample,
         min_issue_size=options.min_issue_size, incoherence_cutoff=options.incoherence_cutoff, seed=options.seed)
-    description = describe_themes(prepared.items, embeddings.vectors, clustering.issue_ids, clustering.theme_of_issue,
-                                  taxonomy=taxonomy, taxonomy_vectors=taxonomy_vectors,
-                                  min_similarity=settings.mapping_min_similarity,
-                                  quotes_per_issue=settings.quotes_per_issue)
+    def describe(theme_of_issue: np.ndarray, products: dict[int, str] | None = None) -> ThemeDescription:
+        return describe_themes(prepared.items, embeddings.vectors, clustering.issue_ids, theme_of_issue,
+                               taxonomy=taxonomy, taxonomy_vectors=taxonomy_vectors,
+                               min_similarity=settings.mapping_min_similarity,
+                               quotes_per_issue=settings.quotes_per_issue, products=products)
+
+    description = describe(clustering.theme_of_issue)
+    if taxonomy and options.n_themes is None:  # the taxonomy's product themes are the themes
+        product_of = description.issues.set_index("issue_id")["product_theme"].to_dict()
+        centred = unit_vectors(embeddings.vectors) - unit_vectors(embeddings.vectors).mean(axis=0)
+        level = taxonomy_themes([product_of[i] for i in range(clustering.n_issues)], centred, clustering.issue_ids,
+                                UNMAPPED, seed=options.seed)
+        clustering = replace(clustering, theme_of_issue=level.theme_of_issue, theme_quality=level.quality)
+        description = describe(clustering.theme_of_issue, product_of)
     issue_names = description.issues.set_index("issue_id")["label"]
     lineage = match_issues(previous, period, prepared.items["item_id"], clustering.issue_ids, embeddings.vectors,
-                           [issue_names[i] for i in range(clustering.n_issues)])
+                           [issue_names[i] for i in range(clustering.n_issues)],
+                           embedding="tfidf" if options.embedding == "tfidf" else options.model,
+                           siblings=clustering.theme_of_issue)
     description = _with_keys(description, lineage)
     trends = theme_trends(description.items, period, settings.trends)
     return FeedbackAnalysis(period, prepared, embeddings, clustering, description, trends, taxonomy, settings, lineage)

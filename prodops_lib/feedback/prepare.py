@@ -122,8 +122,9 @@ def read_source(source: FeedbackSource, log: DropLog) -> pd.DataFrame:
         *(Column(name) for name in text_columns),
         Column("customer_id", required=False), Column("segment", required=False),
         Column("arr", "float", required=False, minimum=0.0),
-        Column("rating", "float", required=False, minimum=1.0),
-        Column("nps", "float", required=False, minimum=0.0),
+        # a 1–10 score mapped as rating would read 2 as "low": out-of-range scores stop the run
+        Column("rating", "float", required=False, minimum=1.0, maximum=5.0),
+        Column("nps", "float", required=False, minimum=0.0, maximum=10.0),
     )
     frame = load_table(source.path, schema, log=log, label=source.name, rename=rename,
                        delimiter=source.delimiter, encoding=source.encoding, sheet=source.sheet)

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from prodops_lib.feedback import analyse_feedback
-from prodops_lib.feedback.identity import IssueRegistry, match_issues
+from prodops_lib.feedback.identity import IssueRegistry, item_hashes, match_issues
 from prodops_lib.io import DropLog
 
 
@@ -17,8 +17,9 @@ def _registry(period: str, members: dict[str, list[str]], centres: np.ndarray) -
         period,
         pd.DataFrame({"issue_key": keys, "label": [f"name of {k}" for k in keys], "first_seen": "2026-01",
                       "items": [len(v) for v in members.values()]}),
-        pd.DataFrame([(item, key) for key, items in members.items() for item in items], columns=["item_id", "issue_key"]),
-        centres)
+        pd.DataFrame([(item, key) for key, items in members.items() for item in items], columns=["item_id", "issue_key"])
+        .assign(item_hash=lambda f: item_hashes(f["item_id"]).to_numpy())[["item_hash", "issue_key"]],
+        centres, next_number=max(int(k[2:]) for k in keys) + 1, embedding="model")
 
 
 def test_keys_follow_the_items_through_kept_split_merged_new_and_gone():
@@ -55,9 +56,51 @@ def test_keys_follow_the_items_through_kept_split_merged_new_and_gone():
 def test_without_shared_items_an_issue_is_matched_by_its_content():
     previous = _registry("2026-02", {"I-0005": ["old1", "old2"], "I-0006": ["old3"]}, np.eye(4)[:2])
     vectors = np.vstack([np.tile([0.0, 1.0, 0.05, 0.0], (3, 1)), np.tile([0.0, 0.0, 0.0, 1.0], (3, 1))])
-    lineage = match_issues(previous, "2026-03", pd.Series(["x1", "x2", "x3", "y1", "y2", "y3"]),
-                           np.array([0, 0, 0, 1, 1, 1]), vectors, ["about b", "about d"])
-    assert lineage.keys == ["I-0006", "I-0007"]  # cosine 0.999 with I-0006's centre; d matches nothing
+    args = (previous, "2026-03", pd.Series(["x1", "x2", "x3", "y1", "y2", "y3"]), np.array([0, 0, 0, 1, 1, 1]),
+            vectors, ["about b", "about d"])
+    assert match_issues(*args, embedding="model").keys == ["I-0006", "I-0007"]  # cosine 0.999 with I-0006; d: none
+    # centres of another model, or of TF-IDF (refitted every run), are never compared
+    assert match_issues(*args, embedding="other model").keys == ["I-0007", "I-0008"]
+    assert match_issues(*args, embedding="tfidf").keys == ["I-0007", "I-0008"]
+    narrower = (*args[:4], vectors[:, :3], args[5])
+    assert match_issues(*narrower, embedding="model").keys == ["I-0007", "I-0008"]  # other dimensions: no crash
+
+
+def test_a_gone_issues_key_is_never_given_again(tmp_path):
+    january = match_issues(None, "2026-01", pd.Series(["a1", "a2", "b1", "b2"]), np.array([0, 0, 1, 1]),
+                           np.eye(4), ["alpha", "beta"], embedding="model")
+    assert january.keys == ["I-0001", "I-0002"]
+    january.registry.save(tmp_path / "jan")
+    february = match_issues(IssueRegistry.load(tmp_path / "jan"), "2026-02", pd.Series(["a1", "a2", "a3"]),
+                            np.array([0, 0, 0]), np.eye(4)[:3], ["alpha"], embedding="model")
+    assert february.keys == ["I-0001"]  # I-0002 is gone
+    february.registry.save(tmp_path / "feb")
+    march = match_issues(IssueRegistry.load(tmp_path / "feb"), "2026-03", pd.Series(["a1", "c1", "c2"]),
+                         np.array([0, 1, 1]), np.eye(4)[[0, 3, 3]], ["alpha", "gamma"], embedding="model")
+    assert march.keys == ["I-0001", "I-0003"]  # not I-0002 again
+
+
+def test_item_ids_are_kept_as_hashes_so_ids_with_personal_data_never_reach_the_results(tmp_path):
+    ids = pd.Series(["jane@example.com", "4111 1111 1111 1111", "t-1"])
+    lineage = match_issues(None, "2026-01", ids, np.array([0, 0, 0]), np.eye(3), ["alpha"], embedding="model")
+    lineage.registry.save(tmp_path)
+    written = (tmp_path / "issue_members.csv").read_text()
+    assert "jane" not in written and "4111" not in written and "[card]" not in written
+    again = match_issues(IssueRegistry.load(tmp_path), "2026-02", ids, np.array([0, 0, 0]), np.eye(3), ["renamed"],
+                         embedding="model")
+    assert again.keys == ["I-0001"] and again.names == ["alpha"]  # every item matched through its hash
+
+
+def test_a_kept_name_like_another_issues_name_gives_way():
+    previous = match_issues(None, "2026-01", pd.Series(["a1", "a2", "b1", "b2"]), np.array([0, 0, 1, 1]),
+                            np.eye(4), ["Card declined twice", "Refunds"], embedding="model").registry
+    args = (previous, "2026-02", pd.Series(["a1", "a2", "b1", "b2"]), np.array([0, 0, 1, 1]), np.eye(4),
+            ["Payment declined", "Card declined"])
+    # siblings: issue 0's old name would sit beside "Card declined", so its new name stays
+    lineage = match_issues(*args, embedding="model", siblings=np.array([0, 0]))
+    assert lineage.keys == ["I-0001", "I-0002"] and lineage.names == ["Payment declined", "Refunds"]
+    # in different themes only the very same name is refused
+    assert match_issues(*args, embedding="model", siblings=np.array([0, 1])).names == ["Card declined twice", "Refunds"]
 
 
 def test_the_registry_round_trips_and_a_first_run_has_none(tmp_path):
@@ -66,6 +109,7 @@ def test_the_registry_round_trips_and_a_first_run_has_none(tmp_path):
     registry.save(tmp_path)
     loaded = IssueRegistry.load(tmp_path)
     assert loaded.period == "2026-02" and loaded.issues.equals(registry.issues)
+    assert (loaded.next_number, loaded.embedding) == (3, "model")
     assert loaded.members.equals(registry.members) and np.array_equal(loaded.centres, registry.centres)
 
 
@@ -75,7 +119,8 @@ def test_a_registry_with_formula_like_names_is_spreadsheet_safe_on_disk_and_read
                              registry.members, registry.centres)
     registry.save(tmp_path)
     on_disk = (tmp_path / "issue_registry.csv").read_text()
-    assert "'=HYPERLINK" in on_disk and "'@1+A1" in on_disk and "'=cmd" in (tmp_path / "issue_members.csv").read_text()
+    assert "'=HYPERLINK" in on_disk and "'@1+A1" in on_disk
+    assert "=cmd" not in (tmp_path / "issue_members.csv").read_text()  # items are kept by hash
     loaded = IssueRegistry.load(tmp_path)
     assert loaded.issues.equals(registry.issues) and loaded.members.equals(registry.members)
 

@@ -94,22 +94,13 @@ def test_without_an_id_column_items_are_numbered_by_their_data_row(tmp_path):
     assert prepare_feedback(items).items["votes"].tolist() == [1, 2]  # the repeated review is a vote, not an item
 
 
-def test_an_id_shared_by_different_texts_says_to_set_or_leave_out_the_id_column(tmp_path):
-    reviews = tmp_path / "reviews.csv"
-    reviews.write_text("product_id,date,text\nP1,2026-10-05,Love it\nP1,2026-10-06,Broke in a week\n", encoding="utf-8")
-    source = FeedbackSource("reviews", reviews, ColumnMap(id="product_id", text="text", date="date"))
-    with pytest.raises(InputError, match=r"^reviews: id 'P1' is used by rows with different text; set columns.id to "
-                                         r"a column that is unique per feedback item, or leave columns.id out"):
-        load_feedback([source], DropLog(), period="2026-10", history_months=3)
-
-
 def test_a_bad_date_in_an_excel_channel_is_one_line_naming_the_sheet_row(tmp_path):
     path = tickets_workbook(tmp_path, [[1001, dt.datetime(2026, 10, 2), "Export", "broken", "A1"],
                                        [1002, "next tuesday", "Search", "slow", "A2"]])
     with pytest.raises(InputError) as error:
         load_feedback([FeedbackSource("support", path, TICKETS, sheet="Tickets")], DropLog(), period="2026-10")
     # the same form as a CSV's "column 'created', data row 2: 'next tuesday' is not a date-time"
-    assert str(error.value) == ("support: column 'created', row 4 of sheet 'Tickets': 'next tuesday' is not a "
+    assert str(error.value) == ("support: column 'created_at' (read as created), row 4 of sheet 'Tickets': 'next tuesday' is not a "
                                 "date-time like %d/%m/%Y; fix the value")
 
 
@@ -341,3 +332,20 @@ def test_without_a_taxonomy_or_scores_the_report_runs_and_says_what_to_set(tmp_p
     assert "map a source&#x27;s columns.rating or columns.nps" in shown
     demand = pd.read_csv(tmp_path / "results" / "demand_by_theme.csv")
     assert set(demand["product_theme"]) == {"unmapped"}
+
+
+@pytest.mark.parametrize(("csv", "columns", "message"), [
+    # a product id is not a review id
+    ("product_id,date,text\nP1,2026-10-05,Love it\nP1,2026-10-06,Broke in a week\n",
+     ColumnMap(id="product_id", text="text", date="date"),
+     r"^reviews: id 'P1' is used by rows with different text; set columns.id to a column that is unique per "
+     r"feedback item, or leave columns.id out to number the rows$"),
+    # a 1–10 score read as 1–5 stars would count 2 of 10 as a low score
+    ("date,text,stars\n2026-10-01,ok,4\n2026-10-02,great,8\n", ColumnMap(text="text", date="date", rating="stars"),
+     r"^reviews: column 'stars' \(read as rating\), data row 2: '8' is not a number from 1 to 5; fix the value$"),
+])
+def test_a_review_export_that_cannot_be_read_as_mapped_is_one_line_saying_what_to_set(tmp_path, csv, columns, message):
+    reviews = tmp_path / "reviews.csv"
+    reviews.write_text(csv, encoding="utf-8")
+    with pytest.raises(InputError, match=message):
+        load_feedback([FeedbackSource("reviews", reviews, columns)], DropLog(), period="2026-10", history_months=3)

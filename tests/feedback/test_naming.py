@@ -199,3 +199,11 @@ def test_mismatched_lengths_are_refused_naming_the_argument():
         group_names(TEXTS, GROUPS, siblings=np.array([0, 1]))
     with pytest.raises(ValueError, match="texts"):
         coverage_quotes(np.ones((3, 2)), ["a", "b"], 2)
+
+
+def test_a_capital_after_a_full_stop_is_not_taken_for_a_proper_noun():
+    texts = ["Guest users can see every project. Can we stop that?", "guest users can see every project",
+             "Guest users can see every project. Can you help?", "dark mode please", "please add dark mode",
+             "Dark mode would be nice"]
+    names = group_names(texts, np.array([0, 0, 0, 1, 1, 1]))
+    assert "Can" not in names[0].split()[1:], names  # "Can" starts sentences; it is not a name

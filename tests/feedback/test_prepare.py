@@ -104,7 +104,7 @@ def test_a_date_that_does_not_parse_is_one_line(tmp_path):
     with pytest.raises(InputError) as error:
         load_feedback([_source(path)], DropLog(), period="2026-10")
     message = str(error.value)
-    assert "'created'" in message and "data row 2" in message and "next tuesday" in message and "\n" not in message
+    assert "column 'date' (read as created)" in message and "data row 2" in message and "next tuesday" in message and "\n" not in message
 
 
 def test_empty_file_is_one_line(tmp_path):
