@@ -143,6 +143,10 @@ _DETERMINERS = frozenset(["a", "an", "the", "my", "your", "our", "their", "his",
 _SUBORDINATORS = frozenset(["because", "if", "when", "while", "since", "although", "though", "unless",
                             "until", "whereas"])
 _JOINERS = frozenset(["and", "but", "or", "so", "which", "that", "who", "where"])
+# Verbs that carry no subject on their own: never a name by themselves ("Get a refund" is fine)
+_LIGHT_VERBS = frozenset(["get", "gets", "got", "getting", "make", "makes", "made", "take", "takes", "took", "go",
+                          "goes", "went", "use", "uses", "used", "do", "does", "did", "see", "try", "tried", "put",
+                          "give", "set", "keep", "come", "say", "says", "said", "tell", "ask", "asks", "find"])
 _QUESTION = frozenset(["how", "what", "which", "whose"])
 _HOW = frozenset(["long", "old", "far", "often", "soon", "big", "fast", "late", "early", "tall"])
 _NUMBER = re.compile(r"\d+(?:[.,:]\d+)*(?:st|nd|rd|th|am|pm|s|k|m|h|gb|mb|%)?")
@@ -316,6 +320,8 @@ class _GroupPhrases:
             coverage = count / self.size
             score = math.sqrt(coverage) * gain * specificity(skeleton, coverage)
             one_word = len(wording) == 1 or (skeleton[0] == NOT and len(skeleton) == 2)
+            if one_word and skeleton[-1] in _LIGHT_VERBS:
+                continue  # "Get", "Make": a verb that says nothing without its object
             ranked.append((score * (ONE_WORD_DISCOUNT if one_word else 1.0), skeleton, wording))
         ranked.sort(key=lambda r: (-r[0], r[2]))
         return ranked
@@ -326,19 +332,21 @@ def _typical_text_words(corpus: _Corpus, members: np.ndarray, coverage: dict[str
     """Lowercased words of the member whose words are commonest in the group, from its first
     key word (its first word if it has only function words), at most ``max_words``, not
     ending in a function word unless that is all there is (the name of last resort)."""
-    best: tuple[bool, float, list[str]] = (False, -1.0, [])
+    best: tuple[bool, bool, float, list[str]] = (False, False, -1.0, [])
     for position in members:
         keys = [k for _, segment_keys in corpus.texts[int(position)] for k in segment_keys]
         if not keys:
             continue
         content = [i for i, k in enumerate(keys) if corpus.role[k] != "stop"]
-        rank = (bool(content), sum(coverage.get(k, 0.0) for k in keys) / len(keys))
-        if rank > best[:2]:
-            cut = keys[content[0] if content else 0:][:max_words]
-            while content and len(cut) > 1 and corpus.role[cut[-1]] in ("stop", NOT):
-                cut.pop()
+        cut = keys[content[0] if content else 0:][:max_words]
+        while content and len(cut) > 1 and corpus.role[cut[-1]] in ("stop", NOT):
+            cut.pop()
+        # a lone light verb ("Get") is the last choice even here
+        rank = (bool(content), not (len(cut) == 1 and cut[0] in _LIGHT_VERBS),
+                sum(coverage.get(k, 0.0) for k in keys) / len(keys))
+        if rank > best[:3]:
             best = (*rank, cut)
-    return best[2]
+    return best[3]
 
 
 def _render(corpus: _Corpus, wording: Sequence[str]) -> str:

@@ -45,12 +45,13 @@ def theme_sizes(themes: pd.DataFrame, top: int = 15) -> Figure:
     figure, axis = _figure((9.5, 0.32 * len(shown) + 1.2))
     positions = np.arange(len(shown))[::-1]
     axis.barh(positions, shown["n_items"], color=[colour[p] for p in shown["product_theme"]])
-    axis.set_yticks(positions, [_name(f"{label}  [{product}]", 60) for label, product
+    # a theme named after its product theme is not followed by the same name in brackets
+    axis.set_yticks(positions, [_name(label if label == product else f"{label}  [{product}]", 60) for label, product
                                 in zip(shown["label"], shown["product_theme"], strict=True)], fontsize=9)
     for position, (count, share) in enumerate(zip(shown["n_items"], shown["share"], strict=True)):
         axis.text(count, positions[position], f" {count:,} ({share:.0%})", va="center", fontsize=8)
     axis.set_xlabel("Feedback items (duplicates counted once)")
-    axis.set_title("Largest themes; the product theme each maps to in brackets")
+    axis.set_title("Largest themes; in brackets the product theme of those not named after one")
     axis.margins(x=0.15)
     return figure
 

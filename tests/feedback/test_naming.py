@@ -207,3 +207,10 @@ def test_a_capital_after_a_full_stop_is_not_taken_for_a_proper_noun():
              "Dark mode would be nice"]
     names = group_names(texts, np.array([0, 0, 0, 1, 1, 1]))
     assert "Can" not in names[0].split()[1:], names  # "Can" starts sentences; it is not a name
+
+
+def test_a_light_verb_alone_is_never_a_name():
+    texts = ["get", "get it", "get this now", "how do I get", "get going", "dark mode please", "add dark mode",
+             "dark mode for night", "dark mode toggle", "a dark mode"]
+    names = group_names(texts, np.array([0] * 5 + [1] * 5))
+    assert names[0].lower() != "get" and names[1] == "Dark mode", names
