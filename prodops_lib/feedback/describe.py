@@ -39,7 +39,14 @@ import pandas as pd
 from prodops_lib.feedback.cluster import OTHER, theme_of_items
 from prodops_lib.feedback.config import ProductTheme
 from prodops_lib.feedback.embed import unit_vectors
-from prodops_lib.feedback.naming import coverage_quotes, group_names, name_coverage, typical_quote
+from prodops_lib.feedback.naming import (
+    NAME_SAMPLE,
+    coverage_quotes,
+    group_names,
+    name_coverage,
+    spread_sample,
+    typical_quote,
+)
 
 __all__ = ["OTHER_LABEL", "UNMAPPED", "ThemeDescription", "cite", "class_tfidf", "cut_quote", "describe_themes",
            "map_to_taxonomy", "theme_labels"]
@@ -228,7 +235,9 @@ def describe_themes(
         texts, issue_ids, siblings=np.array([theme_of_issue[i] if i != OTHER else OTHER for i in unique_issues])),
         strict=True))
     issue_names = _numbered(issue_names, issue_ids)
-    documents = [" ".join(items.loc[issue_ids == i, "text"]) for i in issue_order]
+    # term weights are shares of a group's text: a spread sample of a large issue gives them too
+    documents = [" ".join(items["text"].iloc[spread_sample(np.flatnonzero(issue_ids == i), NAME_SAMPLE)])
+                 for i in issue_order]
     weights, terms = class_tfidf(documents)
     top_terms = theme_labels(weights, terms) if len(terms) else ["(no distinctive terms)"] * len(issue_order)
     # an issue maps on its own when its centre is close enough to a product theme; a small

@@ -91,7 +91,8 @@ from prodops_lib.feedback.embed import unit_vectors
 from prodops_lib.feedback.prepare import shingle_similarity
 from prodops_lib.privacy import REDACTION_LABELS
 
-__all__ = ["coverage_quotes", "group_names", "name_coverage", "names_clash", "typical_quote", "typical_quotes"]
+__all__ = ["NAME_SAMPLE", "coverage_quotes", "group_names", "name_coverage", "names_clash", "spread_sample", "typical_quote",
+           "typical_quotes"]
 
 MAX_KEY_WORDS = 4
 FRAGMENT_SHARE = 0.8
@@ -103,7 +104,7 @@ ONE_WORD_DISCOUNT = 0.35
 NEAR_REPEAT = 0.5
 MIN_PART_SHARE = 0.1
 NAME_SAMPLE = 400
-QUOTE_SAMPLE = 1000
+QUOTE_SAMPLE = 500
 
 # Function words: never the first or last word of a name, not counted as key words. Content
 # words of sklearn's English list ("bill", "call", "top", "interest", "name", "show") are kept.
