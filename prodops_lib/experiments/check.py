@@ -12,6 +12,7 @@ from prodops_lib.io import DropLog, InputError, load_table
 from prodops_lib.params import resolve_path
 
 from .report import ExperimentReport, FakeDoorReport, load_fake_door
+from .srm import srm_test
 
 __all__ = ["check_experiment", "check_fake_door"]
 
@@ -32,6 +33,24 @@ def _variant_warnings(variants: list[str], control: str | None, expected: dict[s
         if name not in variants:
             warnings.append(f"expected_split names {name!r}, which is not in the data")
     return warnings
+
+
+BORDERLINE_SRM = 0.01
+
+
+def _sample_ratio(units: dict[str, int], spec, check: InputCheck) -> None:
+    """The sample ratio check the report will make, and a warning when it fails (p below the
+    experiment's ``srm_alpha``) or is borderline (p below 0.01)."""
+    if len(units) < 2 or (spec.expected_split and set(units) - set(spec.expected_split)):
+        return  # the variant warnings say what is wrong
+    result = srm_test(units, spec.expected_split, alpha=spec.srm_alpha)
+    check.lines.append(f"sample ratio check: p = {result.p_value:.2g} (chi-square against the planned split)")
+    if result.mismatch:
+        check.warnings.append(f"sample ratio mismatch (p = {result.p_value:.2g} < {spec.srm_alpha:g}): the "
+                              "report will say investigate, not ship")
+    elif result.p_value < BORDERLINE_SRM:
+        check.warnings.append(f"sample ratio borderline (p = {result.p_value:.2g} < {BORDERLINE_SRM:g}): check "
+                              "the assignment before trusting the effects")
 
 
 def _unit_level(report: ExperimentReport, check: InputCheck) -> None:
@@ -81,6 +100,7 @@ def _unit_level(report: ExperimentReport, check: InputCheck) -> None:
     check.lines.extend("  " + line for line in describe_columns(columns, used))
     check.tables["variants found"] = arms
     check.warnings.extend(_variant_warnings(arms["variant"].astype(str).tolist(), spec.control, spec.expected_split))
+    _sample_ratio(dict(zip(arms["variant"].astype(str), arms["units"], strict=True)), spec, check)
     if spec.unit and spec.unit not in columns:
         check.warnings.append(f"unit column {spec.unit!r} is missing: every row is counted as a unit")
 
