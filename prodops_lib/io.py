@@ -24,7 +24,7 @@ from typing import Literal
 import pandas as pd
 
 from prodops_lib.params import files_read, project_root, resolve_path
-from prodops_lib.privacy import redact_all
+from prodops_lib.privacy import map_text, redact
 
 __all__ = [
     "CHECK_WARNINGS",
@@ -207,26 +207,14 @@ def write_csv(frame: pd.DataFrame, path: str | Path) -> None:
     cell and column name safe to open in a spreadsheet (:func:`spreadsheet_safe`), line breaks
     inside text written as ``\n`` (a bare carriage return is not quoted by the csv writer and
     would end the row for every reader), UTF-8, no index."""
-    table = redact_all(frame)
-    table.columns = [spreadsheet_safe(name) if isinstance(name, str) else name for name in table.columns]
-    for position in range(table.shape[1]):
-        series = table.iloc[:, position]
-        if series.dtype == object or pd.api.types.is_string_dtype(series):
-            table.isetitem(position, series.map(lambda v: _one_line_break(spreadsheet_safe(v))
-                                                if isinstance(v, str) else v))
+    table = map_text(frame, lambda text: _one_line_break(spreadsheet_safe(redact(text))))
     table.to_csv(path, index=False, lineterminator="\n", encoding="utf-8")
 
 
 def read_csv_written(path: str | Path, **options) -> pd.DataFrame:
     """A table :func:`write_csv` wrote, with its text as it was before it was made
     spreadsheet-safe (the kit reads its own registries back)."""
-    table = pd.read_csv(path, **options)
-    table.columns = [_from_spreadsheet_safe(name) for name in table.columns]
-    for position in range(table.shape[1]):
-        series = table.iloc[:, position]
-        if series.dtype == object or pd.api.types.is_string_dtype(series):
-            table.isetitem(position, series.map(_from_spreadsheet_safe))
-    return table
+    return map_text(pd.read_csv(path, **options), _from_spreadsheet_safe)
 
 
 _STAGING = re.compile(r"(^|/)\.(\d{4}-\d{2})\.staging(?=/|$)")

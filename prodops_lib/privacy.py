@@ -54,7 +54,7 @@ import ipaddress
 import re
 from typing import Any
 
-__all__ = ["REDACTION_LABELS", "redact", "redact_all"]
+__all__ = ["REDACTION_LABELS", "map_text", "redact", "redact_all"]
 
 REDACTION_LABELS = ("[email]", "[phone]", "[card]", "[iban]", "[national id]", "[ip]", "[url]", "[handle]")
 
@@ -180,6 +180,20 @@ def redact(text: str) -> str:
     return _PII.sub(_replace, text)
 
 
+def map_text(table: Any, function: Any) -> Any:
+    """A copy of the DataFrame ``table`` with ``function`` applied to every text cell and text
+    column name (numbers, dates and missing values untouched)."""
+    import pandas as pd
+
+    copy = table.copy()
+    copy.columns = [function(name) if isinstance(name, str) else name for name in table.columns]
+    for position in range(copy.shape[1]):
+        series = copy.iloc[:, position]
+        if series.dtype == object or pd.api.types.is_string_dtype(series):
+            copy.isetitem(position, series.map(lambda v: function(v) if isinstance(v, str) else v))
+    return copy
+
+
 def redact_all(value: Any) -> Any:
     """:func:`redact` applied to every text inside ``value``: the cells and column names of a
     DataFrame, the keys and values of dicts, the items of lists; other values unchanged. Result
@@ -187,13 +201,7 @@ def redact_all(value: Any) -> Any:
     import pandas as pd
 
     if isinstance(value, pd.DataFrame):
-        copy = value.copy()
-        copy.columns = [redact(name) if isinstance(name, str) else name for name in value.columns]
-        for position in range(copy.shape[1]):
-            series = copy.iloc[:, position]
-            if series.dtype == object or pd.api.types.is_string_dtype(series):
-                copy.isetitem(position, series.map(lambda v: redact(v) if isinstance(v, str) else v))
-        return copy
+        return map_text(value, redact)
     if isinstance(value, dict):
         return {redact_all(key): redact_all(item) for key, item in value.items()}
     if isinstance(value, list | tuple):

@@ -30,7 +30,6 @@ redacted at preparation. ``top_terms`` keeps each issue's c-TF-IDF terms for ana
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -48,8 +47,20 @@ from prodops_lib.feedback.naming import (
     typical_quote,
 )
 
-__all__ = ["OTHER_LABEL", "UNMAPPED", "ThemeDescription", "cite", "class_tfidf", "cut_quote", "describe_themes",
-           "map_to_taxonomy", "theme_labels"]
+__all__ = [
+    "OTHER_LABEL",
+    "UNMAPPED",
+    "IssueMapping",
+    "ThemeDescription",
+    "cite",
+    "class_tfidf",
+    "cut_quote",
+    "describe_themes",
+    "map_issues",
+    "map_to_taxonomy",
+    "quotes_of",
+    "theme_labels",
+]
 
 UNMAPPED = "unmapped"
 OTHER_LABEL = "Other (small or incoherent groups)"
@@ -127,8 +138,13 @@ class ThemeDescription:
         return self.issues.copy()
 
     def quotes_for(self, issue_id: int) -> list[tuple[str, str]]:
-        rows = self.quotes[self.quotes["issue_id"] == issue_id]
-        return list(zip(rows["text"], rows["cite"], strict=True))
+        return quotes_of(self.quotes, issue_id)
+
+
+def quotes_of(quotes: pd.DataFrame, issue_id: int) -> list[tuple[str, str]]:
+    """An issue's quotes (``issue_id, text, cite`` rows) as (text, source) pairs for display."""
+    rows = quotes[quotes["issue_id"] == issue_id]
+    return list(zip(rows["text"], rows["cite"], strict=True))
 
 
 def cut_quote(text: str) -> str:
@@ -203,6 +219,43 @@ def _measures(members: pd.DataFrame, vectors: np.ndarray, total: int) -> dict:
             "typical_quote": cut_quote(members["text"].iloc[typical_quote(vectors)])}
 
 
+@dataclass(frozen=True)
+class IssueMapping:
+    """Each issue's product theme (``unmapped`` below the bar) and the cosine of its centre to
+    its nearest product theme (NaN without a taxonomy)."""
+
+    product_of_issue: dict[int, str]
+    similarity: dict[int, float]
+
+
+def map_issues(vectors: np.ndarray, issue_ids: np.ndarray, theme_of_issue: np.ndarray, *,
+               taxonomy: list[ProductTheme], taxonomy_vectors: np.ndarray, min_similarity: float) -> IssueMapping:
+    """The product theme of every issue (see the module docstring): an issue maps on its own
+    when its centre is close enough to a product theme; a small issue's centre sits further
+    from every broad description, so one that is not close enough still maps when its nearest
+    product theme is its theme's (found the same way). Issues map one by one because a theme
+    can span two neighbouring product themes, and mapping it whole would move one's demand into
+    the other."""
+    issue_ids = np.asarray(issue_ids, dtype=int)
+    theme_of_issue = np.asarray(theme_of_issue, dtype=int)
+    vectors = unit_vectors(np.asarray(vectors, dtype=np.float32))
+    theme_ids = theme_of_items(issue_ids, theme_of_issue)
+    issue_order, theme_order = _ordered(issue_ids), _ordered(theme_ids)
+    product_names = [t.name for t in taxonomy]
+    product_vectors = unit_vectors(np.asarray(taxonomy_vectors, dtype=np.float32))
+    centres = unit_vectors(np.vstack([vectors[issue_ids == i].mean(axis=0) for i in issue_order]))
+    mapped, score = map_to_taxonomy(centres, product_vectors, product_names, min_similarity)
+    theme_centres = unit_vectors(np.vstack([vectors[theme_ids == t].mean(axis=0) for t in theme_order]))
+    theme_mapped = dict(zip(theme_order, map_to_taxonomy(theme_centres, product_vectors, product_names,
+                                                         min_similarity)[0], strict=True))
+    nearest = map_to_taxonomy(centres, product_vectors, product_names, -1.0)[0]  # without the bar
+    product_of_issue = {i: (UNMAPPED if i == OTHER else m if m != UNMAPPED
+                            else theme_mapped[int(theme_of_issue[i])] if near == theme_mapped[int(theme_of_issue[i])]
+                            else UNMAPPED)
+                        for i, m, near in zip(issue_order, mapped, nearest, strict=True)}
+    return IssueMapping(product_of_issue, dict(zip(issue_order, score.tolist(), strict=True)))
+
+
 def describe_themes(
     items: pd.DataFrame,
     vectors: np.ndarray,
@@ -213,12 +266,12 @@ def describe_themes(
     taxonomy_vectors: np.ndarray,
     min_similarity: float = 0.3,
     quotes_per_issue: int = 4,
-    products: Mapping[int, str] | None = None,
+    mapping: IssueMapping | None = None,
 ) -> ThemeDescription:
     """Describe every issue of ``issue_ids`` (−1 = other) and every theme of ``theme_of_issue``
-    over ``items`` (prepared feedback, in the order of ``vectors``). ``products`` gives each
-    issue's product theme when it is already known (themes drawn from the taxonomy), instead
-    of mapping again."""
+    over ``items`` (prepared feedback, in the order of ``vectors``). ``mapping`` is the issues'
+    product themes when already made (:func:`map_issues`; the themes may have been drawn from
+    it), else they are mapped here."""
     if len(items) != len(vectors) or len(items) != len(issue_ids):
         raise ValueError(f"items, vectors and issue_ids: lengths differ ({len(items)}, {len(vectors)}, {len(issue_ids)}); "
                          "pass the vectors and issue ids computed from these items")
@@ -240,25 +293,10 @@ def describe_themes(
                  for i in issue_order]
     weights, terms = class_tfidf(documents)
     top_terms = theme_labels(weights, terms) if len(terms) else ["(no distinctive terms)"] * len(issue_order)
-    # an issue maps on its own when its centre is close enough to a product theme; a small
-    # issue's centre sits further from every broad description, so one that is not close
-    # enough still maps when its nearest product theme is its theme's (found the same way). Issues map one by one because a theme can span
-    # two neighbouring product themes, and mapping it whole would move one's demand into the other.
-    product_names = [t.name for t in taxonomy]
-    product_vectors = unit_vectors(np.asarray(taxonomy_vectors, dtype=np.float32))
-    centres = unit_vectors(np.vstack([vectors[issue_ids == i].mean(axis=0) for i in issue_order]))
-    mapped, score = map_to_taxonomy(centres, product_vectors, product_names, min_similarity)
-    theme_centres = unit_vectors(np.vstack([vectors[theme_ids == t].mean(axis=0) for t in theme_order]))
-    theme_mapped = dict(zip(theme_order, map_to_taxonomy(theme_centres, product_vectors, product_names,
-                                                         min_similarity)[0], strict=True))
-    nearest = map_to_taxonomy(centres, product_vectors, product_names, -1.0)[0]  # without the bar
-    product_of_issue = {i: (UNMAPPED if i == OTHER else m if m != UNMAPPED
-                            else theme_mapped[int(theme_of_issue[i])] if near == theme_mapped[int(theme_of_issue[i])]
-                            else UNMAPPED)
-                        for i, m, near in zip(issue_order, mapped, nearest, strict=True)}
-    if products is not None:  # the mapping already made (the themes were then drawn from it)
-        product_of_issue = {i: UNMAPPED if i == OTHER else products[i] for i in issue_order}
-    similarity_of_issue = dict(zip(issue_order, score.tolist(), strict=True))
+    mapping = mapping or map_issues(vectors, issue_ids, theme_of_issue, taxonomy=taxonomy,
+                                    taxonomy_vectors=taxonomy_vectors, min_similarity=min_similarity)
+    product_of_issue = {i: UNMAPPED if i == OTHER else mapping.product_of_issue[i] for i in issue_order}
+    similarity_of_issue = {i: mapping.similarity.get(i, np.nan) for i in issue_order}
     item_products = pd.Series([product_of_issue[i] for i in issue_ids])
     product_of = {t: (UNMAPPED if t == OTHER else item_products[theme_ids == t].value_counts().index[0])
                   for t in theme_order}

@@ -81,19 +81,25 @@ def group_issues(centred: np.ndarray, issue_ids: np.ndarray, *, seed: int = 0,
     quality = pd.DataFrame(rows)
     best = int(quality.sort_values(["silhouette", "themes"], ascending=[False, True])["themes"].iloc[0])
     quality["chosen"] = quality["themes"] == best
-    raw = partitions[best]
-    weight = np.bincount(raw, weights=sizes, minlength=best)
-    order = np.lexsort((np.arange(best), -weight))  # largest theme first
-    rank = np.empty(best, dtype=int)
-    rank[order] = np.arange(best)
-    return ThemeLevel(rank[raw], quality)
+    return ThemeLevel(_by_size(partitions[best], sizes), quality)
+
+
+def _by_size(raw: np.ndarray, sizes: np.ndarray) -> np.ndarray:
+    """Theme numbers of ``raw`` (one per issue) renumbered largest first by items (``sizes``
+    per issue), ties by the earlier number."""
+    count = int(raw.max()) + 1 if len(raw) else 0
+    weight = np.bincount(raw, weights=sizes, minlength=count)
+    rank = np.empty(count, dtype=int)
+    rank[np.lexsort((np.arange(count), -weight))] = np.arange(count)
+    return rank[raw]
 
 
 def taxonomy_themes(product_of_issue: list[str], centred: np.ndarray, issue_ids: np.ndarray, unmapped: str,
                     *, seed: int = 0) -> ThemeLevel:
     """Themes from the taxonomy: one per product theme that holds an issue, then the unmapped
     issues grouped among themselves (:func:`group_issues`, 2 to ``THEMES_MIN`` themes by the
-    same silhouette: what the taxonomy misses should not outnumber it); numbered by size. ``product_of_issue[i]`` is issue i's product theme."""
+    same silhouette: what the taxonomy misses should not outnumber it); numbered by size.
+    ``product_of_issue[i]`` is issue i's product theme."""
     issue_ids = np.asarray(issue_ids)
     products = np.array(product_of_issue, dtype=object)
     raw = np.full(len(products), -1, dtype=int)
@@ -111,9 +117,4 @@ def taxonomy_themes(product_of_issue: list[str], centred: np.ndarray, issue_ids:
         raw[loose] = len(names) + level.theme_of_issue
         quality = level.quality
     sizes = np.bincount(issue_ids[issue_ids >= 0], minlength=len(products)).astype(float)
-    count = int(raw.max()) + 1 if len(raw) else 0
-    weight = np.bincount(raw, weights=sizes, minlength=count)
-    order = np.lexsort((np.arange(count), -weight))  # largest theme first
-    rank = np.empty(count, dtype=int)
-    rank[order] = np.arange(count)
-    return ThemeLevel(rank[raw] if len(raw) else raw, quality)
+    return ThemeLevel(_by_size(raw, sizes), quality)

@@ -11,7 +11,7 @@ import pandas as pd
 from prodops_lib.display import Kpi
 from prodops_lib.feedback.cluster import OTHER, Clustering, cluster_embeddings
 from prodops_lib.feedback.config import FeedbackParams, ProductTheme, load_taxonomy
-from prodops_lib.feedback.describe import UNMAPPED, ThemeDescription, describe_themes
+from prodops_lib.feedback.describe import UNMAPPED, ThemeDescription, describe_themes, map_issues
 from prodops_lib.feedback.embed import Embeddings, embed_texts, make_embedder, unit_vectors
 from prodops_lib.feedback.identity import IssueLineage, IssueRegistry, match_issues
 from prodops_lib.feedback.levels import taxonomy_themes
@@ -255,20 +255,17 @@ def analyse_feedback(settings: FeedbackParams, period: str, log: DropLog,
         embeddings.vectors, n_issues=options.n_issues, n_themes=options.n_themes,
         neighbour_smoothing=options.neighbour_smoothing, selection_sample=options.selection_sample,
         min_issue_size=options.min_issue_size, incoherence_cutoff=options.incoherence_cutoff, seed=options.seed)
-    def describe(theme_of_issue: np.ndarray, products: dict[int, str] | None = None) -> ThemeDescription:
-        return describe_themes(prepared.items, embeddings.vectors, clustering.issue_ids, theme_of_issue,
-                               taxonomy=taxonomy, taxonomy_vectors=taxonomy_vectors,
-                               min_similarity=settings.mapping_min_similarity,
-                               quotes_per_issue=settings.quotes_per_issue, products=products)
-
-    description = describe(clustering.theme_of_issue)
+    mapping = map_issues(embeddings.vectors, clustering.issue_ids, clustering.theme_of_issue, taxonomy=taxonomy,
+                         taxonomy_vectors=taxonomy_vectors, min_similarity=settings.mapping_min_similarity)
     if taxonomy and options.n_themes is None:  # the taxonomy's product themes are the themes
-        product_of = description.issues.set_index("issue_id")["product_theme"].to_dict()
         centred = unit_vectors(embeddings.vectors) - unit_vectors(embeddings.vectors).mean(axis=0)
-        level = taxonomy_themes([product_of[i] for i in range(clustering.n_issues)], centred, clustering.issue_ids,
-                                UNMAPPED, seed=options.seed)
+        level = taxonomy_themes([mapping.product_of_issue[i] for i in range(clustering.n_issues)], centred,
+                                clustering.issue_ids, UNMAPPED, seed=options.seed)
         clustering = replace(clustering, theme_of_issue=level.theme_of_issue, theme_quality=level.quality)
-        description = describe(clustering.theme_of_issue, product_of)
+    description = describe_themes(prepared.items, embeddings.vectors, clustering.issue_ids, clustering.theme_of_issue,
+                                  taxonomy=taxonomy, taxonomy_vectors=taxonomy_vectors,
+                                  min_similarity=settings.mapping_min_similarity,
+                                  quotes_per_issue=settings.quotes_per_issue, mapping=mapping)
     issue_names = description.issues.set_index("issue_id")["label"]
     lineage = match_issues(previous, period, prepared.items["item_id"], clustering.issue_ids, embeddings.vectors,
                            [issue_names[i] for i in range(clustering.n_issues)],

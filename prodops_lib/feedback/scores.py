@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from prodops_lib.feedback.cluster import OTHER
-from prodops_lib.feedback.describe import cite, cut_quote
+from prodops_lib.feedback.describe import cite, cut_quote, quotes_of
 from prodops_lib.feedback.naming import coverage_quotes
 
 __all__ = ["DETRACTOR_NPS", "LOW_RATING", "LowScores", "low_scores"]
@@ -60,8 +60,7 @@ class LowScores:
         return table.dropna(axis="columns", how="all")
 
     def quotes_for(self, issue_id: int) -> list[tuple[str, str]]:
-        rows = self.quotes[self.quotes["issue_id"] == issue_id]
-        return list(zip(rows["text"], rows["cite"], strict=True))
+        return quotes_of(self.quotes, issue_id)
 
 
 def is_low(items: pd.DataFrame) -> pd.Series:
