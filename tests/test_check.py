@@ -153,3 +153,10 @@ def test_the_sample_ratio_check_is_run_and_a_borderline_one_is_warned(tmp_path, 
     [result] = check_bundle(bundle)
     assert result.check.warnings == ["sample ratio borderline (p = 0.0044 < 0.01): check the assignment before "
                                      "trusting the effects"]
+
+
+def test_a_relative_bundle_path_is_read_from_the_working_directory(tmp_path, monkeypatch, capsys):
+    bundle = _feedback_bundle(tmp_path, "when,comment\n2026-10-01,slow\n", "{text: comment, date: when}")
+    monkeypatch.chdir(tmp_path)
+    cli.main(["check", "--bundle", bundle.name])
+    assert "fb (" in capsys.readouterr().out  # found beside the user, not in the project

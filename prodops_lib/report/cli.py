@@ -63,7 +63,7 @@ def _report(args: argparse.Namespace) -> int:
     from prodops_lib.report.run import run_bundle
 
     root = project_root()
-    bundle = args.bundle or root / "parameters" / "monthly.yaml"
+    bundle = _bundle_file(args)
     if args.timeout is not None and not (math.isfinite(args.timeout) and args.timeout > 0):
         raise ParameterError(f"--timeout {args.timeout:g}: must be a positive number of seconds")
     period, warnings = _checked_period(bundle, args.period, args.only)
@@ -75,6 +75,12 @@ def _report(args: argparse.Namespace) -> int:
               + "; ".join(f"{o.entry.name} ({o.status}: {o.error})" for o in failed), file=sys.stderr)
     print(result.index)
     return EXIT_REPORT_FAILED if failed else EXIT_OK
+
+
+def _bundle_file(args: argparse.Namespace) -> Path:
+    """``--bundle`` as typed, relative to the working directory (like any file on a command
+    line), else the project's ``parameters/monthly.yaml``."""
+    return args.bundle.resolve() if args.bundle else project_root() / "parameters" / "monthly.yaml"
 
 
 def _checked_period(bundle: Path, period: str | None, only: list[str] | None) -> tuple[str | None, dict[str, list[str]]]:
@@ -98,7 +104,7 @@ def _check(args: argparse.Namespace) -> int:
     from prodops_lib.params import parse_period
     from prodops_lib.report.check import check_bundle
 
-    bundle = args.bundle or project_root() / "parameters" / "monthly.yaml"
+    bundle = _bundle_file(args)
     period = parse_period(args.period, "--period") if args.period else None
     checks = check_bundle(bundle, period=period, only=args.only)
     for result in checks:
