@@ -89,6 +89,7 @@ MAX_PARTS = 8
 FINAL_STARTS = 3
 OWN_WEIGHT = 2.0
 _CELL_SIZE = 2_500
+SPLIT_SAMPLE = 1_000
 _STOP_AFTER = 3
 
 
@@ -395,8 +396,6 @@ def _bisect(centred: np.ndarray, raw: np.ndarray, min_size: int, seed: int, samp
     halves of one subject sit as close to each other as to themselves. Parts split again the
     same way. Returns the group of every item, the parts of a split group under new ids, and
     the group each part came from."""
-    from sklearn.cluster import KMeans
-
     out, parent_of = raw.copy(), {}
     ids = np.unique(raw)
     unit = centred.astype(np.float64)
@@ -413,7 +412,7 @@ def _bisect(centred: np.ndarray, raw: np.ndarray, min_size: int, seed: int, samp
             continue
         if np.ptp(unit[members], axis=0).max() < 1e-6:  # identical texts: nothing to split
             continue
-        halves = KMeans(2, n_init=2, random_state=seed).fit_predict(unit[members])
+        halves = _fit_parts(unit[members], 2, n_init=2, seed=seed)
         if min(np.bincount(halves, minlength=2)) < min_size:
             continue
         before = _silhouettes(unit[members], np.full(len(members), g), sums, sizes).mean()
@@ -441,8 +440,6 @@ def _split_incoherent(vectors: np.ndarray, raw: np.ndarray, parent_of: dict[int,
     subjects is not dumped in other whole. ``parent_of`` gains the parts. Returns the groups,
     the scale (median, spread) every group and part is judged on afterwards, and the
     incoherent groups that could not be split (identical texts, or too few items)."""
-    from sklearn.cluster import KMeans
-
     ids = np.unique(raw)
     coherence = np.array([_coherence(vectors, raw == g) for g in ids])
     median, spread = _robust_scale(coherence)
@@ -458,7 +455,7 @@ def _split_incoherent(vectors: np.ndarray, raw: np.ndarray, parent_of: dict[int,
             continue
         best, best_score = None, -np.inf
         for parts in range(2, min(MAX_PARTS, len(members) // max(min_size, 1)) + 1):
-            labels = KMeans(parts, n_init=4, random_state=seed).fit_predict(group)
+            labels = _fit_parts(group, parts, n_init=4, seed=seed)
             if len(np.unique(labels)) > 1 and (score := cosine_silhouette(group, labels)) > best_score:
                 best, best_score = labels, score
         if best is None:
@@ -469,6 +466,21 @@ def _split_incoherent(vectors: np.ndarray, raw: np.ndarray, parent_of: dict[int,
             parent_of[next_id] = parent_of.get(int(g), int(g))
             next_id += 1
     return out, (median, spread), unsplittable
+
+
+def _fit_parts(group: np.ndarray, parts: int, *, n_init: int, seed: int) -> np.ndarray:
+    """k-means labels of ``group`` in ``parts`` parts, fitted on a seeded sample of at most
+    ``SPLIT_SAMPLE`` of its rows and assigned to every row, in single precision: the parts of a
+    large group are as clear in 1,000 of its texts as in all of them, and fitting every row in
+    double precision made the splits a third of the clustering time at 100,000 texts."""
+    from sklearn.cluster import KMeans
+
+    model = KMeans(parts, n_init=n_init, random_state=seed)
+    group = group.astype(np.float32, copy=False)
+    if len(group) <= SPLIT_SAMPLE:
+        return model.fit_predict(group)
+    sample = np.sort(np.random.default_rng(seed).choice(len(group), SPLIT_SAMPLE, replace=False))
+    return model.fit(group[sample]).predict(group)
 
 
 def _modularity_gain(graph, positions: np.ndarray, halves: np.ndarray) -> float:
