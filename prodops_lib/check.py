@@ -9,12 +9,12 @@ and warnings. Nothing heavy runs (no embedding, no model), so a check takes seco
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pandas as pd
 
+from prodops_lib.dates import read_dates
 from prodops_lib.io import DropLog
 
 __all__ = ["InputCheck", "date_reading", "describe_columns", "describe_drops"]
@@ -69,29 +69,15 @@ def describe_columns(present: Sequence[str], mapping: Mapping[str, str | Sequenc
             f"columns not used: {', '.join(unused) if unused else 'none'}"]
 
 
-def date_reading(values: pd.Series, date_format: str | None) -> str:
-    """How a date column is read: the format set, ISO 8601 (offsets to UTC), or the format
-    inferred from its first value, with the range found."""
-    text = values.dropna().astype(str).str.strip()
-    text = text[text != ""]
-    if pd.api.types.is_datetime64_any_dtype(values):  # already read (a worksheet's date cells)
-        parsed = pd.to_datetime(values.dropna(), utc=True)
-        how = f"format {date_format}" if date_format else "date cells"
-    elif date_format:
-        how = f"format {date_format} (as set)"
-        parsed = pd.to_datetime(text, format=date_format, errors="coerce", utc=True)
+def date_reading(values: pd.Series, date_format: str | None, hint: str | None = None, read_as: str = "") -> str:
+    """How a date column is read (:func:`prodops_lib.dates.read_dates`), with the range found;
+    for a column already read, ``read_as`` says how the loader read it."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        parsed, how = pd.to_datetime(values.dropna(), utc=True), read_as or "date cells"
     else:
-        parsed = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-        how = "ISO 8601 (detected)"
-        if len(text) and parsed.notna().sum() < len(text):
-            from pandas.tseries.api import guess_datetime_format
-
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", UserWarning)  # pandas notes the day-first guess
-                guessed = guess_datetime_format(text.iloc[0]) if len(text) else None
-                inferred = pd.to_datetime(text, format=guessed, errors="coerce", utc=True) if guessed else parsed
-            if inferred.notna().sum() > parsed.notna().sum():
-                parsed, how = inferred, f"format {guessed} (inferred from the first value; set date_format to be sure)"
+        reading = read_dates(values, date_format, hint)
+        given = values.astype("string").str.strip().fillna("") != ""
+        parsed, how = reading.values[given], reading.how
     if not parsed.notna().any():
         return f"dates: {how}; no value could be read"
     return (f"dates: {how}; {parsed.min():%Y-%m-%d} to {parsed.max():%Y-%m-%d}"

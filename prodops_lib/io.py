@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -23,6 +24,7 @@ from typing import Literal
 
 import pandas as pd
 
+from prodops_lib.dates import read_dates
 from prodops_lib.params import files_read, project_root, resolve_path
 from prodops_lib.privacy import map_text, redact
 
@@ -35,6 +37,9 @@ __all__ = [
     "InputError",
     "OutputError",
     "Schema",
+    "delimiter_hint",
+    "diagnose_csv",
+    "existing_file",
     "file_sha256",
     "load_table",
     "read_csv_written",
@@ -49,6 +54,7 @@ ColumnType = Literal["string", "int", "float", "bool", "date", "datetime"]
 # the warnings of `prodops check` for one report, saved in its results folder by the runner
 CHECK_WARNINGS = "check_warnings.json"
 SPREADSHEET_SUFFIXES = frozenset({".xlsx", ".xlsm", ".xlsb", ".xls", ".ods"})
+JSON_SUFFIXES = frozenset({".json", ".jsonl", ".ndjson"})
 _TRUE = {"true", "t", "yes", "y", "1"}
 _FALSE = {"false", "f", "no", "n", "0"}
 
@@ -76,6 +82,7 @@ class Column:
     nullable: bool = True
     allowed: tuple[str, ...] | None = None
     date_format: str | None = None
+    date_hint: str | None = None  # the source's usual format, tried first when date_format is not set
     minimum: float | None = None
     maximum: float | None = None
     on_invalid: Literal["error", "drop"] = "error"
@@ -252,6 +259,27 @@ def file_sha256(path: str | Path) -> str:
 # --------------------------------------------------------------------------- reading
 
 
+def existing_file(source: str | Path, label: str) -> Path:
+    """The path of ``source``, or a one-line error: not found, a folder, or 0 bytes."""
+    path = resolve_path(source)
+    if not path.exists():
+        raise InputError(f"{label}: file not found (looked at {path}); check the path or run `prodops sample-data`")
+    if path.is_dir():
+        raise InputError(f"{label}: is a folder, not a file; name the CSV, Excel or parquet file inside it")
+    if path.stat().st_size == 0:
+        raise InputError(f"{label}: the file is empty (0 bytes); export it again")
+    return path
+
+
+def diagnose_csv(path: Path, label: str, *, delimiter: str = ",", encoding: str = "utf-8") -> None:
+    """Raise the message :func:`read_frame` gives for a CSV that another reader (DuckDB)
+    could not read or found empty: not UTF-8, no header, a header and no rows, a row with
+    too many fields. Returns quietly when pandas reads the file."""
+    if path.suffix.lower() not in {".csv", ".tsv", ".txt"}:
+        return
+    read_frame(path, delimiter=delimiter, encoding=encoding)
+
+
 def read_frame(
     source: str | Path | SQL | pd.DataFrame,
     *,
@@ -271,13 +299,7 @@ def read_frame(
     if isinstance(source, SQL):
         return _read_sql(source), source.name, None
     label = str(source)
-    path = resolve_path(source)
-    if not path.exists():
-        raise InputError(f"{label}: file not found (looked at {path}); check the path or run `prodops sample-data`")
-    if path.is_dir():
-        raise InputError(f"{label}: is a folder, not a file; name the CSV, Excel or parquet file inside it")
-    if path.stat().st_size == 0:
-        raise InputError(f"{label}: the file is empty (0 bytes); export it again")
+    path = existing_file(source, label)
     suffix = path.suffix.lower()
     if sheet is not None and suffix not in SPREADSHEET_SUFFIXES:
         raise InputError(f"{label}: sheet {sheet!r} is set but the file is not a workbook; "
@@ -291,8 +313,11 @@ def read_frame(
         frame = _read_csv(path, label, "\t" if suffix == ".tsv" else delimiter, encoding, expected_columns)
     elif suffix in SPREADSHEET_SUFFIXES:
         frame = _read_sheet(path, label, sheet, expected_columns)
+    elif suffix in JSON_SUFFIXES:
+        frame = _read_json(path, label)
     else:
-        raise InputError(f"{label}: unsupported file type {suffix!r}; use .csv, .tsv, .xlsx (.xlsm, .xls, .ods) or .parquet")
+        raise InputError(f"{label}: unsupported file type {suffix!r}; use .csv, .tsv, .xlsx (.xlsm, .xls, .ods), "
+                         ".parquet or .json")
     if frame.empty and not allow_empty and suffix not in {".parquet", ".pq"}:
         raise InputError(f"{label}: has a header but no data rows{_sheet_note(frame)}")
     return frame, label, path
@@ -351,6 +376,15 @@ def _field_count_message(path: Path, label: str, delimiter: str, encoding: str, 
     return f"{label}: a row has more fields than the header; quote text that contains {delimiter!r}"
 
 
+def delimiter_hint(columns: Sequence[str]) -> str:
+    """When a file's header came out as one column holding separators ("a;b;c"), the advice to
+    set the delimiter, else ""."""
+    if len(columns) == 1 and (separator := _guess_delimiter(str(columns[0]), ",")):
+        return (f"the header is one column, {str(columns[0])[:60]!r}: the file looks separated by {separator!r}; "
+                f"set delimiter: {separator!r}")
+    return ""
+
+
 def _guess_delimiter(line: str, current: str) -> str | None:
     counts = {d: line.count(d) for d in (",", ";", "\t", "|") if d != current}
     best = max(counts, key=counts.get)
@@ -379,6 +413,21 @@ def _encoding_error(label: str, path: Path, encoding: str) -> InputError:
 # A workbook saved with a password is an OLE compound file wrapping the encrypted package.
 _OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 _HEADER_SEARCH = 20  # rows searched for the header below a title
+
+
+def _read_json(path: Path, label: str) -> pd.DataFrame:
+    from prodops_lib.records import JSONShapeError, read_json_records
+
+    try:
+        return read_json_records(path)
+    except UnicodeDecodeError as error:
+        raise InputError(f"{label}: not UTF-8 text (byte {error.object[error.start]:#04x} at offset "
+                         f"{error.start}); JSON files are UTF-8, export it again") from None
+    except json.JSONDecodeError as error:
+        raise InputError(f"{label}: not valid JSON at line {error.lineno}, column {error.colno} ({error.msg}); "
+                         "export it again") from None
+    except JSONShapeError as error:
+        raise InputError(f"{label}: {error}") from None
 
 
 def _read_sheet(path: Path, label: str, sheet: str | None, expected: Sequence[str] = ()) -> pd.DataFrame:
@@ -594,6 +643,14 @@ def validate(
             frame[column.name] = frame[column.name].map(
                 lambda cell: _timestamp_text(cell) if isinstance(cell, pd.Timestamp) else cell).astype("string")
         converted, invalid = _convert_column(frame[column.name], column)
+        if column.type in ("date", "datetime"):
+            if invalid.sum() > 0.5 * frame[column.name].notna().sum():
+                raise InputError(_date_format_message(label, column, frame, invalid, csv_lines))
+            frame.attrs["date_readings"] = {**frame.attrs.get("date_readings", {}),
+                                            column.name: converted.attrs.get("date_reading", "")}
+            if not column.date_format and converted.attrs.get("date_reading", "").startswith(("format", "ISO")):
+                # for the messages: the format the rest of the column was read with
+                column = dataclasses.replace(column, date_format=converted.attrs.get("date_format") or "ISO 8601")
         missing = converted.isna() & ~invalid if not column.nullable else pd.Series(False, index=frame.index)
         for mask, reason in ((invalid, _reason(column)), (missing, "missing value")):
             if not mask.any():
@@ -614,12 +671,29 @@ def validate(
     return frame
 
 
+def _date_format_message(label: str, column: Column, frame: pd.DataFrame, invalid: pd.Series,
+                         csv_lines: bool) -> str:
+    """Most of a date column unreadable is a format to set, not values to fix: the message
+    says so, with the format the values look like when one reads them."""
+    first = invalid.to_numpy().nonzero()[0][0]
+    raw = frame[column.name].iloc[first]
+    count = f"{int(invalid.sum()):,} of {int(frame[column.name].notna().sum()):,} values"
+    detected = read_dates(frame[column.name].astype("string"))
+    advice = (f"they read as {detected.how.removesuffix(' (detected)')}; set date_format: '{detected.format}'"
+              if detected.format and detected.unreadable < invalid.sum() else
+              "set date_format to their format (for example '%d.%m.%Y %H:%M'; codes as in Python's strftime)")
+    setting = f"with date_format {column.date_format!r}" if column.date_format else "as dates"
+    return (f"{label}: column {column.name!r}: {count} cannot be read {setting} (first: {raw!r}, "
+            f"{_row_number(frame, first, csv_lines)}); {advice}")
+
+
 def _missing_message(label: str, name: str, columns: Iterable[str], where: str = "") -> str:
     import difflib
 
     present = [str(c) for c in columns]
     close = difflib.get_close_matches(name, present, n=1, cutoff=0.6)
     hint = f"did you mean {close[0]!r}?" if close else "columns present: " + ", ".join(present[:12])
+    hint = delimiter_hint(present) or hint
     return f"{label}: required column {name!r} is missing{(' ' + where) if where else ''}; {hint}"
 
 
@@ -666,45 +740,43 @@ def _convert_column(values: pd.Series, column: Column) -> tuple[pd.Series, pd.Se
         converted[lowered.isin(_FALSE)] = False
         bad = present & converted.isna()
     else:
-        converted = _to_datetimes(values, column.date_format)
+        converted = _to_datetimes(values, column)
+        noted = dict(converted.attrs)
         if getattr(converted.dt, "tz", None) is not None:
             converted = converted.dt.tz_convert("UTC").dt.tz_localize(None)
         if column.type == "date":
             converted = converted.dt.normalize()
+        converted.attrs.update(noted)
         bad = present & converted.isna()
     if column.allowed is not None:
         bad = bad | (converted.notna() & ~converted.astype("string").isin(column.allowed))
     return converted, bad.fillna(False).astype(bool)
 
 
-def _to_datetimes(values: pd.Series, date_format: str | None) -> pd.Series:
+def _to_datetimes(values: pd.Series, column: Column) -> pd.Series:
     """Date-times from a column: date cells of a worksheet (timestamps) as they are, text
-    through :func:`_parse_dates` (so a ``date_format`` for text never rejects a real date)."""
+    read with one format for the column (:func:`prodops_lib.dates.read_dates`), so a
+    ``date_format`` for text never rejects a real date."""
     if pd.api.types.is_datetime64_any_dtype(values):
-        return values
+        return _noted(values, None, "date cells")
     if values.dtype == object:
         native = values.map(lambda cell: isinstance(cell, dt.datetime | dt.date)).astype(bool)
         if native.any():
             stamps = pd.to_datetime(values.where(native), utc=True)
             if native.all():
                 return stamps
-            return _parse_dates(values.where(~native).astype("string"), date_format).where(~native, stamps)
-    return _parse_dates(values, date_format)
+            text = values.where(~native).astype("string")
+            reading = read_dates(text, column.date_format, column.date_hint)
+            return _noted(reading.values.where(~native, stamps), reading.format, reading.how + " and date cells")
+    reading = read_dates(values, column.date_format, column.date_hint)
+    return _noted(reading.values, reading.format, reading.how)
 
 
-def _parse_dates(values: pd.Series, date_format: str | None) -> pd.Series:
-    """Dates with one format for the whole column: the declared one, else ISO 8601, else the
-    format pandas infers from the first value. Never value by value, which would read
-    03/10/2026 as March and 13/10/2026 as October in the same column. Offsets become UTC."""
-    if date_format:
-        return pd.to_datetime(values, format=date_format, errors="coerce", utc=True)
-    iso = pd.to_datetime(values, format="ISO8601", errors="coerce", utc=True)
-    if iso.notna().sum() == values.notna().sum():
-        return iso
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", UserWarning)  # "could not infer format": the NaT is reported
-        inferred = pd.to_datetime(values, errors="coerce", utc=True)
-    return inferred if inferred.notna().sum() > iso.notna().sum() else iso
+def _noted(values: pd.Series, date_format: str | None, how: str) -> pd.Series:
+    """The dates, noting how they were read: the format for messages about the others, and
+    the words ``prodops check`` prints."""
+    values.attrs.update(date_format=date_format, date_reading=how)
+    return values
 
 
 def _problem(column: Column, raw: object) -> str:

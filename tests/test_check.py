@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from prodops_lib import params
 from prodops_lib.report import cli
 from prodops_lib.report.check import check_bundle, last_common_month
 from prodops_lib.report.run import run_bundle
@@ -26,7 +27,7 @@ def test_the_sample_bundle_checks_clean_and_says_what_feedback_will_read(capsys)
     assert "nps, 2026-10 and the 5 months before: 712 rows read, 5 dropped (empty text: 5)" in out
     assert "support      216      201      218      208      234      202" in out
     assert "ab_checkout_redesign (parameters/ab_checkout_redesign.yaml): ok" in out
-    assert "monthly_review (parameters/monthly_review.yaml): not checked" in out
+    assert "monthly_review (parameters/monthly_review.yaml): ok\n  taxonomy: data/sample/taxonomy.yaml (8 product themes, 2 engineering-only)" in out
     assert out.rstrip().endswith("3 report(s) checked: 0 with unusable inputs, 0 warning(s)")
 
 
@@ -55,7 +56,7 @@ def test_dates_not_in_iso_are_inferred_and_the_last_month_with_data_is_the_defau
     bundle = _feedback_bundle(tmp_path, "when,comment,stars\n" + rows, "{text: comment, date: when, rating: stars}")
     [result] = check_bundle(bundle)
     text = result.to_text()
-    assert "dates: format %d/%m/%Y (inferred from the first value; set date_format to be sure); " \
+    assert "dates: format %d/%m/%Y (detected); " \
            "2026-08-13 to 2026-09-14" in text
     assert "rating: 4 of 4 rows have one" in text
     assert result.check.months == ["2026-08", "2026-09"] and last_common_month([result]) == "2026-09"
@@ -89,8 +90,8 @@ def test_the_allocation_check_shows_the_preset_the_rules_matches_and_a_rule_that
     out = capsys.readouterr().out
     assert "work items: data/sample/allocation/jira_export.csv (tracker preset jira)" in out
     assert "labels ← Labels + Labels.1 + Labels.2" in out and "columns not used: Issue id" in out
-    assert "time fields read in seconds; labels and components one value per column" in out
-    assert "dates: format %d/%b/%y %I:%M %p; 2026-04-18 to 2026-10-31 (resolved)" in out
+    assert "time fields read in seconds\n    Labels, Labels.1, Labels.2, Component/s: one value per cell\n" in out
+    assert "dates: format %d/%b/%y %I:%M %p (the tracker's usual format); 2026-04-18 to 2026-10-31 (resolved)" in out
     # the sample's known bad worklog rows, counted as the report's appendix counts them
     assert "worklogs: 15,010 rows read, 3 dropped (column 'Time Spent Seconds': below 0 or not a number: 3)" in out
     assert "2,505 items; 5% unclassified" in out
@@ -160,3 +161,34 @@ def test_a_relative_bundle_path_is_read_from_the_working_directory(tmp_path, mon
     monkeypatch.chdir(tmp_path)
     cli.main(["check", "--bundle", bundle.name])
     assert "fb (" in capsys.readouterr().out  # found beside the user, not in the project
+
+
+def test_the_review_check_names_themes_the_taxonomy_does_not_list_and_reports_not_in_the_bundle(tmp_path):
+    root = params.project_root()
+    taxonomy = (root / "data/sample/taxonomy.yaml").read_text(encoding="utf-8").replace(
+        '{name: "Onboarding", ', '{name: "Onboarding flow", ')
+    (tmp_path / "taxonomy.yaml").write_text(taxonomy, encoding="utf-8")
+    (tmp_path / "review.yaml").write_text(
+        f"taxonomy: {tmp_path / 'taxonomy.yaml'}\n"
+        "sources: {allocation: resource_allocation, feedback: feedback_clustering, "
+        "experiments: [ab_onboarding_checklist, ab_gone]}\n", encoding="utf-8")
+    bundle = tmp_path / "bundle.yaml"
+    bundle.write_text(
+        "title: t\nreports:\n"
+        f"  - {{name: ab_onboarding_checklist, notebook: {root}/notebooks/ab_test.ipynb, "
+        f"parameters: {root}/parameters/ab_onboarding_checklist.yaml}}\n"
+        f"  - {{name: resource_allocation, notebook: {root}/notebooks/resource_allocation.ipynb, "
+        f"parameters: {root}/parameters/resource_allocation.yaml}}\n"
+        f"  - {{name: monthly_review, notebook: {root}/notebooks/monthly_review.ipynb, parameters: {tmp_path / 'review.yaml'}}}\n",
+        encoding="utf-8")
+    [review] = check_bundle(bundle, only=["monthly_review"])
+    assert review.check.warnings == [
+        "sources.feedback names 'feedback_clustering', which is not a report of this bundle; the review will show it "
+        "as missing (reports: ab_onboarding_checklist, resource_allocation, monthly_review)",
+        "sources.experiments[1] names 'ab_gone', which is not a report of this bundle; the review will show it as "
+        "missing (reports: ab_onboarding_checklist, resource_allocation, monthly_review)",
+        "theme rules (resource_allocation) uses theme(s) the taxonomy does not list: 'Onboarding'; rename them as in "
+        "the taxonomy, or the review cannot set their demand against their effort",
+        "experiment theme (ab_onboarding_checklist) uses theme(s) the taxonomy does not list: 'Onboarding'; rename "
+        "them as in the taxonomy, or the review cannot set their demand against their effort",
+    ]

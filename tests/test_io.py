@@ -182,13 +182,15 @@ def test_the_encoding_error_gives_the_offset_in_the_file(tmp_path):
 
 
 def test_a_date_column_is_read_with_one_format(tmp_path):
-    path = write(tmp_path, "day\n03/10/2026\n13/10/2026\n")
-    frame = io.load_table(path, Schema(Column("day", "date", date_format="%d/%m/%Y")))
-    assert frame["day"].tolist() == [pd.Timestamp("2026-10-03"), pd.Timestamp("2026-10-13")]
+    path = write(tmp_path, "day\n03/10/2026\n13/10/2026\n04/10/2026\nlater\n")
+    frame = io.load_table(path, Schema(Column("day", "date", date_format="%d/%m/%Y", on_invalid="drop")),
+                          log=DropLog())
+    assert frame["day"].tolist() == [pd.Timestamp("2026-10-03"), pd.Timestamp("2026-10-13"), pd.Timestamp("2026-10-04")]
     log = DropLog()
-    inferred = io.load_table(path, Schema(Column("day", "date", on_invalid="drop")), log=log, label="d.csv")
-    # one format inferred from the first value (month first): 13/10 does not fit it, and is dropped
-    assert inferred["day"].tolist() == [pd.Timestamp("2026-03-10")]
+    detected = io.load_table(path, Schema(Column("day", "date", on_invalid="drop")), log=log, label="d.csv")
+    # day first reads 3 values, month first only 2 (13/10 has no 13th month): never 03/10 as
+    # March next to 13/10 as October, which reading value by value would give
+    assert detected["day"].tolist() == [pd.Timestamp("2026-10-03"), pd.Timestamp("2026-10-13"), pd.Timestamp("2026-10-04")]
     assert log.dropped("d.csv") == 1
 
 

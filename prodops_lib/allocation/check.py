@@ -33,13 +33,15 @@ def check_allocation(settings: AllocationParams, period: str | None = None) -> I
     mapping = {name: copies(items.raw, column) or column for name, column in items.columns.items()}
     check.lines.extend("  " + line for line in describe_columns(list(items.raw.columns), mapping))
     unit = spec.time_unit or preset.time_unit
-    separator = preset.separator
-    check.lines.append(f"  time fields read in {unit}; labels and components "
-                       + (f"split at {separator!r} (list text such as ['a', 'b'] is read too)" if separator
-                          else "one value per column, repeated columns joined"))
+    check.lines.append(f"  time fields read in {unit}")
+    columns_read: dict[str, list[str]] = {}
+    for column, how in items.tag_reading.items():
+        columns_read.setdefault(how, []).append(column)
+    check.lines.extend(f"  {', '.join(columns)}: {how}" for how, columns in columns_read.items())
     date_column = items.columns.get(settings.item_date)
     if date_column and date_column in items.raw.columns:
-        check.lines.append("  " + date_reading(items.raw[date_column], spec.date_format or preset.date_format)
+        read_as = items.raw.attrs.get("date_readings", {}).get(date_column, "")
+        check.lines.append("  " + date_reading(items.raw[date_column], spec.date_format, preset.date_format, read_as)
                            + f" ({settings.item_date})")
     check.lines.append(f"  effort measured as {UNIT_LABELS[settings.unit]}")
     for entry in log.inputs:

@@ -22,6 +22,7 @@ from typing import Any, Literal
 from prodops_lib.params import ParameterError, build, parse_period
 
 __all__ = [
+    "MIN_EFFORT",
     "TAG_CRITERIA",
     "UNIT_LABELS",
     "AllocationParams",
@@ -46,6 +47,13 @@ UNIT_LABELS: dict[str, str] = {
     "item_count": "work items",
     "days_in_progress": "days in progress",
     "person_months": "person-months",
+}
+# The least effort in a month that supports a verdict on shares and gaps to plan: about two
+# person-weeks of hours, or the same order of points or items. Below it one item moves a share
+# by tens of points ("misallocation 50%" from 8 hours), so the report says there is too little.
+MIN_EFFORT: dict[str, float] = {
+    "logged_hours": 80.0, "time_spent": 80.0, "story_points": 20.0, "item_count": 20.0,
+    "days_in_progress": 20.0, "person_months": 0.5,
 }
 # Criteria that are tags people put on the item on purpose: they beat inheritance.
 TAG_CRITERIA = ("labels", "components", "epics")
@@ -151,7 +159,7 @@ class TableSource:
     """
 
     path: str
-    columns: dict[str, str] = field(default_factory=dict)
+    columns: dict[str, str | list[str]] = field(default_factory=dict)
     date_format: str | None = None
     time_unit: TimeUnit | None = None
     delimiter: str = ","
@@ -160,9 +168,12 @@ class TableSource:
 
 @dataclass(frozen=True)
 class ItemSource(TableSource):
-    """A tracker's work-item export; ``tracker`` picks the default column names."""
+    """A tracker's work-item export; ``tracker`` picks the default column names.
+    ``label_separator`` splits label and component cells (``" "`` at any whitespace); unset,
+    the tracker's separator is used, or one is detected, and list text is always read."""
 
     tracker: Tracker = "jira"
+    label_separator: str | None = None
 
 
 @dataclass(frozen=True)
@@ -201,7 +212,9 @@ class AllocationParams:
     story points, item count) by resolution or creation. ``unknown_people`` says what happens to
     worklogs whose author is not in the people file: ``keep`` (team "Unknown", reported) or
     ``drop`` (counted in the drop log). ``months_of_history`` ending at ``period``
-    (``null`` = everything).
+    (``null`` = everything). ``min_effort`` is the least effort in the period, in the unit, for
+    a verdict on shares and gaps (default per unit: :data:`MIN_EFFORT`); below it the report
+    shows the numbers but says there is too little effort to judge them.
     """
 
     sources: Sources
@@ -216,8 +229,15 @@ class AllocationParams:
     item_date: Literal["resolved", "created"] = "resolved"
     unknown_people: Literal["keep", "drop"] = "keep"
     unknown_team: str = "Unknown"
+    min_effort: float | None = None
+
+    @property
+    def effort_needed(self) -> float:
+        return MIN_EFFORT[self.unit] if self.min_effort is None else self.min_effort
 
     def __post_init__(self) -> None:
+        if self.min_effort is not None and self.min_effort < 0:
+            raise ValueError(f"min_effort: must be 0 or more, got {self.min_effort}")
         if isinstance(self.rules, dict):
             object.__setattr__(self, "rules", build(ThemeRules, self.rules, source="rules"))
         elif not isinstance(self.rules, (str, ThemeRules)):

@@ -20,7 +20,15 @@ from prodops_lib.io import Column, DropLog, InputError, Schema
 from prodops_lib.params import load as load_parameters
 
 from .config import AllocationParams, TableSource, ThemeRules
-from .sources import HOURS_PER, WorkItems, as_category, column_mapping, load_items
+from .sources import (
+    HOURS_PER,
+    WorkItems,
+    as_category,
+    column_mapping,
+    composed_key,
+    csv_lines,
+    load_items,
+)
 from .themes import fields_used
 
 __all__ = ["AllocationInputs", "load_inputs", "load_people", "load_rules", "load_targets", "load_worklogs"]
@@ -47,6 +55,7 @@ def load_worklogs(
     data = source.path if isinstance(source, TableSource) else source
     mapping = column_mapping(WORKLOG_COLUMNS, spec.columns, label, tuple(WORKLOG_COLUMNS))
     log = log if log is not None else DropLog()
+    _one_column_each(mapping, label, except_key=True)
     schema = Schema(
         Column(mapping["key"], nullable=False, on_invalid="drop"),
         Column(mapping["author"], nullable=False, on_invalid="drop"),
@@ -55,7 +64,13 @@ def load_worklogs(
         Column(mapping["date"], "datetime", date_format=spec.date_format, nullable=False, on_invalid="drop"),
         Column(mapping["time"], "float", minimum=0, nullable=False, on_invalid="drop"),
     )
-    frame = io.load_table(data, schema, log=log, label=label, delimiter=spec.delimiter, encoding=spec.encoding)
+    if isinstance(mapping["key"], str):
+        frame = io.load_table(data, schema, log=log, label=label, delimiter=spec.delimiter, encoding=spec.encoding)
+    else:  # a key made of several columns, as the items' key is
+        raw = io.load_table(data, None, log=log, label=label, delimiter=spec.delimiter, encoding=spec.encoding)
+        mapping["key"] = composed_key(raw, list(mapping["key"]), label, "worklogs columns.key")
+        frame = io.validate(raw, Schema(Column(mapping["key"], nullable=False, on_invalid="drop"), *schema.columns[1:]),
+                            label=label, log=log, csv_lines=csv_lines(data))
     return pd.DataFrame({
         "key": frame[mapping["key"]].array,
         "author": as_category(frame[mapping["author"]]),
@@ -79,6 +94,7 @@ def load_people(
     spec = source if isinstance(source, TableSource) else TableSource(path="", columns={})
     data = source.path if isinstance(source, TableSource) else source
     mapping = column_mapping(PEOPLE_COLUMNS, spec.columns, label, tuple(PEOPLE_COLUMNS))
+    _one_column_each(mapping, label, except_key=False)
     schema = Schema(
         Column(mapping["person"], nullable=False), Column(mapping["team"], nullable=False),
         Column(mapping["fte"], "float", minimum=0, nullable=False),
@@ -105,6 +121,13 @@ def load_people(
         row = people[twice].iloc[0]
         raise InputError(f"{label}: {row['person']!r} has two rows taking effect on {row['effective_from']:%Y-%m-%d}; keep one per date")
     return people.sort_values(["person", "effective_from"], ignore_index=True)
+
+
+def _one_column_each(mapping: dict, label: str, *, except_key: bool) -> None:
+    for name, column in mapping.items():
+        if not isinstance(column, str) and not (except_key and name == "key"):
+            raise InputError(f"{label}: columns.{name} lists several columns; "
+                             + ("only the key may be composed of several columns" if except_key else "name one column"))
 
 
 def load_targets(
@@ -169,7 +192,8 @@ def load_inputs(settings: AllocationParams, log: DropLog) -> AllocationInputs:
     spec = settings.sources.items
     items = load_items(spec.path, tracker=spec.tracker, columns=spec.columns, date_format=spec.date_format,
                        time_unit=spec.time_unit, needed=needed, delimiter=spec.delimiter,
-                       encoding=spec.encoding, log=log)
+                       encoding=spec.encoding, log=log, label_separator=spec.label_separator,
+                       setting="sources.items.columns")
     worklogs = load_worklogs(settings.sources.worklogs, log=log) if settings.sources.worklogs else None
     people = load_people(settings.sources.people, log=log) if settings.sources.people else None
     targets = load_targets(settings.targets, log=log) if settings.targets is not None else None

@@ -41,6 +41,7 @@ class Allocation:
     concentration: Concentration
     cost: CostByTheme | None
     estimates: EstimateAccuracy | None
+    effort_needed: float = 0.0  # the least effort in the period for a verdict (min_effort)
 
     @property
     def period(self) -> str:
@@ -68,9 +69,25 @@ class Allocation:
         org = self.shares.frame
         return float(org.loc[(org["team"] == ORGANISATION) & (org["month"] == self.period), "effort"].sum())
 
+    @property
+    def too_little(self) -> bool:
+        """Too little effort in the period for a verdict on shares and gaps (``min_effort``)."""
+        return self.period_total() < self.effort_needed
+
+    def too_little_note(self) -> str:
+        """The plain sentence the page leads with when :attr:`too_little`, else ""."""
+        if not self.too_little:
+            return ""
+        return (f"Too little effort in {self.period} for a verdict: {self.period_total():,.1f} {self.unit_label}, "
+                f"under the {self.effort_needed:,g} that min_effort asks for. The shares below move by many points "
+                "with a single item; read them as a list of what was worked on, not as gaps to plan.")
+
     def headline(self) -> tuple[str, str]:
         """One sentence for the report index and its tone (good / warning / bad)."""
         unclassified = f"{self.unclassified_share():.1%} unclassified"
+        if self.too_little:
+            return (f"{self.period}: too little effort for a verdict ({self.period_total():,.1f} {self.unit_label}, "
+                    f"under the {self.effort_needed:,g} needed).", "warning")
         if self.targets is None:
             top = self._top_themes(1)[0]
             return f"{self.period}: {top}; {unclassified}.", "neutral"
@@ -90,8 +107,12 @@ class Allocation:
     def kpis(self) -> list[Kpi]:
         """The summary cards: effort this month, the biggest gap, misallocation, unclassified
         share and (with costs) the capitalisable share."""
-        cards = [Kpi(f"Effort, {self.period}", f"{self.period_total():,.0f}", self.unit_label)]
-        if self.targets is not None:
+        cards = [Kpi(f"Effort, {self.period}", f"{self.period_total():,.0f}", self.unit_label,
+                     "warning" if self.too_little else "neutral")]
+        if self.too_little:
+            cards.append(Kpi("Verdict", "Too little effort",
+                             f"under the {self.effort_needed:,g} {self.unit_label} needed to judge gaps to plan", "warning"))
+        elif self.targets is not None:
             gap = self.targets.biggest_gaps(n=1).iloc[0]
             tone = {"off target": "bad", "drifting": "warning"}.get(gap["status"], "good")
             cards.append(Kpi("Biggest gap to plan", f"{gap['deviation_pp']:+.1f} pp",
@@ -142,9 +163,10 @@ class Allocation:
     def summary_points(self) -> list[str]:
         """The executive summary: where effort went, the gaps to plan, the trend, what is
         unclassified — in that order, in plain words."""
-        points = [f"Where effort went in {self.period} ({self.period_total():,.0f} {self.unit_label}): "
-                  + ", ".join(self._top_themes(3)) + "."]
-        if self.targets is not None:
+        points = [self.too_little_note()] if self.too_little else []
+        points.append(f"Where effort went in {self.period} ({self.period_total():,.0f} {self.unit_label}): "
+                      + ", ".join(self._top_themes(3)) + ".")
+        if self.targets is not None and not self.too_little:
             gaps = []
             for row in self.targets.biggest_gaps(n=2).itertuples():
                 direction = "over" if row.deviation_pp > 0 else "under"
@@ -193,6 +215,7 @@ def analyse(inputs: AllocationInputs, settings: AllocationParams, log: DropLog) 
         cost=cost_by_theme(effort, capitalizable),
         estimates=estimate_vs_actual(inputs.items, classification, worklogs=inputs.worklogs,
                                      logged_hours=effort.logged_by_item, months=list(effort.months)),
+        effort_needed=settings.effort_needed,
     )
 
 

@@ -14,6 +14,7 @@ the rules or the unit need.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -28,7 +29,8 @@ import pyarrow.compute as pc
 from prodops_lib import io
 from prodops_lib.io import Column, DropLog, InputError, Schema
 
-__all__ = ["ITEM_FIELDS", "TRACKERS", "WorkItems", "as_category", "column_mapping", "copies", "load_items", "text_codes"]
+__all__ = ["ITEM_FIELDS", "TRACKERS", "WorkItems", "as_category", "cell_values", "column_mapping", "composed_key", "copies",
+           "csv_lines", "detect_separator", "load_items", "text_codes"]
 
 ITEM_FIELDS = ("key", "issue_type", "summary", "status", "project", "labels", "components",
                "epic", "parent", "story_points", "estimate", "time_spent", "created", "started",
@@ -41,35 +43,41 @@ HOURS_PER = {"seconds": 1 / 3600, "minutes": 1 / 60, "hours": 1.0}
 
 @dataclass(frozen=True)
 class TrackerPreset:
-    """A tracker's usual export: column names, date format, time unit, label separator."""
+    """A tracker's usual export: column names (several where versions of the export differ:
+    the first present is read), date format, time unit, label separator."""
 
-    columns: Mapping[str, str]
+    columns: Mapping[str, str | tuple[str, ...]]
     date_format: str | None
     time_unit: str
     separator: str | None  # None: one column per value (Jira); else values share one cell
 
 
 TRACKERS: dict[str, TrackerPreset] = {
+    # Jira Server/Data Center and Cloud CSV ("Export CSV (all fields)"), and the REST API's
+    # JSON, whose field ids prodops_lib.records renames to these headers
     "jira": TrackerPreset({
         "key": "Issue key", "issue_type": "Issue Type", "summary": "Summary", "status": "Status",
-        "project": "Project", "labels": "Labels", "components": "Component/s",
-        "epic": "Custom field (Epic Link)", "parent": "Parent",
-        "story_points": "Custom field (Story Points)", "estimate": "Original Estimate",
-        "time_spent": "Time Spent", "created": "Created", "resolved": "Resolved",
-        "assignee": "Assignee"}, "%d/%b/%y %I:%M %p", "seconds", None),
+        "project": ("Project", "Project name"), "labels": "Labels", "components": "Component/s",
+        "epic": "Custom field (Epic Link)", "parent": ("Parent", "Parent id"),
+        "story_points": ("Custom field (Story Points)", "Custom field (Story point estimate)"),
+        "estimate": "Original Estimate", "time_spent": "Time Spent", "created": "Created",
+        "resolved": "Resolved", "assignee": "Assignee"}, "%d/%b/%y %I:%M %p", "seconds", None),
+    # `gh issue list --json ...` (camelCase) or the REST API (snake_case), as JSON or CSV
     "github": TrackerPreset({
         "key": "number", "summary": "title", "status": "state", "labels": "labels",
-        "project": "milestone", "created": "createdAt", "resolved": "closedAt",
+        "project": "milestone", "created": ("createdAt", "created_at"), "resolved": ("closedAt", "closed_at"),
         "assignee": "assignees"}, None, "hours", ","),
+    # Linear's CSV export (Settings → Import/export)
     "linear": TrackerPreset({
         "key": "ID", "summary": "Title", "status": "Status", "labels": "Labels",
-        "project": "Project", "story_points": "Estimate", "parent": "Parent issue",
+        "project": ("Project", "Team"), "story_points": "Estimate", "parent": "Parent issue",
         "created": "Created", "started": "Started", "resolved": "Completed",
         "assignee": "Assignee"}, None, "hours", ","),
+    # an Azure Boards query exported to CSV; the Scrum process calls points Effort, CMMI Size
     "azure_devops": TrackerPreset({
         "key": "ID", "issue_type": "Work Item Type", "summary": "Title", "status": "State",
         "labels": "Tags", "project": "Area Path", "parent": "Parent",
-        "story_points": "Story Points", "estimate": "Original Estimate",
+        "story_points": ("Story Points", "Effort", "Size"), "estimate": "Original Estimate",
         "time_spent": "Completed Work", "created": "Created Date",
         "started": "Activated Date", "resolved": "Closed Date", "assignee": "Assigned To"},
         None, "hours", ";"),
@@ -89,6 +97,7 @@ class WorkItems:
     label: str
     columns: Mapping[str, str]
     fields: tuple[str, ...]
+    tag_reading: Mapping[str, str] = dataclasses.field(default_factory=dict)  # label column → how its cells were read
 
     @cached_property
     def key_index(self) -> pd.Index:
@@ -165,8 +174,8 @@ def as_category(values: pd.Series) -> pd.Categorical:
     return pd.Categorical.from_codes(codes, categories=pd.Index(distinct, dtype=object).astype("string"))
 
 
-def column_mapping(defaults: Mapping[str, str], overrides: Mapping[str, str] | None, where: str,
-             known: tuple[str, ...]) -> dict[str, str]:
+def column_mapping(defaults: Mapping[str, object], overrides: Mapping[str, object] | None, where: str,
+                   known: tuple[str, ...]) -> dict:
     for name in overrides or {}:
         if name not in known:
             import difflib
@@ -177,7 +186,7 @@ def column_mapping(defaults: Mapping[str, str], overrides: Mapping[str, str] | N
     return {**defaults, **(overrides or {})}
 
 
-def _csv_lines(data: object) -> bool:
+def csv_lines(data: object) -> bool:
     return isinstance(data, (str, Path)) and Path(str(data)).suffix.lower() in {".csv", ".tsv", ".txt"}
 
 
@@ -199,12 +208,16 @@ def load_items(
     encoding: str = "utf-8",
     log: DropLog | None = None,
     label: str = "work items",
+    label_separator: str | None = None,
+    setting: str = "",
 ) -> WorkItems:
     """Read a work-item export into :class:`WorkItems`.
 
     ``needed`` names the fields the analysis will use (the unit, the rules); one that the
-    export lacks is an error naming the column looked for and how to map it. Times
-    (``estimate``, ``time_spent``) become hours. Keys must be present and unique.
+    export lacks is an error naming the column looked for, the parameter that maps it
+    (``setting``, e.g. ``sources.items.columns``) and the columns present. A key given as
+    several columns is their values joined by "-". Times (``estimate``, ``time_spent``)
+    become hours. Keys must be present and unique.
     """
     if tracker not in TRACKERS:
         raise InputError(f"{label}: tracker {tracker!r} is not one of {', '.join(TRACKERS)}")
@@ -212,25 +225,45 @@ def load_items(
     mapping = column_mapping(preset.columns, columns, label, ITEM_FIELDS)
     raw = io.load_table(data, None, log=log, label=label, delimiter=delimiter, encoding=encoding)
     raw.columns = [str(c) for c in raw.columns]
+    where = f"{setting}.{{}}" if setting else "columns.{}"
+    if not isinstance(mapping["key"], str) and (columns or {}).get("key") is not None:
+        mapping["key"] = composed_key(raw, list(mapping["key"]), label, where.format("key"))
     needed_fields = {"key", *needed}
     present: dict[str, list[str]] = {}
-    for name, column in mapping.items():
-        found = copies(raw, column) if name in MULTI_VALUED else [column] * (column in raw.columns)
+    resolved: dict[str, str] = {}
+    for name, spec in mapping.items():
+        options = (spec,) if isinstance(spec, str) else tuple(spec)
+        if name != "key" and name in (columns or {}) and len(options) > 1:
+            raise InputError(f"{label}: {where.format(name)} lists several columns; only the key may be "
+                             "composed of several columns, so name one")
+        found: list[str] = []
+        for option in options:
+            found = copies(raw, option) if name in MULTI_VALUED else [option] * (option in raw.columns)
+            if found:
+                break
+        resolved[name] = found[0] if found else options[0]
+        if found and name not in MULTI_VALUED and found[0] in raw.attrs.get("duplicate_columns", ()):
+            raise InputError(f"{label}: column {found[0]!r} ({name}) appears more than once in the header; "
+                             "remove or rename the extra column")
         if found:
             present[name] = found
         elif name in needed_fields or name in (columns or {}):
             why = "the key" if name == "key" else f"the {name} field"
+            looked = " or ".join(map(repr, options))
+            close = _closest(options[0], raw.columns)
             raise InputError(
-                f"{label}: column {column!r} ({why}) is missing; map it with "
-                f"columns.{name} in the parameters, or check the export"
-                + (f" (did you mean {_closest(column, raw.columns)!r}?)" if _closest(column, raw.columns) else "")
+                f"{label}: column {looked} ({why}) is missing; "
+                + (io.delimiter_hint(list(raw.columns)) or f"set {where.format(name)} to the export's column"
+                   + (f" (did you mean {close!r}?)" if close else "")
+                   + "; columns present: " + ", ".join(list(raw.columns)[:15])
+                   + (f" … ({len(raw.columns)} in all)" if len(raw.columns) > 15 else ""))
             )
-    fmt = date_format or preset.date_format
     schema = Schema(
-        *(Column(present[n][0], "datetime", date_format=fmt) for n in DATE_FIELDS if n in present),
+        *(Column(present[n][0], "datetime", date_format=date_format, date_hint=preset.date_format)
+          for n in DATE_FIELDS if n in present),
         *(Column(present[n][0], "float", minimum=0) for n in NUMERIC_FIELDS if n in present),
     )
-    typed = io.validate(raw, schema, label=label, log=log, csv_lines=_csv_lines(data))
+    typed = io.validate(raw, schema, label=label, log=log, csv_lines=csv_lines(data))
     typed = typed.reset_index(drop=True)
     items = pd.DataFrame(index=pd.RangeIndex(len(typed)))
     for name, found in present.items():
@@ -242,12 +275,27 @@ def load_items(
     for name in ("estimate", "time_spent"):
         if name in items:
             items[name] = items[name] * hours
-    _check_keys(items["key"], label, _csv_lines(data))
+    _check_keys(items["key"], label, csv_lines(data))
     for name in ("epic", "parent"):
         if name in items:
             items[name] = items[name].str.strip()
-    tags = _tags(typed, present, preset.separator)
-    return WorkItems(items, tags, typed, label, mapping, tuple(present))
+    tags, tag_reading = _tags(typed, present, preset.separator, label_separator)
+    return WorkItems(items, tags, typed, label, resolved, tuple(present), tag_reading)
+
+
+def composed_key(raw: pd.DataFrame, parts: list[str], label: str, setting: str) -> str:
+    """Add the key made of several columns (values joined by "-") to ``raw``; returns its name."""
+    missing = [part for part in parts if part not in raw.columns]
+    if missing:
+        raise InputError(f"{label}: {setting} names column {missing[0]!r}, which the export does not have; "
+                         "columns present: " + ", ".join(list(raw.columns)[:15]))
+    name = " + ".join(parts)
+    texts = [raw[part].astype("string").str.strip() for part in parts]
+    composed = texts[0]
+    for text in texts[1:]:
+        composed = composed + "-" + text  # a missing part leaves the key missing, which is an error
+    raw[name] = composed
+    return name
 
 
 def _closest(name: str, options: object) -> str | None:
@@ -258,8 +306,8 @@ def _closest(name: str, options: object) -> str | None:
 
 
 def _check_keys(keys: pd.Series, label: str, csv_lines: bool) -> None:
-    def where(position: int) -> str:
-        return f"line {position + 2}" if csv_lines else f"row {position}"
+    def where(position: int) -> str:  # as io names rows: the data row of a file, else the frame's row
+        return f"data row {position + 1}" if csv_lines else f"row {position}"
 
     missing = np.flatnonzero(keys.isna().to_numpy() | (keys.fillna("") == "").to_numpy())
     if len(missing):
@@ -277,22 +325,74 @@ def _check_keys(keys: pd.Series, label: str, csv_lines: bool) -> None:
         )
 
 
-def _tags(frame: pd.DataFrame, present: Mapping[str, list[str]], separator: str | None) -> pd.DataFrame:
-    """Long table (item row, field, value) of every label and component, case-folded."""
-    parts = []
+_LIST_TEXT = re.compile(r"^\s*\[(.*)\]\s*$", re.S)
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'" + r'|"((?:[^"\\]|\\.)*)"')
+SEPARATORS = (";", ",", "|")
+
+
+def cell_values(cell: str, separator: str | None) -> list[str]:
+    """The values in one label cell: list text (``['a', 'b']``, ``["a","b"]``, ``[a, b]``),
+    else the cell split at ``separator`` (``" "``: at any whitespace; None: the whole cell)."""
+    listed = _LIST_TEXT.match(cell)
+    if listed:
+        quoted = _QUOTED.findall(listed.group(1))
+        if quoted:
+            return [single or double for single, double in quoted]
+        return listed.group(1).split(",") if listed.group(1).strip() else []
+    if separator is None:
+        return [cell]
+    return cell.split() if separator == " " else cell.split(separator)
+
+
+def detect_separator(cells: pd.Index, field: str, preset: str | None) -> tuple[str | None, str]:
+    """The separator of a label column and how it was chosen, in words: the preset's, else
+    the first of ; , | found in a cell that is not list text, else whitespace for Jira-style
+    labels (which cannot hold spaces), else none (one value per cell)."""
+    plain = [str(c) for c in cells if not _LIST_TEXT.match(str(c))]
+    listed = "list text read as lists" if len(plain) < len(cells) else ""
+    if preset is not None:
+        how = f"split at {preset!r} (the tracker's separator)" if preset != " " else "split at spaces"
+        return preset, ", ".join(filter(None, [how, listed]))
+    for separator in SEPARATORS:
+        if any(separator in cell for cell in plain):
+            return separator, ", ".join(filter(None, [f"split at {separator!r} (detected)", listed]))
+    if field == "labels" and any(len(cell.split()) > 1 for cell in plain):
+        return " ", ", ".join(filter(None, ["split at spaces (detected; labels hold no spaces)", listed]))
+    return None, listed or "one value per cell"
+
+
+def _tags(frame: pd.DataFrame, present: Mapping[str, list[str]], separator: str | None,
+          chosen: str | None) -> tuple[pd.DataFrame, dict[str, str]]:
+    """Long table (item row, field, value) of every label and component, case-folded, and how
+    each column's cells were read. ``chosen`` is the user's separator, ``separator`` the
+    preset's. Cells are parsed once per distinct value, so millions of items cost little."""
+    parts, reading = [], {}
     for name in MULTI_VALUED:
         for column in present.get(name, []):
-            values = frame[column]
-            if separator:
-                values = values.astype("string").str.split(separator).explode()
-            codes, distinct = text_codes(values, casefold=True)
-            keep = codes >= 0
-            positions = frame.index.get_indexer(values.index[keep]) if separator else np.flatnonzero(keep)
-            parts.append(pd.DataFrame({"item": positions, "field": name, "value": distinct[codes[keep]]}))
+            codes, cells = pd.factorize(frame[column].astype("string").str.strip(), use_na_sentinel=True)
+            cells = pd.Index(cells)
+            if chosen is not None:
+                split_at, how = chosen, f"split at {chosen!r} (as set)"
+            else:
+                split_at, how = detect_separator(cells, name, separator)
+            reading[column] = how
+            lists = [cell_values(str(cell), split_at) for cell in cells]
+            lengths = np.array([len(values) for values in lists], dtype=np.int64)
+            flat_codes, distinct = text_codes(pd.Series([v for values in lists for v in values], dtype="string"),
+                                              casefold=True)
+            rows = np.flatnonzero(codes >= 0)
+            per_row = lengths[codes[rows]]
+            starts = (np.cumsum(lengths) - lengths)[codes[rows]]
+            within = np.arange(per_row.sum()) - np.repeat(np.cumsum(per_row) - per_row, per_row)
+            value_codes = flat_codes[np.repeat(starts, per_row) + within] if len(within) else np.zeros(0, np.int64)
+            positions = np.repeat(rows, per_row)
+            keep = value_codes >= 0
+            parts.append(pd.DataFrame({"item": positions[keep], "field": name, "value": distinct[value_codes[keep]]}))
     if not parts:
-        return pd.DataFrame({"item": pd.Series(dtype="int64"), "field": pd.Series(dtype="string"),
-                             "value": pd.Series(dtype="string")})
+        empty = pd.DataFrame({"item": pd.Series(dtype="int64"), "field": pd.Series(dtype="string"),
+                              "value": pd.Series(dtype="string")})
+        return empty, reading
     tags = pd.concat(parts, ignore_index=True).drop_duplicates()
     tags["field"] = tags["field"].astype("string")
     tags["value"] = tags["value"].astype("string")
-    return tags.sort_values(["item", "field"], kind="stable", ignore_index=True)
+    return tags.sort_values(["item", "field"], kind="stable", ignore_index=True), reading

@@ -58,10 +58,11 @@ def fields_used(rules: ThemeRules, settings: AllocationParams | None = None) -> 
     return tuple(sorted(needed))
 
 
-def _inherit_field(name: str, mapping: dict[str, str]) -> str:
+def _inherit_field(name: str, mapping: dict) -> str:
     if name in ("parent", "epic"):
         return name
-    by_column = {column: field for field, column in mapping.items() if field in ("parent", "epic")}
+    by_column = {column: field for field, columns in mapping.items() if field in ("parent", "epic")
+                 for column in ((columns,) if isinstance(columns, str) else columns)}
     if name in by_column:
         return by_column[name]
     raise InputError(

@@ -159,14 +159,20 @@ def check_variants(units: dict[str, int], spec: ExperimentSpec, source: str) -> 
         raise InputError(f"{source}: column {spec.variant_column!r} has only one variant ({listed}); need a control and a variant")
 
 
-def check_metric_units(overall: pd.DataFrame, spec: ExperimentSpec, source: str) -> None:
-    """Every metric has at least two units with a value in every variant."""
+def check_metric_units(overall: pd.DataFrame, spec: ExperimentSpec, source: str,
+                       drops: DropCounter | None = None) -> None:
+    """Every metric has at least two units with a value in every variant; the error names the
+    drops of that metric (a zero denominator, a missing value) that left too few."""
     too_few = np.flatnonzero(overall["n"].to_numpy() < 2)
     if too_few.size:
         row = overall.iloc[too_few[0]]
+        prefix = f"metric {row['metric']!r}: "
+        reasons = [f"{entry['reason'].removeprefix(prefix)}: {entry['rows']:,} rows"
+                   for entry in (drops.entries if drops else []) if entry["reason"].startswith(prefix)]
+        why = f" ({'; '.join(reasons)} dropped in all variants)" if reasons else ""
         raise InputError(
             f"{source}: metric {row['metric']!r}: variant {row['variant']!r} has {int(row['n'])} unit(s) with a value "
-            "after drops; each variant needs at least 2"
+            f"after drops{why}; each variant needs at least 2"
         )
 
 

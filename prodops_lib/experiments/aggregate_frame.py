@@ -82,7 +82,7 @@ def collect_frame(
     main = "day" if spec.timestamp_column else ""
     overall_wide = wide[main].drop(columns=["day"], errors="ignore").groupby("variant", sort=False).sum().reset_index()
     overall = wide_to_moments(overall_wide, metrics, ["variant"])
-    check_metric_units(overall, spec, source)
+    check_metric_units(overall, spec, source, drops)
     daily = None
     if spec.timestamp_column:
         daily = wide_to_moments(wide["day"].dropna(subset=["day"]), metrics, ["variant", "day"])

@@ -105,7 +105,7 @@ def collect_sql(
         overall_wide = overall_wide.iloc[[position[variant] for variant in order]].reset_index(drop=True)
         _diagnostics(overall_wide, spec, drops, notes, source, run, base, thresholds)
         overall = wide_to_moments(overall_wide, spec.metrics, ["variant"])
-        check_metric_units(overall, spec, source)
+        check_metric_units(overall, spec, source, drops)
         daily = None
         if spec.timestamp_column:
             dated = main[main["day"].notna()].copy()

@@ -10,6 +10,8 @@ Notebook use::
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 import html
 import math
 import os
@@ -18,8 +20,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..io import SQL, InputError
-from ..params import resolve_path
+from ..io import SQL, InputError, diagnose_csv, existing_file
 from .aggregate import (
     CollectedData,
     check_metric_units,
@@ -33,6 +34,7 @@ from .decision import Decision, decide
 from .distribution import value_distribution
 from .duckdb_source import file_query
 from .effects import cumulative_table, results_table
+from .extremes import CAP_QUANTILE, ExtremeUnit, extreme_units
 from .moments import Moments
 from .power import SamplePower, sample_power
 from .segments import EXPLORATORY_WARNING, segment_table
@@ -131,6 +133,30 @@ def analyse_experiment(
     if bootstrap_samples < 100:
         raise ValueError(f"analyse_experiment: bootstrap_samples must be at least 100, got {bootstrap_samples}")
     options = {"bootstrap_samples": bootstrap_samples, "random_state": random_state}
+    analysis = _analyse_source(source, spec, options, connection)
+    flagged = extreme_units(analysis.data, spec, connection)
+    if flagged:
+        names = {unit.metric for unit in flagged}
+        capped_spec = dataclasses.replace(spec, metrics=[
+            dataclasses.replace(m, winsorize_upper=CAP_QUANTILE, winsorize_lower=1 - CAP_QUANTILE) if m.name in names
+            else m for m in spec.metrics])
+        capped = _analyse_source(source, capped_spec, options, connection).results
+        analysis.notes["extreme_units"] = [_with_effects(unit, analysis.results, capped) for unit in flagged]
+    return analysis
+
+
+def _with_effects(unit: ExtremeUnit, results: pd.DataFrame, capped: pd.DataFrame) -> dict:
+    """The flagged unit, and its metric's relative effects as measured and capped, per variant."""
+    def effects(table: pd.DataFrame) -> dict[str, float]:
+        rows = table[table["metric"] == unit.metric]
+        return {str(v): float(e) for v, e in zip(rows["variant"], rows["rel_effect"], strict=True)}
+
+    return {"metric": unit.metric, "variant": unit.variant, "unit": unit.unit, "value": unit.value,
+            "times_median": unit.times_median, "share": unit.share, "description": unit.describe(),
+            "effect": effects(results), "effect_capped": effects(capped), "cap_quantile": CAP_QUANTILE}
+
+
+def _analyse_source(source: Source, spec: ExperimentSpec, options: dict, connection) -> ExperimentAnalysis:
     if isinstance(source, pd.DataFrame):
         collected = collect_frame(source, spec, **options)
         data = source
@@ -138,10 +164,12 @@ def analyse_experiment(
         collected = collect_sql(source.query, spec, connection=connection, source=source.name, **options)
         data = source
     elif isinstance(source, str | os.PathLike):
-        path = resolve_path(source)
-        if not path.is_file():
-            raise InputError(f"{source}: file not found (looked at {path})")
-        collected = collect_sql(file_query(path), spec, connection=connection, source=path.name, **options)
+        path = existing_file(source, str(source))
+        try:
+            collected = collect_sql(file_query(path), spec, connection=connection, source=path.name, **options)
+        except InputError:
+            diagnose_csv(path, path.name)  # the loaders' own message for an unreadable or empty CSV
+            raise
         data = path
     else:
         raise ValueError(
@@ -170,6 +198,7 @@ def _ordered(units: dict[str, int], spec: ExperimentSpec) -> dict[str, int]:
 
 
 def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object, connection=None) -> ExperimentAnalysis:
+    _note_late_exposures(collected, spec)
     srm = srm_test(collected.units, spec.expected_split, spec.srm_alpha)
     results = results_table(collected, spec)
     cumulative = cumulative_table(collected, spec)
@@ -181,6 +210,21 @@ def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object, conne
         segments=segments, drops=collected.drops, notes=collected.notes, source=collected.source,
         units=collected.units, data=data, connection=connection,
     )
+
+
+def _note_late_exposures(collected: CollectedData, spec: ExperimentSpec, today: dt.date | None = None) -> None:
+    """Count units first exposed after the experiment's end date (or after today, when it
+    has none): a clock or time-zone error in the export, or rows of a later test. They stay in
+    the analysis; the page says how many and the latest date."""
+    if collected.daily is None or collected.daily.empty:
+        return
+    limit = spec.end_date or today or dt.date.today()
+    daily = collected.daily
+    late = daily[(daily["metric"] == spec.primary_metric.name) & (pd.to_datetime(daily["day"]).dt.date > limit)]
+    if len(late):
+        collected.notes["units_after_end"] = int(late["n"].sum())
+        collected.notes["latest_exposure"] = str(pd.to_datetime(late["day"]).max().date())
+        collected.notes["exposure_limit"] = f"{'end_date ' if spec.end_date else 'today, '}{limit}"
 
 
 def _days_observed(collected: CollectedData, spec: ExperimentSpec) -> int | None:

@@ -12,20 +12,14 @@ from prodops_lib.io import DropLog, InputError, load_table
 from prodops_lib.params import resolve_path
 
 from .report import ExperimentReport, FakeDoorReport, load_fake_door
-from .srm import srm_test
+from .srm import BORDERLINE, similar_labels, srm_test
 
 __all__ = ["check_experiment", "check_fake_door"]
 
 
 def _variant_warnings(variants: list[str], control: str | None, expected: dict[str, float] | None) -> list[str]:
-    warnings = []
-    folded: dict[str, str] = {}
-    for variant in variants:
-        key = " ".join(str(variant).split()).casefold()
-        if key in folded:
-            warnings.append(f"variants {folded[key]!r} and {variant!r} differ only in case or spacing; "
-                            "they are counted as two arms: fix the labels in the data")
-        folded.setdefault(key, variant)
+    warnings = [f"variants {first!r} and {second!r} differ only in case or spacing; they are counted as two "
+                "arms: fix the labels in the data" for first, second in similar_labels(variants)]
     if control and control not in variants:
         warnings.append(f"control {control!r} is not among the variants found ({', '.join(map(repr, variants))}); "
                         "set experiment.control")
@@ -33,9 +27,6 @@ def _variant_warnings(variants: list[str], control: str | None, expected: dict[s
         if name not in variants:
             warnings.append(f"expected_split names {name!r}, which is not in the data")
     return warnings
-
-
-BORDERLINE_SRM = 0.01
 
 
 def _sample_ratio(units: dict[str, int], spec, check: InputCheck) -> None:
@@ -48,8 +39,8 @@ def _sample_ratio(units: dict[str, int], spec, check: InputCheck) -> None:
     if result.mismatch:
         check.warnings.append(f"sample ratio mismatch (p = {result.p_value:.2g} < {spec.srm_alpha:g}): the "
                               "report will say investigate, not ship")
-    elif result.p_value < BORDERLINE_SRM:
-        check.warnings.append(f"sample ratio borderline (p = {result.p_value:.2g} < {BORDERLINE_SRM:g}): check "
+    elif result.borderline:
+        check.warnings.append(f"sample ratio borderline (p = {result.p_value:.2g} < {BORDERLINE:g}): check "
                               "the assignment before trusting the effects")
 
 

@@ -136,8 +136,10 @@ def decide(
         return verdict("don't ship", f"Don't ship: {primary.name} got worse ({effects}).")
     effects = "; ".join(f"{row['variant']} {describe_effect(row, level)}" for row in rows)
     if power is not None and power.required_n is not None and power.n_per_variant < power.required_n:
+        unknown = (f"no exposure time in {spec.timestamp_column!r} could be read" if spec.timestamp_column
+                   else "no timestamp_column or start_date")
         wait = (f"about {power.more_days} more day(s) at the current traffic" if power.more_days is not None
-                else "the remaining time is unknown (no timestamp_column or start_date)")
+                else f"the remaining time is unknown ({unknown})")
         return verdict("keep running", f"Keep running: no detectable effect on {primary.name} yet ({effects}); "
                        f"{power.n_per_variant:,} of the {power.required_n:,} units per variant needed to detect a "
                        f"{power.target_mde:.1%} change, {wait}.")

@@ -14,6 +14,7 @@ from ..params import resolve_path
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
 from .fake_door import FakeDoorAnalysis, analyse_fake_door
 from .spec import ExperimentSpec
+from .srm import similar_labels
 
 __all__ = [
     "TONES",
@@ -179,9 +180,18 @@ def decision_block(analysis: ExperimentAnalysis) -> Html:
                          f"CI {row['rel_ci_low']:+.1%} to {row['rel_ci_high']:+.1%}" if pd.notna(row["rel_ci_low"]) else row.get("rel_na_reason"),
                          "good" if row["significant"] else "neutral"))
     srm = analysis.srm
-    cards.append(Kpi("Sample ratio", "mismatch" if srm.mismatch else "ok", f"p = {srm.p_value:.2g}", "bad" if srm.mismatch else "good"))
+    state, tone = ("mismatch", "bad") if srm.mismatch else (("borderline", "warning") if srm.borderline else ("ok", "good"))
+    cards.append(Kpi("Sample ratio", state, f"p = {srm.p_value:.2g}", tone))
+    warnings = ([srm.message()] if srm.borderline else []) + variant_label_notes(analysis)
     return Html(callout(decision.headline, tone=TONES[decision.verdict], title=decision.verdict.upper() + ":")
-                + kpi_cards(cards) + bullets(decision.reasons))
+                + kpi_cards(cards) + "".join(callout(text, tone="warning") for text in warnings)
+                + bullets(decision.reasons))
+
+
+def variant_label_notes(analysis: ExperimentAnalysis) -> list[str]:
+    """A sentence per pair of variant labels that differ only in case or spacing."""
+    return [f"Variants {first!r} and {second!r} differ only in case or spacing and are analysed as two arms; "
+            "if they are one, fix the labels in the data." for first, second in similar_labels(list(analysis.units))]
 
 
 def results_block(analysis: ExperimentAnalysis) -> Html:
@@ -192,9 +202,27 @@ def results_block(analysis: ExperimentAnalysis) -> Html:
     formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _PCT_SIGNED, "rel_ci_high": _PCT_SIGNED,
                "p_value": "{:.3g}", "p_value_adjusted": "{:.3g}", "chance_to_beat_control": "{:.1%}",
                "mean_control": "{:.4g}", "mean_variant": "{:.4g}"}
-    return table(frame, formats=formats)
+    warnings = "".join(callout(text, tone="warning") for text in extreme_notes(analysis))
+    return Html(warnings + table(frame, formats=formats))
 
 
+def _lift(value: float | None) -> str:
+    return "not estimable" if value is None or not math.isfinite(value) else f"{value:+.1%}"
+
+
+def extreme_notes(analysis: ExperimentAnalysis) -> list[str]:
+    """One sentence per unit whose value alone moves a mean, with the effect as measured and
+    with values capped (:mod:`prodops_lib.experiments.extremes`)."""
+    sentences = []
+    for unit in analysis.notes.get("extreme_units", []):
+        effects = "; ".join(
+            f"{variant}: {_lift(measured)} as measured, {_lift(unit['effect_capped'].get(variant))} with "
+            f"values capped at the {unit['cap_quantile']:.0%} quantile"
+            for variant, measured in unit["effect"].items())
+        sentences.append(f"One unit dominates {unit['metric']}: {unit['description']}. Effect on {unit['metric']}: "
+                         f"{effects}. Check that unit's data; to cap such values in this report, set "
+                         f"winsorize_upper on the metric.")
+    return sentences
 
 
 def decision_tone(analysis: ExperimentAnalysis) -> str:
@@ -204,12 +232,33 @@ def decision_tone(analysis: ExperimentAnalysis) -> str:
 
 def over_time(analysis: ExperimentAnalysis) -> Html:
     """The cumulative effect by day against the always-valid boundary, or why it is missing."""
-    if analysis.cumulative is None or analysis.cumulative.empty:
+    column = analysis.spec.timestamp_column
+    if not column:
         return paragraph("No exposure timestamp was given (parameter experiment.timestamp_column), so the effect "
                          "cannot be followed over time.")
+    notes = timestamp_notes(analysis)
+    if analysis.cumulative is None or analysis.cumulative.empty:
+        return callout(f"No value of the exposure column {column!r} could be read as a date and time, so the effect "
+                       "cannot be followed over time. Check the column's format (ISO 8601, e.g. "
+                       "2026-10-01T09:30:00, reads everywhere).", tone="warning")
     from .plots import plot_cumulative
 
-    return figure(plot_cumulative(analysis), alt="cumulative effect by day")
+    chart = figure(plot_cumulative(analysis), alt="cumulative effect by day")
+    return Html("".join(callout(note, tone="warning") for note in notes) + chart)
+
+
+def timestamp_notes(analysis: ExperimentAnalysis) -> list[str]:
+    """Plain sentences about exposure timestamps that are missing, unreadable or late."""
+    notes, column = analysis.notes, analysis.spec.timestamp_column
+    sentences = []
+    if notes.get("units_without_timestamp"):
+        sentences.append(f"{notes['units_without_timestamp']:,} units have no readable exposure time in {column!r} "
+                         "(empty, or not a date and time): they count in the effect, not in the chart over time.")
+    if notes.get("units_after_end"):
+        sentences.append(f"{notes['units_after_end']:,} units were first exposed after {notes['exposure_limit']} "
+                         f"(latest {notes['latest_exposure']}): check the export's clock and time zone, or whether "
+                         "these rows belong to this experiment.")
+    return sentences
 
 
 def distribution_chart(analysis: ExperimentAnalysis, results_dir) -> Html:

@@ -16,7 +16,23 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy import stats
 
-__all__ = ["SrmResult", "srm_test"]
+__all__ = ["BORDERLINE", "SrmResult", "similar_labels", "srm_test"]
+
+# below this p the split is called borderline, even when it is above srm_alpha: not enough to
+# block a decision, enough to check the assignment before trusting it
+BORDERLINE = 0.01
+
+
+def similar_labels(variants: list[str]) -> list[tuple[str, str]]:
+    """Pairs of variant labels that differ only in case or spacing ("Control", "control "):
+    two arms in the data that are probably one."""
+    pairs, folded = [], {}
+    for variant in variants:
+        key = " ".join(str(variant).split()).casefold()
+        if key in folded:
+            pairs.append((folded[key], variant))
+        folded.setdefault(key, variant)
+    return pairs
 
 
 @dataclass(frozen=True)
@@ -36,6 +52,11 @@ class SrmResult:
         return self.p_value < self.alpha
 
     @property
+    def borderline(self) -> bool:
+        """Not a mismatch, but p below :data:`BORDERLINE`."""
+        return not self.mismatch and self.p_value < BORDERLINE
+
+    @property
     def expected(self) -> dict[str, float]:
         total = sum(self.observed.values())
         return {variant: total * share for variant, share in self.expected_share.items()}
@@ -50,6 +71,10 @@ class SrmResult:
                 f"Sample ratio mismatch (chi-square p = {self.p_value:.2g} < {self.alpha:g}): units per variant "
                 f"were {counts}. Assignment or logging is broken, so this result cannot be trusted."
             )
+        if self.borderline:
+            return (f"Units split close to a mismatch (sample ratio check p = {self.p_value:.2g}, below "
+                    f"{BORDERLINE:g} though above the {self.alpha:g} alarm): {counts}. Check the assignment "
+                    "before trusting the effects.")
         return f"Units split as designed (sample ratio check p = {self.p_value:.3g}): {counts}."
 
     def to_frame(self) -> pd.DataFrame:

@@ -19,40 +19,50 @@ from prodops_lib.report.bundle import ReportEntry, bundle_root, load_bundle
 __all__ = ["CHECKERS", "ReportCheck", "check_bundle"]
 
 
-def _feedback(parameters: Path, period: str | None) -> InputCheck:
+def _feedback(parameters: Path, period: str | None, reports: dict) -> InputCheck:
     from prodops_lib.feedback.check import check_feedback
     from prodops_lib.feedback.config import FeedbackParams
 
     return check_feedback(load(parameters, FeedbackParams), period)
 
 
-def _allocation(parameters: Path, period: str | None) -> InputCheck:
+def _allocation(parameters: Path, period: str | None, reports: dict) -> InputCheck:
     from prodops_lib.allocation.check import check_allocation
     from prodops_lib.allocation.config import AllocationParams
 
     return check_allocation(load(parameters, AllocationParams), period)
 
 
-def _experiment(parameters: Path, period: str | None) -> InputCheck:
+def _experiment(parameters: Path, period: str | None, reports: dict) -> InputCheck:
     from prodops_lib.experiments.check import check_experiment
     from prodops_lib.experiments.report import ExperimentReport
 
     return check_experiment(load(parameters, ExperimentReport), period)
 
 
-def _fake_door(parameters: Path, period: str | None) -> InputCheck:
+def _fake_door(parameters: Path, period: str | None, reports: dict) -> InputCheck:
     from prodops_lib.experiments.check import check_fake_door
     from prodops_lib.experiments.report import FakeDoorReport
 
     return check_fake_door(load(parameters, FakeDoorReport), period)
 
 
-# notebook file name → checker(parameter file, period or None)
-CHECKERS: dict[str, Callable[[Path, str | None], InputCheck]] = {
+def _review(parameters: Path, period: str | None, reports: dict) -> InputCheck:
+    from prodops_lib.review.check import check_review
+    from prodops_lib.review.spec import ReviewParams
+
+    del period  # the review reads what the period's other reports saved
+    return check_review(load(parameters, ReviewParams), reports)
+
+
+# notebook file name → checker(parameter file, period or None, the bundle's reports: name → (notebook file
+# name, parameter file))
+CHECKERS: dict[str, Callable[[Path, str | None, dict], InputCheck]] = {
     "feedback_clustering.ipynb": _feedback,
     "resource_allocation.ipynb": _allocation,
     "ab_test.ipynb": _experiment,
     "fake_door.ipynb": _fake_door,
+    "monthly_review.ipynb": _review,
 }
 
 
@@ -89,13 +99,15 @@ def check_bundle(bundle_path: str | Path, *, period: str | None = None,
     bundle = load_bundle(bundle_path)
     root = bundle_root(bundle_path)
     results = []
+    reports = {entry.name: (Path(entry.notebook).name, resolve_path(entry.parameters, root) if entry.parameters else None)
+               for entry in bundle.reports}
     for entry in bundle.select(only):
         checker = CHECKERS.get(Path(entry.notebook).name)
         if checker is None or not entry.parameters:
             results.append(ReportCheck(entry))
             continue
         try:
-            results.append(ReportCheck(entry, checker(resolve_path(entry.parameters, root), period)))
+            results.append(ReportCheck(entry, checker(resolve_path(entry.parameters, root), period, reports)))
         except (ParameterError, InputError) as error:
             results.append(ReportCheck(entry, error=str(error)))
     return results

@@ -142,3 +142,35 @@ def test_team_targets_without_a_people_file_are_refused():
                               load_targets(pd.DataFrame({"theme": ["X", "X"], "team": ["", "Mobile"], "target_share": ["1", "1"]})))
     with pytest.raises(InputError, match=r"^targets: team targets \(Mobile\) need sources\.people to know who is in which team; add the people file or keep only organisation targets \(blank team\)$"):
         analyse(inputs, settings, DropLog())
+
+
+def _eight_hours(**extra):
+    items = items_from([{"key": "K-X", "labels": ["x"], "summary": "x"}, {"key": "K-Y", "labels": ["y"], "summary": "y"}])
+    settings = params.build(AllocationParams, {"sources": {"items": {"path": "unused.csv"}, "worklogs": {"path": "unused.csv"}},
+                                               "rules": "unused.yaml", "period": "2026-03", **extra})
+    worklogs = worklogs_from([("K-X", "Ann", "2026-03-02", 6), ("K-Y", "Ann", "2026-03-03", 2)])
+    inputs = AllocationInputs(items, label_rules("X", "Y"), worklogs, None, load_targets({"X": 0.5, "Y": 0.5}))
+    return analyse(inputs, settings, DropLog())
+
+
+def test_eight_hours_are_too_little_for_a_verdict_on_gaps_to_plan():
+    result = _eight_hours()
+    # 6 of 8 hours on X against a 50% plan: a 25-point gap from one item
+    assert result.targets.misallocation["ALL"] == pytest.approx(0.25)
+    assert result.too_little and result.effort_needed == 80.0
+    headline, tone = result.headline()
+    assert headline == "2026-03: too little effort for a verdict (8.0 logged hours, under the 80 needed)."
+    assert tone == "warning"
+    assert [card.label for card in result.kpis()] == ["Effort, 2026-03", "Verdict", "Unclassified"]
+    points = result.summary_points()
+    assert points[0].startswith("Too little effort in 2026-03 for a verdict: 8.0 logged hours, under the 80 that "
+                                "min_effort asks for.")
+    assert not any("would have to move" in point for point in points)
+
+
+def test_min_effort_sets_the_bar():
+    result = _eight_hours(min_effort=8)
+    assert not result.too_little
+    assert "misallocation 25%" in result.headline()[0]
+    with pytest.raises(params.ParameterError, match="min_effort: must be 0 or more, got -1"):
+        _eight_hours(min_effort=-1)

@@ -97,9 +97,9 @@ def test_a_row_per_developer_is_not_an_items_export(sip, tmp_path):
     tasks, _ = sip
     tasks.to_csv(tmp_path / "rows.csv", index=False)
     first = tasks["TaskNumber"][tasks["TaskNumber"].duplicated()].iloc[0]
-    lines = (np.flatnonzero(tasks["TaskNumber"].to_numpy() == first)[:2] + 2).tolist()
+    rows = (np.flatnonzero(tasks["TaskNumber"].to_numpy() == first)[:2] + 1).tolist()
     with pytest.raises(InputError) as caught:
         load_items(tmp_path / "rows.csv", columns={"key": "TaskNumber"})
     duplicates = int(tasks["TaskNumber"].duplicated().sum())
-    assert str(caught.value) == (f"work items: item key '{first}' appears more than once (line {lines[0]} and line "
-                                 f"{lines[1]}; {duplicates} duplicate rows in all); export each item once")
+    assert str(caught.value) == (f"work items: item key '{first}' appears more than once (data row {rows[0]} and "
+                                 f"data row {rows[1]}; {duplicates} duplicate rows in all); export each item once")

@@ -66,12 +66,12 @@ def test_duplicate_item_keys_are_an_error_naming_both_lines(tmp_path):
     text = JIRA_CSV + "Again,APP-1,Story,,,,,03/Oct/26 2:15 PM,,,\n"
     with pytest.raises(InputError) as caught:
         load_items(write(tmp_path, "dup.csv", text))
-    assert str(caught.value) == "work items: item key 'APP-1' appears more than once (line 2 and line 4; 1 duplicate rows in all); export each item once"
+    assert str(caught.value) == "work items: item key 'APP-1' appears more than once (data row 1 and data row 3; 1 duplicate rows in all); export each item once"
 
 
 def test_missing_item_key_is_an_error(tmp_path):
     text = JIRA_CSV + "No key,,Story,,,,,03/Oct/26 2:15 PM,,,\n"
-    with pytest.raises(InputError, match=r"^work items: line 4 has no item key \(1 rows in all\); every item needs one$"):
+    with pytest.raises(InputError, match=r"^work items: data row 3 has no item key \(1 rows in all\); every item needs one$"):
         load_items(write(tmp_path, "nokey.csv", text))
 
 
@@ -94,8 +94,11 @@ def test_a_needed_column_that_is_missing_says_how_to_map_it():
     frame = jira_frame([{"key": "A-1", "summary": "x"}]).drop(columns=["Custom field (Story Points)"])
     with pytest.raises(InputError) as caught:
         load_items(frame, needed=("story_points",))
-    assert str(caught.value) == ("work items: column 'Custom field (Story Points)' (the story_points field) is missing; "
-                                 "map it with columns.story_points in the parameters, or check the export")
+    assert str(caught.value) == (
+        "work items: column 'Custom field (Story Points)' or 'Custom field (Story point estimate)' (the story_points "
+        "field) is missing; set columns.story_points to the export's column; columns present: Issue key, Summary, "
+        "Labels, Issue Type, Project, Component/s, Custom field (Epic Link), Parent, Original Estimate, Time Spent, "
+        "Created, Resolved, Assignee")
     with pytest.raises(InputError, match=r"^work items: columns.story_pts is not a field the analysis reads; did you mean 'story_points'\?$"):
         load_items(frame, columns={"story_pts": "Points"})
 
@@ -112,7 +115,7 @@ def test_worklogs_drop_and_count_negative_non_numeric_and_undated_rows():
     assert worklogs["hours"].tolist() == [1.0, 0.5]
     assert worklogs["author"].astype(str).tolist() == ["Ann", "Cy"]
     reasons = log.to_frame().set_index("reason")["rows_dropped"].to_dict()
-    assert reasons == {"column 'Started': not a date-time": 1, "column 'Time Spent Seconds': below 0 or not a number": 2}
+    assert reasons == {"column 'Started': not a date-time like ISO 8601": 1, "column 'Time Spent Seconds': below 0 or not a number": 2}
 
 
 def test_people_spells_and_their_errors():

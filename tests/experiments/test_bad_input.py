@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import datetime as dt
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -226,3 +228,120 @@ def test_a_planned_categorical_variant_without_units(small):
     data = small.assign(variant=pd.Categorical(small["variant"], categories=["control", "B", "C", "D"]))
     split = {"control": 0.25, "B": 0.25, "C": 0.25, "D": 0.25}
     fails(analyse_experiment, data, make_spec(expected_split=split), "variant 'D' in expected_split has no units")
+
+
+def test_one_unit_that_dominates_a_mean_is_named_and_the_effect_shown_capped(analyse, small):
+    # revenue truth: C is +1.0 over control (50.0), B +0.0; one B unit gets 10⁹
+    data = small.copy()
+    victim = int(data.index[data["variant"] == "B"][0])
+    data.loc[victim, "revenue"] = 1e9
+    spec = make_spec(metrics=[MetricSpec("converted", kind="proportion", role="primary"), MetricSpec("revenue")])
+    result = analyse(data, spec)
+    [flag] = result.notes["extreme_units"]
+    assert flag["metric"] == "revenue" and flag["variant"] == "B"
+    assert flag["unit"] == str(data.loc[victim, "user_id"]) and flag["value"] == 1e9
+    assert flag["share"] > 0.99
+    b = data[data["variant"] == "B"]["revenue"].mean() / data[data["variant"] == "control"]["revenue"].mean() - 1
+    assert flag["effect"]["B"] == pytest.approx(b, rel=1e-6)  # the mean as given: about +2,500,000%
+    assert abs(flag["effect_capped"]["B"]) < 0.02  # capped, B's true effect of 0 comes back
+    assert flag["effect_capped"]["C"] == pytest.approx(1.0 / 50.0, abs=0.02)
+    from prodops_lib.experiments.report import extreme_notes
+
+    [sentence] = extreme_notes(result)
+    assert sentence.startswith(f"One unit dominates revenue: unit {flag['unit']} in B has revenue = 1e+09, ")
+    assert "B: +2" in sentence and "as measured, " in sentence and "with values capped at the 99% quantile" in sentence
+
+
+def test_heavy_tails_and_zero_inflated_revenue_are_not_flagged(analyse):
+    rng = np.random.default_rng(3)
+    n = 4000
+    data = pd.DataFrame({"user_id": np.arange(n), "variant": rng.choice(["control", "B"], n),
+                         "converted": rng.integers(0, 2, n)})
+    # 95% pay nothing; payers' spend is log-normal with a long tail (max ≈ 50× the median payer)
+    data["revenue"] = np.where(rng.random(n) < 0.05, rng.lognormal(3, 1, n), 0.0)
+    spec = ExperimentSpec(name="t", unit="user_id", metrics=[MetricSpec("converted", kind="proportion", role="primary"),
+                                                            MetricSpec("revenue")])
+    assert "extreme_units" not in analyse(data, spec).notes
+
+
+def test_a_value_near_the_float_limit_is_flagged(analyse, small):
+    data = small.copy()
+    data.loc[int(data.index[data["variant"] == "control"][0]), "revenue"] = 1e200
+    flags = analyse(data, make_spec()).notes["extreme_units"]
+    assert [(f["variant"], f["value"]) for f in flags] == [("control", 1e200)]
+
+
+def test_exposures_after_the_end_date_and_unreadable_ones_are_said_on_the_page(tmp_path, small):
+    from prodops_lib.experiments.report import over_time, timestamp_notes
+
+    data = small.copy()
+    data["exposed_at"] = data["exposed_at"].dt.strftime("%Y-%m-%dT%H:%M:%S").astype(object)
+    data.loc[data.index[:5], "exposed_at"] = "2031-01-01T00:00:00"
+    data.loc[data.index[5:8], "exposed_at"] = "not a time"
+    path = tmp_path / "units.csv"
+    data.to_csv(path, index=False)
+    spec = make_spec(timestamp_column="exposed_at", end_date=dt.date(2026, 9, 30))
+    result = analyse_experiment(path, spec)
+    assert timestamp_notes(result) == [
+        "3 units have no readable exposure time in 'exposed_at' (empty, or not a date and time): they count in the "
+        "effect, not in the chart over time.",
+        "5 units were first exposed after end_date 2026-09-30 (latest 2031-01-01): check the export's clock and time "
+        "zone, or whether these rows belong to this experiment."]
+    # none readable: the page says so, never "no timestamp was given"
+    data["exposed_at"] = "yesterday"
+    data.to_csv(path, index=False)
+    page = str(over_time(analyse_experiment(path, spec)))
+    assert "No value of the exposure column &#x27;exposed_at&#x27; could be read as a date and time" in page
+    assert "No exposure timestamp was given" not in page
+
+
+def test_a_borderline_sample_ratio_is_said_on_the_page_even_when_it_does_not_block():
+    from prodops_lib.experiments import analyse_aggregates
+    from prodops_lib.experiments.report import decision_block
+
+    frame = pd.DataFrame({"variant": ["control", "B"], "n": [5000, 5280], "sum": [500, 560]})
+    spec = ExperimentSpec(name="t", metrics=[MetricSpec("converted", kind="proportion", role="primary")])
+    result = analyse_aggregates(frame, spec)
+    # reference: scipy.stats.chisquare([5000, 5280]) -> statistic 7.626, p = 0.005753
+    assert result.srm.p_value == pytest.approx(0.005753, abs=2e-6)
+    assert not result.srm.mismatch and result.srm.borderline
+    page = str(decision_block(result))
+    assert "Sample ratio</div>" in page or "Sample ratio" in page
+    assert "borderline" in page
+    assert "Units split close to a mismatch (sample ratio check p = 0.0058, below 0.01 though above the 0.001 alarm)" in page
+
+
+def test_variant_labels_that_differ_only_in_case_are_named_on_the_page(small):
+    from prodops_lib.experiments.report import decision_block
+
+    data = small.copy()
+    data.loc[data.index[:40][data["variant"].iloc[:40] == "B"], "variant"] = "b "
+    spec = make_spec(expected_split=None)
+    result = analyse_experiment(data, spec)
+    page = str(decision_block(result))
+    assert "Variants &#x27;B&#x27; and &#x27;b &#x27; differ only in case or spacing and are analysed as two arms" in page
+
+
+@pytest.mark.parametrize(("content", "message"), [
+    (b"", r"units\.csv: the file is empty \(0 bytes\); export it again$"),
+    (b"user_id,variant,converted\n", r"units\.csv: has a header but no data rows$"),
+    ("user_id,variant,converted\n1,control,1\n2,B,0\n3,Bé,1\n".encode("latin-1"),
+     r"units\.csv: not valid utf-8 text \(byte 0xe9 at offset 47\); re-save it as UTF-8 or set encoding: latin-1"),
+])
+def test_unit_level_csv_files_get_the_loaders_messages(tmp_path, content, message):
+    path = tmp_path / "units.csv"
+    path.write_bytes(content)
+    spec = ExperimentSpec(name="t", unit="user_id", metrics=[MetricSpec("converted", kind="proportion", role="primary")])
+    with pytest.raises(InputError, match=message):
+        analyse_experiment(path, spec)
+
+
+def test_zero_denominators_everywhere_name_the_drop(analyse):
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"user_id": range(400), "variant": rng.choice(["control", "B"], 400),
+                         "converted": rng.integers(0, 2, 400), "orders": rng.integers(0, 3, 400), "sessions": 0})
+    spec = ExperimentSpec(name="t", unit="user_id", metrics=[
+        MetricSpec("converted", kind="proportion", role="primary"),
+        MetricSpec("ops", kind="ratio", numerator="orders", denominator="sessions")])
+    fails(analyse, data, spec, r"metric 'ops': variant 'control' has 0 unit\(s\) with a value after drops "
+                               r"\(zero denominator: 400 rows dropped in all variants\); each variant needs at least 2$")

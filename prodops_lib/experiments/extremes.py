@@ -1,0 +1,91 @@
+"""Units whose value alone decides a mean: found, named, and the effect shown without them.
+
+A mean is as fragile as its largest value. One test account with revenue 10⁶ times the
+median, a value of 1e300 from a unit conversion gone wrong, or a bot with a million page
+views can turn "no effect" into "+4,000%". For every mean or ratio metric that is not
+already winsorized, each variant's largest unit (by absolute value) is flagged when it
+
+- holds at least :data:`DOMINANT_SHARE` of its variant's summed absolute values (with at
+  least :data:`MIN_UNITS` units, so a tiny test is not flagged for being tiny), or
+- is at least :data:`TIMES_MEDIAN` times the median absolute value of the units whose value
+  is not 0 (revenue is 0 for most users), or
+- is beyond :data:`FLOAT_LIMIT`, where its square (the variance needs it) overflows.
+
+The analysis is then run again with the flagged metrics capped at their
+:data:`CAP_QUANTILE` quantile (winsorized, as ``winsorize_upper`` would), and the page shows
+both effects. The decision stays on the data as given; the warning says what to check.
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass
+
+import pandas as pd
+
+from ..io import SQL
+from .duckdb_source import Runner, file_query, private_cursor, quote_name
+from .spec import ExperimentSpec, MetricSpec
+
+__all__ = ["CAP_QUANTILE", "ExtremeUnit", "extreme_units"]
+
+DOMINANT_SHARE = 0.5
+MIN_UNITS = 20
+TIMES_MEDIAN = 1e6
+FLOAT_LIMIT = 1e150
+CAP_QUANTILE = 0.99
+
+
+@dataclass(frozen=True)
+class ExtremeUnit:
+    """A variant's largest unit of a metric, and why it is flagged."""
+
+    metric: str
+    variant: str
+    unit: str
+    value: float
+    times_median: float  # inf when the median is 0
+    share: float  # of the variant's summed absolute values
+
+    def describe(self) -> str:
+        return (f"unit {self.unit} in {self.variant} has {self.metric} = {self.value:,.6g}, "
+                f"{self.times_median:,.0f} times the median unit's, {self.share:.0%} of {self.variant}'s total")
+
+
+def extreme_units(data: object, spec: ExperimentSpec, connection=None) -> list[ExtremeUnit]:
+    """The flagged units of ``data`` (a frame, a file path or :class:`~prodops_lib.io.SQL`)."""
+    metrics = [m for m in spec.metrics if m.kind in ("mean", "ratio") and not m.winsorized]
+    if not metrics:
+        return []
+    with private_cursor() if connection is None else nullcontext(connection) as cursor:
+        if isinstance(data, pd.DataFrame):
+            cursor.register("__extremes_frame", data)
+            query = "SELECT * FROM __extremes_frame"
+        else:
+            query = data.query if isinstance(data, SQL) else file_query(str(data))
+        run = Runner(cursor, str(getattr(data, "name", "data")))
+        try:
+            return [unit for metric in metrics for unit in _largest(run, query, spec, metric)]
+        finally:
+            if isinstance(data, pd.DataFrame):
+                cursor.unregister("__extremes_frame")
+
+
+def _largest(run: Runner, query: str, spec: ExperimentSpec, metric: MetricSpec) -> list[ExtremeUnit]:
+    value = f"TRY_CAST({quote_name(metric.value_column)} AS DOUBLE)"
+    unit = f"CAST({quote_name(spec.unit)} AS VARCHAR)" if spec.unit else "CAST(__row AS VARCHAR)"
+    rows = run.all(
+        f"SELECT CAST({quote_name(spec.variant_column)} AS VARCHAR), arg_max({unit}, abs({value})), "
+        f"max_by({value}, abs({value})), sum(abs({value})), median(abs({value})) FILTER (WHERE {value} <> 0), "
+        "count(*) "
+        f"FROM (SELECT *, row_number() OVER () AS __row FROM ({query})) "
+        f"WHERE {quote_name(spec.variant_column)} IS NOT NULL AND {value} IS NOT NULL AND isfinite({value}) "
+        "GROUP BY 1 ORDER BY 1")
+    flagged = []
+    for variant, unit_id, largest, total, median, count in rows:
+        size = abs(float(largest))
+        share = size / float(total) if total else 0.0
+        times = size / float(median) if median else 1.0
+        if (count >= MIN_UNITS and share >= DOMINANT_SHARE) or times >= TIMES_MEDIAN or size >= FLOAT_LIMIT:
+            flagged.append(ExtremeUnit(metric.name, str(variant), str(unit_id), float(largest), times, share))
+    return flagged
