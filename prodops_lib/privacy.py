@@ -29,7 +29,9 @@ What is recognised, and the deliberate choices:
   in groups of four, in either case, that pass the ISO 13616 mod-97 check.
 * **National id** (``[national id]``): a US Social Security number written ``123-45-6789`` or
   ``123 45 6789`` that is a valid one (area not 000, 666 or 900–999; group not 00; serial not
-  0000), and a UK National Insurance number (``QQ 12 34 56 C``, valid prefix letters). A bare
+  0000), and a UK National Insurance number (two capital letters, six digits, A–D: ``QQ 12 34
+  56 C``, HMRC's own example, whose prefix is never issued; any prefix is redacted, the safe
+  side). A bare
   nine-digit number is an order number as often as an SSN, so it is **left alone**; other
   countries' ids are not recognised.
 * **IP address** (``[ip]``): IPv4 (four numbers 0–255, so a four-part version ``1.2.3.4`` is
@@ -75,8 +77,7 @@ _PII = re.compile(
     rf"|(?P<email>{_EMAIL_PATTERN})"
     rf"|(?P<obfuscated_email>(?i:{_OBFUSCATED_EMAIL_PATTERN}))"
     r"|(?P<iban>(?<![\w])(?i:[a-z]{2}\d\d(?:[ ]?[a-z0-9]{4}){2,7}(?:[ ]?[a-z0-9]{1,3})?)(?![\w]))"
-    r"|(?P<nino>(?<![\w])(?!BG|GB|NK|KN|TN|NT|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z]"
-    r"(?: ?\d\d){3} ?[A-D](?![\w]))"
+    r"|(?P<nino>(?<![\w])[A-Z]{2}(?: ?\d\d){3} ?[A-D](?![\w]))"
     r"|(?P<ssn>(?<![\w./+-])(?!000|666|9)\d{3}(?P<ssn_separator>[- ])(?!00)\d\d(?P=ssn_separator)(?!0000)\d{4}(?![\w%:/]|[.,-]\d))"
     r"|(?P<ipv4>(?<![\w.])(?:\d{1,3}\.){3}\d{1,3}(?![\w]|\.\d))"
     r"|(?P<ipv6>(?<![\w:])(?:[0-9A-Fa-f]{0,4}:){2,7}[0-9A-Fa-f]{0,4}(?![\w:]))"
