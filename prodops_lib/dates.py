@@ -34,7 +34,10 @@ COMMON_FORMATS = (
     "%d.%m.%Y %H:%M:%S", "%d.%m.%Y %H:%M", "%d.%m.%Y", "%d.%m.%y %H:%M", "%d.%m.%y",
     "%d-%m-%Y %H:%M", "%d-%m-%Y", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d",
     "%d %b %Y %H:%M", "%d %b %Y", "%d %B %Y", "%b %d, %Y", "%B %d, %Y", "%b %d, %Y %I:%M %p",
+    "%a %b %d %Y %H:%M:%S GMT%z",  # JavaScript's Date.toString(), as older Linear exports write it
 )
+# the zone's name after a JavaScript date, "(Central European Summer Time)": the offset says it all
+_ZONE_NAME = r"\s+\([A-Za-z][^()]*\)$"
 # the languages whose month names are translated; Babel ships their CLDR data
 LANGUAGES = ("de", "fr", "es", "it", "pt", "nl", "pl", "sv", "da", "nb", "fi", "cs", "tr", "ru", "uk", "ja")
 SAMPLE = 2_000
@@ -66,6 +69,7 @@ def read_dates(values: pd.Series, date_format: str | None = None, hint: str | No
     present = int(text.notna().sum())
     if int(iso.notna().sum()) == present:
         return DateReading(iso, "ISO 8601" + (" (detected)" if present else ""), None)
+    text = text.str.replace(_ZONE_NAME, "", regex=True)
     sample = text.dropna().drop_duplicates()
     sample = sample.sample(SAMPLE, random_state=0) if len(sample) > SAMPLE else sample
     translated, language = _in_english(sample)

@@ -48,6 +48,7 @@ def check_allocation(settings: AllocationParams, period: str | None = None) -> I
         if entry["kind"] == "data":
             check.lines.append(f"{entry['source']}: {describe_drops(log, entry['source'])}")
     classification = classify(items, inputs.rules)
+    check.warnings += [note for note in classification.notes["issue"] if note.startswith("inherit_from")]
     matched = np.bincount(classification.rule, minlength=len(inputs.rules.rules) + 1)[1:]
     check.tables["items matched by each rule (first match wins)"] = pd.DataFrame(
         {"rule": np.arange(1, len(matched) + 1), "theme": [r.theme for r in inputs.rules.rules], "items": matched})

@@ -50,18 +50,26 @@ class TrackerPreset:
     date_format: str | None
     time_unit: str
     separator: str | None  # None: one column per value (Jira); else values share one cell
+    localized: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)  # read, not named in errors
 
 
 TRACKERS: dict[str, TrackerPreset] = {
-    # Jira Server/Data Center and Cloud CSV ("Export CSV (all fields)"), and the REST API's
-    # JSON, whose field ids prodops_lib.records renames to these headers
+    # Jira Server/Data Center and Cloud CSV ("Export CSV (all fields)"), in English or Spanish,
+    # and the REST API's JSON, whose field ids prodops_lib.records renames to these headers
     "jira": TrackerPreset({
         "key": "Issue key", "issue_type": "Issue Type", "summary": "Summary", "status": "Status",
-        "project": ("Project", "Project name"), "labels": "Labels", "components": "Component/s",
+        "project": ("Project", "Project name"), "labels": "Labels", "components": ("Component/s", "Components"),
         "epic": "Custom field (Epic Link)", "parent": ("Parent", "Parent id"),
         "story_points": ("Custom field (Story Points)", "Custom field (Story point estimate)"),
         "estimate": "Original Estimate", "time_spent": "Time Spent", "created": "Created",
-        "resolved": "Resolved", "assignee": "Assignee"}, "%d/%b/%y %I:%M %p", "seconds", None),
+        "resolved": "Resolved", "assignee": "Assignee"}, "%d/%b/%y %I:%M %p", "seconds", None,
+        localized={  # the headers of a real Spanish export
+            "key": ("Clave de incidencia",), "issue_type": ("Tipo de Incidencia",), "summary": ("Resumen",),
+            "status": ("Estado",), "project": ("Nombre del proyecto",), "labels": ("Etiquetas",),
+            "components": ("Componentes",), "epic": ("Campo personalizado (Epic Link)",), "parent": ("Clave principal",),
+            "story_points": ("Campo personalizado (Story Points)", "Campo personalizado (Story point estimate)"),
+            "estimate": ("Estimación original",), "time_spent": ("Tiempo Trabajado",), "created": ("Creada",),
+            "resolved": ("Resuelta",), "assignee": ("Persona asignada",)}),
     # `gh issue list --json ...` (camelCase) or the REST API (snake_case), as JSON or CSV
     "github": TrackerPreset({
         "key": "number", "summary": "title", "status": "state", "labels": "labels",
@@ -233,11 +241,12 @@ def load_items(
     resolved: dict[str, str] = {}
     for name, spec in mapping.items():
         options = (spec,) if isinstance(spec, str) else tuple(spec)
-        if name != "key" and name in (columns or {}) and len(options) > 1:
+        overridden = name in (columns or {})
+        if name != "key" and overridden and len(options) > 1:
             raise InputError(f"{label}: {where.format(name)} lists several columns; only the key may be "
                              "composed of several columns, so name one")
         found: list[str] = []
-        for option in options:
+        for option in options + (() if overridden else preset.localized.get(name, ())):
             found = copies(raw, option) if name in MULTI_VALUED else [option] * (option in raw.columns)
             if found:
                 break

@@ -54,7 +54,8 @@ def fields_used(rules: ThemeRules, settings: AllocationParams | None = None) -> 
             needed.add(settings.item_date)
         if settings.unit == "person_months" and settings.sources.worklogs is None:
             needed |= {"assignee", "created"}
-    needed |= {_inherit_field(name, mapping) for name in rules.inherit_from}
+    for name in rules.inherit_from:  # a name that is no field is an error now; an absent column is a note
+        _inherit_field(name, mapping)
     return tuple(sorted(needed))
 
 
@@ -68,7 +69,7 @@ def _inherit_field(name: str, mapping: dict) -> str:
     raise InputError(
         f"inherit_from: {name!r} is neither 'parent' nor 'epic' nor the export column mapped to them"
         + (f" ({', '.join(repr(c) for c in by_column)})" if by_column else "")
-        + "; fix the name or the column mapping"
+        + "; write inherit_from: [parent, epic] (the fields, whatever the tracker), or [] to inherit nothing"
     )
 
 
@@ -274,10 +275,15 @@ def classify(items: WorkItems, rules: ThemeRules) -> Classification:
 
     mapping = dict(items.columns)
     notes = []
-    fields = [_inherit_field(name, mapping) for name in rules.inherit_from]
-    for name, field in zip(rules.inherit_from, fields, strict=True):
-        if field not in items.items:
-            raise InputError(f"inherit_from: {name!r}: {items.label} has no {field} column; map it or remove it from inherit_from")
+    fields = []
+    for name in rules.inherit_from:
+        field = _inherit_field(name, mapping)
+        if field in items.items:
+            fields.append(field)
+        else:  # a Jira Cloud export has no Epic Link, an Azure query may leave Parent out: nothing to inherit
+            looked = f"looked for {mapping[field]!r}" if field in mapping else "the tracker preset has no such column"
+            notes.append({"issue": f"inherit_from lists {name!r}, but {items.label} has no {field} column ({looked})",
+                          "rows": 0, "action": f"nothing inherited from the {field}; map columns.{field} to use it"})
     linked = [items.items[field] for field in fields]
     found = items.rows_of(pd.concat(linked, ignore_index=True)) if linked else np.zeros(0, dtype=np.int64)
     refs = [found[i * n:(i + 1) * n] for i in range(len(linked))]

@@ -87,7 +87,7 @@ def rules_yaml(epic_rule_key: str) -> str:
         "#   issue-type rules apply only to items that inherit nothing.",
         "# - Items nothing matches are the `unclassified` theme.",
         f'unclassified: "{UNCLASSIFIED}"',
-        'inherit_from: ["Parent", "Custom field (Epic Link)"]',
+        'inherit_from: [parent, epic]',
         "split_multiple_label_matches: true",
         "rules:",
     ]

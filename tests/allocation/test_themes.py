@@ -157,10 +157,21 @@ def test_a_rule_on_labels_needs_a_labels_column():
 def test_inherit_from_must_name_parent_epic_or_their_columns():
     items = items_from([{"key": "A-1", "summary": "a"}])
     rules = ThemeRules(rules=RULES.rules, inherit_from=["Parnt"])
-    with pytest.raises(InputError, match=r"^inherit_from: 'Parnt' is neither 'parent' nor 'epic' nor the export column mapped to them \('Custom field \(Epic Link\)', 'Parent'\); fix the name or the column mapping$"):
+    with pytest.raises(InputError, match=r"^inherit_from: 'Parnt' is neither 'parent' nor 'epic' nor the export column mapped to them \('Custom field \(Epic Link\)', 'Parent'\); write inherit_from: \[parent, epic\] \(the fields, whatever the tracker\), or \[\] to inherit nothing$"):
         classify(items, rules)
     by_column = ThemeRules(rules=RULES.rules, inherit_from=["Parent", "Custom field (Epic Link)"])
     assert themes_of(classify(items, by_column)) == {"A-1": {"Unclassified": 1.0}}
+
+
+def test_inheriting_from_a_field_the_export_lacks_is_a_note_not_an_error():
+    # a Jira Cloud export has no Epic Link column: the items still inherit from their parent
+    frame = jira_frame([{"key": "A-1", "summary": "a", "labels": ["billing"]},
+                        {"key": "A-2", "summary": "b", "parent": "A-1"}]).drop(columns=["Custom field (Epic Link)"])
+    items = load_items(frame, date_format="%Y-%m-%d")
+    result = classify(items, ThemeRules(rules=RULES.rules, inherit_from=["parent", "epic"]))
+    assert themes_of(result)["A-2"] == {"Billing": 1.0}
+    assert result.notes["issue"].tolist() == [
+        "inherit_from lists 'epic', but work items has no epic column (looked for 'Custom field (Epic Link)')"]
 
 
 @pytest.mark.parametrize(("rule", "message"), [
