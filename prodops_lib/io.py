@@ -577,8 +577,11 @@ def load_table(
     encoding: str = "utf-8",
     allow_empty: bool = False,
     sheet: str | None = None,
+    settings: Mapping[str, str] | None = None,
 ) -> pd.DataFrame:
     """Read ``source``, rename columns (file name → schema name), validate and type it.
+    ``settings`` names, per file column, the parameter that chose it (``columns.date``), so a
+    missing column says what to set.
 
     The rows read are recorded in ``log`` with the file's hash; rows dropped by a column's
     ``on_invalid="drop"`` are recorded with their reason. ``sheet`` names the worksheet of an
@@ -591,13 +594,14 @@ def load_table(
     if rename:
         missing = [name for name in rename if name not in frame.columns]
         if missing:
-            raise InputError(_missing_message(label, missing[0], frame.columns, "in the column mapping")
-                             + _sheet_note(frame))
+            raise InputError(_missing_message(label, missing[0], frame.columns, "in the column mapping",
+                                              (settings or {}).get(missing[0])) + _sheet_note(frame))
     if schema is not None:  # named before renaming, so the message lists the file's own columns
         targets = set((rename or {}).values())
         absent = [c.name for c in schema.columns if c.required and c.name not in targets and c.name not in frame.columns]
         if absent:
-            raise InputError(_missing_message(label, absent[0], frame.columns) + _sheet_note(frame))
+            raise InputError(_missing_message(label, absent[0], frame.columns, setting=(settings or {}).get(absent[0]))
+                             + _sheet_note(frame))
     if rename:
         targets = list(rename.values())
         twice = next((name for name in targets if targets.count(name) > 1), None)
@@ -687,14 +691,21 @@ def _date_format_message(label: str, column: Column, frame: pd.DataFrame, invali
             f"{_row_number(frame, first, csv_lines)}); {advice}")
 
 
-def _missing_message(label: str, name: str, columns: Iterable[str], where: str = "") -> str:
+def _missing_message(label: str, name: str, columns: Iterable[str], where: str = "", setting: str | None = None) -> str:
     import difflib
 
     present = [str(c) for c in columns]
     close = difflib.get_close_matches(name, present, n=1, cutoff=0.6)
-    hint = f"did you mean {close[0]!r}?" if close else "columns present: " + ", ".join(present[:12])
-    hint = delimiter_hint(present) or hint
-    return f"{label}: required column {name!r} is missing{(' ' + where) if where else ''}; {hint}"
+    listed = ", ".join(present[:12]) + (f" … ({len(present)} in all)" if len(present) > 12 else "")
+    if delimiter_hint(present):
+        hint = delimiter_hint(present)
+    elif setting:
+        hint = (f"set {setting} to the file's column" + (f" (did you mean {close[0]!r}?)" if close else "")
+                + f"; columns present: {listed}")
+    else:
+        hint = f"did you mean {close[0]!r}?" if close else f"columns present: {listed}"
+    place = f" (set by {setting})" if setting else ""
+    return f"{label}: required column {name!r}{place} is missing{(' ' + where) if where and not setting else ''}; {hint}"
 
 
 def _row_number(frame: pd.DataFrame, position: int, csv_lines: bool) -> str:

@@ -46,7 +46,8 @@ def test_a_missing_column_is_that_reports_one_line_error_and_exit_1(tmp_path, ca
     bundle = _feedback_bundle(tmp_path, "when,comment\n2026-10-01,slow\n", "{text: body, date: when}")
     assert cli.main(["check", "--bundle", str(bundle)]) == cli.EXIT_REPORT_FAILED
     out = capsys.readouterr().out
-    assert ": error\n  reviews: required column 'body' is missing; columns present: when, comment\n" in out
+    assert (": error\n  reviews: required column 'body' (set by columns.text) is missing; set columns.text to the "
+            "file's column; columns present: when, comment\n") in out
     assert "1 report(s) checked: 1 with unusable inputs (fb), 0 warning(s)" in out
 
 

@@ -52,10 +52,14 @@ def check_allocation(settings: AllocationParams, period: str | None = None) -> I
     matched = np.bincount(classification.rule, minlength=len(inputs.rules.rules) + 1)[1:]
     check.tables["items matched by each rule (first match wins)"] = pd.DataFrame(
         {"rule": np.arange(1, len(matched) + 1), "theme": [r.theme for r in inputs.rules.rules], "items": matched})
-    for number, (rule, count) in enumerate(zip(inputs.rules.rules, matched, strict=True), start=1):
-        if count == 0:
-            check.warnings.append(f"rule {number} ({rule.theme}) classifies no item: no item matches it, or an "
-                                  "earlier rule takes every item it matches; check its values against the export")
+    idle = [f"{number} ({rule.theme})" for number, (rule, count)
+            in enumerate(zip(inputs.rules.rules, matched, strict=True), start=1) if count == 0]
+    if idle:  # one line, however many: a rules file written for another export can miss them all
+        check.warnings.append(f"{'rule ' + idle[0] if len(idle) == 1 else f'{len(idle)} of {len(matched)} rules'} "
+                              f"classif{'ies' if len(idle) == 1 else 'y'} no item"
+                              + (f" ({', '.join(idle[:8])}{' …' if len(idle) > 8 else ''})" if len(idle) > 1 else "")
+                              + ": no item matches, or an earlier rule takes every item matched; check the rules' "
+                              "values against the export")
     unclassified = float(np.mean(classification.how == HOW.index("unclassified"))) if len(classification.how) else 0.0
     check.lines.append(f"{len(classification.how):,} items; {unclassified:.0%} unclassified "
                        f"(no rule matched and nothing to inherit from)")

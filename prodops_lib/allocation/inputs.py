@@ -64,8 +64,10 @@ def load_worklogs(
         Column(mapping["date"], "datetime", date_format=spec.date_format, nullable=False, on_invalid="drop"),
         Column(mapping["time"], "float", minimum=0, nullable=False, on_invalid="drop"),
     )
+    settings = {column: f"sources.worklogs.columns.{name}" for name, column in mapping.items() if isinstance(column, str)}
     if isinstance(mapping["key"], str):
-        frame = io.load_table(data, schema, log=log, label=label, delimiter=spec.delimiter, encoding=spec.encoding)
+        frame = io.load_table(data, schema, log=log, label=label, delimiter=spec.delimiter, encoding=spec.encoding,
+                              settings=settings)
     else:  # a key made of several columns, as the items' key is
         raw = io.load_table(data, None, log=log, label=label, delimiter=spec.delimiter, encoding=spec.encoding)
         mapping["key"] = composed_key(raw, list(mapping["key"]), label, "worklogs columns.key")
@@ -101,7 +103,8 @@ def load_people(
         Column(mapping["monthly_cost"], "float", minimum=0, required=False),
         Column(mapping["effective_from"], "date", date_format=spec.date_format, required=False),
     )
-    frame = io.load_table(data, schema, log=log, label=label, delimiter=spec.delimiter, encoding=spec.encoding)
+    frame = io.load_table(data, schema, log=log, label=label, delimiter=spec.delimiter, encoding=spec.encoding,
+                          settings={column: f"sources.people.columns.{name}" for name, column in mapping.items()})
     people = pd.DataFrame({
         "person": frame[mapping["person"]].str.strip().to_numpy(),
         "team": frame[mapping["team"]].str.strip().to_numpy(),

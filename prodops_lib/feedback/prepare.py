@@ -126,7 +126,9 @@ def read_source(source: FeedbackSource, log: DropLog) -> pd.DataFrame:
         Column("rating", "float", required=False, minimum=1.0, maximum=5.0),
         Column("nps", "float", required=False, minimum=0.0, maximum=10.0),
     )
-    frame = load_table(source.path, schema, log=log, label=source.name, rename=rename,
+    settings = {name: "columns.text" for name in text_columns} | {
+        getattr(columns, key): f"columns.{key}" for key in ("date", "id", *optional) if getattr(columns, key)}
+    frame = load_table(source.path, schema, log=log, label=source.name, rename=rename, settings=settings,
                        delimiter=source.delimiter, encoding=source.encoding, sheet=source.sheet)
     parts = frame[text_columns].astype("string").fillna("")
     joined = parts.apply(lambda row: ". ".join(p.strip().rstrip(".") for p in row if p.strip()), axis=1) \
