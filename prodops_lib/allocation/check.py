@@ -34,6 +34,11 @@ def check_allocation(settings: AllocationParams, period: str | None = None) -> I
     check.lines.extend("  " + line for line in describe_columns(list(items.raw.columns), mapping))
     unit = spec.time_unit or preset.time_unit
     check.lines.append(f"  time fields read in {unit}")
+    if "pull_request" in items.raw.columns:  # GitHub's REST issue list holds pull requests too
+        pulls = int(items.raw["pull_request"].notna().sum())
+        if pulls:
+            check.warnings.append(f"{pulls:,} of {len(items.raw):,} items are pull requests (GitHub lists them with "
+                                  "issues); if they describe the same work as the issues, export issues only")
     columns_read: dict[str, list[str]] = {}
     for column, how in items.tag_reading.items():
         columns_read.setdefault(how, []).append(column)

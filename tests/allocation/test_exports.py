@@ -202,3 +202,18 @@ def test_the_inputs_page_lists_every_field_and_every_preset_column():
         for columns in preset.columns.values():
             for column in (columns,) if isinstance(columns, str) else columns:
                 assert f"`{column}`" in page or f"({column.removeprefix('Custom field ')})" in page, column
+
+
+def test_the_check_says_how_many_github_items_are_pull_requests(tmp_path):
+    from prodops_lib.allocation.check import check_allocation
+
+    records = [{"number": n, "title": f"t{n}", "state": "closed", "labels": [], "created_at": "2026-10-01T10:00:00Z",
+                "closed_at": "2026-10-02T10:00:00Z", **({"pull_request": {"url": "x"}} if n % 2 else {})}
+               for n in range(1, 5)]
+    path = write(tmp_path, "issues.json", json.dumps(records))
+    rules = write(tmp_path, "rules.yaml", "inherit_from: []\nrules:\n  - {theme: Fixes, summary: 't'}\n")
+    settings = params.build(AllocationParams, {"sources": {"items": {"path": str(path), "tracker": "github"}},
+                                               "rules": str(rules), "unit": "item_count", "item_date": "created"})
+    warnings = check_allocation(settings).warnings
+    assert "2 of 4 items are pull requests (GitHub lists them with issues); if they describe the same work as the " \
+           "issues, export issues only" in warnings
