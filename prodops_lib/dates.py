@@ -39,7 +39,7 @@ COMMON_FORMATS = (
 # the zone's name after a JavaScript date, "(Central European Summer Time)": the offset says it all
 _ZONE_NAME = r"\s+\([A-Za-z][^()]*\)$"
 # the languages whose month names are translated; Babel ships their CLDR data
-LANGUAGES = ("de", "fr", "es", "it", "pt", "nl", "pl", "sv", "da", "nb", "fi", "cs", "tr", "ru", "uk", "ja")
+LANGUAGES = ("de", "fr", "es", "it", "pt", "nl", "pl", "sv", "da", "nb", "fi", "cs", "tr", "ru", "uk")
 SAMPLE = 2_000
 _ENGLISH = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _ENGLISH_WORDS = {*_ENGLISH, "sept", "january", "february", "march", "april", "june", "july", "august", "september",
@@ -60,31 +60,40 @@ class DateReading:
 
 
 def read_dates(values: pd.Series, date_format: str | None = None, hint: str | None = None) -> DateReading:
-    """Date-times of a text column (see the module docstring). Blank cells stay missing."""
+    """Date-times of a text column (see the module docstring). Blank cells stay missing. Each
+    distinct text is read once, so a million dates that repeat cost little."""
     text = values.astype("string").str.strip()
-    text = text.where(text != "")
+    codes, distinct = pd.factorize(text.where(text != ""), use_na_sentinel=True)
+    parsed, how, chosen = _read_distinct(pd.Series(distinct, dtype="string"), date_format, hint)
+    full = pd.Series(pd.array(parsed, dtype="datetime64[ns, UTC]").take(codes, allow_fill=True), index=values.index)
+    return DateReading(full, how, chosen)
+
+
+def _read_distinct(text: pd.Series, date_format: str | None, hint: str | None) -> tuple[pd.Series, str, str | None]:
     if date_format:
-        return DateReading(_parse(text, date_format), f"format {date_format} (as set)", date_format)
+        translated, language = _in_english(text) if re.search(r"%[bB]", date_format) else (text, None)
+        how = f"format {date_format} (as set" + (f", month names in {_language_name(language)}" if language else "") + ")"
+        return _parse(translated, date_format), how, date_format
     iso = pd.to_datetime(text, format="ISO8601", errors="coerce", utc=True)
-    present = int(text.notna().sum())
-    if int(iso.notna().sum()) == present:
-        return DateReading(iso, "ISO 8601" + (" (detected)" if present else ""), None)
-    text = text.str.replace(_ZONE_NAME, "", regex=True)
-    sample = text.dropna().drop_duplicates()
-    sample = sample.sample(SAMPLE, random_state=0) if len(sample) > SAMPLE else sample
+    if int(iso.notna().sum()) == len(text):
+        return iso, "ISO 8601" + (" (detected)" if len(text) else ""), None
+    if text.str.contains("(", regex=False).any():
+        text = text.str.replace(_ZONE_NAME, "", regex=True)
+    sample = text.sample(SAMPLE, random_state=0) if len(text) > SAMPLE else text
     translated, language = _in_english(sample)
     candidates = list(dict.fromkeys([f for f in (hint, *COMMON_FORMATS, _guess(translated)) if f]))
     counts = {f: int(_parse(translated, f).notna().sum()) for f in candidates}
     best = max(candidates, key=lambda f: counts[f])  # the first wins a tie: the hint, then the list's order
-    if counts[best] <= int(pd.to_datetime(sample, format="ISO8601", errors="coerce").notna().sum()):
-        return DateReading(iso, "ISO 8601 (detected)", None)
+    iso_count = int(pd.to_datetime(sample, format="ISO8601", errors="coerce", utc=True).notna().sum())
+    if counts[best] <= iso_count:
+        return iso, ("ISO 8601 (detected)" if iso_count else "no date format fits"), None
     full = _in_english(text, language)[0] if language else text
     source = "the tracker's usual format" if best == hint else "detected"
     how = f"format {best} ({source}" + (f", month names in {_language_name(language)}" if language else "") + ")"
     twin = _day_month_swapped(best)
     if twin and counts.get(twin, int(_parse(translated, twin).notna().sum())) == counts[best]:
         how += f"; day and month could be either way round ({twin} reads as many): set date_format to be sure"
-    return DateReading(_parse(full, best), how, best)
+    return _parse(full, best), how, best
 
 
 def _language_name(language: str) -> str:

@@ -684,7 +684,7 @@ def _date_format_message(label: str, column: Column, frame: pd.DataFrame, invali
     count = f"{int(invalid.sum()):,} of {int(frame[column.name].notna().sum()):,} values"
     detected = read_dates(frame[column.name].astype("string"))
     advice = (f"they read as {detected.how.removesuffix(' (detected)')}; set date_format: '{detected.format}'"
-              if detected.format and detected.unreadable < invalid.sum() else
+              if detected.format and detected.format != column.date_format and detected.unreadable < invalid.sum() else
               "set date_format to their format (for example '%d.%m.%Y %H:%M'; codes as in Python's strftime)")
     setting = f"with date_format {column.date_format!r}" if column.date_format else "as dates"
     return (f"{label}: column {column.name!r}: {count} cannot be read {setting} (first: {raw!r}, "

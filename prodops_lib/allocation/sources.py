@@ -37,6 +37,7 @@ ITEM_FIELDS = ("key", "issue_type", "summary", "status", "project", "labels", "c
                "resolved", "assignee")
 MULTI_VALUED = ("labels", "components")
 NUMERIC_FIELDS = ("story_points", "estimate", "time_spent")
+ONE_VALUE_FIELDS = ("assignee", "project", "status", "issue_type", "epic", "parent")
 DATE_FIELDS = ("created", "started", "resolved")
 HOURS_PER = {"seconds": 1 / 3600, "minutes": 1 / 60, "hours": 1.0}
 
@@ -279,6 +280,9 @@ def load_items(
         if name not in MULTI_VALUED:
             values = typed[found[0]]
             items[name] = values if name in DATE_FIELDS + NUMERIC_FIELDS else values.astype("string")
+    for name in ONE_VALUE_FIELDS:  # a JSON export writes GitHub's assignees as a list: the first, or none
+        if name in items and items[name].str.startswith("[", na=False).any():
+            items[name] = _first_listed(items[name])
     items["key"] = items["key"].str.strip()
     hours = HOURS_PER[time_unit or preset.time_unit]
     for name in ("estimate", "time_spent"):
@@ -288,8 +292,40 @@ def load_items(
     for name in ("epic", "parent"):
         if name in items:
             items[name] = items[name].str.strip()
+    if "parent" in items:
+        items["parent"] = _parents_by_key(items, typed)
     tags, tag_reading = _tags(typed, present, preset.separator, label_separator)
     return WorkItems(items, tags, typed, label, resolved, tuple(present), tag_reading)
+
+
+ISSUE_ID_COLUMNS = ("Issue id", "ID de la incidencia")  # Jira's numeric id, beside the key
+
+
+def _parents_by_key(items: pd.DataFrame, typed: pd.DataFrame) -> pd.Series:
+    """The parent column as keys: Jira Cloud's CSV writes the parent's numeric Issue id
+    ("10090"), not its key ("SHOP-90"); ids found in the export's Issue id column become keys."""
+    parent = items["parent"]
+    numeric = parent.str.fullmatch(r"\d+", na=False)
+    column = next((c for c in ISSUE_ID_COLUMNS if c in typed.columns), None)
+    if column is None or not numeric.any():
+        return parent
+    ids = typed[column].astype("string").str.strip()
+    lookup = pd.Series(items["key"].to_numpy(), index=ids.to_numpy())
+    lookup = lookup[~lookup.index.duplicated()]
+    keys = set(items["key"].dropna())
+    by_id = parent.map(lookup)
+    use = numeric & by_id.notna() & ~parent.isin(keys)
+    return parent.where(~use, by_id).astype("string")
+
+
+def _first_listed(values: pd.Series) -> pd.Series:
+    """List-text cells replaced by their first value (an empty list: missing); other cells
+    as they are. Each distinct cell is parsed once."""
+    codes, cells = pd.factorize(values, use_na_sentinel=True)
+    firsts = [cell if not _LIST_TEXT.match(str(cell)) else next(iter(cell_values(str(cell), None)), None)
+              for cell in cells]
+    picked = np.asarray([*firsts, None], dtype=object)[np.where(codes >= 0, codes, len(firsts))]
+    return pd.Series(pd.array(picked, dtype="string"), index=values.index)
 
 
 def composed_key(raw: pd.DataFrame, parts: list[str], label: str, setting: str) -> str:
@@ -339,34 +375,53 @@ _QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'" + r'|"((?:[^"\\]|\\.)*)"')
 SEPARATORS = (";", ",", "|")
 
 
+JIRA_LABELS = "jira labels"  # the separator token for Jira-style labels: any space, ',' or ';'
+
+
 def cell_values(cell: str, separator: str | None) -> list[str]:
-    """The values in one label cell: list text (``['a', 'b']``, ``["a","b"]``, ``[a, b]``),
-    else the cell split at ``separator`` (``" "``: at any whitespace; None: the whole cell)."""
+    """The values in one label cell: list text (``['a', 'b']``, ``["a","b"]``, ``[a, b]``; a
+    null in it is no value), else the cell split at ``separator`` (``" "``: at any whitespace;
+    :data:`JIRA_LABELS`: at whitespace, ',' or ';'; None: the whole cell)."""
     listed = _LIST_TEXT.match(cell)
     if listed:
-        quoted = _QUOTED.findall(listed.group(1))
-        if quoted:
-            return [single or double for single, double in quoted]
-        return listed.group(1).split(",") if listed.group(1).strip() else []
+        return [str(value) for value in _list_text(cell, listed.group(1)) if value is not None]
     if separator is None:
         return [cell]
+    if separator == JIRA_LABELS:
+        return re.split(r"[\s,;]+", cell)
     return cell.split() if separator == " " else cell.split(separator)
 
 
+def _list_text(cell: str, inner: str) -> list:
+    """The items of list text: JSON first (escapes decoded), then a Python literal, then, for
+    text neither reads (``[a, b]``, ``['a', b]``), the parts between commas, unquoted."""
+    import ast
+    import json
+
+    for parse in (json.loads, ast.literal_eval):
+        try:
+            value = parse(cell)
+        except (ValueError, SyntaxError, MemoryError, RecursionError):
+            continue
+        if isinstance(value, list):
+            return [item if item is None or isinstance(item, str) else str(item) for item in value]
+    return [part.strip().strip("'\"") for part in inner.split(",")] if inner.strip() else []
+
+
 def detect_separator(cells: pd.Index, field: str, preset: str | None) -> tuple[str | None, str]:
-    """The separator of a label column and how it was chosen, in words: the preset's, else
-    the first of ; , | found in a cell that is not list text, else whitespace for Jira-style
-    labels (which cannot hold spaces), else none (one value per cell)."""
+    """The separator of a label field (all its columns) and how it was chosen, in words. A
+    tracker that writes one value per cell in repeated columns (Jira: ``preset`` None) never
+    has its components split (a component may be called "Search, Discovery"); its labels are
+    split at spaces, ',' or ';' when a cell holds several, since a Jira label has no spaces.
+    Other trackers: their own separator. List text is read as lists everywhere."""
     plain = [str(c) for c in cells if not _LIST_TEXT.match(str(c))]
     listed = "list text read as lists" if len(plain) < len(cells) else ""
     if preset is not None:
         how = f"split at {preset!r} (the tracker's separator)" if preset != " " else "split at spaces"
         return preset, ", ".join(filter(None, [how, listed]))
-    for separator in SEPARATORS:
-        if any(separator in cell for cell in plain):
-            return separator, ", ".join(filter(None, [f"split at {separator!r} (detected)", listed]))
-    if field == "labels" and any(len(cell.split()) > 1 for cell in plain):
-        return " ", ", ".join(filter(None, ["split at spaces (detected; labels hold no spaces)", listed]))
+    if field == "labels" and any(re.search(r"[\s,;]", cell) for cell in plain):
+        return JIRA_LABELS, ", ".join(filter(None, ["split at spaces, ',' or ';' (detected; a Jira label holds "
+                                                    "no spaces)", listed]))
     return None, listed or "one value per cell"
 
 
@@ -377,13 +432,16 @@ def _tags(frame: pd.DataFrame, present: Mapping[str, list[str]], separator: str 
     preset's. Cells are parsed once per distinct value, so millions of items cost little."""
     parts, reading = [], {}
     for name in MULTI_VALUED:
-        for column in present.get(name, []):
-            codes, cells = pd.factorize(frame[column].astype("string").str.strip(), use_na_sentinel=True)
-            cells = pd.Index(cells)
-            if chosen is not None:
-                split_at, how = chosen, f"split at {chosen!r} (as set)"
-            else:
-                split_at, how = detect_separator(cells, name, separator)
+        factorized = {column: pd.factorize(frame[column].astype("string").str.strip(), use_na_sentinel=True)
+                      for column in present.get(name, [])}
+        if not factorized:
+            continue
+        if chosen is not None:
+            split_at, how = chosen, f"split at {chosen!r} (as set)"
+        else:  # one decision for the field, over all its columns
+            every = pd.Index(np.concatenate([np.asarray(cells, dtype=object) for _, cells in factorized.values()])).unique()
+            split_at, how = detect_separator(every, name, separator)
+        for column, (codes, cells) in factorized.items():
             reading[column] = how
             lists = [cell_values(str(cell), split_at) for cell in cells]
             lengths = np.array([len(values) for values in lists], dtype=np.int64)

@@ -169,7 +169,7 @@ def _variant_codes(codes: np.ndarray, uniques: object, spec: ExperimentSpec, sou
 
 
 def _day_grouping(values: pd.Series, codes: np.ndarray, variants: list[str], notes: dict):
-    days = pd.to_datetime(values, errors="coerce").to_numpy().astype("datetime64[D]")
+    days = _exposure_days(values)
     missing = np.isnat(days)
     labels, day_codes = np.unique(days[~missing], return_inverse=True)
     slot = np.zeros(len(days), dtype=np.int64)
@@ -181,6 +181,17 @@ def _day_grouping(values: pd.Series, codes: np.ndarray, variants: list[str], not
         "day": np.tile(np.concatenate([[np.datetime64("NaT", "D")], labels]), len(variants)).astype("datetime64[ns]"),
     })
     return codes * size + slot, len(variants) * size, keys
+
+
+def _exposure_days(values: pd.Series) -> np.ndarray:
+    """Each unit's exposure day, as the SQL path reads it: the wall-clock date written in the
+    value (an offset does not move the day), so a frame and a file give the same days; a
+    value that is no date-time is missing."""
+    if pd.api.types.is_datetime64_any_dtype(values):
+        stamps = values.dt.tz_localize(None) if getattr(values.dt, "tz", None) is not None else values
+        return stamps.to_numpy().astype("datetime64[D]")
+    text = values.astype("string").str.strip().str.replace(r"(?:Z|[+-]\d\d:?\d\d)$", "", regex=True)
+    return pd.to_datetime(text, errors="coerce", format="mixed").to_numpy().astype("datetime64[D]")
 
 
 def _segment_grouping(values: pd.Series, codes: np.ndarray, variants: list[str]):

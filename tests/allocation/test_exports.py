@@ -90,7 +90,10 @@ def test_jira_cloud_names_its_story_points_differently_and_the_preset_reads_both
 @pytest.mark.parametrize(("cell", "separator", "values"), [
     ("['bug', 'ui']", ",", ["bug", "ui"]),           # Python list text (a pandas or script export)
     ('["bug","ui"]', None, ["bug", "ui"]),           # JSON list text, whatever the separator
-    ("[bug, ui]", None, ["bug", " ui"]),              # unquoted list text; values are stripped later
+    ("[bug, ui]", None, ["bug", "ui"]),               # unquoted list text
+    ("['a', b]", None, ["a", "b"]),                   # half-quoted: neither JSON nor Python reads it
+    ('["say \\"hi\\""]', None, ['say "hi"']),          # JSON escapes decoded
+    ("[null, \"x\"]", None, ["x"]),                    # a null is no value
     ("bug; ui", ";", ["bug", " ui"]),
     ("bug ui", " ", ["bug", "ui"]),
     ("bug", None, ["bug"]),
@@ -101,12 +104,25 @@ def test_label_cells_in_every_common_form(cell, separator, values):
 
 
 def test_the_separator_is_detected_when_the_tracker_has_none():
-    assert detect_separator(pd.Index(["a;b", "c"]), "labels", None)[0] == ";"
-    assert detect_separator(pd.Index(["a, b", "c"]), "components", None)[0] == ","
-    # Jira labels hold no spaces, so a space separates them; a component name may hold one
-    assert detect_separator(pd.Index(["billing ui"]), "labels", None)[0] == " "
+    from prodops_lib.allocation.sources import JIRA_LABELS
+
+    # Jira writes one value per repeated column: a label cell with several is split at spaces,
+    # ',' or ';' (a Jira label holds no spaces); a component is never split ("Search, Discovery")
+    assert detect_separator(pd.Index(["a;b", "c"]), "labels", None)[0] == JIRA_LABELS
+    assert detect_separator(pd.Index(["billing ui"]), "labels", None)[0] == JIRA_LABELS
+    assert detect_separator(pd.Index(["Search, Discovery", "UI | UX"]), "components", None)[0] is None
     assert detect_separator(pd.Index(["Web App"]), "components", None)[0] is None
     assert detect_separator(pd.Index(["['a', 'b']"]), "labels", None) == (None, "list text read as lists")
+    assert detect_separator(pd.Index(["a; b"]), "labels", ";")[0] == ";"
+
+
+def test_jira_components_with_commas_stay_whole_and_one_rule_decides_for_all_copies(tmp_path):
+    text = ("Issue key,Summary,Component/s,Component/s,Labels,Labels,Created\n"
+            "A-1,x,\"Search, Discovery\",UI | UX,billing,\"ops, infra\",2026-10-01\n")
+    items = load_items(write(tmp_path, "jira.csv", text))
+    tags = items.tags.groupby("field")["value"].apply(list).to_dict()
+    assert tags == {"components": ["search, discovery", "ui | ux"], "labels": ["billing", "ops", "infra"]}
+    assert items.tag_reading["Labels"] == items.tag_reading["Labels.1"]
 
 
 def test_single_cell_jira_labels_match_every_label_not_only_single_label_items(tmp_path):
@@ -114,7 +130,8 @@ def test_single_cell_jira_labels_match_every_label_not_only_single_label_items(t
     items = load_items(write(tmp_path, "jira.csv", text))
     billing = items.tags[items.tags["value"] == "billing"]["item"].tolist()
     assert billing == [0, 1, 2]
-    assert items.tag_reading == {"Labels": "split at spaces (detected; labels hold no spaces), list text read as lists"}
+    assert items.tag_reading == {"Labels": "split at spaces, ',' or ';' (detected; a Jira label holds no spaces), "
+                                           "list text read as lists"}
 
 
 def test_label_separator_can_be_set(tmp_path):
@@ -217,3 +234,35 @@ def test_the_check_says_how_many_github_items_are_pull_requests(tmp_path):
     warnings = check_allocation(settings).warnings
     assert "2 of 4 items are pull requests (GitHub lists them with issues); if they describe the same work as the " \
            "issues, export issues only" in warnings
+
+
+def test_jira_cloud_parent_ids_become_keys_so_children_inherit(tmp_path):
+    from prodops_lib.allocation import Rule, ThemeRules
+    from prodops_lib.allocation.themes import classify
+
+    text = ("Summary,Issue key,Issue id,Issue Type,Labels,Created,Parent\n"
+            "Billing epic,SHOP-90,10090,Epic,billing,01/Oct/26 9:00 AM,\n"
+            "Child,SHOP-91,10091,Story,,02/Oct/26 9:00 AM,10090\n")
+    items = load_items(write(tmp_path, "cloud.csv", text))
+    assert items.items["parent"].tolist() == [pd.NA, "SHOP-90"]
+    result = classify(items, ThemeRules(rules=[Rule(theme="Billing", labels=["billing"])], inherit_from=["parent"]))
+    assert result.summary().set_index("how")["items"].to_dict() == {"labels": 1, "inherited": 1}
+
+
+def test_github_assignees_listed_in_json_are_read_as_one_person():
+    items = load_items(params.project_root() / "docs" / "examples" / "github_issues.json", tracker="github")
+    assert items.items["assignee"].tolist() == ["Dana Ruiz", pd.NA]
+
+
+def test_dates_with_offsets_that_change_at_daylight_saving_and_one_bad_value_are_one_line(tmp_path):
+    text = ("Issue key,Summary,Resolved\nA-1,x,2024-03-13T10:00:00.000+0100\nA-2,y,n/a\n"
+            "A-3,z,2024-04-13T10:00:00.000+0200\n")
+    with pytest.raises(InputError, match=r"column 'Resolved', data row 2: 'n/a' is not a date-time like ISO 8601; "
+                                         r"fix the value$"):
+        load_items(write(tmp_path, "x.csv", text), needed=("resolved",))
+
+
+def test_a_date_format_with_month_names_reads_them_in_any_language(tmp_path):
+    text = "Issue key,Summary,Created\nA-1,x,12/Mär/24 10:15 AM\nA-2,y,01/Dez/24 9:00 PM\n"
+    items = load_items(write(tmp_path, "x.csv", text), date_format="%d/%b/%y %I:%M %p")
+    assert items.items["created"].tolist() == [pd.Timestamp("2024-03-12 10:15"), pd.Timestamp("2024-12-01 21:00")]
