@@ -31,6 +31,13 @@ class InputCheck:
     warnings: list[str] = field(default_factory=list)
     months: list[str] = field(default_factory=list)
 
+    def add_dates(self, reading: str, where: str) -> None:
+        """A line on how a date column is read (:func:`date_reading`); when day and month could
+        be either way round, also a warning, so the report's appendix shows it."""
+        self.lines.append(f"  {reading} ({where})")
+        if "either way round" in reading:
+            self.warnings.append(f"{where}: {reading}")
+
     def to_text(self, indent: str = "  ") -> str:
         parts = [indent + line for line in self.lines]
         for title, table in self.tables.items():

@@ -193,3 +193,11 @@ def test_the_review_check_names_themes_the_taxonomy_does_not_list_and_reports_no
         "experiment theme (ab_onboarding_checklist) uses theme(s) the taxonomy does not list: 'Onboarding'; rename "
         "them as in the taxonomy, or the review cannot set their demand against their effort",
     ]
+
+
+def test_dates_that_read_either_way_round_are_a_warning_the_report_shows(tmp_path):
+    rows = "".join(f"0{day}/0{month}/2026,text number {day} {month},5\n" for month in (8, 9) for day in (3, 4))
+    bundle = _feedback_bundle(tmp_path, "when,comment,stars\n" + rows, "{text: comment, date: when, rating: stars}")
+    [result] = check_bundle(bundle)
+    assert any(warning.startswith("when: dates: format %m/%d/%Y (detected); day and month could be either way round")
+               for warning in result.check.warnings)

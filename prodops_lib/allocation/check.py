@@ -46,8 +46,8 @@ def check_allocation(settings: AllocationParams, period: str | None = None) -> I
     date_column = items.columns.get(settings.item_date)
     if date_column and date_column in items.raw.columns:
         read_as = items.raw.attrs.get("date_readings", {}).get(date_column, "")
-        check.lines.append("  " + date_reading(items.raw[date_column], spec.date_format, preset.date_format, read_as)
-                           + f" ({settings.item_date})")
+        check.add_dates(date_reading(items.raw[date_column], spec.date_format, preset.date_format, read_as),
+                        settings.item_date)
     check.lines.append(f"  effort measured as {UNIT_LABELS[settings.unit]}")
     for entry in log.inputs:
         if entry["kind"] == "data":

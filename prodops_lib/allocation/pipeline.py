@@ -74,6 +74,12 @@ class Allocation:
         """Too little effort in the period for a verdict on shares and gaps (``min_effort``)."""
         return self.period_total() < self.effort_needed
 
+    def effort_total(self) -> dict:
+        """The period's effort and whether it is enough for a verdict (``effort_total.json``,
+        which the monthly review reads)."""
+        return {"period": self.period, "effort": self.period_total(), "unit": self.unit_label,
+                "effort_needed": self.effort_needed, "too_little": self.too_little}
+
     def too_little_note(self) -> str:
         """The plain sentence the page leads with when :attr:`too_little`, else ""."""
         if not self.too_little:

@@ -137,9 +137,10 @@ def analyse_experiment(
     flagged = extreme_units(analysis.data, spec, connection)
     if flagged:
         names = {unit.metric for unit in flagged}
-        capped_spec = dataclasses.replace(spec, metrics=[
+        # only the flagged metrics again (and the primary, which a spec needs), without segments or days
+        capped_spec = dataclasses.replace(spec, segments=[], timestamp_column=None, metrics=[
             dataclasses.replace(m, winsorize_upper=CAP_QUANTILE, winsorize_lower=1 - CAP_QUANTILE) if m.name in names
-            else m for m in spec.metrics])
+            else m for m in spec.metrics if m.name in names or m.role == "primary"])
         capped = _analyse_source(source, capped_spec, options, connection).results
         analysis.notes["extreme_units"] = [_with_effects(unit, analysis.results, capped) for unit in flagged]
     return analysis
@@ -167,8 +168,10 @@ def _analyse_source(source: Source, spec: ExperimentSpec, options: dict, connect
         path = existing_file(source, str(source))
         try:
             collected = collect_sql(file_query(path), spec, connection=connection, source=path.name, **options)
-        except InputError:
-            diagnose_csv(path, path.name)  # the loaders' own message for an unreadable or empty CSV
+        except InputError as error:
+            # DuckDB could not read it, or read no rows: the loaders' own message says why
+            if "the query failed" in str(error) or "(found: none)" in str(error):
+                diagnose_csv(path, path.name)
             raise
         data = path
     else:

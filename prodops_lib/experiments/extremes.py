@@ -48,12 +48,13 @@ class ExtremeUnit:
     share: float  # of the variant's summed absolute values
 
     def describe(self) -> str:
-        return (f"unit {self.unit} in {self.variant} has {self.metric} = {self.value:,.6g}, "
+        return (f"{'' if self.unit.startswith('row ') else 'unit '}{self.unit} in {self.variant} has {self.metric} = {self.value:,.6g}, "
                 f"{self.times_median:,.0f} times the median unit's, {self.share:.0%} of {self.variant}'s total")
 
 
 def extreme_units(data: object, spec: ExperimentSpec, connection=None) -> list[ExtremeUnit]:
-    """The flagged units of ``data`` (a frame, a file path or :class:`~prodops_lib.io.SQL`)."""
+    """The flagged units of ``data`` (a frame, a file path or :class:`~prodops_lib.io.SQL`),
+    found in one pass over the data for every metric."""
     metrics = [m for m in spec.metrics if m.kind in ("mean", "ratio") and not m.winsorized]
     if not metrics:
         return []
@@ -65,27 +66,37 @@ def extreme_units(data: object, spec: ExperimentSpec, connection=None) -> list[E
             query = data.query if isinstance(data, SQL) else file_query(str(data))
         run = Runner(cursor, str(getattr(data, "name", "data")))
         try:
-            return [unit for metric in metrics for unit in _largest(run, query, spec, metric)]
+            return _largest(run, query, spec, metrics)
         finally:
             if isinstance(data, pd.DataFrame):
                 cursor.unregister("__extremes_frame")
 
 
-def _largest(run: Runner, query: str, spec: ExperimentSpec, metric: MetricSpec) -> list[ExtremeUnit]:
-    value = f"TRY_CAST({quote_name(metric.value_column)} AS DOUBLE)"
-    unit = f"CAST({quote_name(spec.unit)} AS VARCHAR)" if spec.unit else "CAST(__row AS VARCHAR)"
-    rows = run.all(
-        f"SELECT CAST({quote_name(spec.variant_column)} AS VARCHAR), arg_max({unit}, abs({value})), "
-        f"max_by({value}, abs({value})), sum(abs({value})), median(abs({value})) FILTER (WHERE {value} <> 0), "
-        "count(*) "
-        f"FROM (SELECT *, row_number() OVER () AS __row FROM ({query})) "
-        f"WHERE {quote_name(spec.variant_column)} IS NOT NULL AND {value} IS NOT NULL AND isfinite({value}) "
-        "GROUP BY 1 ORDER BY 1")
+def _largest(run: Runner, query: str, spec: ExperimentSpec, metrics: list[MetricSpec]) -> list[ExtremeUnit]:
+    # without a unit column, a unit is a data row, numbered as the file numbers them
+    unit = f"CAST({quote_name(spec.unit)} AS VARCHAR)" if spec.unit else "'row ' || CAST(__row AS VARCHAR)"
+    source = f"(SELECT *, row_number() OVER () AS __row FROM ({query}))" if not spec.unit else f"({query})"
+    columns = []
+    for metric in metrics:
+        value = f"TRY_CAST({quote_name(metric.value_column)} AS DOUBLE)"
+        valid = f"{value} IS NOT NULL AND isfinite({value})"
+        columns += [f"arg_max({unit}, abs({value})) FILTER (WHERE {valid})",
+                    f"max_by({value}, abs({value})) FILTER (WHERE {valid})",
+                    f"sum(abs({value})) FILTER (WHERE {valid})",
+                    f"median(abs({value})) FILTER (WHERE {valid} AND {value} <> 0)",
+                    f"count(*) FILTER (WHERE {valid})"]
+    rows = run.all(f"SELECT CAST({quote_name(spec.variant_column)} AS VARCHAR), {', '.join(columns)} FROM {source} "
+                   f"WHERE {quote_name(spec.variant_column)} IS NOT NULL GROUP BY 1 ORDER BY 1")
     flagged = []
-    for variant, unit_id, largest, total, median, count in rows:
-        size = abs(float(largest))
-        share = size / float(total) if total else 0.0
-        times = size / float(median) if median else 1.0
-        if (count >= MIN_UNITS and share >= DOMINANT_SHARE) or times >= TIMES_MEDIAN or size >= FLOAT_LIMIT:
-            flagged.append(ExtremeUnit(metric.name, str(variant), str(unit_id), float(largest), times, share))
-    return flagged
+    for row in rows:
+        variant = row[0]
+        for index, metric in enumerate(metrics):
+            unit_id, largest, total, median, count = row[1 + 5 * index: 6 + 5 * index]
+            if largest is None:
+                continue
+            size = abs(float(largest))
+            share = size / float(total) if total else 0.0
+            times = size / float(median) if median else 1.0
+            if (count >= MIN_UNITS and share >= DOMINANT_SHARE) or times >= TIMES_MEDIAN or size >= FLOAT_LIMIT:
+                flagged.append(ExtremeUnit(metric.name, str(variant), str(unit_id), float(largest), times, share))
+    return sorted(flagged, key=lambda unit: (unit.metric, unit.variant))

@@ -150,7 +150,17 @@ def review_summary(analysis: ExperimentAnalysis) -> dict:
         "rel_ci_low": None if row is None else _finite(row["rel_ci_low"]),
         "rel_ci_high": None if row is None else _finite(row["rel_ci_high"]),
         "days_to_go": power.more_days if power is not None and analysis.decision.verdict == "keep running" else None,
+        "caveats": caveats(analysis),
+        "rel_effect_capped": _capped_effect(analysis, row),
     }
+
+
+def _capped_effect(analysis: ExperimentAnalysis, row) -> float | None:
+    """The primary metric's effect with extreme values capped, when a unit dominated it."""
+    for unit in analysis.notes.get("extreme_units", []):
+        if row is not None and unit["metric"] == analysis.spec.primary_metric.name:
+            return _finite(unit["effect_capped"].get(str(row["variant"])))
+    return None
 
 
 def fake_door_summary(report: FakeDoorReport, analysis: FakeDoorAnalysis) -> dict:
@@ -183,7 +193,7 @@ def decision_block(analysis: ExperimentAnalysis) -> Html:
     state, tone = ("mismatch", "bad") if srm.mismatch else (("borderline", "warning") if srm.borderline else ("ok", "good"))
     cards.append(Kpi("Sample ratio", state, f"p = {srm.p_value:.2g}", tone))
     warnings = ([srm.message()] if srm.borderline else []) + variant_label_notes(analysis)
-    return Html(callout(decision.headline, tone=TONES[decision.verdict], title=decision.verdict.upper() + ":")
+    return Html(callout(headline(analysis), tone=decision_tone(analysis), title=decision.verdict.upper() + ":")
                 + kpi_cards(cards) + "".join(callout(text, tone="warning") for text in warnings)
                 + bullets(decision.reasons))
 
@@ -207,7 +217,7 @@ def results_block(analysis: ExperimentAnalysis) -> Html:
 
 
 def _lift(value: float | None) -> str:
-    return "not estimable" if value is None or not math.isfinite(value) else f"{value:+.1%}"
+    return "not estimable" if value is None or not math.isfinite(value) else f"{value:+,.1%}"
 
 
 def extreme_notes(analysis: ExperimentAnalysis) -> list[str]:
@@ -217,7 +227,7 @@ def extreme_notes(analysis: ExperimentAnalysis) -> list[str]:
     for unit in analysis.notes.get("extreme_units", []):
         effects = "; ".join(
             f"{variant}: {_lift(measured)} as measured, {_lift(unit['effect_capped'].get(variant))} with "
-            f"values capped at the {unit['cap_quantile']:.0%} quantile"
+            f"values capped at the {1 - unit['cap_quantile']:.0%} and {unit['cap_quantile']:.0%} quantiles"
             for variant, measured in unit["effect"].items())
         sentences.append(f"One unit dominates {unit['metric']}: {unit['description']}. Effect on {unit['metric']}: "
                          f"{effects}. Check that unit's data; to cap such values in this report, set "
@@ -226,8 +236,27 @@ def extreme_notes(analysis: ExperimentAnalysis) -> list[str]:
 
 
 def decision_tone(analysis: ExperimentAnalysis) -> str:
-    """The index card's tone for this decision (investigate is bad, keep running a warning)."""
-    return TONES[analysis.decision.verdict]
+    """The index card's tone for this decision (investigate is bad, keep running a warning); a
+    decision with a caveat (:func:`caveats`) is never shown as good."""
+    tone = TONES[analysis.decision.verdict]
+    return "warning" if tone == "good" and caveats(analysis) else tone
+
+
+def caveats(analysis: ExperimentAnalysis) -> list[str]:
+    """Short reasons to check the data before acting on the decision: a unit that dominates a
+    mean, variant labels that are probably one arm, exposures after the end date."""
+    notes = analysis.notes
+    found = [f"one unit dominates {unit['metric']}" for unit in notes.get("extreme_units", [])]
+    found += [f"variants {first!r} and {second!r} may be one arm" for first, second in similar_labels(list(analysis.units))]
+    if notes.get("units_after_end"):
+        found.append(f"{notes['units_after_end']:,} units exposed after {notes['exposure_limit']}")
+    return list(dict.fromkeys(found))
+
+
+def headline(analysis: ExperimentAnalysis) -> str:
+    """The decision's headline, with its caveats when there are any (for the index and review)."""
+    found = caveats(analysis)
+    return analysis.decision.headline + (f" Check first: {'; '.join(found)}." if found else "")
 
 
 def over_time(analysis: ExperimentAnalysis) -> Html:
@@ -236,15 +265,17 @@ def over_time(analysis: ExperimentAnalysis) -> Html:
     if not column:
         return paragraph("No exposure timestamp was given (parameter experiment.timestamp_column), so the effect "
                          "cannot be followed over time.")
-    notes = timestamp_notes(analysis)
-    if analysis.cumulative is None or analysis.cumulative.empty:
+    notes = "".join(callout(note, tone="warning") for note in timestamp_notes(analysis))
+    if analysis.notes.get("units_without_timestamp", 0) >= sum(analysis.units.values()):
         return callout(f"No value of the exposure column {column!r} could be read as a date and time, so the effect "
                        "cannot be followed over time. Check the column's format (ISO 8601, e.g. "
                        "2026-10-01T09:30:00, reads everywhere).", tone="warning")
+    if analysis.cumulative is None or analysis.cumulative.empty:
+        return Html(notes + paragraph("The effect over time is drawn only for a mean, proportion or ratio metric "
+                                      "with some spread, and this experiment's primary metric is not one."))
     from .plots import plot_cumulative
 
-    chart = figure(plot_cumulative(analysis), alt="cumulative effect by day")
-    return Html("".join(callout(note, tone="warning") for note in notes) + chart)
+    return Html(notes + figure(plot_cumulative(analysis), alt="cumulative effect by day"))
 
 
 def timestamp_notes(analysis: ExperimentAnalysis) -> list[str]:

@@ -35,7 +35,7 @@ def check_feedback(settings: FeedbackParams, period: str | None = None) -> Input
         months |= found
         check.lines.append(f"{source.name}: {source.path}")
         check.lines.extend("  " + line for line in describe_columns(list(raw.columns), mapping))
-        check.lines.append("  " + date_reading(raw[source.columns.date], source.columns.date_format))
+        check.add_dates(date_reading(raw[source.columns.date], source.columns.date_format), source.columns.date)
         scored = {name: frame[name].notna().sum() for name in ("rating", "nps") if getattr(source.columns, name)}
         for name, count in scored.items():
             check.lines.append(f"  {name}: {count:,} of {len(frame):,} rows have one")

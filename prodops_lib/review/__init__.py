@@ -82,7 +82,8 @@ def build_review(inputs: ReviewInputs, taxonomy: Taxonomy, params: ReviewParams,
     """Join the three analyses for ``period``; ``previous`` is last period's saved review."""
     themes = taxonomy.product_themes
     comparison = demand_vs_supply(inputs.demand, inputs.effort, period, themes,
-                                  basis=params.demand_basis, threshold_pp=params.gap_threshold_pp)
+                                  basis=params.demand_basis, threshold_pp=params.gap_threshold_pp,
+                                  too_little_effort=bool(inputs.too_little_effort))
     history = gap_history(inputs.demand, inputs.effort, recent_months(period, params.history_months), themes,
                           basis=params.demand_basis)
     experiments = experiments_by_theme(inputs.experiments, themes)
@@ -91,7 +92,8 @@ def build_review(inputs: ReviewInputs, taxonomy: Taxonomy, params: ReviewParams,
                "experiments": experiments.experiments}
     changes = what_changed(period, current, previous, inputs.feedback_trends, top=params.top_changes)
     unclassified = _share_of(allocation, UNCLASSIFIED)
-    summary = executive_summary(comparison, experiments, changes, inputs.problems, unclassified_share=unclassified)
+    summary = executive_summary(comparison, experiments, changes, inputs.problems, unclassified_share=unclassified,
+                                effort_note=inputs.too_little_effort)
     coverage = _coverage(inputs, comparison, experiments, unclassified)
     return MonthlyReview(period, comparison, history, experiments, changes, summary, inputs.problems,
                          coverage, allocation)

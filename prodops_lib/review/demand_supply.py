@@ -79,8 +79,11 @@ def demand_vs_supply(
     *,
     basis: DemandBasis = "items",
     threshold_pp: float = 5.0,
+    too_little_effort: bool = False,
 ) -> DemandSupply:
-    """Compare demand and supply for ``period`` (see the module docstring for the shares)."""
+    """Compare demand and supply for ``period`` (see the module docstring for the shares). With
+    ``too_little_effort`` (the allocation report's verdict) no theme is called under- or
+    over-served: the status says there is too little effort to judge."""
     frame = pd.DataFrame(index=pd.Index(product_themes, name="theme"))
     demand_coverage = effort_coverage = None
     if demand is not None:
@@ -107,6 +110,8 @@ def demand_vs_supply(
         frame["effort_share"] = np.nan
     frame["gap_pp"] = 100 * (frame[f"demand_{basis}_share"] - frame["effort_share"])
     frame["status"] = [_status(row, basis, threshold_pp) for _, row in frame.iterrows()]
+    if too_little_effort:
+        frame.loc[frame["status"] != "unknown", "status"] = "too little effort"
     frame = frame.reset_index().sort_values("gap_pp", ascending=False, na_position="last", ignore_index=True)
     return DemandSupply(period, basis, threshold_pp, frame, non_product, demand_coverage, effort_coverage)
 

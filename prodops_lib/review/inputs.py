@@ -40,6 +40,7 @@ class ReviewInputs:
     feedback_trends: pd.DataFrame | None
     experiments: pd.DataFrame
     problems: list[str] = field(default_factory=list)
+    too_little_effort: str = ""  # the sentence saying so, when the allocation report found too little effort
 
 
 def load_review_inputs(results_root: str | Path, sources: ReviewSources, log: DropLog) -> ReviewInputs:
@@ -48,8 +49,16 @@ def load_review_inputs(results_root: str | Path, sources: ReviewSources, log: Dr
     root = Path(results_root)
     problems: list[str] = []
     effort = demand = trends = None
+    too_little = ""
     if sources.allocation and _usable(root, sources.allocation, problems):
         effort = _table(root, sources.allocation, "effort_share.csv", EFFORT_SCHEMA, log, problems)
+        total_file = root / sources.allocation / "effort_total.json"
+        if total_file.is_file():  # the allocation report's own verdict on whether its effort is enough
+            total = json.loads(total_file.read_text(encoding="utf-8"))
+            if total.get("too_little"):
+                too_little = (f"Too little engineering effort in {total.get('period')} to judge demand against supply "
+                              f"({total.get('effort', 0):,.1f} {total.get('unit')}, under the "
+                              f"{total.get('effort_needed', 0):,g} needed): the shares are shown, not judged.")
     if sources.feedback and _usable(root, sources.feedback, problems):
         demand = _table(root, sources.feedback, "demand_by_theme.csv", DEMAND_SCHEMA, log, problems)
         trends = _table(root, sources.feedback, "trends.csv", TRENDS_SCHEMA, log, problems)
@@ -65,7 +74,7 @@ def load_review_inputs(results_root: str | Path, sources: ReviewSources, log: Dr
         log.record_input(f"{name}/summary.json", summary_file, 1)
         rows.append({key: summary.get(key) for key in EXPERIMENT_FIELDS} | {"report": name})
     experiments = pd.DataFrame(rows, columns=[*EXPERIMENT_FIELDS, "report"])
-    return ReviewInputs(effort, demand, trends, experiments, problems)
+    return ReviewInputs(effort, demand, trends, experiments, problems, too_little)
 
 
 def _usable(root: Path, name: str, problems: list[str]) -> bool:

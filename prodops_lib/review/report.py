@@ -19,9 +19,10 @@ def summary_block(review: MonthlyReview) -> display.Html:
     over = comparison.most("over-served")
     decided = review.experiments.by_theme["decided"].sum() if len(review.experiments.by_theme) else 0
     known = (comparison.frame["status"] != "unknown").any()
+    judged = not (comparison.frame["status"] == "too little effort").any()
     cards = [
-        _gap_card("Most under-served", under, known, "bad"),
-        _gap_card("Most over-served", over, known, "warning"),
+        _gap_card("Most under-served", under, known, "bad", judged),
+        _gap_card("Most over-served", over, known, "warning", judged),
         display.Kpi("Experiments", f"{len(review.experiments.experiments)}",
                     f"{int(decided)} decided · {len(review.experiments.running)} running"),
         display.Kpi("Inputs missing", f"{len(review.problems)}", None, "bad" if review.problems else "good"),
@@ -30,7 +31,9 @@ def summary_block(review: MonthlyReview) -> display.Html:
     return display.Html(display.kpi_cards(cards) + "".join(sentences))
 
 
-def _gap_card(label: str, row: pd.Series | None, known: bool, tone: str) -> display.Kpi:
+def _gap_card(label: str, row: pd.Series | None, known: bool, tone: str, judged: bool = True) -> display.Kpi:
+    if not judged:
+        return display.Kpi(label, "not judged", "too little effort this month", "warning")
     if not known:
         return display.Kpi(label, "unknown", "demand or supply is missing", "neutral")
     if row is None:

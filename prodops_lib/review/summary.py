@@ -18,11 +18,13 @@ def executive_summary(
     problems: list[str],
     *,
     unclassified_share: float | None = None,
+    effort_note: str = "",
 ) -> list[tuple[str, str]]:
     """Up to five ``(tone, sentence)`` pairs ordered by risk: untrustworthy experiments and
-    missing inputs, then the most under-served theme, then the most over-served, then emerging
-    demand and unclassified effort, then decisions."""
-    risks: list[tuple[int, str, str]] = []
+    missing inputs (or too little effort to judge, ``effort_note``), then the most under-served
+    theme, then the most over-served, then emerging demand and unclassified effort, then
+    decisions."""
+    risks: list[tuple[int, str, str]] = [(1, "warning", effort_note)] if effort_note else []
     investigate = experiments.experiments[experiments.experiments["decision"] == "investigate"]
     if len(investigate):
         names = ", ".join(investigate["name"].astype(str))

@@ -249,7 +249,8 @@ def test_one_unit_that_dominates_a_mean_is_named_and_the_effect_shown_capped(ana
 
     [sentence] = extreme_notes(result)
     assert sentence.startswith(f"One unit dominates revenue: unit {flag['unit']} in B has revenue = 1e+09, ")
-    assert "B: +2" in sentence and "as measured, " in sentence and "with values capped at the 99% quantile" in sentence
+    assert "B: +1,9" in sentence or "B: +2" in sentence
+    assert "as measured, " in sentence and "with values capped at the 1% and 99% quantiles" in sentence
 
 
 def test_heavy_tails_and_zero_inflated_revenue_are_not_flagged(analyse):
@@ -345,3 +346,28 @@ def test_zero_denominators_everywhere_name_the_drop(analyse):
         MetricSpec("ops", kind="ratio", numerator="orders", denominator="sessions")])
     fails(analyse, data, spec, r"metric 'ops': variant 'control' has 0 unit\(s\) with a value after drops "
                                r"\(zero denominator: 400 rows dropped in all variants\); each variant needs at least 2$")
+
+
+def test_a_caveat_reaches_the_headline_the_tone_and_the_review_summary(small):
+    from prodops_lib.experiments.report import decision_tone, headline, review_summary
+
+    data = small.copy()
+    data.loc[int(data.index[data["variant"] == "B"][0]), "revenue"] = 1e9
+    result = analyse_experiment(data, make_spec(metrics=[MetricSpec("revenue", role="primary")]))
+    assert headline(result).endswith(" Check first: one unit dominates revenue.")
+    assert decision_tone(result) != "good"
+    summary = review_summary(result)
+    assert summary["caveats"] == ["one unit dominates revenue"]
+    assert summary["rel_effect_capped"] is not None and abs(summary["rel_effect_capped"]) < 0.05
+
+
+def test_the_over_time_section_never_blames_readable_timestamps():
+    from prodops_lib.experiments.report import over_time
+
+    rng = np.random.default_rng(0)
+    data = pd.DataFrame({"user_id": range(400), "variant": rng.choice(["control", "B"], 400),
+                         "seconds": rng.exponential(10, 400), "seen": "2026-10-01T10:00:00"})
+    spec = ExperimentSpec(name="t", unit="user_id", timestamp_column="seen",
+                          metrics=[MetricSpec("seconds", kind="quantile", quantile=0.5, role="primary")])
+    page = str(over_time(analyse_experiment(data, spec)))
+    assert "could be read" not in page and "this experiment&#x27;s primary metric is not one" in page

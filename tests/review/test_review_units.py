@@ -173,3 +173,27 @@ def test_emerging_product_themes_are_named_with_their_leading_feedback_theme():
                          "product_theme": ["Integrations", "Integrations", "unmapped"],
                          "level": ["theme", "product theme", "theme"]})
     assert _theme_names(rows) == ["Integrations (led by 'slack / channel')", "'dark mode'"]
+
+
+def test_too_little_effort_is_not_judged_as_under_or_over_served(tmp_path):
+    # the allocation report's own verdict, as its notebook saves it
+    folder = tmp_path / "resource_allocation"
+    folder.mkdir()
+    EFFORT.to_csv(folder / "effort_share.csv", index=False)
+    (folder / "effort_total.json").write_text('{"period": "2026-10", "effort": 8.0, "unit": "logged hours", '
+                                              '"effort_needed": 80, "too_little": true}', encoding="utf-8")
+    from prodops_lib.review.inputs import load_review_inputs
+    from prodops_lib.review.report import summary_block
+    from prodops_lib.review.spec import ReviewSources
+
+    loaded = load_review_inputs(tmp_path, ReviewSources(allocation="resource_allocation", feedback=None), DropLog())
+    inputs = ReviewInputs(loaded.effort, DEMAND, None, loaded.experiments, problems=[],
+                          too_little_effort=loaded.too_little_effort)
+    review = build_review(inputs, TAXONOMY, ReviewParams(taxonomy="unused.yaml"), "2026-10", previous=None)
+    assert set(review.demand_supply.frame["status"]) == {"too little effort"}
+    assert review.demand_supply.most("under-served") is None
+    assert review.summary[0] == ("warning", "Too little engineering effort in 2026-10 to judge demand against supply "
+                                            "(8.0 logged hours, under the 80 needed): the shares are shown, not judged.")
+    assert not any("under-served theme" in text for _, text in review.summary)
+    page = str(summary_block(review))
+    assert page.count(">not judged<") == 2 and "too little effort this month" in page
