@@ -315,6 +315,8 @@ def read_frame(
         frame = _read_sheet(path, label, sheet, expected_columns)
     elif suffix in JSON_SUFFIXES:
         frame = _read_json(path, label)
+        if frame.empty and not allow_empty:
+            raise InputError(f"{label}: holds no records (an empty list); export it again with the items in it")
     else:
         raise InputError(f"{label}: unsupported file type {suffix!r}; use .csv, .tsv, .xlsx (.xlsm, .xls, .ods), "
                          ".parquet or .json")

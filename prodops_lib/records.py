@@ -41,15 +41,33 @@ def read_json_records(path: Path) -> pd.DataFrame:
     :class:`JSONShapeError` for JSON without a list of records."""
     text = path.read_text(encoding="utf-8-sig")
     if path.suffix.lower() in {".jsonl", ".ndjson"}:
-        document: object = [json.loads(line) for line in text.splitlines() if line.strip()]
+        document: object = _json_lines(text)
     else:
-        document = json.loads(text)
+        try:
+            document = json.loads(text)
+        except json.JSONDecodeError as error:
+            if error.msg != "Extra data":
+                raise
+            document = _json_lines(text)  # a .json file written as JSON lines, one record per line
     records, names = _records(document)
     jira = any(isinstance(record, dict) and isinstance(record.get("fields"), dict) and "key" in record
                for record in records[:50])
     rows = [_flatten(record, names, jira) for record in records]
     columns = list(dict.fromkeys(name for row in rows for name in row))
     return pd.DataFrame(rows, columns=columns)
+
+
+def _json_lines(text: str) -> list:
+    """One JSON value per line; an error names the file's own line."""
+    values, offset = [], 0
+    for line in text.splitlines(keepends=True):
+        if line.strip():
+            try:
+                values.append(json.loads(line.rstrip("\r\n")))
+            except json.JSONDecodeError as error:
+                raise json.JSONDecodeError(error.msg, text, offset + error.pos) from None
+        offset += len(line)
+    return values
 
 
 def _records(document: object) -> tuple[list, dict[str, str]]:

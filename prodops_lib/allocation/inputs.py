@@ -196,7 +196,8 @@ def load_inputs(settings: AllocationParams, log: DropLog) -> AllocationInputs:
     items = load_items(spec.path, tracker=spec.tracker, columns=spec.columns, date_format=spec.date_format,
                        time_unit=spec.time_unit, needed=needed, delimiter=spec.delimiter,
                        encoding=spec.encoding, log=log, label_separator=spec.label_separator,
-                       setting="sources.items.columns")
+                       setting="sources.items.columns", label=f"work items ({spec.path})")
+    # worklogs and people keep their short labels: the effort step counts its drops under "worklogs"
     worklogs = load_worklogs(settings.sources.worklogs, log=log) if settings.sources.worklogs else None
     people = load_people(settings.sources.people, log=log) if settings.sources.people else None
     targets = load_targets(settings.targets, log=log) if settings.targets is not None else None

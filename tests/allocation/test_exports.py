@@ -266,3 +266,12 @@ def test_a_date_format_with_month_names_reads_them_in_any_language(tmp_path):
     text = "Issue key,Summary,Created\nA-1,x,12/Mär/24 10:15 AM\nA-2,y,01/Dez/24 9:00 PM\n"
     items = load_items(write(tmp_path, "x.csv", text), date_format="%d/%b/%y %I:%M %p")
     assert items.items["created"].tolist() == [pd.Timestamp("2024-03-12 10:15"), pd.Timestamp("2024-12-01 21:00")]
+
+
+def test_json_lines_errors_name_their_line_and_an_empty_list_is_said(tmp_path):
+    with pytest.raises(InputError, match=r"x\.jsonl: not valid JSON at line 3, column \d+ "):
+        load_items(write(tmp_path, "x.jsonl", '{"number": 1}\n{"number": 2}\n{"number": \n'), tracker="github")
+    lines = '{"number": 1, "title": "a", "createdAt": "2026-01-01"}\n{"number": 2, "title": "b", "createdAt": "2026-01-02"}\n'
+    assert load_items(write(tmp_path, "lines.json", lines), tracker="github").items["key"].tolist() == ["1", "2"]
+    with pytest.raises(InputError, match=r"empty\.json: holds no records \(an empty list\)"):
+        load_items(write(tmp_path, "empty.json", '{"issues": []}'))
