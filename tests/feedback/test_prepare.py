@@ -95,7 +95,8 @@ def test_missing_text_column_is_one_line(tmp_path):
     path = _write(tmp_path, "id,date,comment\n1,2026-10-01,hello\n")
     with pytest.raises(InputError) as error:
         load_feedback([_source(path)], DropLog(), period="2026-10")
-    assert "'text' is missing" in str(error.value) and "comment" in str(error.value)
+    assert "'text' (set by columns.text) is missing; set columns.text to the file's column" in str(error.value)
+    assert "comment" in str(error.value)
     assert "\n" not in str(error.value)
 
 
