@@ -176,3 +176,63 @@ def _check_page(browser: Browser, html_path: Path, screenshot: Path) -> PageChec
         body_text=body_text,
         screenshot=screenshot,
     )
+
+
+# A4 less the template's 15 mm margins on each side, at CSS's 96 px per inch
+PRINT_WIDTH_PX = round((210 - 2 * 15) / 25.4 * 96)
+OVERFLOWING_HEADERS_JS = """
+() => Array.from(document.querySelectorAll('th'))
+  .filter(cell => cell.getBoundingClientRect().right > document.documentElement.clientWidth + 1)
+  .map(cell => cell.textContent.trim())
+"""
+SCROLLING_BOXES_JS = """
+() => Array.from(document.querySelectorAll('.prodops-table-wrap, .jp-OutputArea-output'))
+  .filter(box => box.scrollWidth > box.clientWidth + 1).length
+"""
+SUMMARY_TOP_JS = """
+() => {
+  const heading = Array.from(document.querySelectorAll('h2'))
+    .find(h => h.textContent.replace('¶', '').trim() === 'Summary');
+  return heading ? heading.getBoundingClientRect().top + window.scrollY : null;
+}
+"""
+
+
+@dataclass(frozen=True)
+class PageLayout:
+    """Where a report's summary sits on a laptop screen, and how it prints."""
+
+    html_path: Path
+    summary_top_px: float | None  # on a 1280 x 800 viewport
+    overflowing_headers: tuple[str, ...]  # table header cells beyond an A4 page's printable width
+    scrolling_boxes: int  # boxes that would print a scrollbar
+    pdf: Path
+
+
+def check_layout(html_paths: list[Path], pdf_dir: Path) -> list[PageLayout]:
+    """Open each report as a PM would, on screen and printed to A4 (a PDF is written too)."""
+    executable = chromium_executable()
+    from playwright.sync_api import sync_playwright
+
+    pdf_dir = Path(pdf_dir)
+    pdf_dir.mkdir(parents=True, exist_ok=True)
+    layouts = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            for html_path in html_paths:
+                context = browser.new_context(offline=True, viewport={"width": 1280, "height": 800})
+                page = context.new_page()
+                page.goto(Path(html_path).resolve().as_uri(), wait_until="load", timeout=PAGE_TIMEOUT_MS)
+                summary_top = page.evaluate(SUMMARY_TOP_JS)
+                page.emulate_media(media="print")
+                page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1000})
+                headers = page.evaluate(OVERFLOWING_HEADERS_JS)
+                boxes = page.evaluate(SCROLLING_BOXES_JS)
+                pdf = pdf_dir / f"{Path(html_path).stem}.pdf"
+                page.pdf(path=str(pdf), format="A4")
+                context.close()
+                layouts.append(PageLayout(Path(html_path), summary_top, tuple(headers), int(boxes), pdf))
+        finally:
+            browser.close()
+    return layouts

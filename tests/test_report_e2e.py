@@ -121,3 +121,19 @@ def test_no_planted_personal_data_reaches_any_file_of_the_report(sample_report):
             text = path.read_text(encoding="utf-8")
             leaks += [f"{path.relative_to(folder)}: {secret}" for secret in PLANTED_PERSONAL_DATA if secret in text]
     assert leaks == []
+
+
+def test_every_report_prints_within_the_page_and_shows_its_summary_first(sample_report, tmp_path):
+    from .browser import check_layout
+
+    chromium_executable()
+    _, folder, _ = sample_report
+    reports = [page for page in sorted(folder.glob("*.html")) if page.stem != "index"]
+    layouts = check_layout(reports, tmp_path / "pdf")
+    for layout in layouts:
+        name = layout.html_path.name
+        assert layout.overflowing_headers == (), f"{name}: columns cut off in print: {layout.overflowing_headers}"
+        assert layout.scrolling_boxes == 0, f"{name}: a box would print a scrollbar"
+        assert layout.summary_top_px is not None and layout.summary_top_px < 800, \
+            f"{name}: the summary starts at {layout.summary_top_px} px, below a 1280 x 800 screen"
+        assert layout.pdf.read_bytes().startswith(b"%PDF")

@@ -216,7 +216,8 @@ def embed_local_images(page: BeautifulSoup, resource_dir: Path) -> None:
 
 
 def add_table_of_contents(page: BeautifulSoup, *, title: str) -> None:
-    """Fill the template's ``nav#prodops-toc`` with links to the h1-h3 headings below it.
+    """Fill the template's ``nav#prodops-toc`` with links to the h1-h3 headings below it,
+    folded in a ``<details>`` so the report's summary is the first thing on screen.
 
     The nav goes right after the notebook's opening markdown cell that holds
     an h1 (the title and summary; only markdown cells, such as papermill's
@@ -257,8 +258,10 @@ def add_table_of_contents(page: BeautifulSoup, *, title: str) -> None:
     if not entries:
         nav.decompose()
         return
-    label = page.new_tag("p", attrs={"class": "prodops-toc-title"})
-    label.string = "Contents"
+    # collapsed: the summary stays above the fold, the contents one click away
+    folder = page.new_tag("details")
+    label = page.new_tag("summary", attrs={"class": "prodops-toc-title"})
+    label.string = f"Contents ({len(entries)} sections)"
     items = page.new_tag("ul")
     top_level = min(level for level, _, _ in entries)
     for level, text, anchor in entries:
@@ -267,7 +270,8 @@ def add_table_of_contents(page: BeautifulSoup, *, title: str) -> None:
         link.string = text
         item.append(link)
         items.append(item)
-    nav.extend([label, items])
+    folder.extend([label, items])
+    nav.append(folder)
 
 
 def _opening_title_cell(main: Tag) -> Tag | None:
