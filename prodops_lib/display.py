@@ -97,6 +97,49 @@ def use_theme() -> None:
         set_matplotlib_formats("png")
     except ImportError:  # pragma: no cover - matplotlib-inline ships with ipykernel
         pass
+    _register_chart_formatter()
+
+
+PRINT_SCALE = 2  # charts are drawn at twice their screen resolution, so they stay sharp in print
+
+
+def chart_alt(chart: Any) -> str:
+    """Alt text for a chart: its title (the figure's, else its axes' titles), never "Figure"."""
+    titles = [chart._suptitle.get_text()] if getattr(chart, "_suptitle", None) is not None else []
+    titles += [axis.get_title() for axis in chart.get_axes()]
+    text = " · ".join(dict.fromkeys(t.strip() for t in titles if t and t.strip()))
+    return text or "chart"
+
+
+def chart_png(chart: Any) -> tuple[bytes, int, int]:
+    """A figure as PNG at :data:`PRINT_SCALE` times its screen size, with its screen width and
+    height in pixels (what the page shows it at)."""
+    import io as bytes_io
+
+    buffer = bytes_io.BytesIO()
+    dpi = float(chart.get_dpi()) * PRINT_SCALE
+    chart.savefig(buffer, format="png", bbox_inches="tight", dpi=dpi)
+    data = buffer.getvalue()
+    width, height = int.from_bytes(data[16:20], "big"), int.from_bytes(data[20:24], "big")  # the PNG header
+    return data, round(width / PRINT_SCALE), round(height / PRINT_SCALE)
+
+
+def _register_chart_formatter() -> None:
+    """In a kernel, a figure a cell returns is shown sharp (2x) with its title as alt text."""
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython ships with ipykernel
+        return
+    shell = get_ipython()
+    if shell is None:
+        return
+    from matplotlib.figure import Figure
+
+    def png(chart: Figure):
+        data, width, height = chart_png(chart)
+        return data, {"width": width, "height": height, "alt": chart_alt(chart)}
+
+    shell.display_formatter.formatters["image/png"].for_type(Figure, png)
 
 
 # --------------------------------------------------------------------------- formatting
@@ -231,16 +274,16 @@ def quotes(items: Iterable[tuple[str, str | None]]) -> Html:
     return Html("".join(blocks))
 
 
-def figure(chart: Any, alt: str = "chart") -> Html:
+def figure(chart: Any, alt: str | None = None) -> Html:
     """A matplotlib Figure as an inline PNG (a data URI, so the report stays self-contained),
-    for blocks that mix text and charts; a cell that only shows a chart just returns it."""
+    sharp in print, with ``alt`` (default: the chart's title) for blocks that mix text and
+    charts; a cell that only shows a chart just returns it."""
     import base64
-    import io as bytes_io
 
-    buffer = bytes_io.BytesIO()
-    chart.savefig(buffer, format="png", bbox_inches="tight")
-    encoded = base64.b64encode(buffer.getvalue()).decode("ascii")
-    return Html(f'<img src="data:image/png;base64,{encoded}" alt="{safe_text(alt)}" style="max-width:100%">')
+    data, width, height = chart_png(chart)
+    encoded = base64.b64encode(data).decode("ascii")
+    return Html(f'<img src="data:image/png;base64,{encoded}" alt="{safe_text(alt or chart_alt(chart))}" '
+                f'width="{width}" height="{height}" style="max-width:100%;height:auto">')
 
 
 # --------------------------------------------------------------------------- saving

@@ -95,3 +95,24 @@ def test_theme_is_applied_once_for_every_chart():
     colours = [to_hex(c) for c in mpl.rcParams["axes.prop_cycle"].by_key()["color"][:3]]
     assert colours == [c.lower() for c in display.PALETTE[:3]]
     assert mpl.rcParams["axes.spines.top"] is False
+
+
+def test_charts_are_drawn_at_twice_their_size_with_their_title_as_alt_text():
+    import base64
+    import re
+
+    from matplotlib.figure import Figure
+
+    from prodops_lib import display
+
+    chart = Figure(figsize=(4.0, 2.0), dpi=100)
+    chart.subplots().set_title("Effort <by> theme")
+    data, width, height = display.chart_png(chart)
+    assert abs(int.from_bytes(data[20:24], "big") - 2 * height) <= 1
+    assert abs(int.from_bytes(data[16:20], "big") - 2 * width) <= 1  # PNG header: twice the shown width
+    assert display.chart_alt(chart) == "Effort <by> theme"
+    assert display.chart_alt(Figure()) == "chart"
+    html = str(display.figure(chart))
+    assert 'alt="Effort &lt;by&gt; theme"' in html and f'width="{width}"' in html
+    encoded = re.search(r"base64,([^\"]+)", html).group(1)
+    assert base64.b64decode(encoded) == data

@@ -53,7 +53,7 @@ def plot_forest(analysis: ExperimentAnalysis, *, relative: bool = True) -> Figur
         axes.xaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xlabel(f"{'relative lift' if relative else 'difference'} vs {analysis.spec.control} "
                     f"({1 - analysis.spec.alpha:.0%} interval)")
-    axes.set_title(analysis.spec.name)
+    axes.set_title(f"{analysis.spec.name}: each metric's change against {analysis.spec.control}")
     return figure
 
 
@@ -144,5 +144,6 @@ def plot_fake_door(result: FakeDoorAnalysis) -> Figure:
     axes.set_yticks(positions, table["variant"].astype(str))
     axes.xaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xlabel(f"click-through ({1 - result.alpha:.0%} Wilson interval)")
+    axes.set_title("Click-through of each arm against the target")
     axes.legend()
     return figure
