@@ -39,6 +39,7 @@ __all__ = [
     "month_bounds",
     "parse_period",
     "project_root",
+    "report_paths",
     "resolve_path",
     "to_papermill",
 ]
@@ -140,6 +141,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
+def report_paths(parameters_file: str | Path, report_name: str | None, results_dir: str | None) -> tuple[str, str]:
+    """A notebook's report name and results folder: as given (``prodops report`` gives both),
+    else named after the parameter file, so ``-p parameters_file`` alone never writes into
+    another report's folder."""
+    name = report_name or Path(parameters_file).stem
+    return name, str(results_dir or Path("reports") / "interactive" / name)
+
+
 def load_yaml(path: str | Path) -> dict[str, Any]:
     """Read a YAML mapping, with one-line errors for a missing file, a syntax error or a key
     written twice."""
@@ -170,8 +179,21 @@ def load_yaml(path: str | Path) -> dict[str, Any]:
     return data
 
 
-def load(path: str | Path, schema: type[T], overrides: Mapping[str, Any] | None = None) -> T:
-    """Load a parameter file into the dataclass ``schema``; ``overrides`` replace top-level keys."""
+def load(path: str | Path, schema: type[T], overrides: Mapping[str, Any] | None = None, *,
+         notebook: Mapping[str, Any] | None = None) -> T:
+    """Load a parameter file into the dataclass ``schema``; ``overrides`` replace top-level keys.
+    ``notebook`` (a notebook's ``globals()``) refuses the file's keys given one by one, as
+    ``papermill -f`` does with a kit parameter file: the notebook would ignore them and report
+    on its default file instead."""
+    if notebook is not None:
+        own = {"period", "report_name", "results_dir", "parameters_file"}  # the notebook's own parameters
+        given = [f.name for f in dataclasses.fields(schema) if f.name in notebook and f.name not in own
+                 and not isinstance(notebook[f.name], types.ModuleType)]
+        if given:
+            raise ParameterError(
+                f"parameters {', '.join(given)} were given one by one (papermill -f with a kit parameter file?), "
+                "but this notebook reads them from its parameter file: run papermill NOTEBOOK OUTPUT "
+                "-p parameters_file YOUR_FILE.yaml -p period YYYY-MM, or prodops report")
     data = load_yaml(path)
     data.update(overrides or {})
     return build(schema, data, source=str(path))

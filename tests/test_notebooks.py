@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+import shutil
 
 import nbformat
 import papermill
@@ -36,8 +38,9 @@ def test_notebook_follows_the_report_layout(path):
     first, second = notebook.cells[0], notebook.cells[1]
     assert first.cell_type == "markdown" and first.source.startswith("# "), "cell 1: a markdown title"
     assert second.cell_type == "code" and "parameters" in second.metadata.get("tags", []), "cell 2: the parameters cell"
+    # typed and commented, so papermill --help-notebook documents each one
     for name in ("period", "report_name", "results_dir", "parameters_file"):
-        assert f"{name} = " in second.source, f"the parameters cell must define {name}"
+        assert re.search(rf"^{name}: str = .+  # \w", second.source, re.M), f"the parameters cell must define {name}"
     headings = [c.source.splitlines()[0] for c in notebook.cells if c.cell_type == "markdown" and c.source]
     assert any(h.startswith("## Summary") for h in headings), "an executive summary section"
     assert headings.index(next(h for h in headings if h.startswith("## Summary"))) <= 1, "the summary comes first"
@@ -62,3 +65,30 @@ def test_notebook_runs_with_its_default_parameters(path, tmp_path, monkeypatch):
     assert not errors
     assert (tmp_path / "results" / "headline.json").is_file(), "the notebook saves its headline"
     assert (tmp_path / "results" / "data_quality.csv").is_file(), "the notebook writes its appendix"
+
+
+def test_plain_papermill_with_only_a_parameter_file_reports_on_that_file_into_its_own_folder(tmp_path):
+    # results paths are read from the project root, like every path in the kit
+    folder = ROOT / "reports" / "interactive" / "ab_search_ranking"
+    shutil.rmtree(folder, ignore_errors=True)
+    checkout = ROOT / "reports" / "interactive" / "ab_checkout_redesign" / "summary.json"
+    before = checkout.stat().st_mtime if checkout.exists() else None
+    try:
+        papermill.execute_notebook(
+            str(ROOT / "notebooks" / "ab_test.ipynb"), str(tmp_path / "out.ipynb"),
+            parameters={"parameters_file": str(ROOT / "parameters" / "ab_search_ranking.yaml")},
+            cwd=str(tmp_path), progress_bar=False, kernel_name="python3")
+        assert json.loads((folder / "summary.json").read_text())["name"] == "search_ranking"
+        assert (checkout.stat().st_mtime if checkout.exists() else None) == before  # the checkout's untouched
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_papermill_f_with_a_kit_parameter_file_fails_loudly_with_the_right_command(tmp_path):
+    import yaml
+
+    with pytest.raises(papermill.PapermillExecutionError, match=r"-p parameters_file YOUR_FILE\.yaml"):
+        papermill.execute_notebook(
+            str(ROOT / "notebooks" / "ab_test.ipynb"), str(tmp_path / "out.ipynb"),
+            parameters=yaml.safe_load((ROOT / "parameters" / "ab_search_ranking.yaml").read_text()),
+            cwd=str(tmp_path), progress_bar=False, kernel_name="python3")

@@ -167,3 +167,23 @@ def test_files_read_are_remembered_for_the_manifest(tmp_path):
     path = write(tmp_path, "source: x.csv\n")
     params.load(path, Settings)
     assert path in params.files_read()
+
+
+def test_a_notebook_refuses_a_kit_parameter_file_passed_key_by_key_and_names_the_right_command():
+    from prodops_lib.experiments.report import ExperimentReport
+
+    notebook = {"period": "2026-10", "parameters_file": "parameters/ab_search_ranking.yaml", "source": "x.csv",
+                "experiment": {"name": "x"}, "params": params}  # what papermill -f injects next to the imports
+    with pytest.raises(params.ParameterError, match=r"^parameters source, experiment were given one by one \(papermill "
+                                                   r"-f with a kit parameter file\?\), .* -p parameters_file YOUR_FILE\.yaml"):
+        params.load("parameters/ab_search_ranking.yaml", ExperimentReport, notebook=notebook)
+    # the notebook's own parameters and imported modules are not parameter-file keys
+    settings = params.load("parameters/ab_search_ranking.yaml", ExperimentReport,
+                           notebook={"period": "2026-10", "params": params})
+    assert settings.experiment.name == "search_ranking"
+
+
+def test_report_name_and_results_folder_follow_the_parameter_file_unless_given():
+    assert params.report_paths("parameters/ab_search_ranking.yaml", "", "") == (
+        "ab_search_ranking", "reports/interactive/ab_search_ranking")
+    assert params.report_paths("parameters/x.yaml", "checkout", "/tmp/r") == ("checkout", "/tmp/r")

@@ -6,8 +6,8 @@ revenue, quotes, taxonomy mapping) → ``identity`` (keys and names kept from la
 ``trends`` (monthly counts, emerging and fading issues) → ``plots``.
 ``pipeline.analyse_feedback`` runs them all."""
 
-from prodops_lib.feedback.config import FeedbackParams, load_taxonomy
+from prodops_lib.feedback.config import FeedbackParams, feedback_intro, load_taxonomy
 from prodops_lib.feedback.identity import IssueRegistry
 from prodops_lib.feedback.pipeline import FeedbackAnalysis, analyse_feedback
 
-__all__ = ["FeedbackAnalysis", "FeedbackParams", "IssueRegistry", "analyse_feedback", "load_taxonomy"]
+__all__ = ["FeedbackAnalysis", "FeedbackParams", "IssueRegistry", "analyse_feedback", "feedback_intro", "load_taxonomy"]

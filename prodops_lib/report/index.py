@@ -113,7 +113,8 @@ def _card(outcome: ReportOutcome, folder: Path) -> str:
     if outcome.html_exported:
         links.append(f'<a href="{safe_text(entry.name)}.html">Open report</a>')
     if (folder / f"{entry.name}.ipynb").is_file():
-        links.append(f'<a href="{safe_text(entry.name)}.ipynb">Notebook</a>')
+        # a download: a browser shows an .ipynb as raw JSON; analysts open it in JupyterLab
+        links.append(f'<a href="{safe_text(entry.name)}.ipynb" download>Download notebook (.ipynb)</a>')
     parts.append(f'<div class="links">{"".join(links)}</div>')
     results = sorted((folder / "results" / entry.name).glob("*"))
     if results:
