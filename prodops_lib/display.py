@@ -22,6 +22,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from prodops_lib.io import CHECK_WARNINGS, DropLog, write_csv
+from prodops_lib.labels import column_label
 from prodops_lib.params import resolve_path
 from prodops_lib.privacy import redact, redact_all
 
@@ -184,10 +185,11 @@ def table(
     caption: str | None = None,
     index: bool = False,
 ) -> Html:
-    """An escaped HTML table; at most ``max_rows`` rows, with a note of how many were left out."""
+    """An escaped HTML table; at most ``max_rows`` rows, with a note of how many were left out.
+    Headers are the PM labels of :mod:`prodops_lib.labels` (``formats`` use the column names)."""
     formats = dict(formats or {})
     shown = frame.reset_index() if index else frame
-    head = "".join(f'<th style="{_TH}">{safe_text(column)}</th>' for column in shown.columns)
+    head = "".join(f'<th style="{_TH}">{safe_text(column_label(column))}</th>' for column in shown.columns)
     body = []
     for row in shown.head(max_rows).itertuples(index=False):
         cells = []

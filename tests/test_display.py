@@ -116,3 +116,15 @@ def test_charts_are_drawn_at_twice_their_size_with_their_title_as_alt_text():
     assert 'alt="Effort &lt;by&gt; theme"' in html and f'width="{width}"' in html
     encoded = re.search(r"base64,([^\"]+)", html).group(1)
     assert base64.b64decode(encoded) == data
+
+
+def test_column_labels_are_for_people_and_data_values_stay_as_they_are():
+    from prodops_lib.labels import column_label
+
+    assert column_label("rel_ci_low") == "Change, low end (95%)"
+    assert column_label("gap_pp") == "Gap, demand − effort (pp)"
+    assert column_label("some_new_pp") == "Some new (pp)"  # not listed: still readable
+    assert column_label("2026-10") == "2026-10" and column_label("Billing & invoicing") == "Billing & invoicing"
+    frame = pd.DataFrame({"rel_effect": [0.1], "significant": [True]})
+    html = str(display.table(frame, formats={"rel_effect": "{:+.1%}"}))
+    assert ">Change vs control</th>" in html and ">Clear result</th>" in html and ">+10.0%<" in html and ">yes<" in html

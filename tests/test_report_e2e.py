@@ -137,3 +137,18 @@ def test_every_report_prints_within_the_page_and_shows_its_summary_first(sample_
         assert layout.summary_top_px is not None and layout.summary_top_px < 800, \
             f"{name}: the summary starts at {layout.summary_top_px} px, below a 1280 x 800 screen"
         assert layout.pdf.read_bytes().startswith(b"%PDF")
+
+
+def test_no_table_a_pm_reads_has_a_machine_column_name(sample_report):
+    """Headers on the pages are labels; the machine names stay in results/."""
+    from bs4 import BeautifulSoup
+
+    _, folder, _ = sample_report
+    machine = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
+    raw = {}
+    for page in sorted(folder.glob("*.html")):
+        headers = [th.get_text().strip() for th in BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser").find_all("th")]
+        raw[page.name] = sorted({text for text in headers if machine.match(text)})
+    assert all(not names for names in raw.values()), raw
+    # and the results keep them: the A/B results table has rel_ci_low as a column
+    assert "rel_ci_low" in (folder / "results" / "ab_checkout_redesign" / "results.csv").read_text(encoding="utf-8")

@@ -31,8 +31,10 @@ def _colour(row: pd.Series) -> str:
 def plot_forest(analysis: ExperimentAnalysis, *, relative: bool = True) -> Figure:
     """Every metric's lift per variant with its interval (relative, log-scale delta method;
     absolute where the lift is n/a). Blue: significantly better, red: significantly worse
-    (adjusted p-values), grey: not significant; guardrail margins as dotted ticks."""
+    (adjusted p-values), grey: not significant, and every effect grey when the decision is to
+    investigate (the split cannot be trusted); guardrail margins as dotted ticks."""
     table = analysis.results
+    untrusted = analysis.decision.verdict == "investigate"  # a broken split: no effect is trustworthy
     figure = Figure(figsize=(8.0, 0.45 * len(table) + 1.4), layout="constrained")
     axes = figure.subplots()
     labels = []
@@ -40,7 +42,8 @@ def plot_forest(analysis: ExperimentAnalysis, *, relative: bool = True) -> Figur
         use_relative = relative and pd.notna(row["rel_effect"])
         point, low, high = ((row["rel_effect"], row["rel_ci_low"], row["rel_ci_high"]) if use_relative
                             else (row["abs_effect"], row["abs_ci_low"], row["abs_ci_high"]))
-        axes.errorbar(point, position, xerr=[[point - low], [high - point]], fmt="o", color=_colour(row), capsize=3)
+        colour = "0.65" if untrusted else _colour(row)
+        axes.errorbar(point, position, xerr=[[point - low], [high - point]], fmt="o", color=colour, capsize=3)
         margin = row["non_inferiority_margin"]
         if use_relative and pd.notna(margin):
             axes.plot([-margin if row["direction"] == "increase" else margin] * 2, [position - 0.3, position + 0.3],
@@ -53,7 +56,8 @@ def plot_forest(analysis: ExperimentAnalysis, *, relative: bool = True) -> Figur
         axes.xaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xlabel(f"{'relative lift' if relative else 'difference'} vs {analysis.spec.control} "
                     f"({1 - analysis.spec.alpha:.0%} interval)")
-    axes.set_title(f"{analysis.spec.name}: each metric's change against {analysis.spec.control}")
+    axes.set_title(f"{analysis.spec.name}: each metric's change against {analysis.spec.control}"
+                   + (" (not trustworthy until the split is explained)" if untrusted else ""))
     return figure
 
 

@@ -212,7 +212,11 @@ def results_block(analysis: ExperimentAnalysis) -> Html:
     formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _PCT_SIGNED, "rel_ci_high": _PCT_SIGNED,
                "p_value": "{:.3g}", "p_value_adjusted": "{:.3g}", "chance_to_beat_control": "{:.1%}",
                "mean_control": "{:.4g}", "mean_variant": "{:.4g}"}
-    warnings = "".join(callout(text, tone="warning") for text in extreme_notes(analysis))
+    notes = extreme_notes(analysis)
+    if analysis.decision.verdict == "investigate":
+        notes.insert(0, "These effects are not trustworthy until the split between variants is explained: read "
+                        "them as what the data says, not as what the change did.")
+    warnings = "".join(callout(text, tone="warning") for text in notes)
     return Html(warnings + table(frame, formats=formats))
 
 
@@ -314,12 +318,17 @@ def distribution_chart(analysis: ExperimentAnalysis, results_dir) -> Html:
 
 
 def power_block(analysis: ExperimentAnalysis) -> Html:
-    """What the current sample can detect, and the power curve."""
+    """What the current sample can detect, and the power curve. After a decision to ship or
+    not, the time a planned effect would still need is not a reason to wait, and is said so."""
     if analysis.power is None:
         return paragraph("Power is not computed for a quantile primary metric or a metric without variance.")
     from .plots import plot_power_curve
 
-    return Html(paragraph(analysis.power.message()) + figure(plot_power_curve(analysis.power), alt="power curve"))
+    text = analysis.power.message()
+    if analysis.decision.verdict in ("ship", "don't ship") and analysis.power.more_days:
+        text += (f" The decision does not wait for it: the {analysis.decision.verdict} verdict stands on the effect "
+                 "already measured; the extra days would only narrow its interval.")
+    return Html(paragraph(text) + figure(plot_power_curve(analysis.power), alt="power curve"))
 
 
 def segments_block(analysis: ExperimentAnalysis) -> Html:

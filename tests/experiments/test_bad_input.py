@@ -371,3 +371,19 @@ def test_the_over_time_section_never_blames_readable_timestamps():
                           metrics=[MetricSpec("seconds", kind="quantile", quantile=0.5, role="primary")])
     page = str(over_time(analyse_experiment(data, spec)))
     assert "could be read" not in page and "this experiment&#x27;s primary metric is not one" in page
+
+
+def test_an_investigate_report_greys_its_effects_and_says_they_are_not_trustworthy():
+    from matplotlib.colors import to_hex
+
+    from prodops_lib.experiments.plots import plot_forest
+    from prodops_lib.experiments.report import results_block
+
+    data = make_units(6000, seed=4, shares={"control": 0.6, "B": 0.4})  # planned 50/50: a broken split
+    result = analyse_experiment(data, make_spec(expected_split={"control": 0.5, "B": 0.5}))
+    assert result.decision.verdict == "investigate"
+    assert "not trustworthy until the split between variants is explained" in str(results_block(result))
+    chart = plot_forest(result)
+    colours = {to_hex(line.get_color()) for line in chart.axes[0].lines if line.get_marker() == "o"}
+    assert colours == {"#a6a6a6"}  # every effect grey, none blue or red
+    assert chart.axes[0].get_title().endswith("(not trustworthy until the split is explained)")

@@ -1,0 +1,74 @@
+"""What a product manager reads as a table's column header: one place for every report.
+
+Result files keep the machine names (``rel_ci_low``, ``gap_pp``); a table on a page shows the
+label here, with its unit, so "demand_items_share" never reaches a PM. A name that is not listed
+is made readable all the same (underscores to spaces, a capital first, "pp" as a unit), so no
+snake_case header is ever shown; listing it here gives it a better label.
+"""
+
+from __future__ import annotations
+
+import re
+
+__all__ = ["COLUMN_LABELS", "column_label"]
+
+COLUMN_LABELS: dict[str, str] = {
+    # experiments
+    "metric": "Metric", "role": "Role", "variant": "Variant", "control": "Control",
+    "rel_effect": "Change vs control", "rel_ci_low": "Change, low end (95%)", "rel_ci_high": "Change, high end (95%)",
+    "abs_effect": "Difference vs control", "abs_ci_low": "Difference, low end (95%)",
+    "abs_ci_high": "Difference, high end (95%)",
+    "mean_control": "Control average", "mean_variant": "Variant average",
+    "n_control": "Control units", "n_variant": "Variant units", "units": "Units",
+    "p_value": "p-value", "p_value_adjusted": "p-value (adjusted for several metrics)",
+    "significant": "Clear result", "chance_to_beat_control": "Chance to beat control", "method": "Method",
+    "segment": "Segment", "segment_column": "Segmented by", "exploratory": "Exploratory only",
+    "click_through": "Click-through", "ci_low": "Low end (95%)", "ci_high": "High end (95%)",
+    "clicks": "Clicks", "exposures": "Exposures", "control_click_through": "Control click-through",
+    "target_rate": "Target click-through", "p_value_above_target": "p-value (above target)",
+    "p_value_vs_control": "p-value (vs control)", "method_vs_control": "Method (vs control)",
+    "verdict": "Verdict", "days_to_go": "Days still needed", "primary_metric": "Primary metric",
+    "decision": "Decision", "decided": "Decided", "investigate": "To investigate", "keep_running": "Keep running",
+    "win_rate": "Share shipped", "wins": "Shipped", "experiments": "Experiments", "name": "Name",
+    # feedback
+    "theme": "Theme", "themes": "Themes", "issue": "Issue", "issues": "Issues", "issue_id": "Issue number",
+    "product_theme": "Product theme", "items": "Items", "customers": "Customers",
+    "item_share": "Share of feedback", "customer_share": "Share of customers", "share": "Share",
+    "typical_quote": "Typical quote", "trend": "Trend", "label": "Name",
+    "count_this_period": "Items this month", "count_before": "Items before (monthly average)",
+    "share_this_period": "Share this month", "share_before": "Share before", "share_ratio": "Share, now / before",
+    "q_growth": "Chance it is growing by chance (q)", "q_decline": "Chance it is shrinking by chance (q)",
+    "level": "Level", "size": "Items", "coherence": "Coherence", "split_from": "Split from", "group": "Group",
+    "groups": "Groups", "silhouette": "Silhouette", "chosen": "Chosen", "texts": "Texts",
+    "computed": "Computed", "from_cache": "From cache", "dimensions": "Dimensions", "seconds": "Seconds",
+    "customer": "Customer",
+    # allocation
+    "team": "Team", "effort": "Effort", "target_share": "Planned share", "actual_share": "Actual share",
+    "deviation_pp": "Gap to plan (pp)", "status": "Status", "previous_share": "Share last month",
+    "change_pp": "Change (pp)", "rolling_share": "Share, last 3 months", "slope_pp_per_month": "Trend (pp per month)",
+    "mean_themes_worked": "Themes per person (average)", "mean_effective_themes": "Effective themes per person",
+    "person_months": "Person-months", "key": "Key", "summary": "Title", "how": "How", "action": "What to do",
+    # review
+    "demand_items_share": "Share of feedback items", "demand_customers_share": "Share of customers asking",
+    "demand_arr_share": "Share of revenue asking", "effort_share": "Share of product-theme effort",
+    "gap_pp": "Gap, demand − effort (pp)", "gap_slope_pp_per_month": "Gap trend (pp per month)",
+    "abs_gap_slope_pp_per_month": "Size of gap trend (pp per month)", "share_of_all_effort": "Share of all effort",
+    "months": "Months", "measure": "Measure", "input": "Input",
+    # data quality and run details
+    "source": "Source", "reason": "Reason", "rows": "Rows", "rows_read": "Rows read", "rows_dropped": "Rows dropped",
+    "example": "Example", "parameter": "Parameter", "value": "Value", "path": "File", "kind": "Kind",
+}
+
+_UNITS = {"pp": "(pp)", "pct": "(%)", "usd": "(USD)", "eur": "(EUR)"}
+
+
+def column_label(name: object) -> str:
+    """The label of a column name: listed in :data:`COLUMN_LABELS`, else made readable."""
+    text = str(name)
+    if text in COLUMN_LABELS:
+        return COLUMN_LABELS[text]
+    if not re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", text):
+        return text  # a data value (a month, a theme, a team) or already readable
+    words = [_UNITS.get(word, word) for word in text.split("_")]
+    readable = " ".join(words)
+    return readable[:1].upper() + readable[1:]
