@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
+from prodops_lib.charts import COLOURS, legend_outside
 from prodops_lib.display import PALETTE
 
 from .cost import CostByTheme
@@ -21,21 +23,19 @@ from .targets import TargetComparison
 __all__ = ["cost_bars", "estimate_ratio", "share_area", "target_deviation", "team_heatmap",
            "theme_colours", "unclassified_trend"]
 
-# Okabe–Ito first, then colour-blind-safe extras from Paul Tol's "muted" set.
-_EXTRA = ["#882255", "#44AA99", "#999933", "#AA4499", "#332288", "#DDCC77", "#117733", "#88CCEE"]
 _UNCLASSIFIED = "#C8C8C8"
 STATUS_COLOURS = {"on target": "#1b7f4b", "drifting": "#E69F00", "off target": "#D55E00", "no effort": "#999999"}
 
 
 def theme_colours(themes: tuple[str, ...] | list[str], unclassified: str) -> dict[str, str]:
-    """One stable colour per theme (grey for Unclassified)."""
-    palette = [c for c in PALETTE if c != "#000000"] + _EXTRA
+    """One stable colour per theme (grey for Unclassified): a stacked share must tell every
+    theme apart, so it keeps a colour each instead of greying all but the largest."""
     colours, position = {}, 0
     for theme in themes:
         if theme == unclassified:
             colours[theme] = _UNCLASSIFIED
         else:
-            colours[theme] = palette[position % len(palette)]
+            colours[theme] = COLOURS[position % len(COLOURS)]
             position += 1
     return colours
 
@@ -65,7 +65,7 @@ def share_area(shares: EffortShare, team: str = ORGANISATION, ax=None) -> Figure
     where = "the organisation" if team == ORGANISATION else f"team {team}"
     ax.set_title(f"Where effort went, by month ({where})")
     handles, labels = ax.get_legend_handles_labels()
-    ax.legend(handles[::-1], labels[::-1], loc="center left", bbox_to_anchor=(1.01, 0.5), fontsize=9)
+    legend_outside(fig, handles[::-1], labels[::-1])  # top to bottom, as the areas are stacked
     return fig
 
 
@@ -94,6 +94,12 @@ def target_deviation(comparison: TargetComparison, team: str = ORGANISATION, ax=
     where = "organisation" if team == ORGANISATION else f"team {team}"
     ax.set_title(f"Actual against plan, {comparison.period} ({where}; {comparison.basis} effort)")
     ax.grid(axis="y", visible=False)
+    meaning = {"on target": f"on target (within ±{bands.on_target_pp:g} pp)",
+               "drifting": f"drifting (within ±{bands.drifting_pp:g} pp)", "off target": "off target",
+               "no effort": "no effort"}
+    shown = [status for status in STATUS_COLOURS if status in set(rows["status"])]
+    legend_outside(fig, [Patch(color=STATUS_COLOURS[s]) for s in shown], [meaning[s] for s in shown], below=True,
+                   ncols=len(shown))
     return fig
 
 

@@ -12,6 +12,8 @@ import pandas as pd
 from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
+from prodops_lib.charts import legend_outside
+
 from .analysis import ExperimentAnalysis
 from .fake_door import FakeDoorAnalysis
 from .power import PowerPlan, SamplePower
@@ -86,7 +88,7 @@ def plot_cumulative(analysis: ExperimentAnalysis, metric: str | None = None, var
     axes.axhline(0, color="0.3", linewidth=1)
     axes.set_ylabel(f"{chosen}: variant − {analysis.spec.control}")
     axes.set_title(f"{chosen}: cumulative effect by day")
-    axes.legend(fontsize="small")
+    legend_outside(figure, below=True)
     figure.autofmt_xdate()
     return figure
 
@@ -106,7 +108,7 @@ def plot_distribution(analysis: ExperimentAnalysis, metric: str | None = None, b
     axes.set_xlabel(chosen)
     axes.set_ylabel("share of units")
     axes.set_title(f"Distribution of {chosen} per variant")
-    axes.legend()
+    legend_outside(figure)
     return figure
 
 
@@ -132,7 +134,7 @@ def plot_power_curve(power: ExperimentAnalysis | SamplePower | PowerPlan) -> Fig
     axes.set_ylabel("power")
     axes.set_ylim(0, 1.02)
     axes.set_title(f"Power with {n:,} units per variant")
-    axes.legend()
+    legend_outside(figure, below=True)
     return figure
 
 
@@ -149,5 +151,5 @@ def plot_fake_door(result: FakeDoorAnalysis) -> Figure:
     axes.xaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xlabel(f"click-through ({1 - result.alpha:.0%} Wilson interval)")
     axes.set_title("Click-through of each arm against the target")
-    axes.legend()
+    legend_outside(figure, below=True)
     return figure

@@ -1,4 +1,5 @@
-"""Charts are figures of the analysis, and leave the global style alone."""
+"""Charts are figures of the analysis, leave the global style alone, and on every sample
+experiment draw no overlapping labels and no legend over the data."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
+from prodops_lib import params
 from prodops_lib.experiments import (
     analyse_aggregates,
     analyse_experiment,
@@ -18,8 +20,21 @@ from prodops_lib.experiments import (
     plot_forest,
     plot_power_curve,
 )
+from prodops_lib.experiments.report import (
+    ExperimentReport,
+    FakeDoorReport,
+    run_experiment_report,
+    run_fake_door_report,
+)
+from prodops_lib.io import DropLog
 
+from ..chart_checks import layout_problems
+from ..conftest import ROOT
 from .conftest import make_spec, make_units
+
+
+def legend_texts(figure) -> list[str]:
+    return [text.get_text() for legend in figure.legends for text in legend.get_texts()]
 
 
 @pytest.fixture(scope="module")
@@ -38,13 +53,12 @@ def test_forest_plot_has_one_interval_per_row(analysis):
 
 def test_cumulative_plot_draws_the_boundary(analysis):
     axes = plot_cumulative(analysis).axes[0]
-    assert any("always-valid" in text.get_text() for text in axes.get_legend().get_texts())
+    assert any("always-valid" in text for text in legend_texts(axes.figure))
     assert len(axes.collections) == 2  # one boundary band per variant
 
 
 def test_distribution_plot_shows_every_variant(analysis):
-    axes = plot_distribution(analysis, "revenue").axes[0]
-    assert [text.get_text() for text in axes.get_legend().get_texts()] == ["B", "C", "control"]
+    assert legend_texts(plot_distribution(analysis, "revenue")) == ["B", "C", "control"]
 
 
 def test_power_curve_from_an_analysis_and_from_a_plan(analysis):
@@ -55,7 +69,7 @@ def test_power_curve_from_an_analysis_and_from_a_plan(analysis):
 
 def test_fake_door_plot_marks_the_target():
     result = analyse_fake_door(pd.DataFrame({"variant": ["door"], "exposures": [500], "clicks": [20]}), 0.03)
-    assert "target 3.00%" in [text.get_text() for text in plot_fake_door(result).axes[0].get_legend().get_texts()]
+    assert "target 3.00%" in legend_texts(plot_fake_door(result))
 
 
 def test_plots_do_not_change_the_global_style(analysis):
@@ -72,3 +86,30 @@ def test_charts_that_need_unit_data_say_so():
         plot_cumulative(result)
     with pytest.raises(ValueError, match="the distribution needs unit-level data"):
         plot_distribution(result)
+
+
+@pytest.mark.parametrize("name", ["ab_checkout_redesign", "ab_onboarding_checklist", "ab_search_ranking",
+                                  "ab_dashboard_aggregates"])
+def test_every_chart_of_a_sample_experiment_has_no_overlap_and_no_legend_over_data(name):
+    report = params.load(ROOT / "parameters" / f"{name}.yaml", ExperimentReport)
+    analysis = run_experiment_report(report, DropLog())
+    charts = {"forest": plot_forest(analysis)}
+    if analysis.cumulative is not None:
+        charts["cumulative"] = plot_cumulative(analysis)
+    if analysis.power is not None:
+        charts["power"] = plot_power_curve(analysis.power)
+    if not report.aggregates:
+        charts["distribution"] = plot_distribution(analysis)
+    problems = {chart: layout_problems(figure) for chart, figure in charts.items()}
+    assert not any(problems.values()), problems
+
+
+def test_the_sample_fake_door_chart_has_no_overlap_and_no_legend_over_data():
+    report = params.load(ROOT / "parameters" / "fake_door_ai_summary.yaml", FakeDoorReport)
+    assert layout_problems(plot_fake_door(run_fake_door_report(report, DropLog()))) == []
+
+
+def test_a_cumulative_legend_of_three_variants_stays_off_the_data(analysis):
+    figure = plot_cumulative(analysis)  # B and C: six entries
+    assert len(legend_texts(figure)) == 6
+    assert layout_problems(figure) == []
