@@ -22,7 +22,7 @@ from typing import Any, Literal
 import pandas as pd
 
 from prodops_lib.io import CHECK_WARNINGS, DropLog, write_csv
-from prodops_lib.labels import column_label
+from prodops_lib.labels import column_label, count_of
 from prodops_lib.params import resolve_path
 from prodops_lib.privacy import redact, redact_all
 
@@ -184,10 +184,13 @@ def table(
     max_rows: int = 50,
     caption: str | None = None,
     index: bool = False,
+    muted: bool = False,
 ) -> Html:
     """An escaped HTML table; at most ``max_rows`` rows, with a note of how many were left out.
-    Headers are the PM labels of :mod:`prodops_lib.labels` (``formats`` use the column names)."""
+    Headers are the PM labels of :mod:`prodops_lib.labels` (``formats`` use the column names).
+    ``muted`` greys the cells: figures shown for the record but not to be acted on."""
     formats = dict(formats or {})
+    td = _TD + ("color:#8a8f98;" if muted else "")
     shown = frame.reset_index() if index else frame
     head = "".join(f'<th style="{_TH}">{safe_text(column_label(column))}</th>' for column in shown.columns)
     body = []
@@ -196,7 +199,7 @@ def table(
         for column, value in zip(shown.columns, row, strict=True):
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
             align = "right" if numeric else "left"
-            cells.append(f'<td style="{_TD}text-align:{align}">{safe_text(format_value(value, formats.get(column)))}</td>')
+            cells.append(f'<td style="{td}text-align:{align}">{safe_text(format_value(value, formats.get(column)))}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     note = ""
     if len(shown) > max_rows:
@@ -353,8 +356,8 @@ def appendix(log: DropLog, parameters: Any, results_dir: str | Path) -> Html:
     quality = log.to_frame()
     dropped = int(quality["rows_dropped"].sum()) if len(quality) else 0
     summary = (
-        f"{len(log.inputs)} input(s) read; {dropped:,} row(s) dropped in total, each with its reason below."
-        if dropped else f"{len(log.inputs)} input(s) read; no rows were dropped."
+        f"{count_of(len(log.inputs), 'input')} read; {count_of(dropped, 'row')} dropped in total, each with its reason below."
+        if dropped else f"{count_of(len(log.inputs), 'input')} read; no rows were dropped."
     )
     inputs = pd.DataFrame(log.inputs, columns=["source", "kind", "path", "sha256", "rows"])
     inputs["sha256"] = inputs["sha256"].map(lambda digest: digest[:16] + "…" if isinstance(digest, str) else "—")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["COLUMN_LABELS", "column_label"]
+__all__ = ["COLUMN_LABELS", "column_label", "count_of", "readable_name"]
 
 COLUMN_LABELS: dict[str, str] = {
     # experiments
@@ -29,15 +29,17 @@ COLUMN_LABELS: dict[str, str] = {
     "p_value_vs_control": "p-value (vs control)", "method_vs_control": "Method (vs control)",
     "verdict": "Verdict", "days_to_go": "Days still needed", "primary_metric": "Primary metric",
     "decision": "Decision", "decided": "Decided", "investigate": "To investigate", "keep_running": "Keep running",
-    "win_rate": "Share shipped", "wins": "Shipped", "experiments": "Experiments", "name": "Name",
+    "click_through_low": "Click-through, low end (95%)", "click_through_high": "Click-through, high end (95%)",
+    "gap_now_pp": "Gap now (pp)", "win_rate": "Share shipped", "wins": "Shipped", "experiments": "Experiments", "name": "Name",
     # feedback
     "theme": "Theme", "themes": "Themes", "issue": "Issue", "issues": "Issues", "issue_id": "Issue number",
     "product_theme": "Product theme", "items": "Items", "customers": "Customers",
-    "item_share": "Share of feedback", "customer_share": "Share of customers", "share": "Share",
-    "typical_quote": "Typical quote", "trend": "Trend", "label": "Name",
+    "item_share": "Share of all feedback", "customer_share": "Share of all customers", "share": "Share",
+    "product_item_share": "Share of feedback on product themes",
+    "product_customer_share": "Share of customers (product themes)", "typical_quote": "Typical quote", "trend": "Trend", "label": "Name",
     "count_this_period": "Items this month", "count_before": "Items before (monthly average)",
-    "share_this_period": "Share this month", "share_before": "Share before", "share_ratio": "Share, now / before",
-    "q_growth": "Chance it is growing by chance (q)", "q_decline": "Chance it is shrinking by chance (q)",
+    "share_this_period": "Share of all feedback this month", "share_before": "Share of all feedback before", "share_ratio": "Share, now / before",
+    "q_growth": "Chance the growth is noise (q-value)", "q_decline": "Chance the decline is noise (q-value)",
     "level": "Level", "size": "Items", "coherence": "Coherence", "split_from": "Split from", "group": "Group",
     "groups": "Groups", "silhouette": "Silhouette", "chosen": "Chosen", "texts": "Texts",
     "computed": "Computed", "from_cache": "From cache", "dimensions": "Dimensions", "seconds": "Seconds",
@@ -49,8 +51,9 @@ COLUMN_LABELS: dict[str, str] = {
     "mean_themes_worked": "Themes per person (average)", "mean_effective_themes": "Effective themes per person",
     "person_months": "Person-months", "key": "Key", "summary": "Title", "how": "How", "action": "What to do",
     # review
-    "demand_items_share": "Share of feedback items", "demand_customers_share": "Share of customers asking",
-    "demand_arr_share": "Share of revenue asking", "effort_share": "Share of product-theme effort",
+    "demand_items_share": "Share of feedback on product themes",
+    "demand_customers_share": "Share of customers asking (product themes)",
+    "demand_arr_share": "Share of revenue asking (product themes)", "effort_share": "Share of product-theme effort",
     "gap_pp": "Gap, demand − effort (pp)", "gap_slope_pp_per_month": "Gap trend (pp per month)",
     "abs_gap_slope_pp_per_month": "Size of gap trend (pp per month)", "share_of_all_effort": "Share of all effort",
     "months": "Months", "measure": "Measure", "input": "Input",
@@ -69,6 +72,17 @@ def column_label(name: object) -> str:
         return COLUMN_LABELS[text]
     if not re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", text):
         return text  # a data value (a month, a theme, a team) or already readable
-    words = [_UNITS.get(word, word) for word in text.split("_")]
-    readable = " ".join(words)
-    return readable[:1].upper() + readable[1:]
+    return readable_name(" ".join(_UNITS.get(word, word) for word in text.split("_")))
+
+
+def readable_name(name: object) -> str:
+    """A machine name as a PM reads it: ``onboarding_checklist`` → ``Onboarding checklist``."""
+    text = " ".join(str(name).replace("_", " ").split())
+    return text[:1].upper() + text[1:]
+
+
+def count_of(number: int | float, noun: str, plural: str | None = None) -> str:
+    """``"1 experiment"``, ``"3 experiments"``, ``"1,200 rows"``: a count with its noun in the
+    right number, instead of "experiment(s)". ``plural`` for the irregular ones ("people")."""
+    many = plural or (noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s")
+    return f"{number:,.0f} {noun if number == 1 else many}"

@@ -144,9 +144,11 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def report_paths(parameters_file: str | Path, report_name: str | None, results_dir: str | None) -> tuple[str, str]:
     """A notebook's report name and results folder: as given (``prodops report`` gives both),
     else named after the parameter file, so ``-p parameters_file`` alone never writes into
-    another report's folder."""
+    another report's folder, in ``reports/interactive`` or ``$PRODOPS_INTERACTIVE_DIR`` (where
+    the notebook tests send it, outside the checkout)."""
     name = report_name or Path(parameters_file).stem
-    return name, str(results_dir or Path("reports") / "interactive" / name)
+    interactive = os.environ.get("PRODOPS_INTERACTIVE_DIR") or Path("reports") / "interactive"
+    return name, str(results_dir or Path(interactive) / name)
 
 
 def load_yaml(path: str | Path) -> dict[str, Any]:

@@ -28,7 +28,7 @@ def test_the_sample_bundle_checks_clean_and_says_what_feedback_will_read(capsys)
     assert "support      216      201      218      208      234      202" in out
     assert "ab_checkout_redesign (parameters/ab_checkout_redesign.yaml): ok" in out
     assert "monthly_review (parameters/monthly_review.yaml): ok\n  taxonomy: data/sample/taxonomy.yaml (8 product themes, 2 engineering-only)" in out
-    assert out.rstrip().endswith("3 report(s) checked: 0 with unusable inputs, 0 warning(s)")
+    assert out.rstrip().endswith("3 reports checked: 0 with unusable inputs, 0 warnings")
 
 
 def _feedback_bundle(tmp_path: Path, csv: str, columns: str) -> Path:
@@ -48,7 +48,7 @@ def test_a_missing_column_is_that_reports_one_line_error_and_exit_1(tmp_path, ca
     out = capsys.readouterr().out
     assert (": error\n  reviews: required column 'body' (set by columns.text) is missing; set columns.text to the "
             "file's column; columns present: when, comment\n") in out
-    assert "1 report(s) checked: 1 with unusable inputs (fb), 0 warning(s)" in out
+    assert "1 report checked: 1 with unusable inputs (fb), 0 warnings" in out
 
 
 def test_dates_not_in_iso_are_inferred_and_the_last_month_with_data_is_the_default(tmp_path):
@@ -188,10 +188,10 @@ def test_the_review_check_names_themes_the_taxonomy_does_not_list_and_reports_no
         "as missing (reports: ab_onboarding_checklist, resource_allocation, monthly_review)",
         "sources.experiments[1] names 'ab_gone', which is not a report of this bundle; the review will show it as "
         "missing (reports: ab_onboarding_checklist, resource_allocation, monthly_review)",
-        "theme rules (resource_allocation) uses theme(s) the taxonomy does not list: 'Onboarding'; rename them as in "
-        "the taxonomy, or the review cannot set their demand against their effort",
-        "experiment theme (ab_onboarding_checklist) uses theme(s) the taxonomy does not list: 'Onboarding'; rename "
-        "them as in the taxonomy, or the review cannot set their demand against their effort",
+        "theme rules (resource_allocation) uses a theme the taxonomy does not list: 'Onboarding'; rename it as in "
+        "the taxonomy, or the review cannot set its demand against its effort",
+        "experiment theme (ab_onboarding_checklist) uses a theme the taxonomy does not list: 'Onboarding'; rename "
+        "it as in the taxonomy, or the review cannot set its demand against its effort",
     ]
 
 

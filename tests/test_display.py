@@ -83,7 +83,7 @@ def test_headline_and_appendix_are_saved_for_the_runner(tmp_path):
     log.record_input("units.csv", None, 10)
     log.drop("units.csv", "unit in two variants", 2)
     html = display.appendix(log, {"alpha": 0.05, "metrics": ["a"], "months": 6}, tmp_path)
-    assert "2 row(s) dropped" in html and "unit in two variants" in html
+    assert "2 rows dropped" in html and "unit in two variants" in html
     assert {p.name for p in tmp_path.iterdir()} >= {"data_quality.csv", "inputs.json", "parameters.json"}
 
 

@@ -1,4 +1,6 @@
-"""Every notebook in notebooks/: committed clean, parameterized, and runs with its defaults."""
+"""Every notebook in notebooks/: committed clean and parameterized. README's test command runs
+each with its defaults (nbval --nbval-lax) and compares the sample bundle's pages with the golden
+notebooks in tests/golden (nbval --nbval)."""
 
 from __future__ import annotations
 
@@ -10,11 +12,15 @@ import nbformat
 import papermill
 import pytest
 
+from prodops_lib.report.bundle import load_bundle
+
 from .conftest import ROOT
 
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 COMMITTED = NOTEBOOKS + sorted((ROOT / "tests" / "fixtures").rglob("*.ipynb"))
+
+GOLDEN = sorted((ROOT / "tests" / "golden").glob("*.ipynb"))  # executed on purpose: not in COMMITTED
 
 
 def test_there_are_report_notebooks():
@@ -51,20 +57,20 @@ def test_notebook_follows_the_report_layout(path):
     assert not long_cells, f"cells longer than 12 lines belong in prodops_lib: {long_cells[0][:80]!r}"
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.name)
-def test_notebook_runs_with_its_default_parameters(path, tmp_path, monkeypatch):
-    """As an analyst's "Run all" in JupyterLab: the kernel starts in the notebook's folder and
-    only the results folder is redirected, so the test leaves nothing in the checkout."""
-    monkeypatch.delenv("PRODOPS_ROOT", raising=False)
-    executed = papermill.execute_notebook(
-        str(path), str(tmp_path / path.name), parameters={"results_dir": str(tmp_path / "results")},
-        kernel_name="python3", cwd=str(path.parent), progress_bar=False,
-    )
-    errors = [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
-    assert not errors
-    assert (tmp_path / "results" / "headline.json").is_file(), "the notebook saves its headline"
-    assert (tmp_path / "results" / "data_quality.csv").is_file(), "the notebook writes its appendix"
+def test_every_report_of_the_bundle_has_a_golden_notebook_that_reruns_anywhere():
+    """nbval re-runs tests/golden/<name>.ipynb (README's test command); regenerate them with
+    ./run golden. A golden must name its parameter file from the project root and leave its
+    results folder to the test run, and keep its execution counts (nbval compares only cells
+    that ran)."""
+    bundle = load_bundle(ROOT / "parameters" / "monthly.yaml")
+    assert {path.stem for path in GOLDEN} == {entry.name for entry in bundle.reports}, "run ./run golden"
+    for path in GOLDEN:
+        notebook = nbformat.read(path, as_version=4)
+        injected = next(c.source for c in notebook.cells if "injected-parameters" in c.metadata.get("tags", []))
+        assert 'results_dir = ""' in injected and 'parameters_file = "parameters/' in injected, path.name
+        assert f'period = "{bundle.default_period}"' in injected, f"{path.name}: run ./run golden"
+        ran = [c for c in notebook.cells if c.cell_type == "code" and c.outputs]
+        assert ran and all(c.execution_count for c in ran), path.name
 
 
 def test_plain_papermill_with_only_a_parameter_file_reports_on_that_file_into_its_own_folder(tmp_path):
@@ -92,3 +98,9 @@ def test_papermill_f_with_a_kit_parameter_file_fails_loudly_with_the_right_comma
             str(ROOT / "notebooks" / "ab_test.ipynb"), str(tmp_path / "out.ipynb"),
             parameters=yaml.safe_load((ROOT / "parameters" / "ab_search_ranking.yaml").read_text()),
             cwd=str(tmp_path), progress_bar=False, kernel_name="python3")
+
+
+def test_run_test_runs_the_readme_test_command_word_for_word():
+    command = re.search(r"^TEST_COMMAND='(.+)'$", (ROOT / "run").read_text(encoding="utf-8"), re.M)
+    assert command, "run defines TEST_COMMAND"
+    assert f"\n{command.group(1)}\n" in (ROOT / "README.md").read_text(encoding="utf-8")

@@ -183,7 +183,15 @@ def test_a_notebook_refuses_a_kit_parameter_file_passed_key_by_key_and_names_the
     assert settings.experiment.name == "search_ranking"
 
 
-def test_report_name_and_results_folder_follow_the_parameter_file_unless_given():
+def test_report_name_and_results_folder_follow_the_parameter_file_unless_given(monkeypatch):
+    monkeypatch.delenv("PRODOPS_INTERACTIVE_DIR", raising=False)
     assert params.report_paths("parameters/ab_search_ranking.yaml", "", "") == (
         "ab_search_ranking", "reports/interactive/ab_search_ranking")
     assert params.report_paths("parameters/x.yaml", "checkout", "/tmp/r") == ("checkout", "/tmp/r")
+
+
+def test_the_interactive_results_folder_moves_with_prodops_interactive_dir(monkeypatch, tmp_path):
+    monkeypatch.setenv("PRODOPS_INTERACTIVE_DIR", str(tmp_path))
+    assert params.report_paths("parameters/fake_door_ai_summary.yaml", "", "") == (
+        "fake_door_ai_summary", str(tmp_path / "fake_door_ai_summary"))
+    assert params.report_paths("parameters/x.yaml", "x", "/tmp/r") == ("x", "/tmp/r")  # a given folder wins

@@ -9,10 +9,13 @@ from html.parser import HTMLParser
 
 import nbformat
 import pytest
+import yaml
+from bs4 import BeautifulSoup
 
 from prodops_lib.report import cli
 
 from .browser import check_pages, chromium_executable
+from .conftest import ROOT
 
 pytestmark = pytest.mark.slow
 
@@ -141,8 +144,6 @@ def test_every_report_prints_within_the_page_and_shows_its_summary_first(sample_
 
 def test_no_table_a_pm_reads_has_a_machine_column_name(sample_report):
     """Headers on the pages are labels; the machine names stay in results/."""
-    from bs4 import BeautifulSoup
-
     _, folder, _ = sample_report
     machine = re.compile(r"^[a-z][a-z0-9]*(_[a-z0-9]+)+$")
     raw = {}
@@ -152,3 +153,84 @@ def test_no_table_a_pm_reads_has_a_machine_column_name(sample_report):
     assert all(not names for names in raw.values()), raw
     # and the results keep them: the A/B results table has rel_ci_low as a column
     assert "rel_ci_low" in (folder / "results" / "ab_checkout_redesign" / "results.csv").read_text(encoding="utf-8")
+
+
+def _table_rows(page, caption_start: str) -> list[dict[str, str]]:
+    """The rows of the table whose caption starts with ``caption_start``, as header → cell text."""
+    soup = BeautifulSoup(page.read_text(encoding="utf-8"), "html.parser")
+    table = next(t for t in soup.find_all("table") if t.caption and t.caption.get_text().strip().startswith(caption_start))
+    headers = [th.get_text().strip() for th in table.find_all("th")]
+    return [dict(zip(headers, (td.get_text().strip() for td in tr.find_all("td")), strict=True))
+            for tr in table.find_all("tr") if tr.find_all("td")]
+
+
+def test_every_number_the_index_and_the_review_show_for_a_theme_is_the_source_reports_number(sample_report):
+    """One definition per quantity: a theme's demand is its share of the feedback on product
+    themes as the feedback report saved it, its effort the allocation's effort over product
+    themes, an experiment's lift its own results'; the index and the review never show another."""
+    import pandas as pd
+
+    _, folder, _ = sample_report
+    period = folder.name
+    results = folder / "results"
+    demand = pd.read_csv(results / "feedback_clustering" / "demand_by_theme.csv")
+    demand = demand[demand["month"] == period].set_index("product_theme")
+    effort = pd.read_csv(results / "resource_allocation" / "effort_share.csv")
+    effort = effort[(effort["month"] == period) & (effort["team"] == "ALL")]
+    effort = effort.set_index("theme")["effort"]
+    taxonomy = yaml.safe_load((ROOT / "data" / "sample" / "taxonomy.yaml").read_text(encoding="utf-8"))
+    product = [theme["name"] for theme in taxonomy["themes"]]
+    product_effort = effort.reindex(product).fillna(0) / effort.reindex(product).fillna(0).sum()
+    review = folder / "monthly_review.html"
+
+    rows = _table_rows(review, "Demand and supply by product theme")
+    assert {row["Theme"] for row in rows} == set(product)
+    for row in rows:
+        theme = row["Theme"]
+        source = demand.loc[theme] if theme in demand.index else None
+        assert row["Share of feedback on product themes"] == f"{source['product_item_share']:.1%}", theme
+        assert row["Share of customers asking (product themes)"] == f"{source['product_customer_share']:.1%}", theme
+        assert row["Share of product-theme effort"] == f"{product_effort[theme]:.1%}", theme
+        gap = 100 * (source["product_item_share"] - product_effort[theme])
+        assert row["Gap, demand − effort (pp)"] == f"{gap:+.1f} pp", theme
+
+    # the sentences: the review's summary (also the index's review card) and the feedback card
+    index = (folder / "index.html").read_text(encoding="utf-8")
+    text = BeautifulSoup(review.read_text(encoding="utf-8"), "html.parser").get_text(" ") + " " + \
+        BeautifulSoup(index, "html.parser").get_text(" ")
+    said = re.findall(r"([A-Z][\w &]+?) is the most under-served theme: (\d+)% of feedback on product themes but "
+                      r"(\d+)% of product-theme effort", text)
+    assert said, "the under-served sentence"
+    for theme, asked, given in said:
+        assert int(asked) == round(100 * demand.loc[theme, "product_item_share"]), theme
+        assert int(given) == round(100 * product_effort[theme]), theme
+    leads = re.findall(r"([A-Z][\w &]+?) leads the feedback on product themes in \S+ \((\d+)%\)", text)
+    assert leads, "the feedback card's sentence"
+    for theme, share in leads:
+        assert int(share) == round(100 * demand.loc[theme, "product_item_share"])
+        assert theme == demand.drop(index="unmapped", errors="ignore")["items"].idxmax()
+
+    # the allocation card: the plan's share (of classified effort) as targets.csv has it
+    targets = pd.read_csv(results / "resource_allocation" / "targets.csv").set_index("theme")
+    plans = re.findall(r"([A-Z][\w &]+?) is ([\d.]+) pp (over|under) plan in \S+: ([\d.]+)% of classified effort "
+                       r"against a (\d+)% target", text)
+    assert plans, "the allocation card's sentence"
+    for theme, gap, _, actual, target in plans:
+        assert float(actual) == round(100 * targets.loc[theme, "actual_share"], 1)
+        assert int(target) == round(100 * targets.loc[theme, "target_share"])
+        assert float(gap) == round(abs(targets.loc[theme, "deviation_pp"]), 1)
+
+    # experiments: each A/B row is its own results' primary lift; fake doors apart, with their own click-through
+    for row in _table_rows(review, "A/B tests"):
+        name = row["Name"].lower().replace(" ", "_")
+        summary = json.loads((results / f"ab_{name}" / "summary.json").read_text(encoding="utf-8"))
+        own = pd.read_csv(results / f"ab_{name}" / "results.csv")
+        own = own[(own["metric"] == summary["primary_metric"]) & (own["variant"] == summary["variant"])].iloc[0]
+        assert row["Change vs control"] == f"{own['rel_effect']:+.1%}", name
+        assert row["Change, low end (95%)"] == f"{own['rel_ci_low']:+.1%}", name
+    doors = _table_rows(review, "Fake doors")
+    assert [row["Name"] for row in doors] == ["Fake door ai summary"]
+    own = pd.read_csv(results / "fake_door_ai_summary" / "results.csv").iloc[0]
+    assert doors[0]["Click-through"] == f"{own['click_through']:.2%}"
+    assert doors[0]["Target click-through"] == f"{own['target_rate']:.2%}"
+    assert not any("Fake door" in row["Name"] for row in _table_rows(review, "A/B tests"))

@@ -59,7 +59,7 @@ def test_manifest_records_status_hashes_versions_and_git(fixture_run):
 def test_index_names_each_failure_its_cell_and_its_error(fixture_run):
     _, folder = fixture_run
     index = (folder / "index.html").read_text()
-    assert "5 report(s); 4 failed: typo, missing_input, fails, sleeps." in index
+    assert "5 reports; 4 failed: typo, missing_input, fails, sleeps." in index
     assert "Failed in cell [4]: RuntimeError: the fixture failed on purpose" in index
     assert "alhpa: unknown key; did you mean &#x27;alpha&#x27;?" in index
     assert "data/no_such_file.csv: file not found" in index

@@ -90,7 +90,7 @@ class Allocation:
 
     def headline(self) -> tuple[str, str]:
         """One sentence for the report index and its tone (good / warning / bad)."""
-        unclassified = f"{self.unclassified_share():.1%} unclassified"
+        unclassified = f"{self.unclassified_share():.1%} of all effort is unclassified"
         if self.too_little:
             return (f"{self.period}: too little effort for a verdict ({self.period_total():,.1f} {self.unit_label}, "
                     f"under the {self.effort_needed:,g} needed).", "warning")
@@ -99,9 +99,10 @@ class Allocation:
             return f"{self.period}: {top}; {unclassified}.", "neutral"
         gap = self.targets.biggest_gaps(n=1).iloc[0]
         direction = "over" if gap["deviation_pp"] > 0 else "under"
-        text = (f"{self.period}: {gap['theme']} {abs(gap['deviation_pp']):.1f} pp {direction} target "
-                f"({gap['actual_share']:.1%} of {self._basis} effort vs {gap['target_share']:.0%}); misallocation "
-                f"{self.targets.misallocation[ORGANISATION]:.0%}; {unclassified}.")
+        text = (f"{gap['theme']} is {abs(gap['deviation_pp']):.1f} pp {direction} plan in {self.period}: "
+                f"{gap['actual_share']:.1%} of {self._basis} effort against a {gap['target_share']:.0%} target; "
+                f"{self.targets.misallocation[ORGANISATION]:.0%} of {self._basis} effort would have to move to match "
+                f"the plan; {unclassified}.")
         statuses = set(self.targets_frame()["status"])
         tone = "bad" if "off target" in statuses else ("warning" if "drifting" in statuses else "good")
         return text, tone

@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import InputError
+from ..labels import count_of
 from .moments import MOMENT_COLUMNS
 from .spec import ExperimentSpec, MetricSpec
 
@@ -171,7 +172,7 @@ def check_metric_units(overall: pd.DataFrame, spec: ExperimentSpec, source: str,
                    for entry in (drops.entries if drops else []) if entry["reason"].startswith(prefix)]
         why = f" ({'; '.join(reasons)} dropped in all variants)" if reasons else ""
         raise InputError(
-            f"{source}: metric {row['metric']!r}: variant {row['variant']!r} has {int(row['n'])} unit(s) with a value "
+            f"{source}: metric {row['metric']!r}: variant {row['variant']!r} has {count_of(int(row['n']), 'unit')} with a value "
             f"after drops{why}; each variant needs at least 2"
         )
 
@@ -187,7 +188,7 @@ def not_binary_error(metric: MetricSpec, example: float, source: str) -> InputEr
 
 def missing_value_error(metric: MetricSpec, column: str, count: int, source: str) -> InputError:
     return InputError(
-        f"{source}: metric {metric.name!r}: column {column!r} has {count:,} missing value(s); "
+        f"{source}: metric {metric.name!r}: column {column!r} has {count_of(count, 'missing value')}; "
         "set missing: drop or missing: zero for this metric"
     )
 

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import InputError
+from ..labels import count_of
 from .aggregate import (
     CollectedData,
     DropCounter,
@@ -122,8 +123,8 @@ def _drop_crossover(frame: pd.DataFrame, spec: ExperimentSpec, keep: np.ndarray,
     same_variant = per_unit[per_unit == 1]
     if not same_variant.empty:
         raise InputError(
-            f"{source}: unit column {spec.unit!r} has {len(same_variant):,} unit(s) with several rows in one variant "
-            f"(e.g. {same_variant.index[0]!r}); the data must have one row per unit"
+            f"{source}: unit column {spec.unit!r} has {count_of(len(same_variant), 'unit')} with several rows in one variant "
+            f"(e.g. {same_variant.index[0]}); the data must have one row per unit"
         )
     crossover = unit.isin(per_unit.index).to_numpy() & keep
     drops.add("unit in more than one variant", int(crossover.sum()))

@@ -22,6 +22,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import InputError
+from ..labels import count_of
 from .aggregate import (
     CollectedData,
     DropCounter,
@@ -213,8 +214,8 @@ def _unit_filters(run: Runner, con, table: str, spec: ExperimentSpec, kind: str,
     same_variant = repeated[repeated["n_variants"] == 1]
     if not same_variant.empty:
         raise InputError(
-            f"{run.source}: unit column {spec.unit!r} has {len(same_variant):,} unit(s) with several rows in one variant "
-            f"(e.g. {same_variant['unit'].iloc[0]!r}); the data must have one row per unit"
+            f"{run.source}: unit column {spec.unit!r} has {count_of(len(same_variant), 'unit')} with several rows in one variant "
+            f"(e.g. {same_variant['unit'].iloc[0]}); the data must have one row per unit"
         )
     if repeated.empty:
         return [f"({variant} IS NULL OR {kept})"], None

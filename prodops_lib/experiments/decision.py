@@ -25,6 +25,8 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
+from prodops_lib.labels import count_of
+
 from .power import SamplePower
 from .segments import EXPLORATORY_WARNING
 from .spec import ExperimentSpec
@@ -70,11 +72,13 @@ def _effect_reasons(records: list[dict], spec: ExperimentSpec) -> list[str]:
     level = 1 - spec.alpha
     reasons = []
     for row in (row for row in records if row["role"] != "guardrail"):
-        adjusted = "" if row["adjustment"] == "none" else f", {row['adjustment']}-adjusted"
+        # the correction's name and level are in the report's Method section, not in a reason
+        corrected = "" if row["adjustment"] == "none" else ", corrected for testing several metrics and variants"
+        clear = "a clear difference" if row["significant"] else "no clear difference"
         reasons.append(
-            f"{row['role'].capitalize()} metric {row['metric']}: {row['variant']} vs {row['control']} "
-            f"{describe_effect(row, level)}, p = {row['p_value_adjusted']:.3g}{adjusted}; "
-            f"chance to beat control {row['chance_to_beat_control']:.0%}."
+            f"{row['role'].capitalize()} metric {row['metric']}: {row['variant']} against {row['control']} "
+            f"{describe_effect(row, level)}, {clear} (p = {row['p_value_adjusted']:.2g}{corrected}); "
+            f"{row['chance_to_beat_control']:.0%} chance to beat control."
         )
     for row in (row for row in records if row["role"] == "guardrail"):
         margin = f" (margin {row['non_inferiority_margin']:.1%})" if _present(row["non_inferiority_margin"]) else ""
@@ -103,8 +107,8 @@ def decide(
         reasons.append(power.message())
     reduction = [row["cuped_variance_reduction"] for row in rows if _present(row["cuped_variance_reduction"])]
     if reduction:
-        reasons.append(f"CUPED with {primary.covariate} removed {np.mean(reduction):.0%} of the variance of {primary.name}.")
-    reasons.append("Relative intervals use the delta method on the log scale.")
+        reasons.append(f"Taking each unit's pre-experiment {primary.covariate} into account removed "
+                       f"{np.mean(reduction):.0%} of the noise in {primary.name}.")
     if has_segments:
         reasons.append(EXPLORATORY_WARNING)
 
@@ -112,7 +116,7 @@ def decide(
         return Decision(verdict=kind, headline=headline, reasons=reasons, variant=variant)
 
     if srm.mismatch:
-        return verdict("investigate", "This result cannot be trusted: " + srm.message())
+        return verdict("investigate", srm.message())  # it says that the result cannot be trusted
     if crossover_alarm:
         return verdict("investigate", f"This result cannot be trusted: {crossover_alarm}.")
     breached = [row for row in guardrails if row["guardrail_status"] == "breached"]
@@ -138,7 +142,7 @@ def decide(
     if power is not None and power.required_n is not None and power.n_per_variant < power.required_n:
         unknown = (f"no exposure time in {spec.timestamp_column!r} could be read" if spec.timestamp_column
                    else "no timestamp_column or start_date")
-        wait = (f"about {power.more_days} more day(s) at the current traffic" if power.more_days is not None
+        wait = (f"about {count_of(power.more_days, 'more day')} at the current traffic" if power.more_days is not None
                 else f"the remaining time is unknown ({unknown})")
         return verdict("keep running", f"Keep running: no detectable effect on {primary.name} yet ({effects}); "
                        f"{power.n_per_variant:,} of the {power.required_n:,} units per variant needed to detect a "

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ..io import InputError
+from ..labels import count_of
 from .aggregate import CollectedData
 from .bayes import normal_posterior
 from .corrections import adjust_p_values
@@ -102,7 +103,7 @@ def _quantile_columns(collected: CollectedData, metric: MetricSpec, variants: li
     for variant in [control, *variants]:
         units = collected.quantile_draws.get((metric.name, variant), (0, 0, 0))[2]
         if units < 2:
-            raise InputError(f"{collected.source}: metric {metric.name!r}: variant {variant!r} has {units} unit(s) "
+            raise InputError(f"{collected.source}: metric {metric.name!r}: variant {variant!r} has {count_of(units, 'unit')} "
                              "with a value after drops; each variant needs at least 2")
     rows = []
     point_c, draws_c, n_c = collected.quantile_draws[(metric.name, control)]

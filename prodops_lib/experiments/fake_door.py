@@ -131,8 +131,9 @@ def analyse_fake_door(
     results = pd.DataFrame(rows)
     best = results.loc[results["click_through"].idxmax()]
     level = f"{1 - alpha:.0%}"
-    verdict = {"above target": "is above", "below target": "is below",
-               "inconclusive": "cannot yet be told apart from"}[best["verdict"]]
-    headline = (f"{best['variant']}: {best['click_through']:.2%} click-through ({level} CI {best['ci_low']:.2%} to "
-                f"{best['ci_high']:.2%}) {verdict} the {target_rate:.2%} target.")
+    verdict = {"above target": "above", "below target": "below",
+               "inconclusive": "not yet distinguishable from"}[best["verdict"]]
+    arm = f"In arm {best['variant']}, " if len(results) > 1 else ""  # the arm's name only when there is a choice
+    headline = (f"{arm}{best['click_through']:.2%} of the people shown the fake door clicked it ({level} CI "
+                f"{best['ci_low']:.2%} to {best['ci_high']:.2%}): {verdict} the {target_rate:.2%} target.")
     return FakeDoorAnalysis(results=results, target_rate=target_rate, alpha=alpha, headline=headline)

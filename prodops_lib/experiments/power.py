@@ -26,6 +26,8 @@ from scipy import optimize
 # per call, which adds up inside the root finders below
 from scipy.special import ndtr, ndtri
 
+from prodops_lib.labels import count_of
+
 __all__ = [
     "PowerPlan",
     "SamplePower",
@@ -202,15 +204,16 @@ class SamplePower:
         return power_curve(self.baseline_mean, self.sd, self.n_per_variant, self.alpha, self.variance_reduction)
 
     def message(self) -> str:
-        cuped = f", CUPED removing {self.variance_reduction:.0%} of the variance" if self.variance_reduction > 0 else ""
-        text = (f"With {self.n_per_variant:,} units per variant, the smallest change in {self.metric} detectable with "
-                f"{self.power:.0%} power was {self.mde_now:.1%} (alpha {self.alpha:.3g} per comparison{cuped}).")
+        # the significance level per comparison is in the report's Method section
+        adjusted = ", with the pre-experiment adjustment" if self.variance_reduction > 0 else ""
+        text = (f"With {self.n_per_variant:,} units per variant, the smallest change in {self.metric} this sample "
+                f"detects {self.power:.0%} of the time was {self.mde_now:.1%}{adjusted}.")
         if self.required_n is not None:
             text += f" The planned {self.target_mde:.1%} needs {self.required_n:,} units per variant"
             if self.required_n <= self.n_per_variant:
                 text += ", which this sample has."
             elif self.more_days is not None:
-                text += f": about {self.more_days} more day(s) at the current traffic."
+                text += f": about {count_of(self.more_days, 'more day')} at the current traffic."
             else:
                 text += "."
         return text

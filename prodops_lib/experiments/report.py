@@ -10,6 +10,7 @@ import pandas as pd
 
 from ..display import Html, Kpi, bullets, callout, figure, kpi_cards, paragraph, table
 from ..io import DropLog, InputError, load_table
+from ..labels import readable_name
 from ..params import resolve_path
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
 from .fake_door import FakeDoorAnalysis, analyse_fake_door
@@ -143,7 +144,7 @@ def review_summary(analysis: ExperimentAnalysis) -> dict:
     power = analysis.power
     return {
         **analysis.summary,
-        "name": spec.name, "theme": spec.theme, "decision": analysis.decision.verdict,
+        "name": spec.name, "kind": "A/B test", "theme": spec.theme, "decision": analysis.decision.verdict,
         "status": "running" if analysis.decision.verdict == "keep running" else "decided",
         "variant": None if row is None else str(row["variant"]),
         "rel_effect": None if row is None else _finite(row["rel_effect"]),
@@ -170,10 +171,13 @@ def fake_door_summary(report: FakeDoorReport, analysis: FakeDoorAnalysis) -> dic
     decision = {"above target": "ship", "below target": "don't ship", "inconclusive": "keep running"}[best["verdict"]]
     target = report.target_click_through
     return {
-        **analysis.summary, "name": report.name, "theme": report.theme, "decision": decision,
+        **analysis.summary, "name": report.name, "kind": "fake door", "theme": report.theme, "decision": decision,
         "status": "running" if decision == "keep running" else "decided", "primary_metric": "click_through vs target",
         "variant": str(best["variant"]), "rel_effect": best["click_through"] / target - 1,
         "rel_ci_low": best["ci_low"] / target - 1, "rel_ci_high": best["ci_high"] / target - 1, "days_to_go": None,
+        # what a fake door is judged on: its click-through against the target, not a lift vs a control
+        "click_through": float(best["click_through"]), "click_through_low": float(best["ci_low"]),
+        "click_through_high": float(best["ci_high"]), "target_rate": float(target), "verdict": str(best["verdict"]),
     }
 
 
@@ -183,19 +187,27 @@ def decision_block(analysis: ExperimentAnalysis) -> Html:
     decision = analysis.decision
     primary = analysis.spec.primary_metric.name
     rows = analysis.results[analysis.results["metric"] == primary]
+    untrusted = decision.verdict == "investigate"
     cards = [Kpi("Decision", decision.verdict.upper(), decision.variant, TONES[decision.verdict])]
     for _, row in rows.iterrows():
         lift = "n/a" if pd.isna(row["rel_effect"]) else f"{row['rel_effect']:+.1%}"
+        interval = (f"{1 - analysis.spec.alpha:.0%} CI {row['rel_ci_low']:+.1%} to {row['rel_ci_high']:+.1%}"
+                    if pd.notna(row["rel_ci_low"]) else row.get("rel_na_reason"))
         cards.append(Kpi(f"{primary}: {row['variant']}", lift,
-                         f"CI {row['rel_ci_low']:+.1%} to {row['rel_ci_high']:+.1%}" if pd.notna(row["rel_ci_low"]) else row.get("rel_na_reason"),
-                         "good" if row["significant"] else "neutral"))
+                         "not trustworthy until the split is explained" if untrusted else interval,
+                         "good" if row["significant"] and not untrusted else "neutral"))
     srm = analysis.srm
     state, tone = ("mismatch", "bad") if srm.mismatch else (("borderline", "warning") if srm.borderline else ("ok", "good"))
     cards.append(Kpi("Sample ratio", state, f"p = {srm.p_value:.2g}", tone))
     warnings = ([srm.message()] if srm.borderline else []) + variant_label_notes(analysis)
     return Html(callout(headline(analysis), tone=decision_tone(analysis), title=decision.verdict.upper() + ":")
                 + kpi_cards(cards) + "".join(callout(text, tone="warning") for text in warnings)
-                + bullets(decision.reasons))
+                + bullets(reason for reason in decision.reasons if reason != decision.headline))
+
+
+def title(spec: ExperimentSpec) -> str:
+    """The experiment as the summary names it: ``Checkout redesign: <hypothesis>``."""
+    return readable_name(spec.name) + (f": {spec.hypothesis}" if spec.hypothesis else "")
 
 
 def variant_label_notes(analysis: ExperimentAnalysis) -> list[str]:
@@ -205,19 +217,66 @@ def variant_label_notes(analysis: ExperimentAnalysis) -> list[str]:
 
 
 def results_block(analysis: ExperimentAnalysis) -> Html:
-    """The tidy results table, formatted for reading (the full table is saved as results.csv)."""
-    columns = ["metric", "role", "variant", "mean_control", "mean_variant", "rel_effect", "rel_ci_low", "rel_ci_high",
-               "p_value", "p_value_adjusted", "significant", "chance_to_beat_control", "method"]
+    """The results as a PM reads them, the conclusion first: which metric moved how much, with
+    its interval and whether it is a clear result; the averages after. Raw p-values and each
+    test's name are in results.csv and the Method section. An "investigate" decision greys it."""
+    columns = ["metric", "variant", "rel_effect", "rel_ci_low", "rel_ci_high", "significant", "chance_to_beat_control",
+               "p_value_adjusted", "mean_control", "mean_variant", "role"]
     frame = analysis.results[[c for c in columns if c in analysis.results.columns]]
     formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _PCT_SIGNED, "rel_ci_high": _PCT_SIGNED,
-               "p_value": "{:.3g}", "p_value_adjusted": "{:.3g}", "chance_to_beat_control": "{:.1%}",
+               "p_value_adjusted": "{:.3g}", "chance_to_beat_control": "{:.1%}",
                "mean_control": "{:.4g}", "mean_variant": "{:.4g}"}
     notes = extreme_notes(analysis)
-    if analysis.decision.verdict == "investigate":
+    untrusted = analysis.decision.verdict == "investigate"
+    if untrusted:
         notes.insert(0, "These effects are not trustworthy until the split between variants is explained: read "
                         "them as what the data says, not as what the change did.")
     warnings = "".join(callout(text, tone="warning") for text in notes)
-    return Html(warnings + table(frame, formats=formats))
+    return Html(warnings + table(frame, formats=formats, muted=untrusted))
+
+
+_CORRECTIONS = {
+    "holm": "Holm's method, which keeps the chance of even one false alarm among them at {alpha:.0%}",
+    "bonferroni": "Bonferroni's method, which keeps the chance of even one false alarm among them at {alpha:.0%}",
+    "fdr_bh": "the Benjamini-Hochberg method, which keeps the expected share of false alarms among the clear "
+              "results at {alpha:.0%}",
+}
+
+
+def method_block(analysis: ExperimentAnalysis) -> Html:
+    """The appendix's Method: one plain sentence per method this report used, with its
+    settings, so that the decision and the tables above can stay in plain words."""
+    spec, results = analysis.spec, analysis.results
+    level = f"{1 - spec.alpha:.0%}"
+    compared = results[results["role"] != "guardrail"]
+    sentences = [f"Every variant is compared with the control ({spec.control}); intervals are {level} intervals and a "
+                 f"result is clear when its p-value is below {spec.alpha:g}."]
+    if spec.correction in _CORRECTIONS and len(compared) > 1:
+        sentences.append(f"The {len(compared)} primary and secondary comparisons are corrected together by "
+                         + _CORRECTIONS[spec.correction].format(alpha=spec.alpha) + ".")
+    tests = results.drop_duplicates("metric")[["metric", "method"]].itertuples(index=False)
+    sentences.append("Tests: " + "; ".join(f"{metric}, {method}" for metric, method in tests) + ".")
+    sentences.append("A relative lift is the variant's average over the control's, minus one; its interval comes from "
+                     "the delta method on the log scale, so it need not be symmetric around the lift.")
+    covariates = [f"{metric.name} ({metric.covariate})" for metric in spec.metrics if metric.covariate]
+    if covariates:
+        sentences.append("CUPED adjusts " + ", ".join(covariates) + " for each unit's pre-experiment value: the part a "
+                         "slope pooled within the arms predicts is removed, which narrows the interval and leaves the "
+                         "expected effect unchanged.")
+    if (results["role"] == "guardrail").any():
+        sentences.append("A guardrail holds when its interval rules out a loss larger than its margin "
+                         "(a non-inferiority test).")
+    sentences.append(f"Sample ratio check: a chi-square test of the units per variant against the planned split; "
+                     f"below {spec.srm_alpha:g} the decision is to investigate.")
+    prior = ("a flat prior" if spec.prior_sd is None
+             else f"a normal prior on the relative lift (mean {spec.prior_mean:+.1%}, sd {spec.prior_sd:.1%})")
+    sentences.append(f"Chance to beat control: the lift's normal approximation with {prior}.")
+    if analysis.power is not None:
+        sentences.append(f"Power: the smallest change detected {analysis.power.power:.0%} of the time at a "
+                         f"significance level of {analysis.power.alpha:.3g} per comparison.")
+    sentences.append("Over time: an always-valid confidence sequence, which stays correct however often the result "
+                     "is looked at. README's experiments section has the formulas and references.")
+    return bullets(sentences)
 
 
 def _lift(value: float | None) -> str:
@@ -335,10 +394,13 @@ def segments_block(analysis: ExperimentAnalysis) -> Html:
     """Per-segment effects under a visible exploratory warning, or why there are none."""
     if analysis.segments is None or analysis.segments.empty:
         return paragraph("No segment columns were given (parameter experiment.segments).")
-    formats = {c: _PCT_SIGNED for c in ("rel_effect", "rel_ci_low", "rel_ci_high")} | {
-        "p_value": "{:.3g}", "p_value_adjusted": "{:.3g}"}
+    formats = {c: _PCT_SIGNED for c in ("rel_effect", "rel_ci_low", "rel_ci_high")} | {"p_value_adjusted": "{:.3g}"}
+    # the conclusion first, as in the results table; absolute differences, raw p-values and the
+    # test's name stay in segments.csv
+    columns = ["segment_column", "segment", "metric", "variant", "rel_effect", "rel_ci_low", "rel_ci_high", "significant",
+               "p_value_adjusted", "n_control", "n_variant", "mean_control", "mean_variant"]
     return Html(callout(analysis.summary["segments_warning"], tone="warning", title="Exploratory.")
-                + table(analysis.segments, formats=formats, max_rows=60))
+                + table(analysis.segments[columns], formats=formats, max_rows=60))
 
 
 def fake_door_block(report: FakeDoorReport, analysis: FakeDoorAnalysis) -> Html:
@@ -359,4 +421,8 @@ def fake_door_table(analysis: FakeDoorAnalysis) -> Html:
     formats = {c: percent for c in ("click_through", "ci_low", "ci_high", "target_rate", "control_click_through")} | {
         "abs_effect": "{:+.2%}", "abs_ci_low": "{:+.2%}", "abs_ci_high": "{:+.2%}",
         "p_value_above_target": "{:.3g}", "p_value_vs_control": "{:.3g}"}
-    return table(analysis.to_frame(), formats=formats)
+    # the verdict and the click-through first; the tests' names stay in results and the Method
+    frame = analysis.to_frame()
+    first = ["variant", "verdict", "click_through", "ci_low", "ci_high", "target_rate", "clicks", "exposures"]
+    rest = [c for c in frame.columns if c not in first and not c.startswith("method")]
+    return table(frame[[c for c in first if c in frame.columns] + rest], formats=formats)

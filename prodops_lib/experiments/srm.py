@@ -68,8 +68,9 @@ class SrmResult:
         )
         if self.mismatch:
             return (
-                f"Sample ratio mismatch (chi-square p = {self.p_value:.2g} < {self.alpha:g}): units per variant "
-                f"were {counts}. Assignment or logging is broken, so this result cannot be trusted."
+                f"The split between variants is off (sample ratio check p = {self.p_value:.2g}, below the "
+                f"{self.alpha:g} alarm): units per variant were {counts}. Assignment or logging is broken, so this "
+                "result cannot be trusted."
             )
         if self.borderline:
             return (f"Units split close to a mismatch (sample ratio check p = {self.p_value:.2g}, below "

@@ -305,10 +305,12 @@ class RevenueMeasure:
         return f"Highest-{self.label} customers" if self.shown else "Customers with the most feedback"
 
     def _name(self, column: str) -> str:
-        return str(self.label) if column == "arr" else f"{self.label} share"
+        names = {"arr": str(self.label), "arr_share": f"{self.label} share",
+                 "product_arr_share": f"Share of {self.label} on product themes"}
+        return names[column]
 
 
-_REVENUE_COLUMNS = {"arr": "{:,.0f}", "arr_share": "{:.1%}"}
+_REVENUE_COLUMNS = {"arr": "{:,.0f}", "arr_share": "{:.1%}", "product_arr_share": "{:.1%}"}
 
 
 def _and_list(words: list[str]) -> str:

@@ -59,6 +59,13 @@ class FeedbackAnalysis:
     def demand(self) -> pd.DataFrame:
         return demand_by_theme(self.description.items)
 
+    def demand_this_month(self) -> pd.DataFrame:
+        """The period's demand by product theme as the page shows it: each theme's share of the
+        feedback on product themes first (the review's demand), then the counts behind it."""
+        rows = self.demand[self.demand["month"] == self.period].sort_values("items", ascending=False)
+        return rows[["product_theme", "product_item_share", "items", "product_customer_share", "customers",
+                     "product_arr_share", "arr"]].reset_index(drop=True)
+
     @property
     def theme_trends(self) -> ThemeTrends:
         """Trends of the themes (all issues of a theme pooled)."""
@@ -162,19 +169,20 @@ class FeedbackAnalysis:
         return frame.sort_values(["arr", "items"], ascending=False).head(top).reset_index(drop=True)
 
     def largest_product_theme(self) -> tuple[str, float] | None:
-        """The product theme (not unmapped) with the most items in the period, and its share."""
+        """The product theme (not unmapped) with the most items in the period, and its share of
+        the feedback on product themes (the review's demand share, so both pages say one number)."""
         demand = self.demand
         mapped = demand[(demand["month"] == self.period) & (demand["product_theme"] != UNMAPPED)]
         if mapped.empty:
             return None
         row = mapped.sort_values(["items", "product_theme"], ascending=[False, True]).iloc[0]
-        return str(row["product_theme"]), float(row["item_share"])
+        return str(row["product_theme"]), float(row["product_item_share"])
 
     def headline(self) -> tuple[str, str]:
         """One sentence for the report card, and its tone."""
         largest = self.largest_product_theme()
         emerging = self.issue_trends.of_kind("emerging")
-        first = (f"Most feedback in {self.period} is about {largest[0]} ({largest[1]:.0%})" if largest
+        first = (f"{largest[0]} leads the feedback on product themes in {self.period} ({largest[1]:.0%})" if largest
                  else f"No feedback in {self.period} maps to a product theme")
         if len(emerging):
             row = emerging.iloc[0]
@@ -192,7 +200,7 @@ class FeedbackAnalysis:
                     f"in {clustering.n_themes} themes; {clustering.n_other:,} items in other"),
                 Kpi("Emerging issues", f"{len(emerging)}", "vs the previous months",
                     "warning" if len(emerging) else "neutral"),
-                Kpi("Not in the taxonomy", f"{unmapped:.0%}", "of this month's feedback")]
+                Kpi("Not in the taxonomy", f"{unmapped:.0%}", "of all feedback this month")]
 
     def to_frame(self) -> pd.DataFrame:
         return self.themes

@@ -19,13 +19,14 @@ import pandas as pd
 from scipy import stats
 
 from prodops_lib.feedback.config import TrendParams
+from prodops_lib.feedback.describe import UNMAPPED
 from prodops_lib.params import parse_period
 
 __all__ = ["DEMAND_COLUMNS", "ThemeTrends", "benjamini_hochberg", "demand_by_theme", "rate_ratio_test",
            "theme_trends"]
 
 DEMAND_COLUMNS = ["month", "product_theme", "items", "customers", "arr", "item_share", "customer_share",
-                  "arr_share"]
+                  "arr_share", "product_item_share", "product_customer_share", "product_arr_share"]
 
 
 def rate_ratio_test(x_period: int, n_period: int, x_before: int, n_before: int) -> tuple[float, float]:
@@ -132,7 +133,8 @@ def theme_trends(items: pd.DataFrame, period: str, params: TrendParams | None = 
 
 def demand_by_theme(items: pd.DataFrame) -> pd.DataFrame:
     """Tidy demand per month and product theme (``unmapped`` kept): items, distinct customers,
-    their ARR, and each as a share of the month's total over all product themes."""
+    their ARR, each as a share of the month's total (``item_share``…) and, for mapped rows, as a
+    share of the month's feedback on product themes (``product_item_share``…)."""
     missing = [c for c in ("month", "product_theme", "customer_id", "arr") if c not in items]
     if missing:
         raise ValueError(f"items: column {missing[0]!r} is missing; pass ThemeDescription.items")
@@ -142,7 +144,12 @@ def demand_by_theme(items: pd.DataFrame) -> pd.DataFrame:
         rows.append({"month": month, "product_theme": product_theme, "items": len(group),
                      "customers": len(known), "arr": float(known["arr"].fillna(0).sum())})
     frame = pd.DataFrame(rows, columns=DEMAND_COLUMNS[:5])
+    mapped = frame["product_theme"] != UNMAPPED
     for column, share in (("items", "item_share"), ("customers", "customer_share"), ("arr", "arr_share")):
         total = frame.groupby("month")[column].transform("sum")
         frame[share] = (frame[column] / total).where(total > 0)
+        # the bundle's one definition of a theme's demand: its share of the feedback that maps to
+        # a product theme (the review sets it against the share of product-theme effort)
+        product_total = frame[column].where(mapped, 0.0).groupby(frame["month"]).transform("sum")
+        frame[f"product_{share}"] = (frame[column] / product_total).where(mapped & (product_total > 0))
     return frame[DEMAND_COLUMNS]

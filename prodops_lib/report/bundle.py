@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from prodops_lib.labels import readable_name
 from prodops_lib.params import (
     ParameterError,
     build,
@@ -64,7 +65,7 @@ class ReportEntry:
 
     @property
     def display_title(self) -> str:
-        return self.title or self.name.replace("_", " ").capitalize()
+        return self.title or readable_name(self.name)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from prodops_lib.check import InputCheck
 from prodops_lib.io import InputError
+from prodops_lib.labels import count_of
 from prodops_lib.params import ParameterError, load, resolve_path
 from prodops_lib.report.bundle import ReportEntry, bundle_root, load_bundle
 
@@ -81,7 +82,7 @@ class ReportCheck:
             return "error"
         if self.check is None:
             return "not checked"
-        return f"{len(self.check.warnings)} warning(s)" if self.check.warnings else "ok"
+        return count_of(len(self.check.warnings), "warning") if self.check.warnings else "ok"
 
     def to_text(self) -> str:
         head = f"{self.entry.name} ({self.entry.parameters or 'no parameter file'}): {self.status}"

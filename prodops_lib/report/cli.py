@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from prodops_lib.io import InputError, OutputError
+from prodops_lib.labels import count_of
 from prodops_lib.params import ParameterError, project_root
 
 EXIT_OK, EXIT_REPORT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -71,7 +72,7 @@ def _report(args: argparse.Namespace) -> int:
                         timeout=args.timeout, progress=not args.no_progress, warnings=warnings)
     failed = [outcome for outcome in result.outcomes if not outcome.ok]
     if failed:
-        print(f"{len(failed)} of {len(result.outcomes)} report(s) failed: "
+        print(f"{len(failed)} of {count_of(len(result.outcomes), 'report')} failed: "
               + "; ".join(f"{o.entry.name} ({o.status}: {o.error})" for o in failed), file=sys.stderr)
     print(result.index)
     return EXIT_REPORT_FAILED if failed else EXIT_OK
@@ -111,8 +112,8 @@ def _check(args: argparse.Namespace) -> int:
         print(result.to_text() + "\n")
     errors = [result.entry.name for result in checks if result.error]
     warned = sum(len(result.check.warnings) for result in checks if result.check)
-    print(f"{len(checks)} report(s) checked: {len(errors)} with unusable inputs"
-          + (f" ({', '.join(errors)})" if errors else "") + f", {warned} warning(s)")
+    print(f"{count_of(len(checks), 'report')} checked: {len(errors)} with unusable inputs"
+          + (f" ({', '.join(errors)})" if errors else "") + f", {count_of(warned, 'warning')}")
     return EXIT_REPORT_FAILED if errors else EXIT_OK
 
 

@@ -39,6 +39,8 @@ from nbconvert import HTMLExporter
 from nbconvert.preprocessors import ClearMetadataPreprocessor, Preprocessor
 from traitlets.config import Config
 
+from prodops_lib.labels import count_of
+
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 TEMPLATE_NAME = "prodops"
 
@@ -183,7 +185,7 @@ def export_html(
     remote = find_remote_resources(page)
     if remote:
         raise NotSelfContainedError(
-            f"report {html_path.name!r} would load {len(remote)} resource(s) from outside the file, "
+            f"report {html_path.name!r} would load {count_of(len(remote), 'resource')} from outside the file, "
             f"first {remote[0]}: embed images (markdown attachment or a local file path) and do not "
             "link scripts, stylesheets or fonts"
         )

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from prodops_lib.display import safe_text
+from prodops_lib.labels import count_of
 
 if TYPE_CHECKING:
     from prodops_lib.report.bundle import Bundle
@@ -50,9 +51,9 @@ def write_index(bundle: Bundle, result: RunResult, folder: Path) -> Path:
     """Write ``index.html`` into ``folder`` (the staging copy of the period's folder)."""
     failed = [o for o in result.outcomes if not o.ok]
     summary = (
-        f"{len(result.outcomes)} report(s); all ran successfully."
+        f"{count_of(len(result.outcomes), 'report')}; all ran successfully."
         if not failed
-        else f"{len(result.outcomes)} report(s); {len(failed)} failed: "
+        else f"{count_of(len(result.outcomes), 'report')}; {len(failed)} failed: "
         + ", ".join(o.entry.name for o in failed) + "."
     )
     period_headline = _period_headline(bundle, result)

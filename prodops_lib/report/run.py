@@ -113,11 +113,7 @@ def run_bundle(
         carried = _carry_over(final, staging, bundle, entries) if only else []
         (staging / "results").mkdir(parents=True, exist_ok=True)
         started = time.time()
-        for name, lines in (warnings or {}).items():
-            if lines:
-                (staging / "results" / name).mkdir(parents=True, exist_ok=True)
-                (staging / "results" / name / CHECK_WARNINGS).write_text(json.dumps(lines, indent=2) + "\n",
-                                                                         encoding="utf-8")
+        write_check_warnings(staging / "results", warnings or {})
         outcomes = _run_entries(entries, period, root, staging, timeout, progress, echo, finished)
         ordered = _in_bundle_order(bundle, outcomes + carried)
         result = RunResult(period, final, ordered, time.time() - started)
@@ -134,6 +130,15 @@ def run_bundle(
         shutil.rmtree(staging, ignore_errors=True)  # only left when something above failed
         lock.__exit__(None, None, None)
     return result
+
+
+def write_check_warnings(results: Path, warnings: dict[str, list[str]]) -> None:
+    """Leave each report's check warnings in its results folder (``results/<name>``), where
+    the notebook's appendix shows them."""
+    for name, lines in warnings.items():
+        if lines:
+            (results / name).mkdir(parents=True, exist_ok=True)
+            (results / name / CHECK_WARNINGS).write_text(json.dumps(lines, indent=2) + "\n", encoding="utf-8")
 
 
 def _fault_message(error: OSError, final: Path, staging: Path, unfinished: Path,
@@ -409,4 +414,4 @@ def _swap_into_place(staging: Path, final: Path) -> None:
     shutil.rmtree(retired, ignore_errors=True)
 
 
-__all__ = ["Bundle", "ReportOutcome", "RunResult", "run_bundle"]
+__all__ = ["Bundle", "ReportOutcome", "RunResult", "run_bundle", "write_check_warnings"]

@@ -36,9 +36,11 @@ def check_review(settings: ReviewParams, reports: Mapping[str, tuple[str, Path |
     for setting, name, themes in _themes_used(settings, reports):
         unknown = [theme for theme in themes if theme and theme not in known]
         if unknown:
-            check.warnings.append(f"{setting} ({name}) uses theme(s) the taxonomy does not list: "
-                                  + ", ".join(map(repr, unknown)) + "; rename them as in the taxonomy, or the "
-                                  "review cannot set their demand against their effort")
+            one = len(unknown) == 1
+            check.warnings.append(f"{setting} ({name}) uses {'a theme' if one else 'themes'} the taxonomy does not list: "
+                                  + ", ".join(map(repr, unknown)) + f"; rename {'it' if one else 'them'} as in the "
+                                  f"taxonomy, or the review cannot set {'its' if one else 'their'} demand against "
+                                  f"{'its' if one else 'their'} effort")
     return check
 
 

@@ -17,7 +17,7 @@ import pandas as pd
 
 from prodops_lib.review.spec import DemandBasis
 
-_DEMAND_COUNTS = {"items": "items", "customers": "customers", "arr": "arr"}
+_DEMAND_SHARES = {"items": "product_item_share", "customers": "product_customer_share", "arr": "product_arr_share"}
 
 
 @dataclass(frozen=True)
@@ -51,14 +51,18 @@ class DemandSupply:
 
 
 def demand_shares(demand: pd.DataFrame, month: str, product_themes: list[str]) -> pd.DataFrame:
-    """Each product theme's share of mapped feedback in ``month``, by items, customers and ARR."""
+    """Each product theme's share of the feedback on product themes in ``month``, by items,
+    customers and ARR: read as the feedback report computed it (``product_item_share``…), so the
+    review and the feedback report show one number for a theme's demand."""
     rows = demand[(demand["month"] == month) & demand["product_theme"].isin(product_themes)]
+    by_theme = rows.groupby("product_theme")
     shares = pd.DataFrame(index=pd.Index(product_themes, name="theme"))
-    for basis, column in _DEMAND_COUNTS.items():
-        counts = rows.groupby("product_theme")[column].sum().reindex(product_themes, fill_value=0.0)
-        total = counts.sum()
-        shares[f"demand_{basis}_share"] = counts / total if total > 0 else np.nan
-    shares["demand_items"] = rows.groupby("product_theme")["items"].sum().reindex(product_themes, fill_value=0.0)
+    month_has_feedback = bool((demand["month"] == month).any())
+    for basis, column in _DEMAND_SHARES.items():
+        share = by_theme[column].sum(min_count=1).reindex(product_themes)
+        # a theme nobody asked about has no row: its share is 0 when the month has feedback
+        shares[f"demand_{basis}_share"] = share.fillna(0.0) if month_has_feedback and share.notna().any() else np.nan
+    shares["demand_items"] = by_theme["items"].sum().reindex(product_themes, fill_value=0.0)
     return shares
 
 
@@ -92,7 +96,7 @@ def demand_vs_supply(
         total_items = month["items"].sum()
         demand_coverage = float(month[month["product_theme"].isin(product_themes)]["items"].sum() / total_items) if total_items else None
     else:
-        for b in _DEMAND_COUNTS:
+        for b in _DEMAND_SHARES:
             frame[f"demand_{b}_share"] = np.nan
         frame["demand_items"] = np.nan
     non_product = pd.DataFrame(columns=["theme", "share_of_all_effort"])

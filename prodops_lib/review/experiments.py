@@ -24,6 +24,16 @@ class ExperimentsByTheme:
     def to_frame(self) -> pd.DataFrame:
         return self.experiments.copy()
 
+    @property
+    def ab_tests(self) -> pd.DataFrame:
+        """A/B tests: judged by the primary metric's lift against control."""
+        return self.experiments[self.experiments["kind"] != "fake door"].reset_index(drop=True)
+
+    @property
+    def fake_doors(self) -> pd.DataFrame:
+        """Fake doors: judged by click-through against a target, so never set beside A/B lifts."""
+        return self.experiments[self.experiments["kind"] == "fake door"].reset_index(drop=True)
+
 
 def experiments_by_theme(experiments: pd.DataFrame, product_themes: list[str]) -> ExperimentsByTheme:
     """Group the period's experiment summaries by theme."""

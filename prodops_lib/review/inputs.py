@@ -21,14 +21,16 @@ EFFORT_SCHEMA = Schema(Column("month"), Column("theme"), Column("team"),
 DEMAND_SCHEMA = Schema(Column("month"), Column("product_theme"), Column("items", "float"),
                        Column("customers", "float"), Column("arr", "float"),
                        Column("item_share", "float"), Column("customer_share", "float"),
-                       Column("arr_share", "float"))
+                       Column("arr_share", "float"), Column("product_item_share", "float"),
+                       Column("product_customer_share", "float"), Column("product_arr_share", "float"))
 TRENDS_SCHEMA = Schema(Column("label"), Column("product_theme"), Column("trend"),
                        Column("count_this_period", "float", required=False),
                        Column("count_before", "float", required=False), Column("level", required=False),
                        Column("share_this_period", "float", required=False),
                        Column("share_before", "float", required=False))
-EXPERIMENT_FIELDS = ("name", "theme", "decision", "status", "primary_metric", "rel_effect",
-                     "rel_ci_low", "rel_ci_high", "days_to_go")
+EXPERIMENT_FIELDS = ("name", "kind", "theme", "decision", "status", "primary_metric", "rel_effect",
+                     "rel_ci_low", "rel_ci_high", "days_to_go", "click_through", "click_through_low",
+                     "click_through_high", "target_rate", "verdict")
 
 
 @dataclass(frozen=True)
@@ -72,7 +74,10 @@ def load_review_inputs(results_root: str | Path, sources: ReviewSources, log: Dr
             continue
         summary = json.loads(summary_file.read_text(encoding="utf-8"))
         log.record_input(f"{name}/summary.json", summary_file, 1)
-        rows.append({key: summary.get(key) for key in EXPERIMENT_FIELDS} | {"report": name})
+        row = {key: summary.get(key) for key in EXPERIMENT_FIELDS} | {"report": name}
+        # summaries written before the kind was recorded: a fake door is the one with a target
+        row["kind"] = row["kind"] or ("fake door" if "target_rate" in summary else "A/B test")
+        rows.append(row)
     experiments = pd.DataFrame(rows, columns=[*EXPERIMENT_FIELDS, "report"])
     return ReviewInputs(effort, demand, trends, experiments, problems, too_little)
 

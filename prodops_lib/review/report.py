@@ -6,6 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from prodops_lib import display
+from prodops_lib.labels import readable_name
 from prodops_lib.review import MonthlyReview
 
 _PP = "{:+.1f} pp"
@@ -42,10 +43,51 @@ def _gap_card(label: str, row: pd.Series | None, known: bool, tone: str, judged:
 
 
 def comparison_table(review: MonthlyReview) -> display.Html:
-    frame = review.demand_supply.frame[["theme", "demand_items_share", "demand_customers_share", "demand_arr_share",
-                                        "effort_share", "gap_pp", "status"]]
+    """Conclusion first: the status and the gap, then the two shares it is the difference of,
+    then the other ways of counting demand."""
+    comparison = review.demand_supply
+    basis = f"demand_{comparison.basis}_share"
+    others = [c for c in ("demand_items_share", "demand_customers_share", "demand_arr_share") if c != basis]
+    frame = comparison.frame[["theme", "status", "gap_pp", basis, "effort_share", *others]]
     formats = {column: _PCT for column in frame.columns if column.endswith("_share")} | {"gap_pp": _PP}
     return display.table(frame, formats=formats, caption=f"Demand and supply by product theme, {review.period}")
+
+
+def gap_trend_table(review: MonthlyReview) -> display.Html:
+    """Per theme: whether its gap is closing, the gap now and its trend (the slope of the gap's
+    size is the Method's, not the page's)."""
+    history = review.history
+    latest = history.frame.groupby("theme", sort=False)["gap_pp"].last().rename("gap_now_pp")
+    frame = history.trend.join(latest, on="theme")[["theme", "verdict", "gap_now_pp", "gap_slope_pp_per_month", "months"]]
+    # widening and closing gaps first, then the largest gaps
+    frame = frame.assign(order=frame["verdict"].map({"widening": 0, "closing": 1}).fillna(2),
+                         size=-frame["gap_now_pp"].abs()).sort_values(["order", "size"]).drop(columns=["order", "size"])
+    return display.table(frame, formats={"gap_now_pp": _PP, "gap_slope_pp_per_month": "{:+.1f} pp"},
+                         caption="Is each gap closing? (gap trend: the least-squares slope over the months shown)")
+
+
+def experiments_tables(review: MonthlyReview) -> display.Html:
+    """A/B tests (lift against control) and fake doors (click-through against a target) apart:
+    the two numbers answer different questions."""
+    experiments = review.experiments
+    parts = []
+    ab = experiments.ab_tests
+    if len(ab):
+        shown = ab.assign(name=ab["name"].map(readable_name))[
+            ["name", "decision", "primary_metric", "rel_effect", "rel_ci_low", "rel_ci_high", "days_to_go", "theme"]]
+        parts.append(display.table(shown, formats={"rel_effect": "{:+.1%}", "rel_ci_low": "{:+.1%}", "rel_ci_high": "{:+.1%}",
+                                                   "days_to_go": "{:,.0f}"},
+                                   caption="A/B tests: the primary metric's change against control"))
+    doors = experiments.fake_doors
+    if len(doors):
+        shown = doors.assign(name=doors["name"].map(readable_name))[
+            ["name", "verdict", "click_through", "click_through_low", "click_through_high", "target_rate", "theme"]]
+        parts.append(display.table(shown, formats={c: "{:.2%}" for c in ("click_through", "click_through_low",
+                                                                          "click_through_high", "target_rate")},
+                                   caption="Fake doors: click-through against the target set before the test"))
+    if not parts:
+        parts.append(display.paragraph("No experiment result was found for this period."))
+    return display.Html("".join(parts))
 
 
 def changes_block(review: MonthlyReview) -> display.Html:
@@ -54,9 +96,9 @@ def changes_block(review: MonthlyReview) -> display.Html:
     parts = [display.paragraph(changes.message)]
     if changes.available:
         parts.append(display.table(changes.allocation_moves, formats={"previous": _PCT, "current": _PCT, "change_pp": _PP},
-                                   caption="Largest moves in engineering allocation (share of all effort)"))
+                                   caption="Largest moves in engineering allocation (share of all effort, unclassified included)"))
         parts.append(display.table(changes.demand_moves, formats={"previous": _PCT, "current": _PCT, "change_pp": _PP},
-                                   caption="Largest moves in customer demand (share of mapped feedback)"))
+                                   caption="Largest moves in customer demand (share of feedback on product themes)"))
         if len(changes.decisions):
             parts.append(display.table(changes.decisions, caption="Experiment decisions made this month"))
         else:
@@ -66,6 +108,8 @@ def changes_block(review: MonthlyReview) -> display.Html:
     for title, rows in (("Emerging feedback themes", changes.emerging), ("Fading feedback themes", changes.fading)):
         if len(rows):
             shown = rows[[c for c in trend_columns if c in rows.columns]]
+            # a theme that is its own product theme is one row, not two with the same numbers
+            shown = shown.drop_duplicates(subset=[c for c in ("label", "count_before", "count_this_period") if c in shown])
             parts.append(display.table(shown, caption=title, formats={"share_before": _PCT, "share_this_period": _PCT}))
         else:
             parts.append(display.paragraph(f"{title}: none this month."))

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import pandas as pd
 
+from prodops_lib.labels import count_of, readable_name
 from prodops_lib.review.changes import Changes
 from prodops_lib.review.demand_supply import DemandSupply
 from prodops_lib.review.experiments import ExperimentsByTheme
 
-_BASIS_WORDS = {"items": "of customer feedback", "customers": "of customers asking", "arr": "of the ARR asking"}
+# The bundle's labels for a theme's demand and effort (the denominator named, as on every card).
+_BASIS_WORDS = {"items": "of feedback on product themes", "customers": "of customers asking about product themes",
+                "arr": "of the revenue asking about product themes"}
+EFFORT_WORDS = "of product-theme effort"
 
 
 def executive_summary(
@@ -27,18 +31,21 @@ def executive_summary(
     risks: list[tuple[int, str, str]] = [(1, "warning", effort_note)] if effort_note else []
     investigate = experiments.experiments[experiments.experiments["decision"] == "investigate"]
     if len(investigate):
-        names = ", ".join(investigate["name"].astype(str))
-        risks.append((0, "bad", f"{len(investigate)} experiment(s) cannot be trusted yet and need investigation: {names}."))
+        names = ", ".join(map(readable_name, investigate["name"]))
+        verb = "cannot be trusted yet and needs" if len(investigate) == 1 else "cannot be trusted yet and need"
+        risks.append((0, "bad", f"{count_of(len(investigate), 'experiment')} {verb} investigation: {names}."))
     if problems:
-        risks.append((1, "bad", f"{len(problems)} input(s) of this review are missing or failed, so parts of it are blank (see Data quality)."))
+        verb = "is" if len(problems) == 1 else "are"
+        risks.append((1, "bad", f"{count_of(len(problems), 'input')} of this review {verb} missing or failed, so parts of it "
+                                "are blank (see Data quality)."))
     words = _BASIS_WORDS[demand_supply.basis]
     under = demand_supply.most("under-served")
     if under is not None:
         risks.append((2, "bad", f"{under['theme']} is the most under-served theme: {_pct(under[f'demand_{demand_supply.basis}_share'])} "
-                                f"{words} but {_pct(under['effort_share'])} of product engineering effort ({under['gap_pp']:+.0f} pp)."))
+                                f"{words} but {_pct(under['effort_share'])} {EFFORT_WORDS} ({under['gap_pp']:+.0f} pp)."))
     over = demand_supply.most("over-served")
     if over is not None:
-        risks.append((3, "warning", f"{over['theme']} gets the most effort relative to demand: {_pct(over['effort_share'])} of product effort "
+        risks.append((3, "warning", f"{over['theme']} gets the most effort relative to demand: {_pct(over['effort_share'])} {EFFORT_WORDS} "
                                     f"against {_pct(over[f'demand_{demand_supply.basis}_share'])} {words} ({over['gap_pp']:+.0f} pp)."))
     if len(changes.emerging):
         themes = ", ".join(_theme_names(changes.emerging))
@@ -49,8 +56,8 @@ def executive_summary(
     running = experiments.running
     if len(decided) or len(running):
         shipped = int((decided["current"] == "ship").sum()) if len(decided) else 0
-        sentence = f"{len(decided)} experiment(s) reached a decision ({shipped} ship)"
-        sentence += f"; {len(running)} still need more data." if len(running) else "."
+        sentence = f"{count_of(len(decided), 'experiment')} reached a decision ({shipped} to ship)"
+        sentence += f"; {len(running)} still {'needs' if len(running) == 1 else 'need'} more data." if len(running) else "."
         risks.append((6, "neutral", sentence))
     if not risks:
         risks.append((9, "good", "Demand and engineering effort are balanced across product themes and no experiment needs attention."))

@@ -107,7 +107,7 @@ def test_effort_share_table_for_the_monthly_review(run, truth):
 def test_the_summary_leads_with_the_planted_gap(run):
     _, allocation, _ = run
     headline, tone = allocation.headline()
-    assert headline.startswith("2026-10: Mobile app 14.2 pp over target (24.2% of classified effort vs 10%)")
+    assert headline.startswith("Mobile app is 14.2 pp over plan in 2026-10: 24.2% of classified effort against a 10% target")
     assert tone == "bad"
     points = allocation.summary_points()
     assert points[0].startswith("Where effort went in 2026-10 (7,300 logged hours): Mobile app 23.0%")

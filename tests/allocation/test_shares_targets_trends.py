@@ -171,6 +171,6 @@ def test_eight_hours_are_too_little_for_a_verdict_on_gaps_to_plan():
 def test_min_effort_sets_the_bar():
     result = _eight_hours(min_effort=8)
     assert not result.too_little
-    assert "misallocation 25%" in result.headline()[0]
+    assert "25% of classified effort would have to move to match the plan" in result.headline()[0]
     with pytest.raises(params.ParameterError, match="min_effort: must be 0 or more, got -1"):
         _eight_hours(min_effort=-1)

@@ -69,7 +69,7 @@ def test_fake_door_against_a_control_arm():
     # statsmodels proportions_ztest([150, 120], [1000, 1000]) and confint_proportions_2indep(..., method="wald")
     assert row["p_value_vs_control"] == pytest.approx(0.04964038686536878, rel=1e-9)
     assert row["abs_ci_high"] == pytest.approx(0.05992397117870222, rel=1e-9)
-    assert analysis.headline.startswith("door: 15.00% click-through")
+    assert analysis.headline.startswith("15.00% of the people shown the fake door clicked it (95% CI 12.92% to 17.35%): above")
     assert analysis.summary["results"][0]["verdict"] == "above target"
 
 

@@ -76,7 +76,7 @@ def test_a_text_or_integer_unit_twice_in_one_variant_is_named(kind, tmp_path):
     data["user_id"] = ID_KINDS[kind](data["user_id"])
     path = tmp_path / "units.parquet"
     data.to_parquet(path, index=False)
-    with pytest.raises(InputError, match="unit column 'user_id' has 1 unit\\(s\\) with several rows in one variant") as error:
+    with pytest.raises(InputError, match="unit column 'user_id' has 1 unit with several rows in one variant") as error:
         analyse_experiment(path, SPEC)
     assert str(data["user_id"].iloc[7]) in str(error.value)  # the example names the repeated unit
 

@@ -300,7 +300,7 @@ def run_sample_report(tmp_path, change) -> str:
 def test_the_report_says_mrr_and_never_arr_when_the_measure_is_mrr(tmp_path):
     shown = run_sample_report(tmp_path, lambda sample: sample.update(revenue_label="MRR"))
     assert "across 4 channels, support, sales, nps and app reviews" in shown
-    assert "customers and MRR" in shown and "Highest-MRR customers" in shown and ">MRR share<" in shown
+    assert "customers and MRR" in shown and "Highest-MRR customers" in shown and ">Share of MRR on product themes<" in shown
     assert "ARR" not in shown
 
 

@@ -30,10 +30,16 @@ def effort_frame(month: str, hours: dict[str, float]) -> pd.DataFrame:
 
 
 def demand_frame(month: str, items: dict[str, float], arr: dict[str, float] | None = None) -> pd.DataFrame:
-    total = sum(items.values())
+    """As the feedback report's demand_by_theme.csv: shares of all feedback, and of the feedback
+    on product themes (``unmapped`` left out), which the review reads."""
     arr = arr or dict.fromkeys(items, 1.0)
+    total, mapped = sum(items.values()), sum(n for t, n in items.items() if t != "unmapped")
+    arr_mapped = sum(a for t, a in arr.items() if t != "unmapped")
     return pd.DataFrame([{"month": month, "product_theme": t, "items": n, "customers": n, "arr": arr[t],
-                          "item_share": n / total, "customer_share": n / total, "arr_share": arr[t] / sum(arr.values())}
+                          "item_share": n / total, "customer_share": n / total, "arr_share": arr[t] / sum(arr.values()),
+                          "product_item_share": None if t == "unmapped" else n / mapped,
+                          "product_customer_share": None if t == "unmapped" else n / mapped,
+                          "product_arr_share": None if t == "unmapped" else arr[t] / arr_mapped}
                          for t, n in items.items()])
 
 
@@ -151,9 +157,10 @@ def test_summary_puts_the_largest_risk_first_and_has_at_most_five_sentences(tmp_
     review = build_review(inputs, TAXONOMY, ReviewParams(taxonomy="unused.yaml"), "2026-10", previous=None)
     sentences = [text for _, text in review.summary]
     assert len(sentences) == 5
-    assert sentences[0].startswith("1 experiment(s) cannot be trusted yet and need investigation: srm_one")
-    assert sentences[1].startswith("Alpha is the most under-served theme: 50% of customer feedback but 10% of product engineering effort (+40 pp)")
-    assert sentences[2].startswith("Beta gets the most effort relative to demand: 60% of product effort against 10%")
+    assert sentences[0] == "1 experiment cannot be trusted yet and needs investigation: Srm one."
+    assert sentences[1] == ("Alpha is the most under-served theme: 50% of feedback on product themes but 10% of "
+                            "product-theme effort (+40 pp).")
+    assert sentences[2].startswith("Beta gets the most effort relative to demand: 60% of product-theme effort against 10%")
     assert sentences[3] == "Emerging in feedback this month: 'slack broken' (Alpha)."
     assert sentences[4] == "20% of engineering effort could not be classified into a theme."
     assert review.headline == f"{sentences[0]} {sentences[1]}"
