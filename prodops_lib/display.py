@@ -154,7 +154,9 @@ def format_value(value: object, spec: str | Callable[[object], str] | None = Non
     if callable(spec):
         return spec(value)
     if spec and not isinstance(value, str):  # a number format does not apply to text
-        return spec.format(value)
+        text = spec.format(value)
+        # a value that rounds to zero reads as zero, not "-0.0"
+        return text[1:] if text.startswith("-") and not any(digit in text for digit in "123456789") else text
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (pd.Timestamp, dt.datetime)):
@@ -185,21 +187,26 @@ def table(
     caption: str | None = None,
     index: bool = False,
     muted: bool = False,
+    level: float = 0.95,
 ) -> Html:
     """An escaped HTML table; at most ``max_rows`` rows, with a note of how many were left out.
     Headers are the PM labels of :mod:`prodops_lib.labels` (``formats`` use the column names).
-    ``muted`` greys the cells: figures shown for the record but not to be acted on."""
+    ``muted`` greys the cells: figures shown for the record but not to be acted on; ``level``
+    is the confidence level the interval columns are labelled with."""
     formats = dict(formats or {})
     td = _TD + ("color:#8a8f98;" if muted else "")
     shown = frame.reset_index() if index else frame
-    head = "".join(f'<th style="{_TH}">{safe_text(column_label(column))}</th>' for column in shown.columns)
+    head = "".join(f'<th style="{_TH}">{safe_text(column_label(column, level))}</th>' for column in shown.columns)
     body = []
     for row in shown.head(max_rows).itertuples(index=False):
         cells = []
         for column, value in zip(shown.columns, row, strict=True):
             numeric = isinstance(value, (int, float)) and not isinstance(value, bool)
             align = "right" if numeric else "left"
-            cells.append(f'<td style="{td}text-align:{align}">{safe_text(format_value(value, formats.get(column)))}</td>')
+            text = format_value(value, formats.get(column))
+            # printed, a cell keeps its words whole; only a long token (a path, a hash) may break anywhere
+            long = ' class="prodops-long"' if any(len(token) > _LONG_TOKEN for token in text.split()) else ""
+            cells.append(f'<td{long} style="{td}text-align:{align}">{safe_text(text)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     note = ""
     if len(shown) > max_rows:
@@ -212,6 +219,7 @@ def table(
     )
 
 
+_LONG_TOKEN = 15
 _TH = "border-bottom:2px solid #ccd;padding:4px 10px;text-align:left;background:#f4f6f8;"
 _TD = "border-bottom:1px solid #eee;padding:4px 10px;"
 
@@ -256,9 +264,10 @@ def paragraph(text: str) -> Html:
     return Html(f"<p>{safe_text(text)}</p>")
 
 
-def bullets(items: Iterable[str]) -> Html:
-    """A bulleted list (escaped)."""
-    return Html("<ul>" + "".join(f"<li>{safe_text(item)}</li>" for item in items) + "</ul>")
+def bullets(items: Iterable[str], muted: bool = False) -> Html:
+    """A bulleted list (escaped); ``muted`` greys it, as :func:`table` does."""
+    style = ' style="color:#8a8f98"' if muted else ""
+    return Html(f"<ul{style}>" + "".join(f"<li>{safe_text(item)}</li>" for item in items) + "</ul>")
 
 
 def heading(text: str, level: int = 2) -> Html:

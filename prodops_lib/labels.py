@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["COLUMN_LABELS", "column_label", "count_of", "readable_name"]
+__all__ = ["COLUMN_LABELS", "column_label", "count_of", "ratio_text", "readable_name"]
 
 COLUMN_LABELS: dict[str, str] = {
     # experiments
@@ -30,14 +30,14 @@ COLUMN_LABELS: dict[str, str] = {
     "verdict": "Verdict", "days_to_go": "Days still needed", "primary_metric": "Primary metric",
     "decision": "Decision", "decided": "Decided", "investigate": "To investigate", "keep_running": "Keep running",
     "click_through_low": "Click-through, low end (95%)", "click_through_high": "Click-through, high end (95%)",
-    "gap_now_pp": "Gap now (pp)", "win_rate": "Share shipped", "wins": "Shipped", "experiments": "Experiments", "name": "Name",
+    "gap_now_pp": "Gap now (pp)", "win_rate": "Win rate", "wins": "Wins", "experiments": "Experiments", "name": "Name",
     # feedback
     "theme": "Theme", "themes": "Themes", "issue": "Issue", "issues": "Issues", "issue_id": "Issue number",
     "product_theme": "Product theme", "items": "Items", "customers": "Customers",
     "item_share": "Share of all feedback", "customer_share": "Share of all customers", "share": "Share",
     "product_item_share": "Share of feedback on product themes",
     "product_customer_share": "Share of customers (product themes)", "typical_quote": "Typical quote", "trend": "Trend", "label": "Name",
-    "count_this_period": "Items this month", "count_before": "Items before (monthly average)",
+    "count_this_period": "Items this month", "count_before": "Items in the earlier months (together)",
     "share_this_period": "Share of all feedback this month", "share_before": "Share of all feedback before", "share_ratio": "Share, now / before",
     "q_growth": "Chance the growth is noise (q-value)", "q_decline": "Chance the decline is noise (q-value)",
     "level": "Level", "size": "Items", "coherence": "Coherence", "split_from": "Split from", "group": "Group",
@@ -55,7 +55,7 @@ COLUMN_LABELS: dict[str, str] = {
     "demand_customers_share": "Share of customers asking (product themes)",
     "demand_arr_share": "Share of revenue asking (product themes)", "effort_share": "Share of product-theme effort",
     "gap_pp": "Gap, demand − effort (pp)", "gap_slope_pp_per_month": "Gap trend (pp per month)",
-    "abs_gap_slope_pp_per_month": "Size of gap trend (pp per month)", "share_of_all_effort": "Share of all effort",
+    "abs_gap_slope_pp_per_month": "Change in gap size (pp per month)", "share_of_all_effort": "Share of all effort",
     "months": "Months", "measure": "Measure", "input": "Input",
     # data quality and run details
     "source": "Source", "reason": "Reason", "rows": "Rows", "rows_read": "Rows read", "rows_dropped": "Rows dropped",
@@ -65,11 +65,12 @@ COLUMN_LABELS: dict[str, str] = {
 _UNITS = {"pp": "(pp)", "pct": "(%)", "usd": "(USD)", "eur": "(EUR)"}
 
 
-def column_label(name: object) -> str:
-    """The label of a column name: listed in :data:`COLUMN_LABELS`, else made readable."""
+def column_label(name: object, level: float = 0.95) -> str:
+    """The label of a column name: listed in :data:`COLUMN_LABELS`, else made readable. An
+    interval's bound names its confidence ``level`` ("Change, low end (90%)")."""
     text = str(name)
     if text in COLUMN_LABELS:
-        return COLUMN_LABELS[text]
+        return COLUMN_LABELS[text].replace("(95%)", f"({level:.0%})")
     if not re.fullmatch(r"[a-z][a-z0-9]*(_[a-z0-9]+)+", text):
         return text  # a data value (a month, a theme, a team) or already readable
     return readable_name(" ".join(_UNITS.get(word, word) for word in text.split("_")))
@@ -86,3 +87,11 @@ def count_of(number: int | float, noun: str, plural: str | None = None) -> str:
     right number, instead of "experiment(s)". ``plural`` for the irregular ones ("people")."""
     many = plural or (noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s")
     return f"{number:,.0f} {noun if number == 1 else many}"
+
+
+def ratio_text(ratio: float) -> str:
+    """A growth multiple as a PM reads it: ``55.6×``; ``new`` when there was nothing before
+    (an infinite ratio), never ``inf``."""
+    if ratio != ratio:  # NaN: nothing now and nothing before
+        return "—"
+    return "new (none before)" if ratio == float("inf") else f"{ratio:.1f}×"

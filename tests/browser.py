@@ -189,6 +189,25 @@ SCROLLING_BOXES_JS = """
 () => Array.from(document.querySelectorAll('.prodops-table-wrap, .jp-OutputArea-output'))
   .filter(box => box.scrollWidth > box.clientWidth + 1).length
 """
+# table cells whose words of up to 15 characters do not fit the cell's width: printed, they
+# break inside the word ("Var/ian/t"); longer tokens (paths, hashes) may wrap anywhere
+BROKEN_WORDS_JS = """
+() => {
+  const canvas = document.createElement('canvas').getContext('2d');
+  const broken = [];
+  for (const cell of document.querySelectorAll('th, td')) {
+    const style = getComputedStyle(cell);
+    canvas.font = `${style.fontStyle} ${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
+    const room = cell.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+    for (const word of cell.textContent.split(/[\\s-]+/)) {  // a break after a hyphen is fine
+      if (word.length && word.length <= 15 && canvas.measureText(word).width > room + 1) {
+        broken.push(word);
+      }
+    }
+  }
+  return broken;
+}
+"""
 SUMMARY_TOP_JS = """
 () => {
   const heading = Array.from(document.querySelectorAll('h2'))
@@ -206,6 +225,7 @@ class PageLayout:
     summary_top_px: float | None  # on a 1280 x 800 viewport
     overflowing_headers: tuple[str, ...]  # table header cells beyond an A4 page's printable width
     scrolling_boxes: int  # boxes that would print a scrollbar
+    broken_words: tuple[str, ...]  # short words a table cell is too narrow to print whole
     pdf: Path
 
 
@@ -229,10 +249,11 @@ def check_layout(html_paths: list[Path], pdf_dir: Path) -> list[PageLayout]:
                 page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1000})
                 headers = page.evaluate(OVERFLOWING_HEADERS_JS)
                 boxes = page.evaluate(SCROLLING_BOXES_JS)
+                broken = page.evaluate(BROKEN_WORDS_JS)
                 pdf = pdf_dir / f"{Path(html_path).stem}.pdf"
                 page.pdf(path=str(pdf), format="A4")
                 context.close()
-                layouts.append(PageLayout(Path(html_path), summary_top, tuple(headers), int(boxes), pdf))
+                layouts.append(PageLayout(Path(html_path), summary_top, tuple(headers), int(boxes), tuple(broken), pdf))
         finally:
             browser.close()
     return layouts

@@ -137,6 +137,7 @@ def test_every_report_prints_within_the_page_and_shows_its_summary_first(sample_
         name = layout.html_path.name
         assert layout.overflowing_headers == (), f"{name}: columns cut off in print: {layout.overflowing_headers}"
         assert layout.scrolling_boxes == 0, f"{name}: a box would print a scrollbar"
+        assert layout.broken_words == (), f"{name}: table cells too narrow to print these words whole: {layout.broken_words}"
         assert layout.summary_top_px is not None and layout.summary_top_px < 800, \
             f"{name}: the summary starts at {layout.summary_top_px} px, below a 1280 x 800 screen"
         assert layout.pdf.read_bytes().startswith(b"%PDF")

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from prodops_lib.io import DropLog
+from prodops_lib.labels import count_of
 
 from .capacity import Names, Roster, day_numbers
 from .config import UNIT_LABELS
@@ -285,7 +286,7 @@ def _attribute(rows: _Rows, months: list[str], roster: Roster | None, names: Nam
                          example=repr(missing[0]))
                 rows = rows.take(~unknown)
             else:
-                notes.append({"issue": f"{source} by {len(missing)} people not in the people file on that date "
+                notes.append({"issue": f"{source} by {count_of(len(missing), 'person', 'people')} not in the people file on that date "
                                        f"(e.g. {missing[0] or 'no assignee'})",
                               "rows": int(unknown.sum()), "action": f"kept under team {unknown_team!r}, without cost"})
         team = np.where(rows.spell >= 0, roster.spell_team[np.maximum(rows.spell, 0)], len(teams) - 1)

@@ -100,15 +100,16 @@ class Allocation:
         gap = self.targets.biggest_gaps(n=1).iloc[0]
         direction = "over" if gap["deviation_pp"] > 0 else "under"
         text = (f"{gap['theme']} is {abs(gap['deviation_pp']):.1f} pp {direction} plan in {self.period}: "
-                f"{gap['actual_share']:.1%} of {self._basis} effort against a {gap['target_share']:.0%} target; "
-                f"{self.targets.misallocation[ORGANISATION]:.0%} of {self._basis} effort would have to move to match "
+                f"{gap['actual_share']:.1%} of {self.target_basis} effort against a {gap['target_share']:.0%} target; "
+                f"{self.targets.misallocation[ORGANISATION]:.0%} of {self.target_basis} effort would have to move to match "
                 f"the plan; {unclassified}.")
         statuses = set(self.targets_frame()["status"])
         tone = "bad" if "off target" in statuses else ("warning" if "drifting" in statuses else "good")
         return text, tone
 
     @property
-    def _basis(self) -> str:
+    def target_basis(self) -> str:
+        """What the plan's shares are of: ``classified`` effort (the default) or ``all``."""
         return "classified" if self.targets is None or self.targets.basis == "classified" else "all"
 
     def kpis(self) -> list[Kpi]:
@@ -123,7 +124,7 @@ class Allocation:
             gap = self.targets.biggest_gaps(n=1).iloc[0]
             tone = {"off target": "bad", "drifting": "warning"}.get(gap["status"], "good")
             cards.append(Kpi("Biggest gap to plan", f"{gap['deviation_pp']:+.1f} pp",
-                             f"{gap['theme']}: {gap['actual_share']:.1%} of {self._basis} effort vs "
+                             f"{gap['theme']}: {gap['actual_share']:.1%} of {self.target_basis} effort vs "
                              f"{gap['target_share']:.0%}", tone))
             misallocation = self.targets.misallocation[ORGANISATION]
             cards.append(Kpi("Misallocation", f"{misallocation:.0%}", "of effort would have to move to match the plan",
@@ -171,7 +172,7 @@ class Allocation:
         """The executive summary: where effort went, the gaps to plan, the trend, what is
         unclassified — in that order, in plain words."""
         points = [self.too_little_note()] if self.too_little else []
-        points.append(f"Where effort went in {self.period} ({self.period_total():,.0f} {self.unit_label}): "
+        points.append(f"Where effort went in {self.period} ({self.period_total():,.0f} {self.unit_label}), as shares of all effort: "
                       + ", ".join(self._top_themes(3)) + ".")
         if self.targets is not None and not self.too_little:
             gaps = []
@@ -180,8 +181,8 @@ class Allocation:
                 gaps.append(f"{row.theme} {abs(row.deviation_pp):.1f} pp {direction} plan "
                             f"({row.actual_share:.1%} vs {row.target_share:.0%} planned, {row.status})")
             misallocation = self.targets.misallocation[ORGANISATION]
-            points.append(f"Biggest gaps to plan, as shares of {self._basis} effort: " + "; ".join(gaps)
-                          + f". {misallocation:.0%} of {self._basis} effort would have to move to match the plan.")
+            points.append(f"Biggest gaps to plan, as shares of {self.target_basis} effort: " + "; ".join(gaps)
+                          + f". {misallocation:.0%} of {self.target_basis} effort would have to move to match the plan.")
         changes = self.trends.describe_changes(2)
         if changes:
             points.append("Biggest changes since last month: " + "; ".join(changes) + ".")

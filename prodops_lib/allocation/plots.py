@@ -121,7 +121,7 @@ def team_heatmap(shares: EffortShare, period: str | None = None, ax=None) -> Fig
             ax.text(j, i, f"{value:.0%}", ha="center", va="center", fontsize=8,
                     color="white" if value > 0.35 else "#222222")
     ax.grid(False)
-    ax.set_title(f"Each team's effort by theme, {period}")
+    ax.set_title(f"Each team's effort by theme, {period} (share of all the team's effort)")
     fig.colorbar(image, ax=ax, format=PercentFormatter(1.0), fraction=0.03, pad=0.02)
     return fig
 

@@ -68,6 +68,10 @@ def _goodness(row: Mapping) -> float:
     return sign * float(row["rel_effect"] if _present(row["rel_effect"]) else row["abs_effect"])
 
 
+_GUARDRAIL_WORDS = {"non-inferior": "holds: no loss beyond the margin", "breached": "got worse",
+                    "inconclusive": "not yet shown to stay within the margin", "no detectable harm": "no detectable harm"}
+
+
 def _effect_reasons(records: list[dict], spec: ExperimentSpec) -> list[str]:
     level = 1 - spec.alpha
     reasons = []
@@ -83,7 +87,7 @@ def _effect_reasons(records: list[dict], spec: ExperimentSpec) -> list[str]:
     for row in (row for row in records if row["role"] == "guardrail"):
         margin = f" (margin {row['non_inferiority_margin']:.1%})" if _present(row["non_inferiority_margin"]) else ""
         reasons.append(f"Guardrail {row['metric']}{margin}: {row['variant']} {describe_effect(row, level)} "
-                       f"— {row['guardrail_status']}.")
+                       f"— {_GUARDRAIL_WORDS.get(row['guardrail_status'], row['guardrail_status'])}.")
     return reasons
 
 

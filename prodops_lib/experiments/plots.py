@@ -13,6 +13,7 @@ from matplotlib.figure import Figure
 from matplotlib.ticker import PercentFormatter
 
 from prodops_lib.charts import legend_outside
+from prodops_lib.labels import readable_name
 
 from .analysis import ExperimentAnalysis
 from .fake_door import FakeDoorAnalysis
@@ -58,7 +59,7 @@ def plot_forest(analysis: ExperimentAnalysis, *, relative: bool = True) -> Figur
         axes.xaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xlabel(f"{'relative lift' if relative else 'difference'} vs {analysis.spec.control} "
                     f"({1 - analysis.spec.alpha:.0%} interval)")
-    axes.set_title(f"{analysis.spec.name}: each metric's change against {analysis.spec.control}"
+    axes.set_title(f"{readable_name(analysis.spec.name)}: each metric's change against {analysis.spec.control}"
                    + (" (not trustworthy until the split is explained)" if untrusted else ""))
     return figure
 
@@ -76,10 +77,11 @@ def plot_cumulative(analysis: ExperimentAnalysis, metric: str | None = None, var
     if series.empty:
         raise ValueError(f"experiment {analysis.spec.name!r}: no cumulative series for metric {chosen!r}"
                          + (f" and variant {variant!r}" if variant else ""))
+    untrusted = analysis.decision.verdict == "investigate"  # greyed as the forest plot is
     figure = Figure(layout="constrained")
     axes = figure.subplots()
     for index, (name, rows) in enumerate(series.groupby("variant", sort=False)):
-        colour = f"C{index}"
+        colour = "0.65" if untrusted else f"C{index}"
         axes.plot(rows["day"], rows["abs_effect"], marker="o", color=colour, label=f"{name}: cumulative effect")
         axes.fill_between(rows["day"], rows["cs_low"], rows["cs_high"], color=colour, alpha=0.12,
                           label=f"{name}: always-valid {1 - analysis.spec.alpha:.0%} boundary")
@@ -87,7 +89,8 @@ def plot_cumulative(analysis: ExperimentAnalysis, metric: str | None = None, var
         axes.plot(rows["day"], rows["abs_ci_high"], "--", color=colour, linewidth=0.8)
     axes.axhline(0, color="0.3", linewidth=1)
     axes.set_ylabel(f"{chosen}: variant − {analysis.spec.control}")
-    axes.set_title(f"{chosen}: cumulative effect by day")
+    axes.set_title(f"{chosen}: cumulative effect by day"
+                   + (" (not trustworthy until the split is explained)" if untrusted else ""))
     legend_outside(figure, below=True)
     figure.autofmt_xdate()
     return figure
@@ -127,7 +130,7 @@ def plot_power_curve(power: ExperimentAnalysis | SamplePower | PowerPlan) -> Fig
     axes = figure.subplots()
     axes.plot(curve["rel_effect"], curve["power"], color="C0")
     axes.axhline(target, color="0.5", linestyle=":", label=f"{target:.0%} power")
-    axes.axvline(mde, color="C1", linestyle="--", label=f"MDE {mde:.1%}")
+    axes.axvline(mde, color="C1", linestyle="--", label=f"smallest change detected {target:.0%} of the time: {mde:.1%}")
     axes.xaxis.set_major_formatter(PercentFormatter(1.0))
     axes.yaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xlabel("true relative effect")

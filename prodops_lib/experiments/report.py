@@ -36,7 +36,8 @@ __all__ = [
     "segments_block",
 ]
 
-TONES = {"ship": "good", "don't ship": "neutral", "keep running": "warning", "investigate": "bad"}
+TONES = {"ship": "good", "don't ship": "neutral", "keep running": "warning", "investigate": "bad",
+         "build": "good", "don't build": "neutral"}  # the last two: fake doors
 _PCT_SIGNED = "{:+.2%}"
 
 
@@ -165,10 +166,11 @@ def _capped_effect(analysis: ExperimentAnalysis, row) -> float | None:
 
 
 def fake_door_summary(report: FakeDoorReport, analysis: FakeDoorAnalysis) -> dict:
-    """The review's summary of a fake-door test: above target → ship (build it), below → don't
-    ship, inconclusive → keep running. The lift is relative to the target click-through."""
+    """The review's summary of a fake-door test: above target → build, below → don't build,
+    inconclusive → keep running. A fake door measures demand for something not built yet, so
+    it never reads as "ship". The lift is relative to the target click-through."""
     best = analysis.results.loc[analysis.results["click_through"].idxmax()]
-    decision = {"above target": "ship", "below target": "don't ship", "inconclusive": "keep running"}[best["verdict"]]
+    decision = {"above target": "build", "below target": "don't build", "inconclusive": "keep running"}[best["verdict"]]
     target = report.target_click_through
     return {
         **analysis.summary, "name": report.name, "kind": "fake door", "theme": report.theme, "decision": decision,
@@ -200,9 +202,21 @@ def decision_block(analysis: ExperimentAnalysis) -> Html:
     state, tone = ("mismatch", "bad") if srm.mismatch else (("borderline", "warning") if srm.borderline else ("ok", "good"))
     cards.append(Kpi("Sample ratio", state, f"p = {srm.p_value:.2g}", tone))
     warnings = ([srm.message()] if srm.borderline else []) + variant_label_notes(analysis)
-    return Html(callout(headline(analysis), tone=decision_tone(analysis), title=decision.verdict.upper() + ":")
-                + kpi_cards(cards) + "".join(callout(text, tone="warning") for text in warnings)
-                + bullets(reason for reason in decision.reasons if reason != decision.headline))
+    said = headline(analysis)
+    verdict = None if said.lower().startswith(decision.verdict) else decision.verdict.upper() + ":"
+    top = callout(said, tone=decision_tone(analysis), title=verdict) + kpi_cards(cards)
+    top += "".join(callout(text, tone="warning") for text in warnings)
+    power = analysis.power.message() if analysis.power is not None else None
+    reasons = [power_text(analysis) if reason == power else reason
+               for reason in decision.reasons if reason != decision.headline]
+    if not untrusted:
+        return Html(top + bullets(reasons))
+    # the alarm first; what the data says about the effects, greyed and not acted on; and no
+    # days to wait, since more data cannot repair a broken split
+    alarms = [reason for reason in reasons if reason in (srm.message(), analysis.notes.get("crossover_alarm"))]
+    measured = [reason for reason in reasons if reason not in alarms and reason != power_text(analysis)]
+    return Html(top + bullets(alarms) + paragraph("What the data shows, not trustworthy until the split is explained:")
+                + bullets(measured, muted=True))
 
 
 def title(spec: ExperimentSpec) -> str:
@@ -222,17 +236,28 @@ def results_block(analysis: ExperimentAnalysis) -> Html:
     test's name are in results.csv and the Method section. An "investigate" decision greys it."""
     columns = ["metric", "variant", "rel_effect", "rel_ci_low", "rel_ci_high", "significant", "chance_to_beat_control",
                "p_value_adjusted", "mean_control", "mean_variant", "role"]
-    frame = analysis.results[[c for c in columns if c in analysis.results.columns]]
+    frame = _with_readable_averages(analysis.results)[[c for c in columns if c in analysis.results.columns]]
     formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _PCT_SIGNED, "rel_ci_high": _PCT_SIGNED,
-               "p_value_adjusted": "{:.3g}", "chance_to_beat_control": "{:.1%}",
-               "mean_control": "{:.4g}", "mean_variant": "{:.4g}"}
+               "p_value_adjusted": "{:.3g}", "chance_to_beat_control": "{:.1%}"}
     notes = extreme_notes(analysis)
     untrusted = analysis.decision.verdict == "investigate"
     if untrusted:
         notes.insert(0, "These effects are not trustworthy until the split between variants is explained: read "
                         "them as what the data says, not as what the change did.")
     warnings = "".join(callout(text, tone="warning") for text in notes)
-    return Html(warnings + table(frame, formats=formats, muted=untrusted))
+    return Html(warnings + table(frame, formats=formats, muted=untrusted, level=1 - analysis.spec.alpha))
+
+
+def _with_readable_averages(results: pd.DataFrame) -> pd.DataFrame:
+    """The control and variant averages as text: a rate for proportion metrics (9.94%), four
+    significant digits otherwise; a column holds several metrics, so one format cannot do."""
+    def text(value: float, kind: str) -> str:
+        if pd.isna(value):
+            return "—"
+        return f"{value:.2%}" if kind == "proportion" else f"{value:,.4g}"
+
+    return results.assign(**{column: [text(value, kind) for value, kind in zip(results[column], results["kind"], strict=True)]
+                             for column in ("mean_control", "mean_variant")})
 
 
 _CORRECTIONS = {
@@ -338,7 +363,7 @@ def over_time(analysis: ExperimentAnalysis) -> Html:
                                       "with some spread, and this experiment's primary metric is not one."))
     from .plots import plot_cumulative
 
-    return Html(notes + figure(plot_cumulative(analysis), alt="cumulative effect by day"))
+    return Html(notes + figure(plot_cumulative(analysis)))
 
 
 def timestamp_notes(analysis: ExperimentAnalysis) -> list[str]:
@@ -373,7 +398,7 @@ def distribution_chart(analysis: ExperimentAnalysis, results_dir) -> Html:
     counts = analysis.distribution(shown.name)
     save_result(counts, "distribution", results_dir)
     return Html(paragraph(f"Unit values of {shown.name} per variant.") +
-                figure(plot_distribution(analysis, shown.name, counts=counts), alt=f"distribution of {shown.name}"))
+                figure(plot_distribution(analysis, shown.name, counts=counts)))
 
 
 def power_block(analysis: ExperimentAnalysis) -> Html:
@@ -383,11 +408,19 @@ def power_block(analysis: ExperimentAnalysis) -> Html:
         return paragraph("Power is not computed for a quantile primary metric or a metric without variance.")
     from .plots import plot_power_curve
 
+    return Html(paragraph(power_text(analysis)) + figure(plot_power_curve(analysis.power)))
+
+
+def power_text(analysis: ExperimentAnalysis) -> str:
+    """The power sentence; after a decision to ship or not, it says that the days a planned
+    effect would still need are not a reason to wait (the summary and the Power section agree)."""
+    if analysis.power is None:
+        return ""
     text = analysis.power.message()
     if analysis.decision.verdict in ("ship", "don't ship") and analysis.power.more_days:
         text += (f" The decision does not wait for it: the {analysis.decision.verdict} verdict stands on the effect "
                  "already measured; the extra days would only narrow its interval.")
-    return Html(paragraph(text) + figure(plot_power_curve(analysis.power), alt="power curve"))
+    return text
 
 
 def segments_block(analysis: ExperimentAnalysis) -> Html:
@@ -398,9 +431,12 @@ def segments_block(analysis: ExperimentAnalysis) -> Html:
     # the conclusion first, as in the results table; absolute differences, raw p-values and the
     # test's name stay in segments.csv
     columns = ["segment_column", "segment", "metric", "variant", "rel_effect", "rel_ci_low", "rel_ci_high", "significant",
-               "p_value_adjusted", "n_control", "n_variant", "mean_control", "mean_variant"]
-    return Html(callout(analysis.summary["segments_warning"], tone="warning", title="Exploratory.")
-                + table(analysis.segments[columns], formats=formats, max_rows=60))
+               "p_value_adjusted", "n_control", "n_variant"]
+    return Html(callout(analysis.summary["segments_warning"], tone="warning")
+                + paragraph("A clear result here is corrected for the number of segments compared; the intervals are "
+                            "not, so an interval that excludes zero can still read 'no'.")
+                + table(analysis.segments[columns], formats=formats, max_rows=60,
+                        level=1 - analysis.spec.alpha))
 
 
 def fake_door_block(report: FakeDoorReport, analysis: FakeDoorAnalysis) -> Html:
@@ -416,13 +452,24 @@ def fake_door_block(report: FakeDoorReport, analysis: FakeDoorAnalysis) -> Html:
                 + paragraph(f"Hypothesis: {report.hypothesis}" if report.hypothesis else ""))
 
 
+def _points(value: float) -> str:
+    return f"{100 * value:+.2f} pp"
+
+
 def fake_door_table(analysis: FakeDoorAnalysis) -> Html:
     percent = "{:.2%}"
     formats = {c: percent for c in ("click_through", "ci_low", "ci_high", "target_rate", "control_click_through")} | {
-        "abs_effect": "{:+.2%}", "abs_ci_low": "{:+.2%}", "abs_ci_high": "{:+.2%}",
+        # a difference of two rates is in percentage points
+        "abs_effect": _points, "abs_ci_low": _points, "abs_ci_high": _points,
         "p_value_above_target": "{:.3g}", "p_value_vs_control": "{:.3g}"}
-    # the verdict and the click-through first; the tests' names stay in results and the Method
+    # two questions, two tables, each with its conclusion first; the tests' names stay in
+    # results.csv and the Method
     frame = analysis.to_frame()
-    first = ["variant", "verdict", "click_through", "ci_low", "ci_high", "target_rate", "clicks", "exposures"]
-    rest = [c for c in frame.columns if c not in first and not c.startswith("method")]
-    return table(frame[[c for c in first if c in frame.columns] + rest], formats=formats)
+    level = 1 - analysis.alpha
+    target = ["variant", "verdict", "click_through", "ci_low", "ci_high", "target_rate", "clicks", "exposures",
+              "p_value_above_target"]
+    shown = table(frame[target], formats=formats, level=level, caption="Against the target set before the test")
+    control = ["variant", "abs_effect", "abs_ci_low", "abs_ci_high", "control_click_through", "p_value_vs_control"]
+    if "control_click_through" in frame.columns and frame["control_click_through"].notna().any():
+        shown += table(frame[control], formats=formats, level=level, caption="Against the control entry point")
+    return Html(shown)

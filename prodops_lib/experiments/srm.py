@@ -68,9 +68,8 @@ class SrmResult:
         )
         if self.mismatch:
             return (
-                f"The split between variants is off (sample ratio check p = {self.p_value:.2g}, below the "
-                f"{self.alpha:g} alarm): units per variant were {counts}. Assignment or logging is broken, so this "
-                "result cannot be trusted."
+                f"The split between variants is off by more than chance explains: units per variant were {counts} "
+                f"(p = {self.p_value:.2g}). Assignment or logging is broken, so this result cannot be trusted."
             )
         if self.borderline:
             return (f"Units split close to a mismatch (sample ratio check p = {self.p_value:.2g}, below "

@@ -25,6 +25,7 @@ from prodops_lib.feedback.prepare import (
 from prodops_lib.feedback.scores import LowScores, low_scores
 from prodops_lib.feedback.trends import ThemeTrends, demand_by_theme, theme_trends
 from prodops_lib.io import DropLog
+from prodops_lib.labels import ratio_text
 from prodops_lib.params import parse_period
 
 __all__ = ["FeedbackAnalysis", "analyse_feedback"]
@@ -186,7 +187,7 @@ class FeedbackAnalysis:
                  else f"No feedback in {self.period} maps to a product theme")
         if len(emerging):
             row = emerging.iloc[0]
-            return first + f"; emerging: {row['label']} ({row['product_theme']}), {row['share_ratio']:.1f}× its earlier share.", "warning"
+            return first + f"; emerging: {row['label']} ({row['product_theme']}), {ratio_text(row['share_ratio'])} its earlier share.", "warning"
         return first + "; no issue is emerging.", "neutral"
 
     def kpis(self) -> list[Kpi]:

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-DECIDED = ("ship", "don't ship")
+DECIDED = ("ship", "don't ship", "build", "don't build")  # the last two: fake doors
+WINS = ("ship", "build")
 
 
 @dataclass(frozen=True)
 class ExperimentsByTheme:
     """``experiments``: one row per experiment (theme, decision, primary lift and interval);
-    ``by_theme``: per theme the number of experiments, decided ones, wins (ship) and the win
-    rate among decided ones; ``running``: experiments that need more data, with days to go;
+    ``by_theme``: per theme the number of experiments, decided ones, wins (an A/B test to ship, a
+    fake door above its target: build) and the win rate among decided ones; ``running``: experiments that need more data, with days to go;
     ``unthemed``: experiments whose theme is not in the taxonomy."""
 
     experiments: pd.DataFrame
@@ -44,7 +45,7 @@ def experiments_by_theme(experiments: pd.DataFrame, product_themes: list[str]) -
     rows = []
     for theme, group in table.groupby("theme", sort=True):
         decided = group["decision"].isin(DECIDED)
-        wins = int((group["decision"] == "ship").sum())
+        wins = int(group["decision"].isin(WINS).sum())
         rows.append({
             "theme": theme, "experiments": len(group), "decided": int(decided.sum()), "wins": wins,
             "win_rate": wins / int(decided.sum()) if decided.any() else float("nan"),

@@ -22,7 +22,8 @@ from prodops_lib.review.experiments import ExperimentsByTheme
 
 DEMAND_COLOUR, EFFORT_COLOUR = "#0072B2", "#E69F00"
 # "investigate" is grey: its split is broken, so its numbers are not to be read as an effect
-DECISION_COLOURS = {"ship": "#1b7f4b", "don't ship": "#b03a2e", "keep running": "#8a6100", "investigate": "#9a9a9a"}
+DECISION_COLOURS = {"ship": "#1b7f4b", "don't ship": "#b03a2e", "keep running": "#8a6100", "investigate": "#9a9a9a",
+                    "build": "#1b7f4b", "don't build": "#b03a2e"}
 _FAKE_DOOR_COLUMNS = ("click_through", "click_through_low", "click_through_high", "target_rate")
 
 

@@ -54,16 +54,16 @@ def comparison_table(review: MonthlyReview) -> display.Html:
 
 
 def gap_trend_table(review: MonthlyReview) -> display.Html:
-    """Per theme: whether its gap is closing, the gap now and its trend (the slope of the gap's
-    size is the Method's, not the page's)."""
+    """Per theme: whether its gap is closing, the gap now and how fast the gap's size changes,
+    the number the verdict is read from (a gap that flips from -6 to +6 points is steady)."""
     history = review.history
     latest = history.frame.groupby("theme", sort=False)["gap_pp"].last().rename("gap_now_pp")
-    frame = history.trend.join(latest, on="theme")[["theme", "verdict", "gap_now_pp", "gap_slope_pp_per_month", "months"]]
+    frame = history.trend.join(latest, on="theme")[["theme", "verdict", "gap_now_pp", "abs_gap_slope_pp_per_month", "months"]]
     # widening and closing gaps first, then the largest gaps
     frame = frame.assign(order=frame["verdict"].map({"widening": 0, "closing": 1}).fillna(2),
                          size=-frame["gap_now_pp"].abs()).sort_values(["order", "size"]).drop(columns=["order", "size"])
-    return display.table(frame, formats={"gap_now_pp": _PP, "gap_slope_pp_per_month": "{:+.1f} pp"},
-                         caption="Is each gap closing? (gap trend: the least-squares slope over the months shown)")
+    return display.table(frame, formats={"gap_now_pp": _PP, "abs_gap_slope_pp_per_month": "{:+.1f} pp"},
+                         caption="Is each gap closing? (how much the gap's size changes per month, over the months shown)")
 
 
 def experiments_tables(review: MonthlyReview) -> display.Html:
@@ -73,7 +73,9 @@ def experiments_tables(review: MonthlyReview) -> display.Html:
     parts = []
     ab = experiments.ab_tests
     if len(ab):
-        shown = ab.assign(name=ab["name"].map(readable_name))[
+        # an effect the report itself does not trust is not shown as a plain number beside the others
+        decision = ab["decision"].where(ab["decision"] != "investigate", "investigate: effect not trustworthy yet")
+        shown = ab.assign(name=ab["name"].map(readable_name), decision=decision)[
             ["name", "decision", "primary_metric", "rel_effect", "rel_ci_low", "rel_ci_high", "days_to_go", "theme"]]
         parts.append(display.table(shown, formats={"rel_effect": "{:+.1%}", "rel_ci_low": "{:+.1%}", "rel_ci_high": "{:+.1%}",
                                                    "days_to_go": "{:,.0f}"},

@@ -56,7 +56,9 @@ def executive_summary(
     running = experiments.running
     if len(decided) or len(running):
         shipped = int((decided["current"] == "ship").sum()) if len(decided) else 0
-        sentence = f"{count_of(len(decided), 'experiment')} reached a decision ({shipped} to ship)"
+        built = int((decided["current"] == "build").sum()) if len(decided) else 0
+        wins = [f"{shipped} to ship"] + ([f"{count_of(built, 'fake door')} showing enough demand to build"] if built else [])
+        sentence = f"{count_of(len(decided), 'experiment')} reached a decision ({', '.join(wins)})"
         sentence += f"; {len(running)} still {'needs' if len(running) == 1 else 'need'} more data." if len(running) else "."
         risks.append((6, "neutral", sentence))
     if not risks:

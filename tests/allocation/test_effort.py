@@ -128,7 +128,7 @@ def test_unknown_items_are_dropped_and_unknown_people_kept_or_dropped():
                           months_of_history=1, log=log)
     assert log.to_frame().set_index("reason")["rows_dropped"].to_dict() == {"item key not in the work-item export": 1}
     assert by(kept.records, "team") == {"A": 6.0, "B": 2.0, "Unknown": 7.0}
-    assert kept.notes["issue"].tolist()[0] == "worklogs by 1 people not in the people file on that date (e.g. Zed)"
+    assert kept.notes["issue"].tolist()[0] == "worklogs by 1 person not in the people file on that date (e.g. Zed)"
     log = DropLog()
     dropped = measure_effort(items, classification, worklogs=logs, people=people_from(PEOPLE), period="2026-03",
                              months_of_history=1, unknown_people="drop", log=log)

@@ -77,7 +77,7 @@ def test_bad_rows_are_counted_with_their_reasons(run, truth):
     assert dropped[("worklogs", "column 'Time Spent Seconds': below 0 or not a number")] == truth["dropped_worklogs"]["negative_seconds"]
     missing = truth["author_missing_from_people"]
     note = allocation.effort.notes.iloc[0]
-    assert note["issue"] == f"worklogs by 1 people not in the people file on that date (e.g. {missing['author']})"
+    assert note["issue"] == f"worklogs by 1 person not in the people file on that date (e.g. {missing['author']})"
     assert note["rows"] == missing["worklogs"]
     records = allocation.effort.records
     assert records.loc[records["team"] == "Unknown", "effort"].sum() == pytest.approx(missing["hours"])

@@ -58,7 +58,7 @@ def test_sample_ratio_mismatch_comes_first():
     analysis = analyse_aggregates(counts(control=(21_000, 2100), B=(19_000, 2500)), spec())
     assert analysis.srm.mismatch
     assert analysis.decision.verdict == "investigate"
-    assert analysis.summary["headline"].startswith("The split between variants is off (sample ratio check p = ")
+    assert analysis.summary["headline"].startswith("The split between variants is off by more than chance explains: units per variant were ")
     assert analysis.decision.reasons[0].startswith("The split between variants is off")
 
 

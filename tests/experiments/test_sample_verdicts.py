@@ -46,7 +46,7 @@ def test_search_ranking_keeps_running_with_the_days_it_still_needs():
 def test_onboarding_sample_ratio_mismatch_comes_first():
     analysis = analyse("ab_onboarding_checklist")
     assert analysis.decision.verdict == "investigate" and analysis.srm.mismatch
-    assert analysis.decision.headline.startswith("The split between variants is off (sample ratio check p = ")
+    assert analysis.decision.headline.startswith("The split between variants is off by more than chance explains: units per variant were ")
 
 
 def test_dashboard_is_flat_and_says_what_it_could_have_detected():
