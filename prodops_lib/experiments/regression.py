@@ -194,13 +194,14 @@ def regression_adjustment(control: Moments, variant: Moments, control_sums: Cova
     """Lin's estimator for each group (see the module docstring). ``term_columns`` maps a term
     id to its covariate's name (for the method's wording; default: the id)."""
     control, variant = control.atleast_1d(), variant.atleast_1d()
-    size = len(control.n)
+    size = max(len(control.n), len(variant.n))  # one control row may face several variants
     fields = {name: np.full(size, np.nan) for name in
               ("estimate_control", "estimate_variant", "var_control", "var_variant", "df_control", "df_variant")}
     labels = np.full(size, "", dtype=object)
     names = term_columns or {}
     for group in range(size):
-        arms = [(control.take(group), _arm(control_sums, group)), (variant.take(group), _arm(variant_sums, group))]
+        arms = [(arm_moments.take(min(group, len(arm_moments.n) - 1)), _arm(sums, min(group, len(arm_moments.n) - 1)))
+                for arm_moments, sums in ((control, control_sums), (variant, variant_sums))]
         kept = _independent_terms(arms)
         x_bar = (arms[0][1]["sum_t"] + arms[1][1]["sum_t"]) / (arms[0][0].n + arms[1][0].n)
         scale = np.sqrt(np.diag(_total_centred(arms)))[kept]
