@@ -109,7 +109,7 @@ def wide_to_moments(wide: pd.DataFrame, metrics: list[MetricSpec], keys: list[st
             columns[key].append(wide[key].to_numpy())
         for name in sums:
             columns.setdefault(name, [np.full(len(part), np.nan) for part in columns["metric"][:-1]]).append(sums[name])
-        for name, parts in columns.items():
+        for parts in columns.values():
             if len(parts) < len(columns["metric"]):
                 parts.append(np.full(size, np.nan))
     return pd.DataFrame({name: np.concatenate(parts) if parts else [] for name, parts in columns.items()})

@@ -39,7 +39,14 @@ from .aggregate import (
 from .aggregate_frame import MISSING_SEGMENT
 from .duckdb_source import Runner, double_literal, private_cursor, quote_name, quote_text
 from .quantiles import bootstrap_ranks, quantile_rng
-from .regression import MISSING_LEVEL, CategoryLevels, Term, category_levels, design_terms, term_products
+from .regression import (
+    MISSING_LEVEL,
+    CategoryLevels,
+    Term,
+    category_levels,
+    design_terms,
+    term_products,
+)
 from .spec import ExperimentSpec, MetricSpec
 
 __all__ = ["collect_sql"]

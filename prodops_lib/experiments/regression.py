@@ -110,7 +110,7 @@ def design_terms(metric, levels: dict[str, CategoryLevels]) -> list[Term]:
     terms = [Term(f"c{j}", column) for j, column in enumerate(metric.covariates)]
     for m, column in enumerate(metric.categorical_covariates):
         found = levels[column]
-        terms += [Term(f"k{m}.{l}", column, level) for l, level in enumerate(found.kept[1:])]
+        terms += [Term(f"k{m}.{position}", column, level) for position, level in enumerate(found.kept[1:])]
         if found.merged_levels:
             terms.append(Term(f"k{m}.{len(found.kept) - 1}", column, OTHER_LEVEL, other_than=found.kept))
     return terms

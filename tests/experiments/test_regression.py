@@ -14,7 +14,12 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
-from prodops_lib.experiments import ExperimentSpec, MetricSpec, analyse_aggregates, analyse_experiment
+from prodops_lib.experiments import (
+    ExperimentSpec,
+    MetricSpec,
+    analyse_aggregates,
+    analyse_experiment,
+)
 from prodops_lib.experiments.inference import compare
 from prodops_lib.experiments.moments import Moments
 from prodops_lib.experiments.regression import CovariateSums, regression_adjustment
