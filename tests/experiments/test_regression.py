@@ -230,16 +230,29 @@ def test_many_levels_are_merged_into_other_and_counted(with_covariates, tmp_path
     assert row["abs_effect"] == pytest.approx(ols.params[1], rel=1e-9)
 
 
-def test_missing_covariate_values_follow_the_metrics_missing_policy(with_covariates):
+def test_missing_covariate_values_follow_the_metrics_missing_policy(with_covariates, tmp_path):
     units = with_covariates.copy()
     units.loc[units.index[:30], "pre_sessions"] = np.nan
+    path = tmp_path / "units.parquet"
+    units.to_parquet(path)
     spec = regression_spec(segments=[], timestamp_column=None)
-    with pytest.raises(InputError, match="column 'pre_sessions' has 30 missing values; set missing: drop"):
-        analyse_experiment(units, spec)
-    dropping = regression_spec(segments=[], timestamp_column=None, metrics=[
-        MetricSpec("revenue", role="primary", covariates=["pre_revenue", "pre_sessions"], missing="drop")])
-    analysis = analyse_experiment(units, dropping)
-    assert dict(zip(analysis.drops["reason"], analysis.drops["rows"], strict=True))["metric 'revenue': missing value"] == 30
+    for source in (units, path):
+        with pytest.raises(InputError, match="column 'pre_sessions' has 30 missing values; set missing: drop"):
+            analyse_experiment(source, spec)
+    for policy in ("drop", "zero"):
+        adjusted_spec = regression_spec(segments=[], timestamp_column=None, metrics=[
+            MetricSpec("revenue", role="primary", covariates=["pre_revenue", "pre_sessions"], missing=policy)])
+        from_frame, from_sql = analyse_experiment(units, adjusted_spec), analyse_experiment(path, adjusted_spec)
+        assert np.allclose(from_frame.results["abs_effect"], from_sql.results["abs_effect"], rtol=1e-9, atol=0)
+        if policy == "drop":
+            drops = dict(zip(from_sql.drops["reason"], from_sql.drops["rows"], strict=True))
+            assert drops["metric 'revenue': missing value"] == 30
+            kept = units.dropna(subset=["pre_sessions"])
+            rows = kept[kept["variant"].isin(["control", "B"])]
+            treated = (rows["variant"] == "B").to_numpy()
+            x, y = rows[["pre_revenue", "pre_sessions"]].to_numpy(), rows["revenue"].to_numpy()
+            ols = lin_ols(y[~treated], x[~treated], y[treated], x[treated])
+            assert from_sql.results.query("variant == 'B'")["abs_effect"].iloc[0] == pytest.approx(ols.params[1], rel=1e-9)
 
 
 @pytest.mark.parametrize(("settings", "message"), [
