@@ -261,7 +261,7 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
     covariates = [f"{metric.name} ({metric.covariate})" for metric in spec.metrics if metric.covariate]
     if covariates:
         slopes = {metric.cuped_slope for metric in spec.metrics if metric.covariate}
-        slope = {"within": "pooled within the arms", "pooled": "fitted over all units, ignoring the arms"}
+        slope = {"within": "pooled within the arms", "pooled": "fitted to both arms' units together"}
         sentences.append("CUPED adjusts " + ", ".join(covariates) + " for each unit's pre-experiment value: the part a "
                          f"slope {' or '.join(slope[s] for s in sorted(slopes, reverse=True))} predicts is removed, "
                          "which narrows the interval and leaves the expected effect unchanged.")

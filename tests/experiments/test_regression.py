@@ -9,6 +9,8 @@ written here; the cheap ones are also recomputed live.
 
 from __future__ import annotations
 
+import html
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -353,3 +355,25 @@ def test_regression_intervals_keep_their_coverage_and_remove_r_squared_of_the_va
     assert 0.93 <= hits / 500 <= 0.97
     assert 0.93 <= relative_hits / 500 <= 0.97
     assert np.mean(reductions) == pytest.approx(1 - 0.4 * 399 / 394, abs=0.01)
+
+
+def test_parameter_file_and_method_block_name_the_adjustments(tmp_path):
+    from prodops_lib.experiments.report import ExperimentReport, method_block, run_experiment_report
+    from prodops_lib.io import DropLog
+    from prodops_lib.params import load, project_root
+
+    text = (project_root() / "parameters/ab_checkout_redesign.yaml").read_text().replace(
+        "{name: revenue, kind: mean, covariate: pre_revenue, winsorize_upper: 0.999, missing: drop}",
+        "{name: revenue, covariates: [pre_revenue], categorical_covariates: [platform, plan], missing: drop}\n"
+        "    - {name: revenue_cuped, column: revenue, covariate: pre_revenue, cuped_slope: pooled, missing: drop}")
+    assert "categorical_covariates" in text
+    (tmp_path / "ab.yaml").write_text(text)
+    analysis = run_experiment_report(load(tmp_path / "ab.yaml", ExperimentReport), DropLog())
+    row = analysis.results.query("metric == 'revenue'").iloc[0]
+    assert row["method"] == "Welch t-test, regression adjustment (3 covariates)"
+    assert row["cuped_variance_reduction"] > 0.1
+    text = html.unescape(str(method_block(analysis)))
+    assert "CUPED adjusts revenue_cuped (pre_revenue) for each unit's pre-experiment value: the part a slope fitted " \
+           "to both arms' units together predicts is removed" in text
+    assert "Regression adjustment compares revenue (pre_revenue, platform, plan) as if every arm had the same " \
+           "average of those covariates" in text
