@@ -98,11 +98,20 @@ def wide_to_moments(wide: pd.DataFrame, metrics: list[MetricSpec], keys: list[st
         for name in ("sum_x", "sum_x2", "sum_yx"):
             sums.setdefault(name, zeros)
         sums.setdefault("sum_dx", sums["sum_x"] if metric.kind != "ratio" else zeros)
+        # regression adjustment's term sums (see .regression), NaN for metrics without them
+        for name in wide.columns:
+            prefix, _, moment = str(name).partition(":")
+            if prefix == str(index) and moment not in MOMENT_COLUMNS and moment.startswith("sum_") and ":" not in moment:
+                values = wide[name].to_numpy(dtype=float)
+                sums[moment] = np.where(np.isnan(values), 0.0, values)
         columns["metric"].append(np.full(size, metric.name, dtype=object))
         for key in keys:
             columns[key].append(wide[key].to_numpy())
-        for name in MOMENT_COLUMNS:
-            columns[name].append(sums[name])
+        for name in sums:
+            columns.setdefault(name, [np.full(len(part), np.nan) for part in columns["metric"][:-1]]).append(sums[name])
+        for parts in columns.values():
+            if len(parts) < len(columns["metric"]):
+                parts.append(np.full(size, np.nan))
     return pd.DataFrame({name: np.concatenate(parts) if parts else [] for name, parts in columns.items()})
 
 
@@ -129,6 +138,8 @@ def check_columns(available: list[str], spec: ExperimentSpec, source: str) -> No
             roles = [("numerator", str(metric.numerator)), ("denominator", str(metric.denominator))]
         if metric.covariate:
             roles.append(("covariate", metric.covariate))
+        roles += [(f"covariates[{j}]", column) for j, column in enumerate(metric.covariates)]
+        roles += [(f"categorical_covariates[{j}]", column) for j, column in enumerate(metric.categorical_covariates)]
         wanted += [(f"metric {metric.name!r} {role}", column) for role, column in roles]
     for role, column in wanted:
         if column not in names:
@@ -237,6 +248,9 @@ def moments_from_aggregates(frame: pd.DataFrame, spec: ExperimentSpec, source: s
     for metric in spec.metrics:
         if metric.kind == "quantile":
             raise InputError(f"{source}: metric {metric.name!r} is a quantile and needs unit-level data, not aggregates")
+        if metric.regression_covariates:
+            raise InputError(f"{source}: metric {metric.name!r}: regression adjustment (covariates) needs unit-level "
+                             "data, not aggregates; use 'covariate' (CUPED) with sum_x, sum_x2, sum_yx")
         rows = data[data["metric"].astype(str) == metric.name]
         if rows.empty:
             raise InputError(f"{source}: no aggregate rows for metric {metric.name!r}")

@@ -27,6 +27,7 @@ from .aggregate import (
     wide_to_moments,
 )
 from .quantiles import bootstrap_ranks, quantile_rng
+from .regression import MISSING_LEVEL, category_levels, design_terms, term_products
 from .spec import ExperimentSpec, MetricSpec
 
 __all__ = ["collect_frame"]
@@ -68,15 +69,18 @@ def collect_frame(
     wide = {name: keys.copy() for name, (_, _, keys) in groupings.items()}
     counts = {name: np.bincount(group_codes, minlength=size) for name, (group_codes, size, _) in groupings.items()}
     quantile_draws = {}
+    categories = _category_columns(spec, column, notes)
     for index, metric in enumerate(spec.metrics):
-        y, d, x, valid = _metric_arrays(metric, lambda name, metric=metric: _numeric(frame, name, rows, metric, source), drops, notes, source)
+        y, d, x, covariates, valid = _metric_arrays(
+            metric, lambda name, metric=metric: _numeric(frame, name, rows, metric, source), drops, notes, source)
         if metric.kind == "quantile":
             quantile_draws.update(_quantile_draws(index, metric, y, valid, codes, variants, bootstrap_samples, random_state))
             continue
+        terms = _term_arrays(metric, covariates, categories)
         for name, (group_codes, size, _) in groupings.items():
-            sums = _moment_sums(metric, group_codes, size, y, d, x, valid, counts[name])
+            sums = _moment_sums(metric, group_codes, size, y, d, x, valid, counts[name], terms)
             if not all(np.isfinite(values).all() for values in sums.values()):
-                _raise_infinite(metric, (y, d, x), source)
+                _raise_infinite(metric, (y, d, x, *covariates), source)
             for moment, values in sums.items():
                 wide[name][f"{index}:{moment}"] = values
     metrics = spec.metrics
@@ -103,6 +107,30 @@ def _raise_infinite(metric: MetricSpec, arrays: tuple, source: str) -> None:
     for column, values in zip(metric.columns, [a for a in arrays if a is not None], strict=True):
         if np.isinf(values).any():
             raise InputError(f"{source}: metric {metric.name!r}: column {column!r} has infinite values; remove or cap them")
+
+
+def _category_columns(spec: ExperimentSpec, column: Callable[[str], pd.Series], notes: dict) -> dict:
+    """Each categorical covariate's values as text (missing as its own level) and its levels."""
+    found = {}
+    for name in dict.fromkeys(c for metric in spec.metrics for c in metric.categorical_covariates):
+        values = column(name).astype("string").fillna(MISSING_LEVEL).to_numpy(dtype=object)
+        levels = category_levels(name, pd.Series(values).value_counts(sort=False), spec.max_covariate_levels)
+        notes.setdefault("covariate_levels", {})[name] = levels.to_dict()
+        found[name] = (values, levels)
+    return found
+
+
+def _term_arrays(metric: MetricSpec, covariates: list[np.ndarray], categories: dict) -> dict[str, np.ndarray]:
+    """The regression adjustment's design columns (see .regression), by term id."""
+    arrays = {}
+    for term in design_terms(metric, {name: levels for name, (_, levels) in categories.items()}):
+        if term.level is None:
+            arrays[term.id] = covariates[int(term.id[1:])]
+        else:
+            values = categories[term.column][0]
+            hit = ~pd.Series(values).isin(term.other_than).to_numpy() if term.other_than else values == term.level
+            arrays[term.id] = hit.astype(float)
+    return arrays
 
 
 def _drop_crossover(frame: pd.DataFrame, spec: ExperimentSpec, keep: np.ndarray, variant_codes: np.ndarray,
@@ -234,7 +262,9 @@ def _metric_arrays(metric: MetricSpec, get: Callable[[str], np.ndarray], drops: 
     y = get(metric.value_column)
     d = get(str(metric.denominator)) if metric.kind == "ratio" else None
     x = get(metric.covariate) if metric.covariate else None
+    covariates = [get(column) for column in metric.covariates]
     named = [(metric.value_column, y)] + [(str(c), a) for c, a in ((metric.denominator, d), (metric.covariate, x)) if a is not None]
+    named += list(zip(metric.covariates, covariates, strict=True))
     missing = [(name, mask) for name, values in named if (mask := _missing(values)) is not None]
     valid = None
     if missing and metric.missing == "error":
@@ -244,6 +274,7 @@ def _metric_arrays(metric: MetricSpec, get: Callable[[str], np.ndarray], drops: 
         for name, mask in missing:
             notes["filled_with_zero"][f"{metric.name}: {name}"] = int(mask.sum())
         y, d, x = (None if a is None else np.nan_to_num(a, nan=0.0) for a in (y, d, x))
+        covariates = [np.nan_to_num(a, nan=0.0) for a in covariates]
     elif missing:
         valid = ~np.logical_or.reduce([mask for _, mask in missing])
         drops.add(f"metric {metric.name!r}: missing value", int((~valid).sum()))
@@ -262,7 +293,7 @@ def _metric_arrays(metric: MetricSpec, get: Callable[[str], np.ndarray], drops: 
             odd &= valid
         if odd.any():
             raise not_binary_error(metric, float(y[np.argmax(odd)]), source)
-    return y, d, x, valid
+    return y, d, x, covariates, valid
 
 
 def _winsorize(metric: MetricSpec, y: np.ndarray, valid: np.ndarray | None, notes: dict) -> np.ndarray:
@@ -281,10 +312,11 @@ def _winsorize(metric: MetricSpec, y: np.ndarray, valid: np.ndarray | None, note
     return clipped
 
 
-def _moment_sums(metric: MetricSpec, codes: np.ndarray, size: int, y, d, x, valid, count) -> dict[str, np.ndarray]:
+def _moment_sums(metric: MetricSpec, codes: np.ndarray, size: int, y, d, x, valid, count,
+                 terms: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """Sums per group of the units that count. When few units do not count (and their values
     are finite), the sums over all units minus theirs is cheaper than copying the rest."""
-    arrays = {"y": y, "d": d, "x": x}
+    arrays = {"y": y, "d": d, "x": x, **terms}
     if valid is None:
         return _group_sums(metric, codes, size, arrays, count)
     invalid = np.flatnonzero(~valid)
@@ -311,6 +343,10 @@ def _group_sums(metric: MetricSpec, codes: np.ndarray, size: int, arrays: dict, 
     for moment in metric_moments(metric)[3:]:
         left, right = products[moment]
         sums[moment] = total(left if right is None else left * right)
+    term_ids = [name for name in arrays if name not in ("y", "d", "x")]
+    for moment, roles in term_products(metric.kind, term_ids).items():
+        values = arrays[roles[0]] if len(roles) == 1 else arrays[roles[0]] * arrays[roles[1]]
+        sums[moment] = total(values)
     return sums
 
 

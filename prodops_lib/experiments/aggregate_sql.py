@@ -39,6 +39,14 @@ from .aggregate import (
 from .aggregate_frame import MISSING_SEGMENT
 from .duckdb_source import Runner, double_literal, private_cursor, quote_name, quote_text
 from .quantiles import bootstrap_ranks, quantile_rng
+from .regression import (
+    MISSING_LEVEL,
+    CategoryLevels,
+    Term,
+    category_levels,
+    design_terms,
+    term_products,
+)
 from .spec import ExperimentSpec, MetricSpec
 
 __all__ = ["collect_sql"]
@@ -77,10 +85,11 @@ def collect_sql(
         sets = [keys] + [["variant", f"s{j}"] for j in range(len(spec.segments))]
         grouping = ", ".join("(" + ", ".join(f"__{key}" for key in group) + ")" for group in sets)
         flags = "".join(f", grouping(__s{j}) AS __g{j}" for j in range(len(spec.segments)))
+        levels = _category_levels(run, table, spec, variant, filters, notes)
         for reading in (table, _nan_as_missing(table, spec, types)):
             base = _base(reading, spec, variant, filters)
             thresholds = _thresholds(run, base, spec, notes)
-            projections, items = _aggregates(spec, thresholds, types)
+            projections, items = _aggregates(spec, thresholds, types, levels)
             result = run.frame(
                 f"WITH base AS ({_base(reading, spec, variant, filters, projections)}) SELECT __variant AS variant"
                 + (", __day AS day" if spec.timestamp_column else "")
@@ -261,7 +270,7 @@ def _base(table: str, spec: ExperimentSpec, variant: str, filters: list[str],
         f"coalesce(CAST({quote_name(column)} AS VARCHAR), {quote_text(MISSING_SEGMENT)}) AS __s{j}"
         for j, column in enumerate(spec.segments)
     ]
-    needed = sorted({column for metric in spec.metrics for column in metric.columns})
+    needed = sorted({column for metric in spec.metrics for column in metric.columns + metric.categorical_covariates})
     columns += [quote_name(column) for column in needed]
     columns += [f"{expression} AS {alias}" for alias, expression in projections]
     return f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {' AND '.join(filters)}" if filters else "")
@@ -304,6 +313,12 @@ class _Expressions:
         else:
             self.values, self.count = dict(self.unmasked), "count(*)"
 
+    def masked(self, expression: str) -> str:
+        """``expression`` counted only for the units that count, as ``values`` are."""
+        if self.present:
+            return f"CASE WHEN {self.valid} THEN {expression} END"
+        return f"({expression} * ({self.indicator})::DOUBLE)" if self.indicator else expression
+
     @staticmethod
     def _roles(metric: MetricSpec) -> dict[str, str]:
         roles = {"y": metric.value_column}
@@ -311,6 +326,7 @@ class _Expressions:
             roles["d"] = str(metric.denominator)
         if metric.covariate:
             roles["x"] = metric.covariate
+        roles.update({f"c{j}": column for j, column in enumerate(metric.covariates)})
         return roles
 
 
@@ -335,8 +351,31 @@ def _thresholds(run: Runner, base: str, spec: ExperimentSpec, notes: dict) -> di
     return thresholds
 
 
-def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]],
-                types: dict[str, str]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+def _category_levels(run: Runner, table: str, spec: ExperimentSpec, variant: str, filters: list[str],
+                     notes: dict) -> dict[str, CategoryLevels]:
+    """The levels of each categorical covariate, by rows (one small ``GROUP BY`` per column)."""
+    found = {}
+    where = " AND ".join([f"{variant} IS NOT NULL", *filters])
+    for name in dict.fromkeys(c for metric in spec.metrics for c in metric.categorical_covariates):
+        counts = run.frame(f"SELECT {_level(name)} AS level, count(*) AS n_rows FROM {table} WHERE {where} GROUP BY ALL")
+        found[name] = category_levels(name, counts.set_index("level")["n_rows"], spec.max_covariate_levels)
+        notes.setdefault("covariate_levels", {})[name] = found[name].to_dict()
+    return found
+
+
+def _level(column: str) -> str:
+    return f"coalesce(CAST({quote_name(column)} AS VARCHAR), {quote_text(MISSING_LEVEL)})"
+
+
+def _term_expression(term: Term) -> str:
+    """A categorical covariate's indicator (1.0 for units at the term's level)."""
+    if term.other_than:
+        return f"({_level(term.column)} NOT IN ({', '.join(map(quote_text, term.other_than))}))::DOUBLE"
+    return f"({_level(term.column)} = {quote_text(str(term.level))})::DOUBLE"
+
+
+def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]], types: dict[str, str],
+                levels: dict[str, CategoryLevels]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """The per-row values to prepare in the base query (alias, SQL), and every sum and
     diagnostic count of the main pass (alias, SQL)."""
     projections, items = [], []
@@ -362,6 +401,13 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
             items.append((f"{i}:capped", f"count(*) FILTER (WHERE {values['y']} <> {_Expressions(metric).values['y']})"))
         for moment in metric_moments(metric)[1:]:
             items.append((f"{i}:{moment}", f"sum({' * '.join(values[role] for role in products[moment])})"))
+        terms = design_terms(metric, levels)
+        for term in terms:
+            if term.level is not None:
+                values[term.id] = f"__m{i}{term.id.replace('.', '_')}"
+                projections.append((values[term.id], sql.masked(_term_expression(term))))
+        for moment, roles in term_products(metric.kind, [term.id for term in terms]).items():
+            items.append((f"{i}:{moment}", f"sum({' * '.join(values[role] for role in roles)})"))
     return projections, items
 
 
@@ -403,6 +449,7 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
                 raise not_binary_error(metric, example, source)
             wide[f"{i}:sum_y2"] = wide[f"{i}:sum_y"]
         moments = [f"{i}:{moment}" for moment in metric_moments(metric)[1:]] if metric.kind != "quantile" else []
+        moments += [name for name in finite if name.startswith(f"{i}:sum_") and name not in moments]
         if not all(finite[moment] for moment in moments):
             for column in metric.columns:
                 if run.all(f"WITH base AS ({base}) SELECT count(*) FROM base WHERE isinf(CAST({quote_name(column)} AS DOUBLE))")[0][0]:

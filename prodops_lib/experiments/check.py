@@ -82,6 +82,7 @@ def _unit_level(report: ExperimentReport, check: InputCheck) -> None:
     for metric in spec.metrics:
         used[f"metric {metric.name}"] = [c for c in (metric.column or (None if metric.numerator else metric.name),
                                                      metric.numerator, metric.denominator, metric.covariate) if c]
+        used[f"metric {metric.name}"] += metric.regression_covariates
     missing = sorted({c for value in used.values() if value for c in ([value] if isinstance(value, str) else value)}
                      - set(columns))
     if missing:

@@ -111,8 +111,13 @@ def decide(
         reasons.append(power.message())
     reduction = [row["cuped_variance_reduction"] for row in rows if _present(row["cuped_variance_reduction"])]
     if reduction:
-        reasons.append(f"Taking each unit's pre-experiment {primary.covariate} into account removed "
-                       f"{np.mean(reduction):.0%} of the noise in {primary.name}.")
+        covariates = primary.covariate or ", ".join(primary.regression_covariates)
+        if np.mean(reduction) >= 0.005:
+            reasons.append(f"Taking each unit's pre-experiment {covariates} into account removed "
+                           f"{np.mean(reduction):.0%} of the noise in {primary.name}.")
+        else:  # covariates unrelated to the metric cost a little precision (the slopes are estimated)
+            reasons.append(f"Taking each unit's pre-experiment {covariates} into account did not reduce the noise "
+                           f"in {primary.name}.")
     if has_segments:
         reasons.append(EXPLORATORY_WARNING)
 

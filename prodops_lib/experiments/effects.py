@@ -21,6 +21,7 @@ from .corrections import adjust_p_values
 from .inference import compare, non_inferiority_p_value
 from .moments import MOMENT_COLUMNS, Moments
 from .quantiles import compare_quantiles
+from .regression import CovariateSums, regression_adjustment, term_columns
 from .sequential import always_valid_p_values, confidence_sequence_halfwidth, mixture_variance
 from .spec import ExperimentSpec, MetricSpec
 
@@ -39,7 +40,7 @@ RESULT_COLUMN_DESCRIPTIONS = {
     "n_variant": "units of the variant counted for this metric (after drops)",
     "mean_control": "control mean (rate for proportions, Σnumerator/Σdenominator for ratios, the quantile for quantiles)",
     "mean_variant": "variant mean, as mean_control",
-    "abs_effect": "variant minus control (CUPED-adjusted when the metric has a covariate)",
+    "abs_effect": "variant minus control (adjusted when the metric has a covariate or covariates)",
     "abs_ci_low": "lower bound of the (1 - alpha) interval of abs_effect",
     "abs_ci_high": "upper bound of the (1 - alpha) interval of abs_effect",
     "rel_effect": "relative lift, variant / control - 1 (empty when n/a: see rel_na_reason)",
@@ -78,6 +79,8 @@ def compare_columns(moments: pd.DataFrame, metric: MetricSpec, control: str, alp
         control_moments = Moments(**{name: paired[f"{name}_c"].to_numpy(dtype=float) for name in MOMENT_COLUMNS})
         variant_moments = Moments.from_frame(paired)
         columns = {name: paired[name].to_numpy() for name in ["metric", "variant", *keys]}
+        if metric.regression_covariates:
+            sums = (CovariateSums.from_frame(paired, metric.kind, "_c"), CovariateSums.from_frame(paired, metric.kind))
     else:
         # positions rather than filtered frames: this runs for every metric of every analysis
         everything = Moments.from_frame(moments)
@@ -85,10 +88,18 @@ def compare_columns(moments: pd.DataFrame, metric: MetricSpec, control: str, alp
         control_moments = everything.take(np.flatnonzero(of_metric & is_control))
         variant_moments = everything.take(variants)
         columns = {name: moments[name].to_numpy()[variants] for name in ("metric", "variant")}
+        if metric.regression_covariates:
+            of_metric_sums = CovariateSums.from_frame(moments[of_metric], metric.kind)
+            position = np.cumsum(of_metric) - 1  # row -> position among the metric's rows
+            sums = (of_metric_sums.take(position[of_metric & is_control]), of_metric_sums.take(position[variants]))
     size = len(columns["variant"])
     if size == 0:
         return {**columns, **{name: np.array([]) for name in _EFFECT_COLUMNS}}
-    effect = compare(control_moments, variant_moments, metric.kind, alpha=alpha, cuped=bool(metric.covariate))
+    adjustment = None
+    if metric.regression_covariates:
+        adjustment = regression_adjustment(control_moments, variant_moments, *sums, term_columns=term_columns(metric))
+    effect = compare(control_moments, variant_moments, metric.kind, alpha=alpha, cuped=bool(metric.covariate),
+                     cuped_slope=metric.cuped_slope, adjustment=adjustment)
     columns.update({name: np.broadcast_to(getattr(effect, name), (size,)) for name in _EFFECT_COLUMNS})
     return columns
 
@@ -193,13 +204,16 @@ def cumulative_table(collected: CollectedData, spec: ExperimentSpec) -> pd.DataF
         return None
     daily = collected.daily
     days = np.sort(daily["day"].unique())
-    grid = pd.MultiIndex.from_product([daily["metric"].unique(), list(collected.units), days], names=["metric", "variant", "day"])
-    cumulative = (daily.groupby(["metric", "variant", "day"])[list(MOMENT_COLUMNS)].sum()
-                  .reindex(grid, fill_value=0.0).groupby(level=["metric", "variant"]).cumsum().reset_index())
     parts = []
     for metric in spec.metrics:
         if metric.kind == "quantile":
             continue
+        # per metric: the regression adjustment's sums exist for some metrics only (NaN for the others)
+        rows = daily[daily["metric"].to_numpy() == metric.name].dropna(axis=1, how="all")
+        sums = [name for name in rows.columns if name.startswith("sum_") or name == "n"]
+        grid = pd.MultiIndex.from_product([[metric.name], list(collected.units), days], names=["metric", "variant", "day"])
+        cumulative = (rows.groupby(["metric", "variant", "day"])[sums].sum()
+                      .reindex(grid, fill_value=0.0).groupby(level=["metric", "variant"]).cumsum().reset_index())
         series = compare_metric(cumulative, metric, spec.control, spec.alpha, keys=["day"])
         for _, rows in series.groupby("variant", sort=False):
             rows = rows.sort_values("day").copy()

@@ -9,9 +9,17 @@ One function, :func:`compare`, handles every kind of metric and is vectorised ov
   cell count is below 5, Fisher's exact test with Newcombe's hybrid score interval
   (Newcombe 1998, method 10);
 * ratios: the delta method on the linearised unit values (Deng et al. 2018), normal reference;
-* CUPED (Deng et al. 2013): each arm's estimate becomes ``R̂ - θ (x̄_arm - x̄)`` with ``θ`` the
-  pooled within-arm slope of the linearised metric on the covariate, which removes the share
-  ``ρ²`` of the variance explained by the pre-period covariate.
+* CUPED (Deng et al. 2013): each arm's estimate becomes ``R̂ - θ (x̄_arm - x̄)``, ``x̄`` the
+  covariate mean of the two arms compared, and its unit variance ``s²_L - 2θ s_Lx + θ² s²_x``;
+  the relative lift is the ratio of the adjusted means. ``θ`` is by default the slope *within
+  arms* (``Σ_a (n_a-1) s_Lx,a / Σ_a (n_a-1) s²_x,a``, the ANCOVA slope of ``y ~ T + x``), which
+  removes the share ``ρ²`` of the variance explained by the pre-period covariate; with
+  ``cuped_slope="pooled"`` it is the slope over all units of the two arms *ignoring arms*
+  (``cov(L + R̂_a, x) / var(x)`` on the pooled units, as some engines compute it), which also
+  absorbs the difference between the arms' means and so differs slightly when the effect or the
+  covariate imbalance is large;
+* regression adjustment with several covariates (Lin 2013): estimates and variances computed
+  by :mod:`.regression` and passed in as ``adjustment``.
 
 The relative lift ``R̂_v / R̂_c - 1`` gets its interval on the log scale,
 ``exp(log(R̂_v/R̂_c) ± z·sqrt(V_v/R̂_v² + V_c/R̂_c²)) - 1`` (delta method), which keeps it
@@ -27,6 +35,7 @@ import numpy as np
 from scipy import stats
 
 from .moments import ArrayFields, Moments
+from .regression import Adjustment
 
 __all__ = ["Effect", "compare", "non_inferiority_p_value", "wilson_interval"]
 
@@ -71,11 +80,16 @@ def wilson_interval(successes: np.ndarray, n: np.ndarray, alpha: float = 0.05) -
     return centre - half, centre + half
 
 
-def _cuped(control: Moments, variant: Moments) -> tuple[np.ndarray, ...]:
-    """θ from the pooled within-arm covariance, and each arm's adjusted estimate and unit variance."""
+def _cuped(control: Moments, variant: Moments, slope: str = "within") -> tuple[np.ndarray, ...]:
+    """θ (within arms, or over the pooled units), and each arm's adjusted estimate and unit variance."""
     weight_c, weight_v = control.n - 1.0, variant.n - 1.0
     pooled_cov = weight_c * control.cov_linearized_x + weight_v * variant.cov_linearized_x
     pooled_var = weight_c * control.var_x + weight_v * variant.var_x
+    if slope == "pooled":  # add the between-arm terms: Σ_a n_a (R̂_a - R̄)(x̄_a - x̄) and Σ_a n_a (x̄_a - x̄)²
+        share = control.n * variant.n / (control.n + variant.n)
+        gap_x = control.mean_x - variant.mean_x
+        pooled_cov = pooled_cov + share * (control.ratio - variant.ratio) * gap_x
+        pooled_var = pooled_var + share * gap_x**2
     with np.errstate(invalid="ignore", divide="ignore"):
         theta = np.where(pooled_var > 0, pooled_cov / pooled_var, 0.0)
     pooled_mean_x = (control.sum_x + variant.sum_x) / (control.n + variant.n)
@@ -94,19 +108,29 @@ def compare(
     *,
     alpha: float = 0.05,
     cuped: bool = False,
+    cuped_slope: str = "within",
+    adjustment: Adjustment | None = None,
 ) -> Effect:
     """Compare ``variant`` with ``control`` for a metric of ``kind`` (mean, proportion, ratio).
 
-    ``cuped=True`` uses the covariate sums (``sum_x`` ...) to reduce variance. Returns
-    the absolute effect with its ``1 - alpha`` interval and two-sided p-value, and the
-    relative lift with its log-scale interval.
+    ``cuped=True`` uses the covariate sums (``sum_x`` ...) to reduce variance, with the slope
+    ``cuped_slope`` (``within`` or ``pooled``); ``adjustment`` takes the regression-adjusted
+    estimates of :func:`.regression.regression_adjustment` instead. Returns the absolute effect
+    with its ``1 - alpha`` interval and two-sided p-value, and the relative lift with its
+    log-scale interval.
     """
     control, variant = control.atleast_1d(), variant.atleast_1d()
     n_c, n_v = control.n, variant.n
     mean_c, mean_v = control.ratio, variant.ratio
     raw_var_c, raw_var_v = control.var_linearized / n_c, variant.var_linearized / n_v
-    if cuped:
-        est_c, unit_var_c, est_v, unit_var_v = _cuped(control, variant)
+    dof_c, dof_v, label = n_c - 1, n_v - 1, "CUPED" + (" (pooled slope)" if cuped_slope == "pooled" else "")
+    if adjustment is not None:
+        cuped, label = True, adjustment.label
+        est_c, est_v, var_c, var_v = (adjustment.estimate_control, adjustment.estimate_variant,
+                                      adjustment.var_control, adjustment.var_variant)
+        dof_c, dof_v = adjustment.df_control, adjustment.df_variant
+    elif cuped:
+        est_c, unit_var_c, est_v, unit_var_v = _cuped(control, variant, cuped_slope)
         var_c, var_v = unit_var_c / n_c, unit_var_v / n_v
     else:
         est_c, est_v, var_c, var_v = mean_c, mean_v, raw_var_c, raw_var_v
@@ -120,10 +144,10 @@ def compare(
     z_crit = stats.norm.ppf(1 - alpha / 2)
     with np.errstate(invalid="ignore", divide="ignore"):
         if kind == "mean":
-            dof = (var_c + var_v) ** 2 / (var_c**2 / (n_c - 1) + var_v**2 / (n_v - 1))
+            dof = (var_c + var_v) ** 2 / (var_c**2 / dof_c + var_v**2 / dof_v)
             crit = stats.t.ppf(1 - alpha / 2, dof)
             p_value = 2 * stats.t.sf(np.abs(abs_effect / abs_se), dof)
-            method[...] = "Welch t-test, CUPED" if cuped else "Welch t-test"
+            method[...] = np.char.add("Welch t-test, ", np.asarray(label, dtype=str)) if cuped else "Welch t-test"
         elif kind == "proportion" and not cuped:
             pooled = (control.sum_y + variant.sum_y) / (n_c + n_v)
             null_se = np.sqrt(pooled * (1 - pooled) * (1 / n_c + 1 / n_v))
@@ -135,9 +159,9 @@ def compare(
         else:
             crit = np.full(shape, z_crit)
             p_value = 2 * stats.norm.sf(np.abs(abs_effect / abs_se))
-            label = {"proportion": "z-test", "ratio": "delta method z-test"}[kind]
-            method[...] = f"{label}, CUPED" if cuped else label
-        degenerate = ~(abs_se > 0)
+            test = {"proportion": "z-test", "ratio": "delta method z-test"}[kind]
+            method[...] = np.char.add(f"{test}, ", np.asarray(label, dtype=str)) if cuped else test
+        degenerate = abs_se == 0  # a NaN standard error (too few units) stays NaN
         p_value = np.where(degenerate, np.where(abs_effect == 0, 1.0, 0.0), p_value)
         ci_low, ci_high = abs_effect - crit * abs_se, abs_effect + crit * abs_se
         variance_reduction = 1 - (var_c + var_v) / (raw_var_c + raw_var_v) if cuped else np.full(shape, np.nan)

@@ -285,9 +285,17 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
                      "the delta method on the log scale, so it need not be symmetric around the lift.")
     covariates = [f"{metric.name} ({metric.covariate})" for metric in spec.metrics if metric.covariate]
     if covariates:
+        slopes = {metric.cuped_slope for metric in spec.metrics if metric.covariate}
+        slope = {"within": "pooled within the arms", "pooled": "fitted to both arms' units together"}
         sentences.append("CUPED adjusts " + ", ".join(covariates) + " for each unit's pre-experiment value: the part a "
-                         "slope pooled within the arms predicts is removed, which narrows the interval and leaves the "
-                         "expected effect unchanged.")
+                         f"slope {' or '.join(slope[s] for s in sorted(slopes, reverse=True))} predicts is removed, "
+                         "which narrows the interval and leaves the expected effect unchanged.")
+    adjusted = [f"{metric.name} ({', '.join(metric.regression_covariates)})" for metric in spec.metrics
+                if metric.regression_covariates]
+    if adjusted:
+        sentences.append("Regression adjustment compares " + ", ".join(adjusted) + " as if every arm had the same "
+                         "average of those covariates (a separate regression in each arm, Lin 2013), which narrows the "
+                         "interval by the share of the variation they explain.")
     if (results["role"] == "guardrail").any():
         sentences.append("A guardrail holds when its interval rules out a loss larger than its margin "
                          "(a non-inferiority test).")

@@ -35,7 +35,8 @@ def _grouped(rows: pd.DataFrame, spec: ExperimentSpec) -> pd.DataFrame:
     size = rows[rows["metric"] == ranking_metric].groupby("segment")["n"].sum().sort_values(ascending=False, kind="stable")
     kept = list(size.index[: spec.max_segment_values]) if len(size) > spec.max_segment_values + 1 else list(size.index)
     label = rows["segment"].where(rows["segment"].isin(kept), OTHER_SEGMENT)
-    grouped = rows.assign(segment=label).groupby(["metric", "variant", "segment"], sort=False)[list(MOMENT_COLUMNS)].sum()
+    sums = [name for name in rows.columns if name in MOMENT_COLUMNS or name.startswith("sum_")]  # with .regression's
+    grouped = rows.assign(segment=label).groupby(["metric", "variant", "segment"], sort=False)[sums].sum(min_count=1)
     grouped = grouped.reset_index()
     totals = grouped[grouped["metric"] == ranking_metric].groupby("segment")["n"].sum()
     grouped["units"] = grouped["segment"].map(totals).fillna(0).astype(int)

@@ -21,6 +21,7 @@ Direction = Literal["increase", "decrease"]
 Role = Literal["primary", "secondary", "guardrail"]
 Correction = Literal["holm", "bonferroni", "fdr_bh", "none"]
 MissingPolicy = Literal["error", "drop", "zero"]
+CupedSlope = Literal["within", "pooled"]
 
 
 def _check_choice(where: str, name: str, value: object, choices: tuple[str, ...]) -> None:
@@ -45,7 +46,12 @@ class MetricSpec:
     ``direction`` says which way is good; ``role`` decides how the metric enters the decision
     (one ``primary``; ``guardrail`` metrics are non-inferiority tests against their relative
     ``non_inferiority_margin``, e.g. 0.02 = "may not get more than 2% worse").
-    ``covariate`` names a pre-period column for CUPED. ``winsorize_lower``/``winsorize_upper``
+    ``covariate`` names a pre-period column for CUPED; ``cuped_slope`` is ``within`` (default: the
+    slope within arms, pooled over the two arms) or ``pooled`` (the slope over all units of the two
+    arms, ignoring arms, as some engines compute it). ``covariates`` (numeric columns: pre-period
+    metrics, or a CUPAC prediction from a model trained on pre-period data) and
+    ``categorical_covariates`` (e.g. country, one indicator per level) ask for regression
+    adjustment instead (:mod:`.regression`); not together with ``covariate``. ``winsorize_lower``/``winsorize_upper``
     are percentiles (0.99 caps values above the pooled 99th percentile), computed over all
     units or over non-zero units only (``winsorize_scope``). ``missing`` says what a missing
     value means: ``error`` (default), ``drop`` the unit from this metric, or ``zero``; drops
@@ -61,6 +67,9 @@ class MetricSpec:
     direction: Direction = "increase"
     role: Role = "secondary"
     covariate: str | None = None
+    cuped_slope: CupedSlope = "within"
+    covariates: list[str] = field(default_factory=list)
+    categorical_covariates: list[str] = field(default_factory=list)
     winsorize_lower: float | None = None
     winsorize_upper: float | None = None
     winsorize_scope: Literal["all", "nonzero"] = "all"
@@ -76,6 +85,7 @@ class MetricSpec:
         _check_choice(where, "role", self.role, ("primary", "secondary", "guardrail"))
         _check_choice(where, "missing", self.missing, ("error", "drop", "zero"))
         _check_choice(where, "winsorize_scope", self.winsorize_scope, ("all", "nonzero"))
+        self._check_covariates(where)
         if self.kind == "ratio":
             if not self.numerator or not self.denominator:
                 raise ValueError(f"{where}: kind 'ratio' needs 'numerator' and 'denominator' columns")
@@ -87,8 +97,8 @@ class MetricSpec:
             if self.quantile is None:
                 raise ValueError(f"{where}: kind 'quantile' needs 'quantile' (e.g. 0.5 for the median)")
             _check_share(where, "quantile", self.quantile)
-            if self.covariate:
-                raise ValueError(f"{where}: CUPED 'covariate' is not available for kind 'quantile'")
+            if self.covariate or self.regression_covariates:
+                raise ValueError(f"{where}: covariates are not available for kind 'quantile'")
         elif self.quantile is not None:
             raise ValueError(f"{where}: 'quantile' applies to kind 'quantile' only")
         _check_share(where, "winsorize_lower", self.winsorize_lower)
@@ -110,6 +120,30 @@ class MetricSpec:
                     f"(0.02 = 2% worse allowed), got {self.non_inferiority_margin!r}"
                 )
 
+    def _check_covariates(self, where: str) -> None:
+        _check_choice(where, "cuped_slope", self.cuped_slope, ("within", "pooled"))
+        for name in ("covariates", "categorical_covariates"):
+            values = getattr(self, name)
+            if isinstance(values, str):  # a single column written without brackets
+                values = [values]
+            if not isinstance(values, list | tuple) or not all(isinstance(v, str) and v.strip() for v in values):
+                raise ValueError(f"{where}: {name} must be a list of column names, got {values!r}")
+            object.__setattr__(self, name, list(values))
+        named = self.covariates + self.categorical_covariates
+        repeated = sorted({column for column in named if named.count(column) > 1})
+        if repeated:
+            raise ValueError(f"{where}: covariate column {repeated[0]!r} is listed twice; list each column once")
+        if self.covariate and named:
+            raise ValueError(f"{where}: use 'covariate' (CUPED, one column) or 'covariates'/'categorical_covariates' "
+                             "(regression adjustment), not both; move the CUPED column into 'covariates'")
+        if self.cuped_slope != "within" and not self.covariate:
+            raise ValueError(f"{where}: cuped_slope applies to CUPED; set 'covariate' or remove cuped_slope")
+
+    @property
+    def regression_covariates(self) -> list[str]:
+        """The columns of the regression adjustment, numeric first (empty without one)."""
+        return self.covariates + self.categorical_covariates
+
     @property
     def value_column(self) -> str:
         """The column holding the unit value (the numerator for ratio metrics)."""
@@ -119,13 +153,13 @@ class MetricSpec:
 
     @property
     def columns(self) -> list[str]:
-        """Every data column this metric reads."""
+        """Every numeric data column this metric reads (categorical covariates are not numeric)."""
         names = [self.value_column]
         if self.kind == "ratio":
             names.append(str(self.denominator))
         if self.covariate:
             names.append(self.covariate)
-        return names
+        return names + self.covariates
 
     @property
     def winsorized(self) -> bool:
@@ -146,7 +180,9 @@ class ExperimentSpec:
     view (no ``prior_sd``: flat prior). ``mde`` is the relative minimum detectable effect the
     experiment was planned for (e.g. 0.02); with it, an inconclusive result that has not yet
     reached the planned sample is "keep running". ``start_date``/``end_date`` give the
-    experiment's days when there is no ``timestamp_column``.
+    experiment's days when there is no ``timestamp_column``. ``max_covariate_levels`` caps the
+    levels of each categorical covariate: the most frequent levels are kept and the rest are
+    merged into one "other" level (counted in the notes), so the regression stays small.
     """
 
     name: str
@@ -168,6 +204,7 @@ class ExperimentSpec:
     prior_sd: float | None = None
     mde: float | None = None
     max_segment_values: int = 8
+    max_covariate_levels: int = 20
     start_date: dt.date | None = None
     end_date: dt.date | None = None
 
@@ -203,6 +240,8 @@ class ExperimentSpec:
             raise ValueError(f"{where}: prior_sd must be positive (or null for a flat prior)")
         if self.mde is not None and not self.mde > 0:
             raise ValueError(f"{where}: mde is a relative effect and must be positive (e.g. 0.02)")
+        if not isinstance(self.max_covariate_levels, int) or self.max_covariate_levels < 2:
+            raise ValueError(f"{where}: max_covariate_levels must be a whole number of at least 2")
         if self.max_segment_values < 1:
             raise ValueError(f"{where}: max_segment_values must be at least 1")
         if self.variant_column in self.segments:
