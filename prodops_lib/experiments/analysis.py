@@ -138,9 +138,11 @@ def analyse_experiment(
     if flagged:
         names = {unit.metric for unit in flagged}
         # only the flagged metrics again (and the primary, which a spec needs), without segments or days
-        capped_spec = dataclasses.replace(spec, segments=[], timestamp_column=None, metrics=[
-            dataclasses.replace(m, winsorize_upper=CAP_QUANTILE, winsorize_lower=1 - CAP_QUANTILE) if m.name in names
-            else m for m in spec.metrics if m.name in names or m.role == "primary"])
+        kept = [m for m in spec.metrics if m.name in names or m.role == "primary"]
+        capped_spec = dataclasses.replace(
+            spec, segments=[], timestamp_column=spec.timestamp_column if any(m.maturity_days for m in kept) else None,
+            metrics=[dataclasses.replace(m, winsorize_upper=CAP_QUANTILE, winsorize_lower=1 - CAP_QUANTILE)
+                     if m.name in names else m for m in kept])
         capped = _analyse_source(source, capped_spec, options, connection).results
         analysis.notes["extreme_units"] = [_with_effects(unit, analysis.results, capped) for unit in flagged]
     return analysis
@@ -186,6 +188,10 @@ def analyse_aggregates(frame: pd.DataFrame, spec: ExperimentSpec, *, source: str
     """Analyse per-variant aggregates (n, sum, sum of squares; or exposures and clicks): see
     :func:`.aggregate.moments_from_aggregates` for the columns. Units per variant for the sample
     ratio check are the primary metric's ``n``."""
+    maturing = next((metric.name for metric in spec.metrics if metric.maturity_days), None)
+    if maturing:
+        raise InputError(f"{source}: metric {maturing!r} has maturity_days, which needs unit-level data with exposure "
+                         "times; aggregate only mature units yourself and remove maturity_days")
     overall = moments_from_aggregates(frame, spec, source)
     primary = overall[overall["metric"] == spec.primary_metric.name]
     units = {str(variant): int(n) for variant, n in zip(primary["variant"], primary["n"], strict=True)}
