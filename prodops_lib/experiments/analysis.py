@@ -36,6 +36,7 @@ from .duckdb_source import file_query
 from .effects import cumulative_table, results_table
 from .extremes import CAP_QUANTILE, ExtremeUnit, extreme_units
 from .moments import Moments
+from .novelty import NoveltyTrend, effect_by_exposure_day, novelty_trends, trends_frame
 from .power import SamplePower, sample_power
 from .segments import EXPLORATORY_WARNING, segment_table
 from .spec import ExperimentSpec
@@ -55,6 +56,8 @@ class ExperimentAnalysis:
     ``segments`` the exploratory per-segment effects (None without segments); ``drops`` the
     rows dropped with their reasons (columns source, reason, rows); ``notes`` the data-quality
     facts that are not drops (values filled with 0, winsorization caps, crossover units).
+    ``by_exposure_day`` is each metric's effect per exposure-day cohort and ``novelty`` the
+    trend of that effect over days exposed (:mod:`.novelty`).
     """
 
     spec: ExperimentSpec
@@ -70,6 +73,8 @@ class ExperimentAnalysis:
     units: dict[str, int]
     data: object = field(default=None, repr=False, compare=False)
     connection: object = field(default=None, repr=False, compare=False)
+    by_exposure_day: pd.DataFrame | None = None
+    novelty: list[NoveltyTrend] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         """The tidy results table (a copy)."""
@@ -95,6 +100,9 @@ class ExperimentAnalysis:
         tables = {"results": self.to_frame(), "srm": self.srm.to_frame(), "drops": self.drops}
         if self.cumulative is not None:
             tables["cumulative"] = self.cumulative
+        if self.by_exposure_day is not None:
+            tables["effect_by_exposure_day"] = self.by_exposure_day
+            tables["novelty_trend"] = trends_frame(self.novelty)
         if self.segments is not None:
             tables["segments"] = self.segments
         if self.power is not None:
@@ -211,6 +219,7 @@ def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object, conne
     srm = srm_test(collected.units, spec.expected_split, spec.srm_alpha)
     results = results_table(collected, spec)
     cumulative = cumulative_table(collected, spec)
+    by_exposure_day = effect_by_exposure_day(collected, spec)
     segments = segment_table(collected.segments, spec)
     power = _sample_power(collected, results, spec)
     decision = decide(results, spec, srm, power, collected.notes.get("crossover_alarm"), segments is not None)
@@ -218,6 +227,7 @@ def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object, conne
         spec=spec, results=results, srm=srm, decision=decision, power=power, cumulative=cumulative,
         segments=segments, drops=collected.drops, notes=collected.notes, source=collected.source,
         units=collected.units, data=data, connection=connection,
+        by_exposure_day=by_exposure_day, novelty=novelty_trends(by_exposure_day, spec),
     )
 
 

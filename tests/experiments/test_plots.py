@@ -15,6 +15,7 @@ from prodops_lib.experiments import (
     analyse_fake_door,
     plan_experiment,
     plot_cumulative,
+    plot_effect_by_exposure_day,
     plot_distribution,
     plot_fake_door,
     plot_forest,
@@ -96,6 +97,8 @@ def test_every_chart_of_a_sample_experiment_has_no_overlap_and_no_legend_over_da
     charts = {"forest": plot_forest(analysis)}
     if analysis.cumulative is not None:
         charts["cumulative"] = plot_cumulative(analysis)
+    if analysis.by_exposure_day is not None:
+        charts["by_exposure_day"] = plot_effect_by_exposure_day(analysis)
     if analysis.power is not None:
         charts["power"] = plot_power_curve(analysis.power)
     if not report.aggregates:
