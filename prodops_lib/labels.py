@@ -33,10 +33,13 @@ COLUMN_LABELS: dict[str, str] = {
     "gap_now_pp": "Gap now (pp)", "win_rate": "Share shipped", "wins": "Shipped", "experiments": "Experiments", "name": "Name",
     # experiments: effect by days since exposure (novelty and primacy)
     "day": "Exposure day", "days_exposed": "Days exposed by the end", "scale": "Effect measured as",
-    "effect": "Effect (lift or difference)", "effect_se": "Effect, standard error",
-    "effect_ci_low": "Effect, low end (95%)", "effect_ci_high": "Effect, high end (95%)", "trend_line": "Trend line",
-    "slope_per_day": "Change of the effect per day exposed", "slope_se": "Change per day, standard error",
-    "slope_ci_low": "Change per day, low end (95%)", "slope_ci_high": "Change per day, high end (95%)",
+    "effect": "Effect (lift or difference)", "effect_ci_low": "Effect, low end (95%)",
+    "effect_ci_high": "Effect, high end (95%)", "trend_line": "Trend line",
+    "fitted_value": "Value the trend is fitted to (log ratio or difference)",
+    "fitted_se": "Fitted value, standard error", "change_per_day": "Change of the effect per day exposed",
+    "change_ci_low": "Change per day, low end (95%)", "change_ci_high": "Change per day, high end (95%)",
+    "slope_per_day": "Trend slope (fitted scale)", "slope_se": "Trend slope, standard error",
+    "slope_ci_low": "Trend slope, low end (95%)", "slope_ci_high": "Trend slope, high end (95%)",
     "slope_p_value": "p-value of the trend", "cohorts": "Exposure days (cohorts)",
     # feedback
     "theme": "Theme", "themes": "Themes", "issue": "Issue", "issues": "Issues", "issue_id": "Issue number",
