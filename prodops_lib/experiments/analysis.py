@@ -163,7 +163,8 @@ def _with_effects(unit: ExtremeUnit, results: pd.DataFrame, capped: pd.DataFrame
         return {str(v): float(e) for v, e in zip(rows["variant"], rows["rel_effect"], strict=True)}
 
     return {"metric": unit.metric, "variant": unit.variant, "unit": unit.unit, "value": unit.value,
-            "times_median": unit.times_median, "share": unit.share, "description": unit.describe(),
+            "times_median": unit.times_median, "share": unit.share, "variance_share": unit.variance_share,
+            "description": unit.describe(),
             "effect": effects(results), "effect_capped": effects(capped), "cap_quantile": CAP_QUANTILE}
 
 
