@@ -41,6 +41,8 @@ COLUMN_LABELS: dict[str, str] = {
     "slope_per_day": "Trend slope (fitted scale)", "slope_se": "Trend slope, standard error",
     "slope_ci_low": "Trend slope, low end (95%)", "slope_ci_high": "Trend slope, high end (95%)",
     "slope_p_value": "p-value of the trend", "cohorts": "Exposure days (cohorts)",
+    "correction": "Correction for several variants",
+    "slope_p_value_adjusted": "p-value of the trend (adjusted for several variants)",
     # feedback
     "theme": "Theme", "themes": "Themes", "issue": "Issue", "issues": "Issues", "issue_id": "Issue number",
     "product_theme": "Product theme", "items": "Items", "customers": "Customers",

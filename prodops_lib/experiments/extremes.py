@@ -109,7 +109,7 @@ def _largest(run: Runner, query: str, spec: ExperimentSpec, metrics: list[Metric
             size = abs(float(largest))
             share = size / float(total) if total else 0.0
             times = size / float(median) if median else 1.0
-            spread = float(variance) * count if variance is not None else float("nan")
+            spread = float(variance) * count if variance is not None and size < FLOAT_LIMIT else float("nan")
             variance_share = (float(largest) - float(mean)) ** 2 / spread if spread > 0 else float("nan")
             dominant = share >= DOMINANT_SHARE or variance_share >= DOMINANT_SHARE
             if (count >= MIN_UNITS and dominant) or times >= TIMES_MEDIAN or size >= FLOAT_LIMIT:

@@ -347,15 +347,14 @@ def over_time(analysis: ExperimentAnalysis) -> Html:
 
 
 def novelty_block(analysis: ExperimentAnalysis) -> Html:
-    """Whether the effect fades or grows with days since exposure (:mod:`.novelty`): a sentence
-    per variant for the primary metric, one for any other metric with a clear trend, and the
-    primary metric's effect by exposure day with its trend line."""
+    """Whether the primary metric's effect fades or grows with days since exposure
+    (:mod:`.novelty`): a sentence per variant and the effect by exposure day with its trend line.
+    Other metrics' trends are in novelty_trend.csv (shown here, they would multiply false alarms)."""
     if analysis.by_exposure_day is None:
         return Html("")  # over_time already says why there is nothing over time
     primary = analysis.spec.primary_metric.name
     shown = [trend for trend in analysis.novelty if trend.metric == primary]
-    shown += [trend for trend in analysis.novelty if trend.metric != primary and trend.verdict != "none"]
-    if not any(trend.metric == primary for trend in shown):
+    if not shown:
         from .novelty import MIN_COHORTS
 
         return paragraph(f"A novelty or primacy effect on {primary} cannot be tested: it needs units in both arms on at "

@@ -9,7 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from prodops_lib.experiments import ExperimentSpec, MetricSpec, analyse_aggregates, analyse_experiment
+from prodops_lib.experiments import (
+    ExperimentSpec,
+    MetricSpec,
+    analyse_aggregates,
+    analyse_experiment,
+)
 from prodops_lib.io import InputError
 
 from .test_paths import MESSY_SPEC, assert_same_frames, messy_units

@@ -11,7 +11,12 @@ import statsmodels.api as sm
 
 from prodops_lib.experiments import ExperimentSpec, MetricSpec, analyse_experiment
 from prodops_lib.experiments.aggregate_frame import collect_frame
-from prodops_lib.experiments.novelty import effect_by_exposure_day, novelty_trends, trends_frame, weighted_slope
+from prodops_lib.experiments.novelty import (
+    effect_by_exposure_day,
+    novelty_trends,
+    trends_frame,
+    weighted_slope,
+)
 from prodops_lib.labels import COLUMN_LABELS
 
 from .test_paths import MESSY_SPEC, assert_same_frames, messy_units
@@ -112,7 +117,7 @@ def test_the_page_says_novelty_for_a_fading_lift_primacy_for_a_growing_one_and_n
     lower_is_better = dataclasses.replace(SPEC, metrics=[dataclasses.replace(SPEC.metrics[0], direction="decrease")])
     assert analyse_experiment(cohort_units(1, 0.20, -0.015), lower_is_better).novelty[0].verdict == "primacy"
     constant = analyse_experiment(cohort_units(101, 0.10, 0.0), SPEC)
-    assert "shows no sign of a novelty or primacy effect: across 14 daily cohorts" in str(novelty_block(constant))
+    assert "shows no clear sign of a novelty or primacy effect: across 14 daily cohorts" in str(novelty_block(constant))
 
 
 def test_too_few_exposure_days_is_said_and_no_timestamp_shows_nothing():
