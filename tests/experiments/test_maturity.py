@@ -122,3 +122,14 @@ def test_maturity_days_without_a_timestamp_column_or_below_one_day_is_one_clear_
     aggregates = pd.DataFrame({"variant": ["control", "B"], "n": [100, 100], "sum": [30, 33]})
     with pytest.raises(InputError, match="needs unit-level data with exposure times"):
         analyse_aggregates(aggregates, ExperimentSpec(name="r", timestamp_column="t", metrics=[retained]))
+
+
+def test_maturity_days_is_read_from_a_parameter_file(tmp_path):
+    from prodops_lib import params
+    from prodops_lib.experiments.report import ExperimentReport
+
+    path = tmp_path / "ab_retention.yaml"
+    path.write_text("source: units.parquet\nexperiment:\n  name: retention\n  timestamp_column: exposed_at\n"
+                    "  metrics:\n    - {name: retained_7, kind: proportion, role: primary, maturity_days: 7}\n",
+                    encoding="utf-8")
+    assert params.load(path, ExperimentReport).experiment.primary_metric.maturity_days == 7
