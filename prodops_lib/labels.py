@@ -31,6 +31,18 @@ COLUMN_LABELS: dict[str, str] = {
     "decision": "Decision", "decided": "Decided", "investigate": "To investigate", "keep_running": "Keep running",
     "click_through_low": "Click-through, low end (95%)", "click_through_high": "Click-through, high end (95%)",
     "gap_now_pp": "Gap now (pp)", "win_rate": "Win rate", "wins": "Wins", "experiments": "Experiments", "name": "Name",
+    # experiments: effect by days since exposure (novelty and primacy)
+    "day": "Exposure day", "days_exposed": "Days exposed by the end", "scale": "Effect measured as",
+    "effect": "Effect (lift or difference)", "effect_ci_low": "Effect, low end (95%)",
+    "effect_ci_high": "Effect, high end (95%)", "trend_line": "Trend line",
+    "fitted_value": "Value the trend is fitted to (log ratio or difference)",
+    "fitted_se": "Fitted value, standard error", "change_per_day": "Change of the effect per day exposed",
+    "change_ci_low": "Change per day, low end (95%)", "change_ci_high": "Change per day, high end (95%)",
+    "slope_per_day": "Trend slope (fitted scale)", "slope_se": "Trend slope, standard error",
+    "slope_ci_low": "Trend slope, low end (95%)", "slope_ci_high": "Trend slope, high end (95%)",
+    "slope_p_value": "p-value of the trend", "cohorts": "Exposure days (cohorts)",
+    "correction": "Correction for several variants",
+    "slope_p_value_adjusted": "p-value of the trend (adjusted for several variants)",
     # feedback
     "theme": "Theme", "themes": "Themes", "issue": "Issue", "issues": "Issues", "issue_id": "Issue number",
     "product_theme": "Product theme", "items": "Items", "customers": "Customers",

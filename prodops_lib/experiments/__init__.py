@@ -30,7 +30,8 @@ from .power import (
 from .spec import ExperimentSpec, MetricSpec
 from .srm import SrmResult, srm_test
 
-_PLOTS = ("plot_cumulative", "plot_distribution", "plot_fake_door", "plot_forest", "plot_power_curve")
+_PLOTS = ("plot_cumulative", "plot_distribution", "plot_effect_by_exposure_day", "plot_fake_door", "plot_forest",
+          "plot_power_curve")
 
 __all__ = [
     "RESULT_COLUMNS",

@@ -26,6 +26,7 @@ from .aggregate import (
     order_variants,
     wide_to_moments,
 )
+from .maturity import analysis_end_day, immature_reason, mature_units, maturity_cutoff
 from .quantiles import bootstrap_ranks, quantile_rng
 from .regression import MISSING_LEVEL, category_levels, design_terms, term_products
 from .spec import ExperimentSpec, MetricSpec
@@ -62,8 +63,10 @@ def collect_frame(
     units = dict(zip(variants, np.bincount(codes, minlength=len(variants)).tolist(), strict=True))
     check_variants(units, spec, source)
     groupings = {"": (codes, len(variants), pd.DataFrame({"variant": variants}))}
-    if spec.timestamp_column:
-        groupings["day"] = _day_grouping(column(spec.timestamp_column), codes, variants, notes)
+    exposure_days = _exposure_days(column(spec.timestamp_column)) if spec.timestamp_column else None
+    if exposure_days is not None:
+        groupings["day"] = _day_grouping(exposure_days, codes, variants, notes)
+    end_day = _end_day(spec, exposure_days)
     for segment_column in spec.segments:
         groupings[segment_column] = _segment_grouping(column(segment_column), codes, variants)
     wide = {name: keys.copy() for name, (_, _, keys) in groupings.items()}
@@ -71,8 +74,12 @@ def collect_frame(
     quantile_draws = {}
     categories = _category_columns(spec, column, notes)
     for index, metric in enumerate(spec.metrics):
+        mature = None
+        if metric.maturity_days:
+            mature = mature_units(metric, exposure_days, end_day)
+            drops.add(immature_reason(metric, maturity_cutoff(metric, end_day)), int((~mature).sum()))
         y, d, x, covariates, valid = _metric_arrays(
-            metric, lambda name, metric=metric: _numeric(frame, name, rows, metric, source), drops, notes, source)
+            metric, lambda name, metric=metric: _numeric(frame, name, rows, metric, source), drops, notes, source, mature)
         if metric.kind == "quantile":
             quantile_draws.update(_quantile_draws(index, metric, y, valid, codes, variants, bootstrap_samples, random_state))
             continue
@@ -197,8 +204,15 @@ def _variant_codes(codes: np.ndarray, uniques: object, spec: ExperimentSpec, sou
     return remap[codes], ordered
 
 
-def _day_grouping(values: pd.Series, codes: np.ndarray, variants: list[str], notes: dict):
-    days = _exposure_days(values)
+def _end_day(spec: ExperimentSpec, exposure_days: np.ndarray | None):
+    """The day maturity is measured to (:mod:`.maturity`), when a metric needs it."""
+    if exposure_days is None or not any(metric.maturity_days for metric in spec.metrics):
+        return None
+    readable = exposure_days[~np.isnat(exposure_days)]
+    return analysis_end_day(spec, readable.max().astype(object) if readable.size else None)
+
+
+def _day_grouping(days: np.ndarray, codes: np.ndarray, variants: list[str], notes: dict):
     missing = np.isnat(days)
     labels, day_codes = np.unique(days[~missing], return_inverse=True)
     slot = np.zeros(len(days), dtype=np.int64)
@@ -256,8 +270,10 @@ def _missing(values: np.ndarray) -> np.ndarray | None:
     return mask if mask.any() else None
 
 
-def _metric_arrays(metric: MetricSpec, get: Callable[[str], np.ndarray], drops: DropCounter, notes: dict, source: str):
-    """Unit values of one metric after the missing-value policy, zero denominators and
+def _metric_arrays(metric: MetricSpec, get: Callable[[str], np.ndarray], drops: DropCounter, notes: dict, source: str,
+                   mature: np.ndarray | None = None):
+    """Unit values of one metric after maturity (``mature``: the units that may count; the
+    others' values are not looked at), the missing-value policy, zero denominators and
     winsorization, and which units count (None: all). Units that do not count may hold NaN."""
     y = get(metric.value_column)
     d = get(str(metric.denominator)) if metric.kind == "ratio" else None
@@ -266,7 +282,9 @@ def _metric_arrays(metric: MetricSpec, get: Callable[[str], np.ndarray], drops: 
     named = [(metric.value_column, y)] + [(str(c), a) for c, a in ((metric.denominator, d), (metric.covariate, x)) if a is not None]
     named += list(zip(metric.covariates, covariates, strict=True))
     missing = [(name, mask) for name, values in named if (mask := _missing(values)) is not None]
-    valid = None
+    valid = mature
+    if mature is not None:  # an immature unit's value is often missing: it has not happened yet
+        missing = [(name, mask & mature) for name, mask in missing if (mask & mature).any()]
     if missing and metric.missing == "error":
         name, mask = missing[0]
         raise missing_value_error(metric, name, int(mask.sum()), source)
@@ -276,8 +294,9 @@ def _metric_arrays(metric: MetricSpec, get: Callable[[str], np.ndarray], drops: 
         y, d, x = (None if a is None else np.nan_to_num(a, nan=0.0) for a in (y, d, x))
         covariates = [np.nan_to_num(a, nan=0.0) for a in covariates]
     elif missing:
-        valid = ~np.logical_or.reduce([mask for _, mask in missing])
-        drops.add(f"metric {metric.name!r}: missing value", int((~valid).sum()))
+        incomplete = np.logical_or.reduce([mask for _, mask in missing])
+        drops.add(f"metric {metric.name!r}: missing value", int(incomplete.sum()))
+        valid = ~incomplete if valid is None else valid & ~incomplete
     if d is not None:
         zero = d == 0
         if valid is not None:

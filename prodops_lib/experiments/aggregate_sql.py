@@ -38,6 +38,7 @@ from .aggregate import (
 )
 from .aggregate_frame import MISSING_SEGMENT
 from .duckdb_source import Runner, double_literal, private_cursor, quote_name, quote_text
+from .maturity import analysis_end_day, immature_reason, maturity_cutoff
 from .quantiles import bootstrap_ranks, quantile_rng
 from .regression import (
     MISSING_LEVEL,
@@ -86,12 +87,13 @@ def collect_sql(
         grouping = ", ".join("(" + ", ".join(f"__{key}" for key in group) + ")" for group in sets)
         flags = "".join(f", grouping(__s{j}) AS __g{j}" for j in range(len(spec.segments)))
         levels = _category_levels(run, table, spec, variant, filters, notes)
+        end_day = _end_day(run, table, spec, variant, filters)
         for reading in (table, _nan_as_missing(table, spec, types)):
-            base = _base(reading, spec, variant, filters)
+            base = _base(reading, spec, variant, filters, end_day=end_day)
             thresholds = _thresholds(run, base, spec, notes)
             projections, items = _aggregates(spec, thresholds, types, levels)
             result = run.frame(
-                f"WITH base AS ({_base(reading, spec, variant, filters, projections)}) SELECT __variant AS variant"
+                f"WITH base AS ({_base(reading, spec, variant, filters, projections, end_day)}) SELECT __variant AS variant"
                 + (", __day AS day" if spec.timestamp_column else "")
                 + "".join(f", __s{j} AS s{j}" for j in range(len(spec.segments))) + flags + ", count(*) AS __rows, "
                 + ", ".join(f"{expression} AS {quote_name(alias)}" for alias, expression in items)
@@ -113,7 +115,7 @@ def collect_sql(
         units = {variant: units[variant] for variant in order}
         position = {variant: i for i, variant in enumerate(overall_wide["variant"])}
         overall_wide = overall_wide.iloc[[position[variant] for variant in order]].reset_index(drop=True)
-        _diagnostics(overall_wide, spec, drops, notes, source, run, base, thresholds)
+        _diagnostics(overall_wide, spec, drops, notes, source, run, base, thresholds, end_day)
         overall = wide_to_moments(overall_wide, spec.metrics, ["variant"])
         check_metric_units(overall, spec, source, drops)
         daily = None
@@ -259,13 +261,35 @@ def _distinct_ids(run: Runner, table: str, unit: str) -> bool:
     return False
 
 
+_DAY = "CAST(TRY_CAST({} AS TIMESTAMP) AS DATE)"
+
+
+def _end_day(run: Runner, table: str, spec: ExperimentSpec, variant: str, filters: list[str]):
+    """The day maturity is measured to (:mod:`.maturity`), when a metric needs it: the last
+    exposure day of the rows the analysis keeps, as the frame path reads it."""
+    if not spec.timestamp_column or not any(metric.maturity_days for metric in spec.metrics):
+        return None
+    where = " AND ".join([f"{variant} IS NOT NULL", *filters])
+    last = run.all(f"SELECT max({_DAY.format(quote_name(spec.timestamp_column))}) FROM {table} WHERE {where}")[0][0]
+    return analysis_end_day(spec, last)
+
+
+def _mature_column(metric: MetricSpec) -> str | None:
+    """The base query's flag of the units that count for ``metric`` (None: no maturity rule)."""
+    return f"__mature{int(metric.maturity_days)}" if metric.maturity_days else None
+
+
 def _base(table: str, spec: ExperimentSpec, variant: str, filters: list[str],
-          projections: list[tuple[str, str]] = ()) -> str:
-    """The rows the analysis reads: variant, day, segments, the metric columns, and (for the
-    main pass) each metric's prepared values, computed once per row."""
+          projections: list[tuple[str, str]] = (), end_day=None) -> str:
+    """The rows the analysis reads: variant, day, segments, the metric columns, each maturity
+    flag, and (for the main pass) each metric's prepared values, computed once per row."""
     columns = [f"{variant} AS __variant"]
     if spec.timestamp_column:
-        columns.append(f"CAST(TRY_CAST({quote_name(spec.timestamp_column)} AS TIMESTAMP) AS DATE) AS __day")
+        day = _DAY.format(quote_name(spec.timestamp_column))
+        columns.append(f"{day} AS __day")
+        flags = {_mature_column(metric): maturity_cutoff(metric, end_day) for metric in spec.metrics if metric.maturity_days}
+        columns += [f"coalesce({day} <= DATE {quote_text(str(cutoff))}, false) AS {flag}" if cutoff else f"false AS {flag}"
+                    for flag, cutoff in flags.items()]
     columns += [
         f"coalesce(CAST({quote_name(column)} AS VARCHAR), {quote_text(MISSING_SEGMENT)}) AS __s{j}"
         for j, column in enumerate(spec.segments)
@@ -290,8 +314,9 @@ class _Expressions:
         raw = {role: f"CAST({quote_name(column)} AS DOUBLE)" for role, column in self.raw_columns.items()}
         filled = {role: f"coalesce({sql}, 0.0)" if metric.missing == "zero" else sql for role, sql in raw.items()}
         self.present = " AND ".join(f"{sql} IS NOT NULL" for sql in raw.values()) if metric.missing == "drop" else None
+        self.mature = _mature_column(metric)
         nonzero = f"{filled['d']} <> 0" if metric.kind == "ratio" else None
-        self.valid = " AND ".join(f"({c})" for c in (self.present, nonzero) if c) or None
+        self.valid = " AND ".join(f"({c})" for c in (self.mature, self.present, nonzero) if c) or None
         value = filled["y"]
         if thresholds is not None:
             low, high = thresholds
@@ -303,7 +328,8 @@ class _Expressions:
             value = f"CASE WHEN {value} = 0 THEN 0.0 ELSE {clamped} END" if metric.winsorize_scope == "nonzero" else clamped
         self.unmasked = {**filled, "y": value}
         self.indicator = None  # 1 for units that count, when validity is applied by multiplication
-        if self.present:
+        self.masked = bool(self.present or self.mature)  # units that do not count are NULL
+        if self.masked:
             self.values = {role: f"CASE WHEN {self.valid} THEN {sql} END" for role, sql in self.unmasked.items()}
             self.count = f"count({self.values['y']})"
         elif nonzero:
@@ -383,9 +409,14 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
                 "sum_x": ("x",), "sum_x2": ("x", "x"), "sum_yx": ("y", "x"), "sum_dx": ("d", "x")}
     for i, metric in enumerate(spec.metrics):
         sql = _Expressions(metric, thresholds.get(i))
-        items += [(f"{i}:missing:{role}", f"count(*) - count({quote_name(column)})") for role, column in sql.raw_columns.items()]
+        among = f" FILTER (WHERE {sql.mature})" if sql.mature else ""  # immature units' values are not looked at
+        items += [(f"{i}:missing:{role}", f"count(*){among} - count({quote_name(column)}){among}")
+                  for role, column in sql.raw_columns.items()]
+        if sql.mature:
+            items.append((f"{i}:immature", f"count(*) FILTER (WHERE NOT {sql.mature})"))
         if metric.missing == "drop" and len(sql.raw_columns) > 1:
-            items.append((f"{i}:incomplete", f"count(*) FILTER (WHERE NOT ({sql.present}))"))
+            items.append((f"{i}:incomplete", f"count(*) FILTER (WHERE {sql.mature + ' AND ' if sql.mature else ''}"
+                                             f"NOT ({sql.present}))"))
         if metric.kind == "quantile":
             # the sum is only read by _has_nan: a NaN in the column shows up in it
             items += [(f"{i}:n", sql.count), (f"{i}:sum_y", f"sum({sql.values['y']})")]
@@ -394,7 +425,7 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
         projections += [(values[role], expression) for role, expression in sql.values.items()]
         if sql.indicator:
             projections.append((f"__m{i}k", sql.indicator))
-        items.append((f"{i}:n", f"sum(__m{i}k)" if sql.indicator else f"count({values['y']})" if sql.present else "count(*)"))
+        items.append((f"{i}:n", f"sum(__m{i}k)" if sql.indicator else f"count({values['y']})" if sql.masked else "count(*)"))
         if metric.kind == "proportion" and not types[metric.value_column].startswith((*_INTEGER, "BOOLEAN")):
             items.append((f"{i}:not_binary", f"sum(abs({values['y']} * ({values['y']} - 1)))"))
         if metric.winsorized:
@@ -412,7 +443,7 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
 
 
 def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, notes: dict, source: str,
-                 run: Runner, base: str, thresholds: dict) -> None:
+                 run: Runner, base: str, thresholds: dict, end_day=None) -> None:
     """Turn the diagnostic counts into errors, counted drops and notes, as the frame path does."""
     numeric = [column for column in wide.columns if column != "variant"]
     values = wide[numeric].to_numpy(dtype=float)  # one block: pandas look-ups per column add up here
@@ -421,6 +452,9 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
     for i, metric in enumerate(spec.metrics):
         sql = _Expressions(metric, thresholds.get(i))
         missing = {role: int(total[f"{i}:missing:{role}"]) for role in sql.raw_columns}
+        immature = int(total[f"{i}:immature"]) if sql.mature else 0
+        if sql.mature:
+            drops.add(immature_reason(metric, maturity_cutoff(metric, end_day)), immature)
         incomplete = 0
         if metric.missing == "error":
             for role, count in missing.items():
@@ -434,7 +468,7 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
             incomplete = int(total[f"{i}:incomplete"]) if len(sql.raw_columns) > 1 else missing["y"]
             drops.add(f"metric {metric.name!r}: missing value", incomplete)
         if metric.kind == "ratio":
-            zero = int(total["__rows"]) - incomplete - int(total[f"{i}:n"])
+            zero = int(total["__rows"]) - immature - incomplete - int(total[f"{i}:n"])
             drops.add(f"metric {metric.name!r}: zero denominator", zero)
         if metric.winsorized:
             notes["winsorized"][metric.name]["units_capped"] = int(total[f"{i}:capped"])

@@ -36,6 +36,7 @@ from .duckdb_source import file_query
 from .effects import cumulative_table, results_table
 from .extremes import CAP_QUANTILE, ExtremeUnit, extreme_units
 from .moments import Moments
+from .novelty import NoveltyTrend, effect_by_exposure_day, novelty_trends, trends_frame
 from .power import SamplePower, sample_power
 from .segments import EXPLORATORY_WARNING, segment_table
 from .spec import ExperimentSpec
@@ -55,6 +56,8 @@ class ExperimentAnalysis:
     ``segments`` the exploratory per-segment effects (None without segments); ``drops`` the
     rows dropped with their reasons (columns source, reason, rows); ``notes`` the data-quality
     facts that are not drops (values filled with 0, winsorization caps, crossover units).
+    ``by_exposure_day`` is each metric's effect per exposure-day cohort and ``novelty`` the
+    trend of that effect over days exposed (:mod:`.novelty`).
     """
 
     spec: ExperimentSpec
@@ -70,6 +73,8 @@ class ExperimentAnalysis:
     units: dict[str, int]
     data: object = field(default=None, repr=False, compare=False)
     connection: object = field(default=None, repr=False, compare=False)
+    by_exposure_day: pd.DataFrame | None = None
+    novelty: list[NoveltyTrend] = field(default_factory=list)
 
     def to_frame(self) -> pd.DataFrame:
         """The tidy results table (a copy)."""
@@ -95,6 +100,9 @@ class ExperimentAnalysis:
         tables = {"results": self.to_frame(), "srm": self.srm.to_frame(), "drops": self.drops}
         if self.cumulative is not None:
             tables["cumulative"] = self.cumulative
+        if self.by_exposure_day is not None:
+            tables["effect_by_exposure_day"] = self.by_exposure_day
+            tables["novelty_trend"] = trends_frame(self.novelty)
         if self.segments is not None:
             tables["segments"] = self.segments
         if self.power is not None:
@@ -138,9 +146,11 @@ def analyse_experiment(
     if flagged:
         names = {unit.metric for unit in flagged}
         # only the flagged metrics again (and the primary, which a spec needs), without segments or days
-        capped_spec = dataclasses.replace(spec, segments=[], timestamp_column=None, metrics=[
-            dataclasses.replace(m, winsorize_upper=CAP_QUANTILE, winsorize_lower=1 - CAP_QUANTILE) if m.name in names
-            else m for m in spec.metrics if m.name in names or m.role == "primary"])
+        kept = [m for m in spec.metrics if m.name in names or m.role == "primary"]
+        capped_spec = dataclasses.replace(
+            spec, segments=[], timestamp_column=spec.timestamp_column if any(m.maturity_days for m in kept) else None,
+            metrics=[dataclasses.replace(m, winsorize_upper=CAP_QUANTILE, winsorize_lower=1 - CAP_QUANTILE)
+                     if m.name in names else m for m in kept])
         capped = _analyse_source(source, capped_spec, options, connection).results
         analysis.notes["extreme_units"] = [_with_effects(unit, analysis.results, capped) for unit in flagged]
     return analysis
@@ -153,7 +163,8 @@ def _with_effects(unit: ExtremeUnit, results: pd.DataFrame, capped: pd.DataFrame
         return {str(v): float(e) for v, e in zip(rows["variant"], rows["rel_effect"], strict=True)}
 
     return {"metric": unit.metric, "variant": unit.variant, "unit": unit.unit, "value": unit.value,
-            "times_median": unit.times_median, "share": unit.share, "description": unit.describe(),
+            "times_median": unit.times_median, "share": unit.share, "variance_share": unit.variance_share,
+            "description": unit.describe(),
             "effect": effects(results), "effect_capped": effects(capped), "cap_quantile": CAP_QUANTILE}
 
 
@@ -186,6 +197,10 @@ def analyse_aggregates(frame: pd.DataFrame, spec: ExperimentSpec, *, source: str
     """Analyse per-variant aggregates (n, sum, sum of squares; or exposures and clicks): see
     :func:`.aggregate.moments_from_aggregates` for the columns. Units per variant for the sample
     ratio check are the primary metric's ``n``."""
+    maturing = next((metric.name for metric in spec.metrics if metric.maturity_days), None)
+    if maturing:
+        raise InputError(f"{source}: metric {maturing!r} has maturity_days, which needs unit-level data with exposure "
+                         "times; aggregate only mature units yourself and remove maturity_days")
     overall = moments_from_aggregates(frame, spec, source)
     primary = overall[overall["metric"] == spec.primary_metric.name]
     units = {str(variant): int(n) for variant, n in zip(primary["variant"], primary["n"], strict=True)}
@@ -205,6 +220,7 @@ def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object, conne
     srm = srm_test(collected.units, spec.expected_split, spec.srm_alpha)
     results = results_table(collected, spec)
     cumulative = cumulative_table(collected, spec)
+    by_exposure_day = effect_by_exposure_day(collected, spec)
     segments = segment_table(collected.segments, spec)
     power = _sample_power(collected, results, spec)
     decision = decide(results, spec, srm, power, collected.notes.get("crossover_alarm"), segments is not None)
@@ -212,6 +228,7 @@ def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object, conne
         spec=spec, results=results, srm=srm, decision=decision, power=power, cumulative=cumulative,
         segments=segments, drops=collected.drops, notes=collected.notes, source=collected.source,
         units=collected.units, data=data, connection=connection,
+        by_exposure_day=by_exposure_day, novelty=novelty_trends(by_exposure_day, spec),
     )
 
 

@@ -19,7 +19,8 @@ from .analysis import ExperimentAnalysis
 from .fake_door import FakeDoorAnalysis
 from .power import PowerPlan, SamplePower
 
-__all__ = ["plot_cumulative", "plot_distribution", "plot_fake_door", "plot_forest", "plot_power_curve"]
+__all__ = ["plot_cumulative", "plot_distribution", "plot_effect_by_exposure_day", "plot_fake_door", "plot_forest",
+           "plot_power_curve"]
 
 BETTER, WORSE, NEUTRAL = "C0", "C3", "0.55"
 
@@ -93,6 +94,37 @@ def plot_cumulative(analysis: ExperimentAnalysis, metric: str | None = None, var
                    + (" (not trustworthy until the split is explained)" if untrusted else ""))
     legend_outside(figure, below=True)
     figure.autofmt_xdate()
+    return figure
+
+
+def plot_effect_by_exposure_day(analysis: ExperimentAnalysis, metric: str | None = None) -> Figure:
+    """Each exposure-day cohort's effect (lift, or difference where a lift is n/a) against the
+    days it has been exposed by the end, with its interval and the weighted trend line
+    (:mod:`.novelty`): a line falling in the good direction's opposite is a novelty effect."""
+    chosen = metric or analysis.spec.primary_metric.name
+    table = analysis.by_exposure_day
+    series = None if table is None else table[table["metric"] == chosen]
+    if series is None or series.empty:
+        raise ValueError(f"experiment {analysis.spec.name!r}: no effect by exposure day for metric {chosen!r}; "
+                         "it needs timestamp_column and a mean, proportion or ratio metric")
+    relative = series["scale"].iloc[0] == "relative"
+    figure = Figure(layout="constrained")
+    axes = figure.subplots()
+    for index, (name, rows) in enumerate(series.groupby("variant", sort=False)):
+        colour = f"C{index}"
+        x = rows["days_exposed"].to_numpy(dtype=float) + 0.12 * index  # variants side by side
+        effect = rows["effect"].to_numpy(dtype=float)
+        axes.errorbar(x, effect, yerr=[effect - rows["effect_ci_low"], rows["effect_ci_high"] - effect], fmt="o",
+                      color=colour, capsize=2, alpha=0.8, label=f"{name}: cohort effect (95% interval)")
+        if rows["trend_line"].notna().any():
+            axes.plot(x, rows["trend_line"], color=colour, linewidth=2, label=f"{name}: weighted trend")
+    axes.axhline(0, color="0.3", linewidth=1)
+    if relative:
+        axes.yaxis.set_major_formatter(PercentFormatter(1.0))
+    axes.set_xlabel("days exposed by the end (units first exposed that many days before the last day)")
+    axes.set_ylabel(f"{chosen}: {'lift' if relative else 'difference'} vs {analysis.spec.control}")
+    axes.set_title(f"{chosen}: effect by days since exposure")
+    legend_outside(figure, below=True)
     return figure
 
 

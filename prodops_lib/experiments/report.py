@@ -27,6 +27,7 @@ __all__ = [
     "fake_door_block",
     "fake_door_summary",
     "fake_door_table",
+    "novelty_block",
     "over_time",
     "power_block",
     "results_block",
@@ -309,6 +310,10 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
                          f"significance level of {analysis.power.alpha:.3g} per comparison.")
     sentences.append("Over time: an always-valid confidence sequence, which stays correct however often the result "
                      "is looked at. README's experiments section has the formulas and references.")
+    if analysis.novelty:
+        sentences.append("Novelty and primacy: the lift among the units first exposed on each day, against the days "
+                         "they have been exposed by the end, fitted by a straight line weighted by each day's "
+                         f"precision; a slope whose {level} interval excludes 0 is reported as a trend.")
     return bullets(sentences)
 
 
@@ -372,6 +377,27 @@ def over_time(analysis: ExperimentAnalysis) -> Html:
     from .plots import plot_cumulative
 
     return Html(notes + figure(plot_cumulative(analysis)))
+
+
+def novelty_block(analysis: ExperimentAnalysis) -> Html:
+    """Whether the primary metric's effect fades or grows with days since exposure
+    (:mod:`.novelty`): a sentence per variant and the effect by exposure day with its trend line.
+    Other metrics' trends are in novelty_trend.csv (shown here, they would multiply false alarms)."""
+    if analysis.by_exposure_day is None:
+        return Html("")  # over_time already says why there is nothing over time
+    primary = analysis.spec.primary_metric.name
+    shown = [trend for trend in analysis.novelty if trend.metric == primary]
+    if not shown:
+        from .novelty import MIN_COHORTS
+
+        return paragraph(f"A novelty or primacy effect on {primary} cannot be tested: it needs units in both arms on at "
+                         f"least {MIN_COHORTS} different exposure days.")
+    from .plots import plot_effect_by_exposure_day
+
+    tones = {"none": "neutral", "novelty": "warning", "primacy": "warning"}
+    sentences = "".join(callout(trend.message(), tone=tones[trend.verdict]) if trend.verdict != "none"
+                        else paragraph(trend.message()) for trend in shown)
+    return Html(sentences + figure(plot_effect_by_exposure_day(analysis), alt=f"{primary}: effect by days since exposure"))
 
 
 def timestamp_notes(analysis: ExperimentAnalysis) -> list[str]:

@@ -56,6 +56,12 @@ class MetricSpec:
     units or over non-zero units only (``winsorize_scope``). ``missing`` says what a missing
     value means: ``error`` (default), ``drop`` the unit from this metric, or ``zero``; drops
     and fills are counted in the analysis, never silent.
+
+    ``maturity_days`` (e.g. 7 for day-7 retention) counts a unit for this metric only once it
+    has been exposed that many days: units first exposed after the analysis end day minus
+    ``maturity_days`` (end day: the experiment's ``end_date``, else the last exposure day) are
+    dropped from it, with their count and reason, because their outcome cannot be known yet
+    and counting them biases the rate towards 0. It needs the experiment's ``timestamp_column``.
     """
 
     name: str
@@ -75,6 +81,7 @@ class MetricSpec:
     winsorize_scope: Literal["all", "nonzero"] = "all"
     non_inferiority_margin: float | None = None
     missing: MissingPolicy = "error"
+    maturity_days: int | None = None
 
     def __post_init__(self) -> None:
         where = f"metric {self.name!r}"
@@ -119,6 +126,12 @@ class MetricSpec:
                     f"{where}: non_inferiority_margin is a relative margin between 0 and 1 "
                     f"(0.02 = 2% worse allowed), got {self.non_inferiority_margin!r}"
                 )
+
+        if self.maturity_days is not None and (
+            isinstance(self.maturity_days, bool) or not isinstance(self.maturity_days, int) or self.maturity_days < 1
+        ):
+            raise ValueError(f"{where}: maturity_days must be a whole number of days of at least 1 (e.g. 7 for day-7 "
+                             f"retention), got {self.maturity_days!r}")
 
     def _check_covariates(self, where: str) -> None:
         _check_choice(where, "cuped_slope", self.cuped_slope, ("within", "pooled"))
@@ -246,6 +259,10 @@ class ExperimentSpec:
             raise ValueError(f"{where}: max_segment_values must be at least 1")
         if self.variant_column in self.segments:
             raise ValueError(f"{where}: segments must not include the variant column {self.variant_column!r}")
+        maturing = next((metric.name for metric in metrics if metric.maturity_days), None)
+        if maturing and not self.timestamp_column:
+            raise ValueError(f"{where}: metric {maturing!r} has maturity_days, which needs timestamp_column "
+                             "(each unit's exposure time) to tell which units are mature")
         if self.start_date and self.end_date and self.end_date < self.start_date:
             raise ValueError(f"{where}: end_date {self.end_date} is before start_date {self.start_date}")
 

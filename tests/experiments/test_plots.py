@@ -16,6 +16,7 @@ from prodops_lib.experiments import (
     plan_experiment,
     plot_cumulative,
     plot_distribution,
+    plot_effect_by_exposure_day,
     plot_fake_door,
     plot_forest,
     plot_power_curve,
@@ -96,6 +97,8 @@ def test_every_chart_of_a_sample_experiment_has_no_overlap_and_no_legend_over_da
     charts = {"forest": plot_forest(analysis)}
     if analysis.cumulative is not None:
         charts["cumulative"] = plot_cumulative(analysis)
+    if analysis.by_exposure_day is not None:
+        charts["by_exposure_day"] = plot_effect_by_exposure_day(analysis)
     if analysis.power is not None:
         charts["power"] = plot_power_curve(analysis.power)
     if not report.aggregates:
