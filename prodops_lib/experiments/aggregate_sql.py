@@ -328,8 +328,8 @@ class _Expressions:
             value = f"CASE WHEN {value} = 0 THEN 0.0 ELSE {clamped} END" if metric.winsorize_scope == "nonzero" else clamped
         self.unmasked = {**filled, "y": value}
         self.indicator = None  # 1 for units that count, when validity is applied by multiplication
-        self.masked = bool(self.present or self.mature)  # units that do not count are NULL
-        if self.masked:
+        self.nullable = bool(self.present or self.mature)  # units that do not count are NULL
+        if self.nullable:
             self.values = {role: f"CASE WHEN {self.valid} THEN {sql} END" for role, sql in self.unmasked.items()}
             self.count = f"count({self.values['y']})"
         elif nonzero:
@@ -341,7 +341,7 @@ class _Expressions:
 
     def masked(self, expression: str) -> str:
         """``expression`` counted only for the units that count, as ``values`` are."""
-        if self.present:
+        if self.nullable:
             return f"CASE WHEN {self.valid} THEN {expression} END"
         return f"({expression} * ({self.indicator})::DOUBLE)" if self.indicator else expression
 
@@ -425,7 +425,7 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
         projections += [(values[role], expression) for role, expression in sql.values.items()]
         if sql.indicator:
             projections.append((f"__m{i}k", sql.indicator))
-        items.append((f"{i}:n", f"sum(__m{i}k)" if sql.indicator else f"count({values['y']})" if sql.masked else "count(*)"))
+        items.append((f"{i}:n", f"sum(__m{i}k)" if sql.indicator else f"count({values['y']})" if sql.nullable else "count(*)"))
         if metric.kind == "proportion" and not types[metric.value_column].startswith((*_INTEGER, "BOOLEAN")):
             items.append((f"{i}:not_binary", f"sum(abs({values['y']} * ({values['y']} - 1)))"))
         if metric.winsorized:
