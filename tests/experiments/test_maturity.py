@@ -95,7 +95,10 @@ def test_maturity_gives_the_same_numbers_and_drops_from_parquet_csv_and_pandas(t
         MetricSpec("revenue_mature", column="revenue", maturity_days=2, missing="drop", winsorize_upper=0.99),
         MetricSpec("orders_mature", kind="ratio", numerator="orders", denominator="sessions", maturity_days=2,
                    missing="zero"),
-        MetricSpec("p90_mature", kind="quantile", column="revenue", quantile=0.9, missing="drop", maturity_days=3)])
+        MetricSpec("p90_mature", kind="quantile", column="revenue", quantile=0.9, missing="drop", maturity_days=3),
+        # maturity masks the regression adjustment's cross-products too
+        MetricSpec("revenue_adjusted_mature", column="revenue", maturity_days=2, missing="drop",
+                   covariates=["pre_revenue"], categorical_covariates=["country"])])
     from_frame = analyse_experiment(data, spec, random_state=3)
     reasons = dict(zip(from_frame.drops["reason"], from_frame.drops["rows"], strict=True))
     kept = data[data["variant"].notna() & data["user_id"].notna() & ~data["user_id"].duplicated(keep=False)]
