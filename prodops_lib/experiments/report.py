@@ -454,6 +454,8 @@ def power_text(analysis: ExperimentAnalysis) -> str:
     if analysis.decision.verdict in ("ship", "don't ship") and analysis.power.more_days:
         text += (f" The decision does not wait for it: the {analysis.decision.verdict} verdict stands on the effect "
                  "already measured; the extra days would only narrow its interval.")
+    elif analysis.decision.verdict == "investigate" and analysis.power.more_days:
+        text += " Waiting does not help until the split is explained: more data from a broken split is still broken."
     return text
 
 
