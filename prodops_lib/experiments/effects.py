@@ -44,7 +44,7 @@ RESULT_COLUMN_DESCRIPTIONS = {
     "abs_ci_high": "upper bound of the (1 - alpha) interval of abs_effect",
     "rel_effect": "relative lift, variant / control - 1 (empty when n/a: see rel_na_reason)",
     "rel_ci_low": "lower bound of the relative lift's interval (delta method on the log scale, or linear: "
-                  "relative_interval); -inf/-100% when a one-sided test leaves it open",
+                  "relative_interval); -inf when a one-sided test leaves it open",
     "rel_ci_high": "upper bound of the relative lift's interval (as rel_ci_low); inf when a one-sided test leaves it open",
     "p_value": "p-value of the test named in method (two-sided unless method says one-sided)",
     "p_value_adjusted": "p-value adjusted over all primary and secondary rows (correction in adjustment)",

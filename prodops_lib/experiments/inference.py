@@ -275,7 +275,9 @@ def _relative(est_c, est_v, var_c, var_v, crit, z_crit: float, alternative: str,
         log_se = np.sqrt(var_v / est_v**2 + var_c / est_c**2)
         rel_se = np.sqrt(var_v / est_c**2 + est_v**2 * var_c / est_c**4)
         if scale == "log":
-            low, high = (np.expm1(bound) for bound in _bounds(log_ratio, crit * log_se, alternative))
+            # an open side stays ±inf (not expm1(-inf) = -100%), as on the absolute scale
+            low, high = (np.where(np.isinf(bound), bound, np.expm1(bound))
+                         for bound in _bounds(log_ratio, crit * log_se, alternative))
             statistic = log_ratio / log_se
         else:
             low, high = _bounds(lift, crit * rel_se, alternative)

@@ -68,7 +68,10 @@ def statistical_power(
         dof = 2.0 * np.asarray(n_per_variant, dtype=float) - 2.0
         crit = stats.t.ppf(level, dof)
         power = stats.nct.sf(crit, dof, shift)
-        return power + stats.nct.cdf(-crit, dof, shift) if alternative == "two-sided" else power
+        if alternative != "two-sided":
+            return power
+        # the far tail: scipy's nct.cdf returns NaN where it underflows (below 1e-40 at λ = 10, ν = 18)
+        return power + np.nan_to_num(stats.nct.cdf(-crit, dof, shift), nan=0.0)
     z = ndtri(level)
     return ndtr(shift - z) + ndtr(-shift - z) if alternative == "two-sided" else ndtr(shift - z)
 
