@@ -41,6 +41,11 @@ TONES = {"ship": "good", "don't ship": "neutral", "keep running": "warning", "in
 _PCT_SIGNED = "{:+.2%}"
 
 
+def _bound(value: object) -> str:
+    """An interval bound as a signed percentage; the open side of a one-sided interval in words."""
+    return "open (one-sided)" if isinstance(value, float) and math.isinf(value) else _PCT_SIGNED.format(value)
+
+
 @dataclass(frozen=True)
 class ExperimentReport:
     """``parameters/ab_<name>.yaml``: where the data is and what the experiment is.
@@ -224,7 +229,7 @@ def results_block(analysis: ExperimentAnalysis) -> Html:
     columns = ["metric", "variant", "rel_effect", "rel_ci_low", "rel_ci_high", "significant", "chance_to_beat_control",
                "p_value_adjusted", "mean_control", "mean_variant", "role"]
     frame = analysis.results[[c for c in columns if c in analysis.results.columns]]
-    formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _PCT_SIGNED, "rel_ci_high": _PCT_SIGNED,
+    formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _bound, "rel_ci_high": _bound,
                "p_value_adjusted": "{:.3g}", "chance_to_beat_control": "{:.1%}",
                "mean_control": "{:.4g}", "mean_variant": "{:.4g}"}
     notes = extreme_notes(analysis)
@@ -436,7 +441,7 @@ def segments_block(analysis: ExperimentAnalysis) -> Html:
     """Per-segment effects under a visible exploratory warning, or why there are none."""
     if analysis.segments is None or analysis.segments.empty:
         return paragraph("No segment columns were given (parameter experiment.segments).")
-    formats = {c: _PCT_SIGNED for c in ("rel_effect", "rel_ci_low", "rel_ci_high")} | {"p_value_adjusted": "{:.3g}"}
+    formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _bound, "rel_ci_high": _bound, "p_value_adjusted": "{:.3g}"}
     # the conclusion first, as in the results table; absolute differences, raw p-values and the
     # test's name stay in segments.csv
     columns = ["segment_column", "segment", "metric", "variant", "rel_effect", "rel_ci_low", "rel_ci_high", "significant",
