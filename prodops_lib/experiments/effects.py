@@ -24,7 +24,8 @@ from .quantiles import compare_quantiles
 from .sequential import always_valid_p_values, confidence_sequence_halfwidth, mixture_variance
 from .spec import ExperimentSpec, MetricSpec
 
-__all__ = ["EXTRA_COLUMNS", "EXTRA_COLUMN_DESCRIPTIONS", "RESULT_COLUMNS", "RESULT_COLUMN_DESCRIPTIONS", "compare_columns", "compare_metric", "cumulative_table", "results_table"]
+__all__ = ["EXTRA_COLUMNS", "EXTRA_COLUMN_DESCRIPTIONS", "RESULT_COLUMNS", "RESULT_COLUMN_DESCRIPTIONS", "compare_columns",
+           "compare_metric", "cumulative_table", "results_table"]
 
 RESULT_COLUMNS = [
     "metric", "variant", "control", "n_control", "n_variant", "mean_control", "mean_variant",
