@@ -30,6 +30,7 @@ from .aggregate import (
 )
 from .aggregate_frame import collect_frame
 from .aggregate_sql import collect_sql
+from .corrections import FAMILYWISE
 from .decision import Decision, decide
 from .distribution import value_distribution
 from .duckdb_source import file_query
@@ -217,7 +218,7 @@ def _ordered(units: dict[str, int], spec: ExperimentSpec) -> dict[str, int]:
 
 def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object, connection=None) -> ExperimentAnalysis:
     _note_late_exposures(collected, spec)
-    srm = srm_test(collected.units, spec.expected_split, spec.srm_alpha)
+    srm = srm_test(collected.units, spec.expected_split, spec.srm_alpha, method=spec.srm_test)
     results = results_table(collected, spec)
     cumulative = cumulative_table(collected, spec)
     by_exposure_day = effect_by_exposure_day(collected, spec)
@@ -256,9 +257,9 @@ def _days_observed(collected: CollectedData, spec: ExperimentSpec) -> int | None
 
 
 def _sample_power(collected: CollectedData, results: pd.DataFrame, spec: ExperimentSpec) -> SamplePower | None:
-    """Power of the primary metric at the current sample; alpha split over the corrected family
-    (Bonferroni's bound, which is what Holm's first step needs) when the correction is
-    Holm or Bonferroni."""
+    """Power of the primary metric at the current sample, with its test's sides; alpha split
+    over the corrected family (Bonferroni's bound, which is what Holm's first step needs) when
+    the correction controls the family-wise error rate."""
     primary = spec.primary_metric
     if primary.kind == "quantile":
         return None
@@ -269,13 +270,13 @@ def _sample_power(collected: CollectedData, results: pd.DataFrame, spec: Experim
     if not sd > 0:
         return None
     family = int(np.count_nonzero(results["role"].to_numpy() != "guardrail"))
-    alpha = spec.alpha / family if spec.correction in ("holm", "bonferroni") and family > 1 else spec.alpha
+    alpha = spec.alpha / family if spec.correction in FAMILYWISE and family > 1 else spec.alpha
     reduction = results["cuped_variance_reduction"].to_numpy(dtype=float)[results["metric"].to_numpy() == primary.name]
     reduction = reduction[~np.isnan(reduction)]
     return sample_power(
         primary.name, float(control.ratio[0]), sd, int(overall["n"].to_numpy()[of_primary].min()), alpha=alpha,
         power=spec.power, variance_reduction=float(reduction.mean()) if reduction.size else 0.0, target_mde=spec.mde,
-        days_observed=_days_observed(collected, spec),
+        days_observed=_days_observed(collected, spec), alternative=primary.alternative,
     )
 
 

@@ -34,8 +34,8 @@ def _sample_ratio(units: dict[str, int], spec, check: InputCheck) -> None:
     experiment's ``srm_alpha``) or is borderline (p below 0.01)."""
     if len(units) < 2 or (spec.expected_split and set(units) - set(spec.expected_split)):
         return  # the variant warnings say what is wrong
-    result = srm_test(units, spec.expected_split, alpha=spec.srm_alpha)
-    check.lines.append(f"sample ratio check: p = {result.p_value:.2g} (chi-square against the planned split)")
+    result = srm_test(units, spec.expected_split, alpha=spec.srm_alpha, method=spec.srm_test)
+    check.lines.append(f"sample ratio check: p = {result.p_value:.2g} ({result.method} against the planned split)")
     if result.mismatch:
         check.warnings.append(f"sample ratio mismatch (p = {result.p_value:.2g} < {spec.srm_alpha:g}): the "
                               "report will say investigate, not ship")

@@ -1,13 +1,23 @@
-"""Multiple-testing corrections for a family of p-values.
+"""Multiple-testing corrections for a family of p-values, by statsmodels' ``multipletests``.
 
-* ``bonferroni``: ``p·m`` (controls the family-wise error rate);
+Family-wise error rate (the chance of even one false alarm):
+
+* ``bonferroni``: ``p·m``;
 * ``holm`` (default): step-down, ``max_{j≤i} min(1, (m - j + 1)·p_(j))`` — same guarantee as
   Bonferroni and never less powerful (Holm 1979);
-* ``fdr_bh``: Benjamini–Hochberg step-up, ``min_{j≥i} min(1, m·p_(j)/j)`` — controls the false
-  discovery rate (Benjamini & Hochberg 1995);
-* ``none``: unadjusted.
+* ``holm_sidak``: Holm's steps with Šidák's ``1 - (1 - p)^(m - j + 1)``, slightly more powerful,
+  exact for independent tests (Šidák 1967);
+* ``hochberg``: step-up, ``min_{j≥i} min(1, (m - j + 1)·p_(j))`` — more powerful than Holm, valid
+  for independent or positively dependent tests (Hochberg 1988).
 
-Missing p-values (NaN) stay missing and do not count towards ``m``.
+False discovery rate (the expected share of false alarms among the clear results):
+
+* ``fdr_bh``: Benjamini–Hochberg step-up, ``min_{j≥i} min(1, m·p_(j)/j)`` (Benjamini & Hochberg
+  1995), for independent or positively dependent tests;
+* ``fdr_by``: Benjamini–Yekutieli, BH times ``Σ_{k≤m} 1/k``, valid under any dependence
+  (Benjamini & Yekutieli 2001).
+
+``none``: unadjusted. Missing p-values (NaN) stay missing and do not count towards ``m``.
 """
 
 from __future__ import annotations
@@ -15,35 +25,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+from statsmodels.stats.multitest import multipletests
 
-__all__ = ["CORRECTIONS", "adjust_p_values"]
+__all__ = ["CORRECTIONS", "FAMILYWISE", "adjust_p_values"]
 
-CORRECTIONS = ("holm", "bonferroni", "fdr_bh", "none")
+# our name -> statsmodels' name
+_STATSMODELS = {"holm": "holm", "bonferroni": "bonferroni", "holm_sidak": "holm-sidak", "hochberg": "simes-hochberg",
+                "fdr_bh": "fdr_bh", "fdr_by": "fdr_by"}
+CORRECTIONS = (*_STATSMODELS, "none")
+FAMILYWISE = ("holm", "bonferroni", "holm_sidak", "hochberg")
 
 
 def adjust_p_values(p_values: Sequence[float] | np.ndarray, method: str = "holm") -> np.ndarray:
     """Adjusted p-values for ``method`` (one of :data:`CORRECTIONS`), in the input order."""
     if method not in CORRECTIONS:
-        raise ValueError(f"correction {method!r} is not one of {', '.join(CORRECTIONS)}")
+        raise ValueError(f"correction {method!r} is not one of {', '.join(map(repr, CORRECTIONS))}")
     values = np.asarray(p_values, dtype=float)
     adjusted = np.full(values.shape, np.nan)
     present = ~np.isnan(values)
-    p = values[present]
-    m = len(p)
-    if m == 0:
+    if not present.any():
         return adjusted
-    if method == "none":
-        result = p.copy()
-    elif method == "bonferroni":
-        result = np.minimum(p * m, 1.0)
-    else:
-        order = np.argsort(p, kind="stable")
-        ranked = p[order]
-        if method == "holm":
-            steps = np.maximum.accumulate((m - np.arange(m)) * ranked)
-        else:
-            steps = np.minimum.accumulate((m * ranked / np.arange(1, m + 1))[::-1])[::-1]
-        result = np.empty(m)
-        result[order] = np.minimum(steps, 1.0)
-    adjusted[present] = result
+    adjusted[present] = values[present] if method == "none" else multipletests(values[present], method=_STATSMODELS[method])[1]
     return adjusted

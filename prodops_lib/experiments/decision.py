@@ -13,6 +13,10 @@ Rules, in order (the first that applies sets the verdict):
    ``mde`` needs, with the days still needed at the current traffic.
 6. otherwise **don't ship**: no detectable effect, stating the smallest effect the sample
    could have detected, so a flat result is not mistaken for proof of no effect.
+
+A one-sided primary test looks only in the metric's good direction (the spec refuses the other
+side), so it can declare a win and never a significant loss: rule 4 cannot fire, and a drop
+reads as "no detectable effect". The reasons say so.
 """
 
 from __future__ import annotations
@@ -32,7 +36,7 @@ from .segments import EXPLORATORY_WARNING
 from .spec import ExperimentSpec
 from .srm import SrmResult
 
-__all__ = ["Decision", "decide", "describe_effect"]
+__all__ = ["Decision", "decide", "describe_effect", "interval_text"]
 
 Verdict = Literal["ship", "don't ship", "keep running", "investigate"]
 
@@ -54,11 +58,21 @@ def _present(value: object) -> bool:
     return value is not None and not (isinstance(value, float) and math.isnan(value))
 
 
+def interval_text(low: float, high: float, level: float, number: str = "+.1%") -> str:
+    """``95% CI +2.0% to +6.3%``; a one-sided interval, open on one side, reads ``95% CI +2.0% or
+    more`` or ``95% CI up to +6.3%``."""
+    if math.isinf(high) and not math.isinf(low):
+        return f"{level:.0%} CI {low:{number}} or more"
+    if math.isinf(low) and not math.isinf(high):
+        return f"{level:.0%} CI up to {high:{number}}"
+    return f"{level:.0%} CI {low:{number}} to {high:{number}}"
+
+
 def describe_effect(row: Mapping, level: float) -> str:
     """``+4.1% (95% CI +2.0% to +6.3%)``, or the absolute effect when the lift is n/a."""
     if _present(row["rel_effect"]):
-        return f"{row['rel_effect']:+.1%} ({level:.0%} CI {row['rel_ci_low']:+.1%} to {row['rel_ci_high']:+.1%})"
-    return (f"{row['abs_effect']:+.4g} ({level:.0%} CI {row['abs_ci_low']:+.4g} to {row['abs_ci_high']:+.4g}; "
+        return f"{row['rel_effect']:+.1%} ({interval_text(row['rel_ci_low'], row['rel_ci_high'], level)})"
+    return (f"{row['abs_effect']:+.4g} ({interval_text(row['abs_ci_low'], row['abs_ci_high'], level, '+.4g')}; "
             f"relative lift n/a: {row['rel_na_reason']})")
 
 
@@ -118,6 +132,10 @@ def decide(
         else:  # covariates unrelated to the metric cost a little precision (the slopes are estimated)
             reasons.append(f"Taking each unit's pre-experiment {covariates} into account did not reduce the noise "
                            f"in {primary.name}.")
+    if primary.alternative != "two-sided":
+        side = "up" if primary.direction == "increase" else "down"
+        reasons.append(f"The test of {primary.name} is one-sided: it can show that {primary.name} went {side}, "
+                       "not that it got worse; a change the other way reads as no detectable effect.")
     if has_segments:
         reasons.append(EXPLORATORY_WARNING)
 

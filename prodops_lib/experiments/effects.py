@@ -25,7 +25,8 @@ from .regression import CovariateSums, regression_adjustment, term_columns
 from .sequential import always_valid_p_values, confidence_sequence_halfwidth, mixture_variance
 from .spec import ExperimentSpec, MetricSpec
 
-__all__ = ["RESULT_COLUMNS", "RESULT_COLUMN_DESCRIPTIONS", "compare_columns", "compare_metric", "cumulative_table", "results_table"]
+__all__ = ["EXTRA_COLUMNS", "EXTRA_COLUMN_DESCRIPTIONS", "RESULT_COLUMNS", "RESULT_COLUMN_DESCRIPTIONS", "compare_columns",
+           "compare_metric", "cumulative_table", "results_table"]
 
 RESULT_COLUMNS = [
     "metric", "variant", "control", "n_control", "n_variant", "mean_control", "mean_variant",
@@ -44,9 +45,10 @@ RESULT_COLUMN_DESCRIPTIONS = {
     "abs_ci_low": "lower bound of the (1 - alpha) interval of abs_effect",
     "abs_ci_high": "upper bound of the (1 - alpha) interval of abs_effect",
     "rel_effect": "relative lift, variant / control - 1 (empty when n/a: see rel_na_reason)",
-    "rel_ci_low": "lower bound of the relative lift's interval (delta method on the log scale)",
-    "rel_ci_high": "upper bound of the relative lift's interval (delta method on the log scale)",
-    "p_value": "two-sided p-value of the test named in method",
+    "rel_ci_low": "lower bound of the relative lift's interval (delta method on the log scale, or linear: "
+                  "relative_interval); -inf when a one-sided test leaves it open",
+    "rel_ci_high": "upper bound of the relative lift's interval (as rel_ci_low); inf when a one-sided test leaves it open",
+    "p_value": "p-value of the test named in method (two-sided unless method says one-sided)",
     "p_value_adjusted": "p-value adjusted over all primary and secondary rows (correction in adjustment)",
     "significant": "p_value_adjusted < alpha (guardrails: p_value < alpha)",
     "chance_to_beat_control": "posterior probability that the variant is better (normal approximation)",
@@ -55,20 +57,45 @@ RESULT_COLUMN_DESCRIPTIONS = {
 EXTRA_COLUMNS = [
     "role", "kind", "direction", "method", "adjustment", "abs_se", "cuped_variance_reduction", "rel_na_reason",
     "posterior_scale", "credible_low", "credible_high", "guardrail_status", "non_inferiority_margin",
-    "non_inferiority_p_value",
+    "non_inferiority_p_value", "statistic", "dof", "rel_se", "rel_p_value", "posterior_mean", "posterior_sd",
 ]
+EXTRA_COLUMN_DESCRIPTIONS = {
+    "role": "primary, secondary or guardrail, from the parameters",
+    "kind": "mean, proportion, ratio or quantile",
+    "direction": "which way is good: increase or decrease",
+    "method": "the test and interval used, with CUPED and one-sided when they apply",
+    "adjustment": "the multiple-testing correction applied to p_value (none for guardrails)",
+    "abs_se": "standard error of abs_effect",
+    "cuped_variance_reduction": "share of the variance removed by the covariate (CUPED)",
+    "rel_na_reason": "why the relative lift is n/a, when it is",
+    "posterior_scale": "relative or absolute: the scale of the posterior and expected_loss",
+    "credible_low": "lower bound of the (1 - alpha) credible interval, on posterior_scale",
+    "credible_high": "upper bound of the (1 - alpha) credible interval, on posterior_scale",
+    "guardrail_status": "guardrails: breached, non-inferior, no detectable harm or inconclusive",
+    "non_inferiority_margin": "guardrails: the relative loss allowed",
+    "non_inferiority_p_value": "guardrails: one-sided p-value that the loss is smaller than the margin",
+    "statistic": "the t or z statistic of the test in method (empty for exact tests and quantiles)",
+    "dof": "degrees of freedom of a t-test (empty for z and exact tests)",
+    "rel_se": "standard error of rel_effect (delta method)",
+    "rel_p_value": "p-value of the relative lift on rel_ci_low/high's scale, same distribution and sides as p_value",
+    "posterior_mean": "posterior mean of the lift, on posterior_scale (empty for quantiles: bootstrap)",
+    "posterior_sd": "posterior standard deviation of the lift, on posterior_scale (empty for quantiles)",
+}
 _EFFECT_COLUMNS = [
     "n_control", "n_variant", "mean_control", "mean_variant", "abs_effect", "abs_se", "abs_ci_low", "abs_ci_high",
-    "p_value", "rel_effect", "rel_ci_low", "rel_ci_high", "rel_se", "log_ratio_se", "rel_na_reason", "method",
-    "cuped_variance_reduction",
+    "statistic", "dof", "p_value", "rel_effect", "rel_ci_low", "rel_ci_high", "rel_se", "log_ratio_se", "rel_p_value",
+    "rel_na_reason", "method", "cuped_variance_reduction",
 ]
 
 
 def compare_columns(moments: pd.DataFrame, metric: MetricSpec, control: str, alpha: float,
-                    keys: list[str]) -> dict[str, np.ndarray]:
+                    keys: list[str], relative_interval: str = "log") -> dict[str, np.ndarray]:
     """Every non-control variant against ``control`` within each group of ``keys`` (besides
-    variant), for one mean, proportion or ratio metric, as columns. Groups where an arm has
-    fewer than two units are left out."""
+    variant), for one mean, proportion or ratio metric, as columns, with the metric's
+    ``alternative``, ``equal_var`` and ``test``. An exact ``test`` runs on the overall
+    comparison only (no ``keys``): per day and per segment the default test stands in, as
+    Barnard's and Boschloo's tests take seconds a table. Groups where an arm has fewer than two
+    units are left out."""
     of_metric = moments["metric"].to_numpy() == metric.name
     is_control = moments["variant"].to_numpy() == control
     if keys:
@@ -98,15 +125,21 @@ def compare_columns(moments: pd.DataFrame, metric: MetricSpec, control: str, alp
     adjustment = None
     if metric.regression_covariates:
         adjustment = regression_adjustment(control_moments, variant_moments, *sums, term_columns=term_columns(metric))
-    effect = compare(control_moments, variant_moments, metric.kind, alpha=alpha, cuped=bool(metric.covariate),
-                     cuped_slope=metric.cuped_slope, adjustment=adjustment)
+    try:
+        effect = compare(control_moments, variant_moments, metric.kind, alpha=alpha, cuped=bool(metric.covariate),
+                         cuped_slope=metric.cuped_slope, adjustment=adjustment, alternative=metric.alternative,
+                         equal_var=metric.equal_var, test="auto" if keys else metric.test,
+                         relative_interval=relative_interval)
+    except ValueError as error:  # an exact test refused at this size: name the metric
+        raise InputError(f"metric {metric.name!r}: {error}") from None
     columns.update({name: np.broadcast_to(getattr(effect, name), (size,)) for name in _EFFECT_COLUMNS})
     return columns
 
 
-def compare_metric(moments: pd.DataFrame, metric: MetricSpec, control: str, alpha: float, keys: list[str]) -> pd.DataFrame:
+def compare_metric(moments: pd.DataFrame, metric: MetricSpec, control: str, alpha: float, keys: list[str],
+                   relative_interval: str = "log") -> pd.DataFrame:
     """:func:`compare_columns` as a frame."""
-    return pd.DataFrame(compare_columns(moments, metric, control, alpha, keys))
+    return pd.DataFrame(compare_columns(moments, metric, control, alpha, keys, relative_interval))
 
 
 def _quantile_columns(collected: CollectedData, metric: MetricSpec, variants: list[str], control: str,
@@ -138,12 +171,15 @@ def results_table(collected: CollectedData, spec: ExperimentSpec) -> pd.DataFram
         if metric.kind == "quantile":
             part = _quantile_columns(collected, metric, variants, spec.control, spec.alpha)
         else:
-            part = compare_columns(collected.overall, metric, spec.control, spec.alpha, keys=[])
+            part = compare_columns(collected.overall, metric, spec.control, spec.alpha, keys=[],
+                                   relative_interval=spec.relative_interval)
             part.update(_posterior(part, metric, spec))
         size = len(part["variant"])
         part.update(role=np.full(size, metric.role, dtype=object), kind=np.full(size, metric.kind, dtype=object),
                     direction=np.full(size, metric.direction, dtype=object), **_guardrail(part, metric, spec.alpha))
         parts.append(part)
+    for part in parts:  # columns a quantile's bootstrap does not have
+        part.update({name: np.full(len(part["variant"]), np.nan) for name in _NUMERIC_EXTRAS if name not in part})
     table = {name: np.concatenate([np.asarray(part[name], dtype=object if name in _TEXT else float) for part in parts])
              for name in set(RESULT_COLUMNS + EXTRA_COLUMNS) - {"control", "p_value_adjusted", "adjustment", "significant"}}
     table["control"] = np.full(len(table["metric"]), spec.control, dtype=object)
@@ -155,6 +191,7 @@ def results_table(collected: CollectedData, spec: ExperimentSpec) -> pd.DataFram
     return pd.DataFrame({name: table[name] for name in RESULT_COLUMNS + EXTRA_COLUMNS})
 
 
+_NUMERIC_EXTRAS = ("statistic", "dof", "rel_se", "rel_p_value", "posterior_mean", "posterior_sd")
 _TEXT = {"metric", "variant", "role", "kind", "direction", "method", "rel_na_reason", "posterior_scale", "guardrail_status"}
 
 
@@ -167,6 +204,8 @@ def _posterior(part: dict[str, np.ndarray], metric: MetricSpec, spec: Experiment
     on_absolute = normal_posterior(part["abs_effect"], part["abs_se"], direction=metric.direction, alpha=spec.alpha)
     columns = {name: np.where(relative, getattr(on_relative, name), getattr(on_absolute, name))
                for name in ("chance_to_beat_control", "expected_loss", "credible_low", "credible_high")}
+    columns["posterior_mean"] = np.where(relative, on_relative.mean, on_absolute.mean)
+    columns["posterior_sd"] = np.where(relative, on_relative.sd, on_absolute.sd)
     columns["posterior_scale"] = np.where(relative, "relative", "absolute").astype(object)
     return columns
 
@@ -214,7 +253,8 @@ def cumulative_table(collected: CollectedData, spec: ExperimentSpec) -> pd.DataF
         grid = pd.MultiIndex.from_product([[metric.name], list(collected.units), days], names=["metric", "variant", "day"])
         cumulative = (rows.groupby(["metric", "variant", "day"])[sums].sum()
                       .reindex(grid, fill_value=0.0).groupby(level=["metric", "variant"]).cumsum().reset_index())
-        series = compare_metric(cumulative, metric, spec.control, spec.alpha, keys=["day"])
+        series = compare_metric(cumulative, metric, spec.control, spec.alpha, keys=["day"],
+                                relative_interval=spec.relative_interval)
         for _, rows in series.groupby("variant", sort=False):
             rows = rows.sort_values("day").copy()
             variance = rows["abs_se"].to_numpy() ** 2

@@ -4,10 +4,15 @@ One function, :func:`compare`, handles every kind of metric and is vectorised ov
 (metric x variant, segments, days):
 
 * means: Welch's t-test, ``t = Δ / sqrt(s²_c/n_c + s²_v/n_v)`` with Welch–Satterthwaite degrees
-  of freedom (Welch 1947);
+  of freedom (Welch 1947); with ``equal_var``, Student's t-test with the pooled variance
+  ``s²_p = ((n_c-1)s²_c + (n_v-1)s²_v) / (n_c+n_v-2)``, ``se = s_p·sqrt(1/n_c + 1/n_v)`` and
+  ``n_c + n_v - 2`` degrees of freedom;
 * proportions: the pooled two-proportion z-test with a Wald interval, and when an expected
   cell count is below 5, Fisher's exact test with Newcombe's hybrid score interval
-  (Newcombe 1998, method 10);
+  (Newcombe 1998, method 10). On request (``test``): the z-test with Yates' continuity
+  correction ``c = min(½(1/n_c + 1/n_v), |Δ|)``, ``z = sign(Δ)(|Δ| - c)/se₀`` and the Wald
+  interval widened by ``c`` (as R's ``prop.test``), or Fisher's, Barnard's or Boschloo's exact
+  test (:mod:`.exact`) with Newcombe's interval;
 * ratios: the delta method on the linearised unit values (Deng et al. 2018), normal reference;
 * CUPED (Deng et al. 2013): each arm's estimate becomes ``R̂ - θ (x̄_arm - x̄)``, ``x̄`` the
   covariate mean of the two arms compared, and its unit variance ``s²_L - 2θ s_Lx + θ² s²_x``;
@@ -21,9 +26,17 @@ One function, :func:`compare`, handles every kind of metric and is vectorised ov
 * regression adjustment with several covariates (Lin 2013): estimates and variances computed
   by :mod:`.regression` and passed in as ``adjustment``.
 
+``alternative`` is ``two-sided``, ``greater`` (the variant's value is higher) or ``less``. A
+one-sided test uses the ``1 - α`` quantile and its interval is open on the other side (an
+infinite bound), as scipy's ``ttest_ind(...).confidence_interval()`` reports it.
+
 The relative lift ``R̂_v / R̂_c - 1`` gets its interval on the log scale,
-``exp(log(R̂_v/R̂_c) ± z·sqrt(V_v/R̂_v² + V_c/R̂_c²)) - 1`` (delta method), which keeps it
-inside (-100%, ∞). It is reported as n/a, with the reason, when the control estimate is not
+``exp(log(R̂_v/R̂_c) ± q·sqrt(V_v/R̂_v² + V_c/R̂_c²)) - 1`` (delta method), which keeps it
+inside (-100%, ∞); or, with ``relative_interval="linear"``, ``R̂_v/R̂_c - 1 ± q·se_rel`` with
+``se_rel² = V_v/R̂_c² + R̂_v²V_c/R̂_c⁴``. ``q`` is the quantile of the absolute test's own
+distribution (Student's t with its degrees of freedom for means, normal otherwise), and the
+relative lift's p-value is ``log(R̂_v/R̂_c)/se_log`` (or ``(R̂_v/R̂_c - 1)/se_rel``) on that same
+distribution. The lift is reported as n/a, with the reason, when the control estimate is not
 distinguishable from zero or the two estimates have opposite signs.
 """
 
@@ -34,12 +47,19 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import stats
 
+from .exact import EXACT_TESTS, exact_p_value, newcombe_interval, wilson_interval
 from .moments import ArrayFields, Moments
 from .regression import Adjustment
 
-__all__ = ["Effect", "compare", "non_inferiority_p_value", "wilson_interval"]
+__all__ = [
+    "ALTERNATIVES", "RELATIVE_INTERVALS", "TESTS", "Effect", "compare", "critical_value", "non_inferiority_p_value",
+    "p_value_of", "wilson_interval",
+]
 
 SMALL_EXPECTED_COUNT = 5.0
+ALTERNATIVES = ("two-sided", "greater", "less")
+TESTS = ("auto", "z_continuity", *EXACT_TESTS)
+RELATIVE_INTERVALS = ("log", "linear")
 
 
 @dataclass(frozen=True)
@@ -58,26 +78,46 @@ class Effect(ArrayFields):
     abs_se: np.ndarray
     abs_ci_low: np.ndarray
     abs_ci_high: np.ndarray
+    statistic: np.ndarray
+    dof: np.ndarray
     p_value: np.ndarray
     rel_effect: np.ndarray
     rel_ci_low: np.ndarray
     rel_ci_high: np.ndarray
     log_ratio_se: np.ndarray
     rel_se: np.ndarray
+    rel_p_value: np.ndarray
     rel_na_reason: np.ndarray
     method: np.ndarray
     cuped_variance_reduction: np.ndarray
 
 
-def wilson_interval(successes: np.ndarray, n: np.ndarray, alpha: float = 0.05) -> tuple[np.ndarray, np.ndarray]:
-    """Wilson score interval for a proportion (Wilson 1927):
-    ``(p̂ + z²/2n ± z·sqrt(p̂(1-p̂)/n + z²/4n²)) / (1 + z²/n)``."""
-    successes, n = np.asarray(successes, dtype=float), np.asarray(n, dtype=float)
-    z = stats.norm.ppf(1 - alpha / 2)
-    share = successes / n
-    centre = (share + z * z / (2 * n)) / (1 + z * z / n)
-    half = z / (1 + z * z / n) * np.sqrt(share * (1 - share) / n + z * z / (4 * n * n))
-    return centre - half, centre + half
+def critical_value(alpha: float, alternative: str = "two-sided", dof: np.ndarray | float | None = None) -> np.ndarray:
+    """The quantile an interval extends by: ``1 - α/2`` two-sided, ``1 - α`` one-sided, of the
+    normal distribution or, with ``dof``, of Student's t."""
+    level = 1 - alpha / 2 if alternative == "two-sided" else 1 - alpha
+    return stats.norm.ppf(level) if dof is None else stats.t.ppf(level, dof)
+
+
+def p_value_of(statistic: np.ndarray, alternative: str = "two-sided", dof: np.ndarray | float | None = None) -> np.ndarray:
+    """p-value of a z (or, with ``dof``, t) statistic: ``2·P(T > |t|)``, ``P(T > t)`` for
+    ``greater``, ``P(T < t)`` for ``less``."""
+    def tail(value):
+        return stats.norm.sf(value) if dof is None else stats.t.sf(value, dof)
+
+    statistic = np.asarray(statistic, dtype=float)
+    if alternative == "greater":
+        return tail(statistic)
+    if alternative == "less":
+        return tail(-statistic)
+    return 2 * tail(np.abs(statistic))
+
+
+def _bounds(estimate, spread, alternative: str) -> tuple[np.ndarray, np.ndarray]:
+    """``estimate ∓ spread``, open (infinite) on the side a one-sided test does not look at."""
+    low = estimate - spread if alternative != "less" else np.full(np.shape(estimate), -np.inf)
+    high = estimate + spread if alternative != "greater" else np.full(np.shape(estimate), np.inf)
+    return low, high
 
 
 def _cuped(control: Moments, variant: Moments, slope: str = "within") -> tuple[np.ndarray, ...]:
@@ -101,6 +141,17 @@ def _cuped(control: Moments, variant: Moments, slope: str = "within") -> tuple[n
     return tuple(adjusted)
 
 
+def _check_options(kind: str, cuped: bool, alternative: str, equal_var: bool, test: str, relative_interval: str) -> None:
+    for name, value, allowed in (("alternative", alternative, ALTERNATIVES), ("test", test, TESTS),
+                                 ("relative_interval", relative_interval, RELATIVE_INTERVALS)):
+        if value not in allowed:
+            raise ValueError(f"{name} {value!r} is not one of {', '.join(map(repr, allowed))}")
+    if equal_var and kind != "mean":
+        raise ValueError(f"equal_var applies to kind 'mean' (Student's t-test), not {kind!r}")
+    if test != "auto" and (kind != "proportion" or cuped):
+        raise ValueError(f"test {test!r} needs a proportion metric without a covariate")
+
+
 def compare(
     control: Moments,
     variant: Moments,
@@ -110,22 +161,29 @@ def compare(
     cuped: bool = False,
     cuped_slope: str = "within",
     adjustment: Adjustment | None = None,
+    alternative: str = "two-sided",
+    equal_var: bool = False,
+    test: str = "auto",
+    relative_interval: str = "log",
 ) -> Effect:
     """Compare ``variant`` with ``control`` for a metric of ``kind`` (mean, proportion, ratio).
 
     ``cuped=True`` uses the covariate sums (``sum_x`` ...) to reduce variance, with the slope
     ``cuped_slope`` (``within`` or ``pooled``); ``adjustment`` takes the regression-adjusted
-    estimates of :func:`.regression.regression_adjustment` instead. Returns the absolute effect
-    with its ``1 - alpha`` interval and two-sided p-value, and the relative lift with its
-    log-scale interval.
+    estimates of :func:`.regression.regression_adjustment` instead. ``equal_var`` (means),
+    ``test`` (proportions: ``auto``, ``z_continuity``, ``fisher``, ``barnard``, ``boschloo``),
+    ``alternative`` and ``relative_interval`` are described in the module docstring. Returns the
+    absolute effect with its ``1 - alpha`` interval, test statistic and p-value, and the
+    relative lift with its interval and p-value.
     """
+    _check_options(kind, cuped or adjustment is not None, alternative, equal_var, test, relative_interval)
     control, variant = control.atleast_1d(), variant.atleast_1d()
     n_c, n_v = control.n, variant.n
     mean_c, mean_v = control.ratio, variant.ratio
     raw_var_c, raw_var_v = control.var_linearized / n_c, variant.var_linearized / n_v
-    dof_c, dof_v, label = n_c - 1, n_v - 1, "CUPED" + (" (pooled slope)" if cuped_slope == "pooled" else "")
+    dof_c, dof_v, adjusted = n_c - 1, n_v - 1, "CUPED" + (" (pooled slope)" if cuped_slope == "pooled" else "")
     if adjustment is not None:
-        cuped, label = True, adjustment.label
+        cuped, adjusted = True, adjustment.label
         est_c, est_v, var_c, var_v = (adjustment.estimate_control, adjustment.estimate_variant,
                                       adjustment.var_control, adjustment.var_variant)
         dof_c, dof_v = adjustment.df_control, adjustment.df_variant
@@ -135,67 +193,97 @@ def compare(
     else:
         est_c, est_v, var_c, var_v = mean_c, mean_v, raw_var_c, raw_var_v
     shape = np.broadcast(n_c, n_v).shape
-    method = np.full(shape, "", dtype=object)
     exact = np.zeros(shape, dtype=bool)
     if kind == "proportion" and not cuped:
         var_c, var_v = mean_c * (1 - mean_c) / n_c, mean_v * (1 - mean_v) / n_v
+    if equal_var:
+        with np.errstate(invalid="ignore", divide="ignore"):
+            pooled_unit_var = ((n_c - 1) * var_c * n_c + (n_v - 1) * var_v * n_v) / (n_c + n_v - 2)
+        var_c, var_v = pooled_unit_var / n_c, pooled_unit_var / n_v
     abs_effect = est_v - est_c
     abs_se = np.sqrt(var_c + var_v)
-    z_crit = stats.norm.ppf(1 - alpha / 2)
+    dof = None
+    widen = 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
         if kind == "mean":
-            dof = (var_c + var_v) ** 2 / (var_c**2 / dof_c + var_v**2 / dof_v)
-            crit = stats.t.ppf(1 - alpha / 2, dof)
-            p_value = 2 * stats.t.sf(np.abs(abs_effect / abs_se), dof)
-            method[...] = np.char.add("Welch t-test, ", np.asarray(label, dtype=str)) if cuped else "Welch t-test"
+            if equal_var:
+                dof = np.broadcast_to(n_c + n_v - 2.0, shape)
+                label = "Student t-test (pooled variance)"
+            else:
+                dof = (var_c + var_v) ** 2 / (var_c**2 / dof_c + var_v**2 / dof_v)
+                label = "Welch t-test"
+            statistic = abs_effect / abs_se
         elif kind == "proportion" and not cuped:
             pooled = (control.sum_y + variant.sum_y) / (n_c + n_v)
             null_se = np.sqrt(pooled * (1 - pooled) * (1 / n_c + 1 / n_v))
-            crit = np.full(shape, z_crit)
-            p_value = 2 * stats.norm.sf(np.abs(abs_effect / null_se))
-            method[...] = "two-proportion z-test"
-            expected = np.minimum(pooled, 1 - pooled) * np.minimum(n_c, n_v)
-            exact = np.broadcast_to(expected < SMALL_EXPECTED_COUNT, shape).copy()
+            if test == "z_continuity":
+                widen = np.minimum(0.5 * (1 / n_c + 1 / n_v), np.abs(abs_effect))
+                statistic = np.sign(abs_effect) * (np.abs(abs_effect) - widen) / null_se
+                label = "two-proportion z-test with continuity correction"
+            else:
+                statistic = abs_effect / null_se
+                label = "two-proportion z-test"
+                expected = np.minimum(pooled, 1 - pooled) * np.minimum(n_c, n_v)
+                small = np.broadcast_to(expected < SMALL_EXPECTED_COUNT, shape)
+                exact = np.ones(shape, dtype=bool) if test in EXACT_TESTS else small.copy()
         else:
-            crit = np.full(shape, z_crit)
-            p_value = 2 * stats.norm.sf(np.abs(abs_effect / abs_se))
-            test = {"proportion": "z-test", "ratio": "delta method z-test"}[kind]
-            method[...] = np.char.add(f"{test}, ", np.asarray(label, dtype=str)) if cuped else test
+            statistic = abs_effect / abs_se
+            label = {"proportion": "z-test", "ratio": "delta method z-test"}[kind]
+        crit = critical_value(alpha, alternative, dof)
+        p_value = p_value_of(statistic, alternative, dof)
         degenerate = abs_se == 0  # a NaN standard error (too few units) stays NaN
-        p_value = np.where(degenerate, np.where(abs_effect == 0, 1.0, 0.0), p_value)
-        ci_low, ci_high = abs_effect - crit * abs_se, abs_effect + crit * abs_se
+        p_value = np.where(degenerate, _degenerate_p_value(abs_effect, alternative), p_value)
+        ci_low, ci_high = _bounds(abs_effect, crit * abs_se + widen, alternative)
         variance_reduction = 1 - (var_c + var_v) / (raw_var_c + raw_var_v) if cuped else np.full(shape, np.nan)
+    suffix = "" if alternative == "two-sided" else f", one-sided: {alternative}"
+    method = np.full(shape, label, dtype=object)
+    if cuped:  # the adjustment's label may differ by group (covariates left out in some)
+        method = method + ", " + np.broadcast_to(np.asarray(adjusted, dtype=object), shape)
+    method = method + suffix
+    statistic = np.array(np.broadcast_to(statistic, shape), dtype=float)
     if exact.any():
         p_value, ci_low, ci_high = (np.array(np.broadcast_to(a, shape), dtype=float) for a in (p_value, ci_low, ci_high))
-        _exact_proportions(control, variant, exact, alpha, p_value, ci_low, ci_high)
-        method[exact] = "Fisher exact test, Newcombe interval"
-    relative = _relative(est_c, est_v, var_c, var_v, z_crit)
+        chosen = test if test in EXACT_TESTS else "fisher"
+        _exact_proportions(control, variant, exact, alpha, alternative, chosen, p_value, ci_low, ci_high)
+        method[exact] = f"{EXACT_TESTS[chosen]}, Newcombe interval" + suffix
+        statistic[exact] = np.nan  # an exact test enumerates tables; it has no z or t statistic
+    z_crit = stats.norm.ppf(1 - alpha / 2)
+    relative = _relative(est_c, est_v, var_c, var_v, crit, z_crit, alternative, relative_interval, dof)
     return Effect(
         n_control=n_c, n_variant=n_v, mean_control=mean_c, mean_variant=mean_v,
         estimate_control=est_c, estimate_variant=est_v, var_control=var_c, var_variant=var_v,
-        abs_effect=abs_effect, abs_se=abs_se, abs_ci_low=ci_low, abs_ci_high=ci_high,
+        abs_effect=abs_effect, abs_se=abs_se, abs_ci_low=ci_low, abs_ci_high=ci_high, statistic=statistic,
+        dof=np.full(shape, np.nan) if dof is None else np.array(np.broadcast_to(dof, shape), dtype=float),
         p_value=p_value, method=method, cuped_variance_reduction=variance_reduction, **relative,
     )
 
 
+def _degenerate_p_value(abs_effect: np.ndarray, alternative: str) -> np.ndarray:
+    """p-value when neither arm varies: 1 without a difference (or one on the untested side), else 0."""
+    if alternative == "greater":
+        return np.where(abs_effect > 0, 0.0, 1.0)
+    if alternative == "less":
+        return np.where(abs_effect < 0, 0.0, 1.0)
+    return np.where(abs_effect == 0, 1.0, 0.0)
+
+
 def _exact_proportions(
-    control: Moments, variant: Moments, exact: np.ndarray, alpha: float,
+    control: Moments, variant: Moments, exact: np.ndarray, alpha: float, alternative: str, test: str,
     p_value: np.ndarray, ci_low: np.ndarray, ci_high: np.ndarray,
 ) -> None:
-    """Fisher's exact p-value and Newcombe's interval where counts are small (in place)."""
+    """The exact test's p-value and Newcombe's interval where ``exact`` is set (in place)."""
     counts = np.broadcast_arrays(control.sum_y, control.n, variant.sum_y, variant.n, exact)
     for index in np.flatnonzero(counts[-1]):
         s_c, n_c, s_v, n_v = (round(float(values.flat[index])) for values in counts[:4])
-        p_value.flat[index] = stats.fisher_exact([[s_v, n_v - s_v], [s_c, n_c - s_c]]).pvalue
-        low_v, high_v = wilson_interval(s_v, n_v, alpha)
-        low_c, high_c = wilson_interval(s_c, n_c, alpha)
-        share_v, share_c = s_v / n_v, s_c / n_c
-        ci_low.flat[index] = share_v - share_c - np.hypot(share_v - low_v, high_c - share_c)
-        ci_high.flat[index] = share_v - share_c + np.hypot(high_v - share_v, share_c - low_c)
+        p_value.flat[index] = exact_p_value(test, s_c, n_c, s_v, n_v, alternative)
+        ci_low.flat[index], ci_high.flat[index] = newcombe_interval(s_c, n_c, s_v, n_v, alpha, alternative)
 
 
-def _relative(est_c, est_v, var_c, var_v, z_crit: float) -> dict[str, np.ndarray]:
-    """Relative lift with its log-scale delta-method interval, or n/a with the reason."""
+def _relative(est_c, est_v, var_c, var_v, crit, z_crit: float, alternative: str, scale: str,
+              dof) -> dict[str, np.ndarray]:
+    """Relative lift with its delta-method interval (log or linear scale) and p-value, or n/a
+    with the reason. ``crit`` and ``dof`` are the absolute test's, so both intervals use one
+    distribution; whether the control is distinguishable from zero uses the two-sided z."""
     est_c, est_v, var_c, var_v = np.broadcast_arrays(*(np.asarray(a, dtype=float) for a in (est_c, est_v, var_c, var_v)))
     reason = np.full(est_c.shape, None, dtype=object)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -208,15 +296,26 @@ def _relative(est_c, est_v, var_c, var_v, z_crit: float) -> dict[str, np.ndarray
             elif not est_v[index] / est_c[index] > 0:
                 reason[index] = "variant and control means are not both positive or both negative"
         valid = np.array([item is None for item in reason.flat], dtype=bool).reshape(est_c.shape)
+        lift = est_v / est_c - 1
         log_ratio = np.log(est_v / est_c)
         log_se = np.sqrt(var_v / est_v**2 + var_c / est_c**2)
         rel_se = np.sqrt(var_v / est_c**2 + est_v**2 * var_c / est_c**4)
+        if scale == "log":
+            # an open side stays ±inf (not expm1(-inf) = -100%), as on the absolute scale
+            low, high = (np.where(np.isinf(bound), bound, np.expm1(bound))
+                         for bound in _bounds(log_ratio, crit * log_se, alternative))
+            statistic = log_ratio / log_se
+        else:
+            low, high = _bounds(lift, crit * rel_se, alternative)
+            statistic = lift / rel_se
+        p_value = p_value_of(statistic, alternative, dof)
         return {
-            "rel_effect": np.where(valid, est_v / est_c - 1, np.nan),
-            "rel_ci_low": np.where(valid, np.expm1(log_ratio - z_crit * log_se), np.nan),
-            "rel_ci_high": np.where(valid, np.expm1(log_ratio + z_crit * log_se), np.nan),
+            "rel_effect": np.where(valid, lift, np.nan),
+            "rel_ci_low": np.where(valid, low, np.nan),
+            "rel_ci_high": np.where(valid, high, np.nan),
             "log_ratio_se": np.where(valid, log_se, np.nan),
             "rel_se": np.where(valid, rel_se, np.nan),
+            "rel_p_value": np.where(valid, p_value, np.nan),
             "rel_na_reason": reason,
         }
 

@@ -36,7 +36,8 @@ def plot_forest(analysis: ExperimentAnalysis, *, relative: bool = True) -> Figur
     """Every metric's lift per variant with its interval (relative, log-scale delta method;
     absolute where the lift is n/a). Blue: significantly better, red: significantly worse
     (adjusted p-values), grey: not significant, and every effect grey when the decision is to
-    investigate (the split cannot be trusted); guardrail margins as dotted ticks."""
+    investigate (the split cannot be trusted); guardrail margins as dotted ticks; a one-sided
+    interval's open side as a dashed arrow."""
     table = analysis.results
     untrusted = analysis.decision.verdict == "investigate"  # a broken split: no effect is trustworthy
     figure = Figure(figsize=(8.0, 0.45 * len(table) + 1.4), layout="constrained")
@@ -47,6 +48,11 @@ def plot_forest(analysis: ExperimentAnalysis, *, relative: bool = True) -> Figur
         point, low, high = ((row["rel_effect"], row["rel_ci_low"], row["rel_ci_high"]) if use_relative
                             else (row["abs_effect"], row["abs_ci_low"], row["abs_ci_high"]))
         colour = "0.65" if untrusted else _colour(row)
+        if np.isinf(low) != np.isinf(high):  # a one-sided interval: an arrow towards its open side
+            reach = (point - low) if np.isinf(high) else (high - point)
+            low, high = (low, point) if np.isinf(high) else (point, high)
+            axes.annotate("", xy=(point + (reach if low < point else -reach), position), xytext=(point, position),
+                          arrowprops={"arrowstyle": "->", "color": colour, "linestyle": "--"})
         axes.errorbar(point, position, xerr=[[point - low], [high - point]], fmt="o", color=colour, capsize=3)
         margin = row["non_inferiority_margin"]
         if use_relative and pd.notna(margin):

@@ -13,6 +13,7 @@ from ..io import DropLog, InputError, load_table
 from ..labels import readable_name
 from ..params import resolve_path
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
+from .decision import interval_text
 from .fake_door import FakeDoorAnalysis, analyse_fake_door
 from .spec import ExperimentSpec
 from .srm import similar_labels
@@ -40,6 +41,11 @@ __all__ = [
 TONES = {"ship": "good", "don't ship": "neutral", "keep running": "warning", "investigate": "bad",
          "build": "good", "don't build": "neutral"}  # the last two: fake doors
 _PCT_SIGNED = "{:+.2%}"
+
+
+def _bound(value: object) -> str:
+    """An interval bound as a signed percentage; the open side of a one-sided interval in words."""
+    return "open (one-sided)" if isinstance(value, float) and math.isinf(value) else _PCT_SIGNED.format(value)
 
 
 @dataclass(frozen=True)
@@ -194,7 +200,7 @@ def decision_block(analysis: ExperimentAnalysis) -> Html:
     cards = [Kpi("Decision", decision.verdict.upper(), decision.variant, TONES[decision.verdict])]
     for _, row in rows.iterrows():
         lift = "n/a" if pd.isna(row["rel_effect"]) else f"{row['rel_effect']:+.1%}"
-        interval = (f"{1 - analysis.spec.alpha:.0%} CI {row['rel_ci_low']:+.1%} to {row['rel_ci_high']:+.1%}"
+        interval = (interval_text(row["rel_ci_low"], row["rel_ci_high"], 1 - analysis.spec.alpha)
                     if pd.notna(row["rel_ci_low"]) else row.get("rel_na_reason"))
         cards.append(Kpi(f"{primary}: {row['variant']}", lift,
                          "not trustworthy until the split is explained" if untrusted else interval,
@@ -238,7 +244,7 @@ def results_block(analysis: ExperimentAnalysis) -> Html:
     columns = ["metric", "variant", "rel_effect", "rel_ci_low", "rel_ci_high", "significant", "chance_to_beat_control",
                "p_value_adjusted", "mean_control", "mean_variant", "role"]
     frame = _with_readable_averages(analysis.results)[[c for c in columns if c in analysis.results.columns]]
-    formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _PCT_SIGNED, "rel_ci_high": _PCT_SIGNED,
+    formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _bound, "rel_ci_high": _bound,
                "p_value_adjusted": "{:.3g}", "chance_to_beat_control": "{:.1%}"}
     notes = extreme_notes(analysis)
     untrusted = analysis.decision.verdict == "investigate"
@@ -261,12 +267,45 @@ def _with_readable_averages(results: pd.DataFrame) -> pd.DataFrame:
                              for column in ("mean_control", "mean_variant")})
 
 
+_FWER = ", which keeps the chance of even one false alarm among them at {alpha:.0%}"
 _CORRECTIONS = {
-    "holm": "Holm's method, which keeps the chance of even one false alarm among them at {alpha:.0%}",
-    "bonferroni": "Bonferroni's method, which keeps the chance of even one false alarm among them at {alpha:.0%}",
+    "holm": "Holm's method" + _FWER,
+    "bonferroni": "Bonferroni's method" + _FWER,
+    "holm_sidak": "the Holm-Šidák method" + _FWER,
+    "hochberg": "Hochberg's method" + _FWER + " when the comparisons are independent or move together",
     "fdr_bh": "the Benjamini-Hochberg method, which keeps the expected share of false alarms among the clear "
               "results at {alpha:.0%}",
+    "fdr_by": "the Benjamini-Yekutieli method, which keeps the expected share of false alarms among the clear "
+              "results at {alpha:.0%} however the comparisons depend on each other",
 }
+_TESTS = {
+    "z_continuity": "a two-proportion z-test with a continuity correction, which is slightly more cautious with "
+                    "small counts",
+    "fisher": "Fisher's exact test, which computes the p-value from every possible table instead of an approximation",
+    "barnard": "Barnard's exact test, which computes the p-value from every possible table and is more powerful "
+               "than Fisher's",
+    "boschloo": "Boschloo's exact test, which computes the p-value from every possible table and is more powerful "
+                "than Fisher's",
+}
+
+
+def _option_sentences(spec: ExperimentSpec) -> list[str]:
+    """One sentence per test option a metric sets: one-sided, pooled variance, a chosen test."""
+    sentences = []
+    for metric in spec.metrics:
+        if metric.alternative != "two-sided":
+            side = "higher" if metric.alternative == "greater" else "lower"
+            win = ("can only declare a win; a change the other way reads as no clear difference"
+                   if metric.role == "primary" else "cannot show a change the other way")
+            sentences.append(f"{metric.name} is tested one-sided ({metric.alternative}): the test asks only whether "
+                             f"the variant is {side}, so its interval is open on the other side and it {win}.")
+        if metric.equal_var:
+            sentences.append(f"{metric.name} uses Student's t-test with a variance pooled over both arms, which assumes "
+                             "the arms spread equally.")
+        if metric.test in _TESTS:
+            sentences.append(f"{metric.name} uses {_TESTS[metric.test]} (per day and per segment the default z-test "
+                             "stands in).")
+    return sentences
 
 
 def method_block(analysis: ExperimentAnalysis) -> Html:
@@ -282,8 +321,13 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
                          + _CORRECTIONS[spec.correction].format(alpha=spec.alpha) + ".")
     tests = results.drop_duplicates("metric")[["metric", "method"]].itertuples(index=False)
     sentences.append("Tests: " + "; ".join(f"{metric}, {method}" for metric, method in tests) + ".")
-    sentences.append("A relative lift is the variant's average over the control's, minus one; its interval comes from "
-                     "the delta method on the log scale, so it need not be symmetric around the lift.")
+    sentences += _option_sentences(spec)
+    if spec.relative_interval == "log":
+        sentences.append("A relative lift is the variant's average over the control's, minus one; its interval comes "
+                         "from the delta method on the log scale, so it need not be symmetric around the lift.")
+    else:
+        sentences.append("A relative lift is the variant's average over the control's, minus one; its interval comes "
+                         "from the delta method on the ratio itself (linear), so it is symmetric around the lift.")
     covariates = [f"{metric.name} ({metric.covariate})" for metric in spec.metrics if metric.covariate]
     if covariates:
         slopes = {metric.cuped_slope for metric in spec.metrics if metric.covariate}
@@ -300,14 +344,17 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
     if (results["role"] == "guardrail").any():
         sentences.append("A guardrail holds when its interval rules out a loss larger than its margin "
                          "(a non-inferiority test).")
-    sentences.append(f"Sample ratio check: a chi-square test of the units per variant against the planned split; "
+    srm_test = ("an exact binomial test" if analysis.srm.method == "exact binomial" else
+                "a chi-square test" + (" (the exact test is for two variants)" if spec.srm_test == "exact" else ""))
+    sentences.append(f"Sample ratio check: {srm_test} of the units per variant against the planned split; "
                      f"below {spec.srm_alpha:g} the decision is to investigate.")
     prior = ("a flat prior" if spec.prior_sd is None
              else f"a normal prior on the relative lift (mean {spec.prior_mean:+.1%}, sd {spec.prior_sd:.1%})")
     sentences.append(f"Chance to beat control: the lift's normal approximation with {prior}.")
     if analysis.power is not None:
+        one_sided = "" if analysis.power.alternative == "two-sided" else ", one-sided as the primary metric's test"
         sentences.append(f"Power: the smallest change detected {analysis.power.power:.0%} of the time at a "
-                         f"significance level of {analysis.power.alpha:.3g} per comparison.")
+                         f"significance level of {analysis.power.alpha:.3g} per comparison{one_sided}.")
     sentences.append("Over time: an always-valid confidence sequence, which stays correct however often the result "
                      "is looked at. README's experiments section has the formulas and references.")
     if analysis.novelty:
@@ -463,7 +510,7 @@ def segments_block(analysis: ExperimentAnalysis) -> Html:
     """Per-segment effects under a visible exploratory warning, or why there are none."""
     if analysis.segments is None or analysis.segments.empty:
         return paragraph("No segment columns were given (parameter experiment.segments).")
-    formats = {c: _PCT_SIGNED for c in ("rel_effect", "rel_ci_low", "rel_ci_high")} | {"p_value_adjusted": "{:.3g}"}
+    formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _bound, "rel_ci_high": _bound, "p_value_adjusted": "{:.3g}"}
     # the conclusion first, as in the results table; absolute differences, raw p-values and the
     # test's name stay in segments.csv
     columns = ["segment_column", "segment", "metric", "variant", "rel_effect", "rel_ci_low", "rel_ci_high", "significant",

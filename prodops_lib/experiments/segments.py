@@ -54,7 +54,8 @@ def segment_table(segments: pd.DataFrame | None, spec: ExperimentSpec) -> pd.Dat
         for metric in spec.metrics:
             if metric.kind == "quantile":
                 continue
-            effects = compare_metric(grouped, metric, spec.control, spec.alpha, keys=["segment"])
+            effects = compare_metric(grouped, metric, spec.control, spec.alpha, keys=["segment"],
+                                     relative_interval=spec.relative_interval)
             if effects.empty:
                 continue
             effects["p_value_adjusted"] = adjust_p_values(effects["p_value"].to_numpy(), spec.correction)

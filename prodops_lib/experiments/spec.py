@@ -12,14 +12,18 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field, fields
-from typing import Literal
+from typing import Literal, get_args
 
 __all__ = ["ExperimentSpec", "MetricSpec"]
 
 MetricKind = Literal["mean", "proportion", "ratio", "quantile"]
 Direction = Literal["increase", "decrease"]
 Role = Literal["primary", "secondary", "guardrail"]
-Correction = Literal["holm", "bonferroni", "fdr_bh", "none"]
+Correction = Literal["holm", "bonferroni", "holm_sidak", "hochberg", "fdr_bh", "fdr_by", "none"]
+Alternative = Literal["two-sided", "greater", "less"]
+Test = Literal["auto", "z_continuity", "fisher", "barnard", "boschloo"]
+RelativeInterval = Literal["log", "linear"]
+SrmMethod = Literal["chi_square", "exact"]
 MissingPolicy = Literal["error", "drop", "zero"]
 CupedSlope = Literal["within", "pooled"]
 
@@ -62,6 +66,16 @@ class MetricSpec:
     ``maturity_days`` (end day: the experiment's ``end_date``, else the last exposure day) are
     dropped from it, with their count and reason, because their outcome cannot be known yet
     and counting them biases the rate towards 0. It needs the experiment's ``timestamp_column``.
+
+    The test, per metric because a one-sided test's side depends on the metric's direction:
+    ``alternative`` is ``two-sided`` (default), ``greater`` (only "the variant is higher" can be
+    shown) or ``less``; a primary metric's one-sided test must look in its good direction, and
+    guardrails keep their own one-sided non-inferiority test. ``equal_var: true`` makes a mean
+    metric's test Student's pooled-variance t-test instead of Welch's. ``test`` picks a
+    proportion metric's test: ``auto`` (default: the z-test, Fisher's exact test below 5
+    expected successes or failures), ``z_continuity`` (Yates' continuity correction), or the
+    exact ``fisher``, ``barnard`` or ``boschloo`` test (Barnard and Boschloo up to 500 units per
+    arm; exact tests read counts, so no covariate).
     """
 
     name: str
@@ -82,6 +96,9 @@ class MetricSpec:
     non_inferiority_margin: float | None = None
     missing: MissingPolicy = "error"
     maturity_days: int | None = None
+    alternative: Alternative = "two-sided"
+    equal_var: bool = False
+    test: Test = "auto"
 
     def __post_init__(self) -> None:
         where = f"metric {self.name!r}"
@@ -93,6 +110,7 @@ class MetricSpec:
         _check_choice(where, "missing", self.missing, ("error", "drop", "zero"))
         _check_choice(where, "winsorize_scope", self.winsorize_scope, ("all", "nonzero"))
         self._check_covariates(where)
+        self._check_test(where)
         if self.kind == "ratio":
             if not self.numerator or not self.denominator:
                 raise ValueError(f"{where}: kind 'ratio' needs 'numerator' and 'denominator' columns")
@@ -157,6 +175,36 @@ class MetricSpec:
         """The columns of the regression adjustment, numeric first (empty without one)."""
         return self.covariates + self.categorical_covariates
 
+    def _check_test(self, where: str) -> None:
+        _check_choice(where, "alternative", self.alternative, get_args(Alternative))
+        _check_choice(where, "test", self.test, get_args(Test))
+        if not isinstance(self.equal_var, bool):
+            raise ValueError(f"{where}: equal_var must be true or false, got {self.equal_var!r}")
+        if self.equal_var and self.kind != "mean":
+            raise ValueError(f"{where}: equal_var (Student's pooled-variance t-test) applies to kind 'mean', "
+                             f"not {self.kind!r}")
+        if self.test != "auto" and self.kind != "proportion":
+            raise ValueError(f"{where}: test {self.test!r} is a test of two proportions and {self.name} is kind "
+                             f"{self.kind!r}; use it on a 0/1 metric of kind 'proportion' or remove 'test'")
+        adjusted = [self.covariate] if self.covariate else self.regression_covariates
+        if self.test != "auto" and adjusted:
+            raise ValueError(f"{where}: test {self.test!r} reads counts and cannot use the covariate "
+                             f"{adjusted[0]!r}; remove one of the two")
+        if self.equal_var and adjusted:
+            raise ValueError(f"{where}: equal_var (Student's pooled-variance t-test) does not combine with the "
+                             f"covariate {adjusted[0]!r}; remove one of the two")
+        if self.alternative == "two-sided":
+            return
+        if self.kind == "quantile":
+            raise ValueError(f"{where}: alternative {self.alternative!r} is not available for kind 'quantile' "
+                             "(its bootstrap interval is two-sided)")
+        if self.role == "guardrail":
+            raise ValueError(f"{where}: a guardrail is already tested one-sided (non-inferiority); remove 'alternative'")
+        good = "greater" if self.direction == "increase" else "less"
+        if self.role == "primary" and self.alternative != good:
+            raise ValueError(f"{where}: alternative {self.alternative!r} on a primary metric with direction "
+                             f"{self.direction!r} can never show an improvement; use {good!r} or 'two-sided'")
+
     @property
     def value_column(self) -> str:
         """The column holding the unit value (the numerator for ratio metrics)."""
@@ -184,10 +232,15 @@ class ExperimentSpec:
     """An experiment: where its variants are, which one is the control, what it measures.
 
     ``expected_split`` maps every variant to its planned share of units (default: equal
-    shares over the variants found). ``alpha`` is the two-sided significance level of every
-    test and ``1 - alpha`` the level of every interval; ``correction`` adjusts p-values over
-    all primary and secondary metric x variant comparisons. ``srm_alpha`` is the sample ratio
-    mismatch alarm level; ``max_crossover_share`` the share of units seen in more than one
+    shares over the variants found). ``alpha`` is the significance level of every test and
+    ``1 - alpha`` the level of every interval (one-sided where a metric's ``alternative`` is);
+    ``correction`` adjusts p-values over all primary and secondary metric x variant comparisons:
+    ``holm`` (default), ``bonferroni``, ``holm_sidak``, ``hochberg`` (family-wise error rate),
+    ``fdr_bh``, ``fdr_by`` (false discovery rate) or ``none``. ``relative_interval`` is ``log``
+    (default, the delta method on log(variant/control), never below -100%) or ``linear`` (the
+    delta method on the ratio itself, symmetric, as some experimentation platforms report it).
+    ``srm_alpha`` is the sample ratio mismatch alarm level and ``srm_test`` its test:
+    ``chi_square`` (default) or ``exact`` (the exact binomial test, for two variants); ``max_crossover_share`` the share of units seen in more than one
     variant above which the analysis raises an alarm (those units are always dropped).
     ``prior_mean``/``prior_sd`` put a Gaussian prior on the relative lift for the Bayesian
     view (no ``prior_sd``: flat prior). ``mde`` is the relative minimum detectable effect the
@@ -209,6 +262,8 @@ class ExperimentSpec:
     alpha: float = 0.05
     power: float = 0.8
     correction: Correction = "holm"
+    relative_interval: RelativeInterval = "log"
+    srm_test: SrmMethod = "chi_square"
     segments: list[str] = field(default_factory=list)
     timestamp_column: str | None = None
     srm_alpha: float = 0.001
@@ -244,7 +299,9 @@ class ExperimentSpec:
         _check_share(where, "power", self.power)
         _check_share(where, "srm_alpha", self.srm_alpha)
         _check_share(where, "max_crossover_share", self.max_crossover_share)
-        _check_choice(where, "correction", self.correction, ("holm", "bonferroni", "fdr_bh", "none"))
+        _check_choice(where, "correction", self.correction, get_args(Correction))
+        _check_choice(where, "relative_interval", self.relative_interval, get_args(RelativeInterval))
+        _check_choice(where, "srm_test", self.srm_test, get_args(SrmMethod))
         if not str(self.control).strip():
             raise ValueError(f"{where}: control must name the control variant")
         if self.expected_split is not None:

@@ -2,7 +2,12 @@
 
 Pearson's chi-square goodness-of-fit test over all variants,
 ``χ² = Σ (observed - expected)² / expected`` with ``k - 1`` degrees of freedom, where
-``expected = N · planned share``. A tiny p-value (default alarm below 0.001, the threshold
+``expected = N · planned share``; or, with ``method="exact"`` and two variants, the exact
+binomial test of the first variant's count against ``Binomial(N, planned share)`` (two-sided,
+summing the probabilities of every count no more likely than the observed one, as
+``scipy.stats.binomtest``). With more than two variants the exact test would be the exact
+multinomial test, whose outcomes number about ``N^(k-1)/(k-1)!`` (5·10⁷ for 10,000 units in
+three arms): not cheap, so those keep the chi-square test, and the result says so. A tiny p-value (default alarm below 0.001, the threshold
 used by Fabijan et al. 2019, "Diagnosing Sample Ratio Mismatch in Online Controlled
 Experiments") means assignment or logging is broken, and no effect estimate can be trusted
 until the cause is found.
@@ -16,7 +21,9 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy import stats
 
-__all__ = ["BORDERLINE", "SrmResult", "similar_labels", "srm_test"]
+__all__ = ["BORDERLINE", "SRM_METHODS", "SrmResult", "similar_labels", "srm_test"]
+
+SRM_METHODS = ("chi_square", "exact")
 
 # below this p the split is called borderline, even when it is above srm_alpha: not enough to
 # block a decision, enough to check the assignment before trusting it
@@ -45,6 +52,7 @@ class SrmResult:
     dof: int
     p_value: float
     alpha: float
+    method: str = "chi-square"
 
     @property
     def mismatch(self) -> bool:
@@ -92,7 +100,7 @@ class SrmResult:
         return {
             "observed": dict(self.observed), "expected_share": dict(self.expected_share),
             "statistic": self.statistic, "dof": self.dof, "p_value": self.p_value, "alpha": self.alpha,
-            "mismatch": self.mismatch, "message": self.message(),
+            "mismatch": self.mismatch, "message": self.message(), "method": self.method,
         }
 
 
@@ -100,11 +108,16 @@ def srm_test(
     units: Mapping[str, int],
     expected_split: Mapping[str, float] | None = None,
     alpha: float = 0.001,
+    method: str = "chi_square",
 ) -> SrmResult:
-    """Chi-square test of the units per variant against ``expected_split`` (default: equal).
+    """Chi-square (or, for two variants, exact binomial) test of the units per variant against
+    ``expected_split`` (default: equal).
 
     ``units`` maps variant to unit count; every variant in ``expected_split`` must appear.
+    ``method`` is ``chi_square`` or ``exact`` (see the module docstring).
     """
+    if method not in SRM_METHODS:
+        raise ValueError(f"srm_test: method {method!r} is not one of {', '.join(map(repr, SRM_METHODS))}")
     observed = {str(variant): int(count) for variant, count in units.items()}
     if len(observed) < 2:
         raise ValueError(f"srm_test: units needs at least two variants, got {list(observed)}")
@@ -122,9 +135,16 @@ def srm_test(
     total = sum(observed.values())
     if total == 0:
         raise ValueError("srm_test: no units in any variant")
+    if method == "exact" and len(observed) == 2:
+        first = next(iter(observed))
+        # the statistic is the first variant's count, the binomial test's own statistic
+        return SrmResult(observed=observed, expected_share=shares, statistic=float(observed[first]), dof=0,
+                         p_value=float(stats.binomtest(observed[first], total, shares[first]).pvalue), alpha=alpha,
+                         method="exact binomial")
     statistic = sum((observed[v] - total * shares[v]) ** 2 / (total * shares[v]) for v in observed)
     dof = len(observed) - 1
     return SrmResult(
         observed=observed, expected_share=shares, statistic=float(statistic), dof=dof,
         p_value=float(stats.chi2.sf(statistic, dof)), alpha=alpha,
+        method="chi-square" if method == "chi_square" else "chi-square (the exact test is for two variants)",
     )
