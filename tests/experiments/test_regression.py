@@ -97,9 +97,12 @@ def test_regression_relative_lift_is_the_ratio_of_adjusted_means_on_the_log_scal
     # per-arm OLS predictions at the pooled mean: 15.703286447734804 (control), 18.535843117596542
     assert effect.estimate_control[0] == pytest.approx(15.703286447734804, rel=1e-9)
     assert effect.rel_effect[0] == pytest.approx(18.535843117596542 / 15.703286447734804 - 1, rel=1e-9)
-    # closed form: exp(log(μv/μc) ± 1.959964·sqrt(Vv/μv² + Vc/μc²)) - 1 with the per-arm prediction variances
-    assert effect.rel_ci_low[0] == pytest.approx(0.10518005206107833, rel=1e-9)
-    assert effect.rel_ci_high[0] == pytest.approx(0.26069649931419936, rel=1e-9)
+    # closed form: exp(log(μv/μc) ± q·sqrt(Vv/μv² + Vc/μc²)) - 1 with the per-arm prediction
+    # variances and q the absolute test's own quantile, Welch's t on 117.59124983 degrees of
+    # freedom: scipy.stats.t.ppf(0.975, 117.59124983006761) = 1.9803435593397112
+    assert effect.dof[0] == pytest.approx(117.59124983006761, rel=1e-9)
+    assert effect.rel_ci_low[0] == pytest.approx(0.10442384214413228, rel=1e-9)
+    assert effect.rel_ci_high[0] == pytest.approx(0.26155971066355754, rel=1e-9)
 
 
 def test_variance_reduction_against_the_unadjusted_welch_variance():
