@@ -274,7 +274,7 @@ def _sample_power(collected: CollectedData, results: pd.DataFrame, spec: Experim
     reduction = results["cuped_variance_reduction"].to_numpy(dtype=float)[results["metric"].to_numpy() == primary.name]
     reduction = reduction[~np.isnan(reduction)]
     return sample_power(
-        primary.name, float(control.ratio[0]), sd, int(overall["n"].to_numpy()[of_primary].min()), alpha=alpha,
+        primary.display_name, float(control.ratio[0]), sd, int(overall["n"].to_numpy()[of_primary].min()), alpha=alpha,
         power=spec.power, variance_reduction=float(reduction.mean()) if reduction.size else 0.0, target_mde=spec.mde,
         days_observed=_days_observed(collected, spec), alternative=primary.alternative,
     )

@@ -94,13 +94,13 @@ def _effect_reasons(records: list[dict], spec: ExperimentSpec) -> list[str]:
         corrected = "" if row["adjustment"] == "none" else ", corrected for testing several metrics and variants"
         clear = "a clear difference" if row["significant"] else "no clear difference"
         reasons.append(
-            f"{row['role'].capitalize()} metric {row['metric']}: {row['variant']} against {row['control']} "
+            f"{row['role'].capitalize()} metric {spec.metric_label(row['metric'])}: {row['variant']} against {row['control']} "
             f"{describe_effect(row, level)}, {clear} (p = {row['p_value_adjusted']:.2g}{corrected}); "
             f"{row['chance_to_beat_control']:.0%} chance to beat control."
         )
     for row in (row for row in records if row["role"] == "guardrail"):
         margin = f" (margin {row['non_inferiority_margin']:.1%})" if _present(row["non_inferiority_margin"]) else ""
-        reasons.append(f"Guardrail {row['metric']}{margin}: {row['variant']} {describe_effect(row, level)} "
+        reasons.append(f"Guardrail {spec.metric_label(row['metric'])}{margin}: {row['variant']} {describe_effect(row, level)} "
                        f"— {_GUARDRAIL_WORDS.get(row['guardrail_status'], row['guardrail_status'])}.")
     return reasons
 
@@ -128,13 +128,13 @@ def decide(
         covariates = primary.covariate or ", ".join(primary.regression_covariates)
         if np.mean(reduction) >= 0.005:
             reasons.append(f"Taking each unit's pre-experiment {covariates} into account removed "
-                           f"{np.mean(reduction):.0%} of the noise in {primary.name}.")
+                           f"{np.mean(reduction):.0%} of the noise in {primary.display_name}.")
         else:  # covariates unrelated to the metric cost a little precision (the slopes are estimated)
             reasons.append(f"Taking each unit's pre-experiment {covariates} into account did not reduce the noise "
-                           f"in {primary.name}.")
+                           f"in {primary.display_name}.")
     if primary.alternative != "two-sided":
         side = "up" if primary.direction == "increase" else "down"
-        reasons.append(f"The test of {primary.name} is one-sided: it can show that {primary.name} went {side}, "
+        reasons.append(f"The test of {primary.display_name} is one-sided: it can show that {primary.display_name} went {side}, "
                        "not that it got worse; a change the other way reads as no detectable effect.")
     if has_segments:
         reasons.append(EXPLORATORY_WARNING)
@@ -149,14 +149,14 @@ def decide(
     breached = [row for row in guardrails if row["guardrail_status"] == "breached"]
     if breached:
         first = breached[0]
-        return verdict("investigate", f"Investigate before shipping: guardrail {first['metric']} got worse in "
+        return verdict("investigate", f"Investigate before shipping: guardrail {spec.metric_label(first['metric'])} got worse in "
                        f"{first['variant']}: {describe_effect(first, level)}.")
     winners = [row for row in rows if row["significant"] and _goodness(row) > 0]
     if winners:
         best = max(winners, key=_goodness)
         pending = [row["metric"] for row in guardrails
                    if row["variant"] == best["variant"] and row["guardrail_status"] == "inconclusive"]
-        change = f"{primary.name} {describe_effect(best, level)}"
+        change = f"{primary.display_name} {describe_effect(best, level)}"
         if pending:
             return verdict("keep running", f"Keep running: {best['variant']} improves {change}, but guardrail "
                            f"{', '.join(pending)} is not yet shown to stay within its margin.", best["variant"])
@@ -164,16 +164,16 @@ def decide(
     losers = [row for row in rows if row["significant"] and _goodness(row) < 0]
     if rows and len(losers) == len(rows):
         effects = "; ".join(f"{row['variant']} {describe_effect(row, level)}" for row in losers)
-        return verdict("don't ship", f"Don't ship: {primary.name} got worse ({effects}).")
+        return verdict("don't ship", f"Don't ship: {primary.display_name} got worse ({effects}).")
     effects = "; ".join(f"{row['variant']} {describe_effect(row, level)}" for row in rows)
     if power is not None and power.required_n is not None and power.n_per_variant < power.required_n:
         unknown = (f"no exposure time in {spec.timestamp_column!r} could be read" if spec.timestamp_column
                    else "no timestamp_column or start_date")
         wait = (f"about {count_of(power.more_days, 'more day')} at the current traffic" if power.more_days is not None
                 else f"the remaining time is unknown ({unknown})")
-        return verdict("keep running", f"Keep running: no detectable effect on {primary.name} yet ({effects}); "
+        return verdict("keep running", f"Keep running: no detectable effect on {primary.display_name} yet ({effects}); "
                        f"{power.n_per_variant:,} of the {power.required_n:,} units per variant needed to detect a "
                        f"{power.target_mde:.1%} change, {wait}.")
     detectable = power is not None and math.isfinite(power.mde_now)
     mde = f" The smallest effect this sample could detect was {power.mde_now:.1%}." if detectable else ""
-    return verdict("don't ship", f"Don't ship: no detectable effect on {primary.name} ({effects}).{mde}")
+    return verdict("don't ship", f"Don't ship: no detectable effect on {primary.display_name} ({effects}).{mde}")

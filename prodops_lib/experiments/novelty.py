@@ -116,14 +116,14 @@ class NoveltyTrend:
         text = f"{size:.2g}" if size < 1 else f"{size:.1f}" if size < 10 else f"{size:,.0f}"
         return (("+" if number >= 0 else "−") if signed else "") + text
 
-    def message(self) -> str:
-        """One plain sentence for the page."""
+    def message(self, metric_label: str | None = None) -> str:
+        """One plain sentence for the page (the metric named ``metric_label``, else its name)."""
         level = f"{1 - self.alpha:.0%}"
         what = "lift" if self.scale == "relative" else "difference"
         size = self._number(self.change_per_day, signed=False) + self._unit
         moves = "grows" if self.slope_per_day > 0 else "shrinks"
         interval = f"{level} CI {self._number(self.change_ci_low)} to {self._number(self.change_ci_high)}{self._unit} per day"
-        subject = f"The {what} of {self.variant} on {self.metric}"
+        subject = f"The {what} of {self.variant} on {metric_label or self.metric}"
         if self.verdict == "novelty":
             return (f"{subject} {moves} by about {size} per extra day of exposure ({interval}), against "
                     f"the metric's good direction: units that have had the change longer gain less from it, so a "

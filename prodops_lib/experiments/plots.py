@@ -59,7 +59,7 @@ def plot_forest(analysis: ExperimentAnalysis, *, relative: bool = True) -> Figur
             axes.plot([-margin if row["direction"] == "increase" else margin] * 2, [position - 0.3, position + 0.3],
                       ":", color=WORSE)
         suffix = "" if use_relative or not relative else " (absolute)"
-        labels.append(f"{row['metric']} · {row['variant']}{suffix}")
+        labels.append(f"{analysis.spec.metric_label(row['metric'])} · {row['variant']}{suffix}")
     axes.axvline(0, color="0.3", linewidth=1)
     axes.set_yticks(range(len(labels)), labels)
     if relative:
@@ -95,8 +95,8 @@ def plot_cumulative(analysis: ExperimentAnalysis, metric: str | None = None, var
         axes.plot(rows["day"], rows["abs_ci_low"], "--", color=colour, linewidth=0.8, label=f"{name}: naive daily interval")
         axes.plot(rows["day"], rows["abs_ci_high"], "--", color=colour, linewidth=0.8)
     axes.axhline(0, color="0.3", linewidth=1)
-    axes.set_ylabel(f"{chosen}: variant − {analysis.spec.control}")
-    axes.set_title(f"{chosen}: cumulative effect by day"
+    axes.set_ylabel(f"{analysis.spec.metric_label(chosen)}: variant − {analysis.spec.control}")
+    axes.set_title(f"{analysis.spec.metric_label(chosen)}: cumulative effect by day"
                    + (" (not trustworthy until the split is explained)" if untrusted else ""))
     legend_outside(figure, below=True)
     figure.autofmt_xdate()
@@ -128,8 +128,8 @@ def plot_effect_by_exposure_day(analysis: ExperimentAnalysis, metric: str | None
     if relative:
         axes.yaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xlabel("days exposed by the end (units first exposed that many days before the last day)")
-    axes.set_ylabel(f"{chosen}: {'lift' if relative else 'difference'} vs {analysis.spec.control}")
-    axes.set_title(f"{chosen}: effect by days since exposure")
+    axes.set_ylabel(f"{analysis.spec.metric_label(chosen)}: {'lift' if relative else 'difference'} vs {analysis.spec.control}")
+    axes.set_title(f"{analysis.spec.metric_label(chosen)}: effect by days since exposure")
     legend_outside(figure, below=True)
     return figure
 
@@ -146,9 +146,9 @@ def plot_distribution(analysis: ExperimentAnalysis, metric: str | None = None, b
         edges = np.append(rows["bin_low"].to_numpy(), rows["bin_high"].iloc[-1])
         axes.stairs(rows["share"].to_numpy(), edges, color=f"C{index}", linewidth=1.6, label=str(name))
     axes.yaxis.set_major_formatter(PercentFormatter(1.0))
-    axes.set_xlabel(chosen)
+    axes.set_xlabel(analysis.spec.metric_label(chosen))
     axes.set_ylabel("share of units")
-    axes.set_title(f"Distribution of {chosen} per variant")
+    axes.set_title(f"Distribution of {analysis.spec.metric_label(chosen)} per variant")
     legend_outside(figure)
     return figure
 

@@ -153,6 +153,7 @@ def review_summary(analysis: ExperimentAnalysis) -> dict:
     return {
         **analysis.summary,
         "name": spec.name, "kind": "A/B test", "theme": spec.theme, "decision": analysis.decision.verdict,
+        "primary_metric_label": spec.primary_metric.display_name,
         "status": "running" if analysis.decision.verdict == "keep running" else "decided",
         "variant": None if row is None else str(row["variant"]),
         "rel_effect": None if row is None else _finite(row["rel_effect"]),
@@ -202,7 +203,7 @@ def decision_block(analysis: ExperimentAnalysis) -> Html:
         lift = "n/a" if pd.isna(row["rel_effect"]) else f"{row['rel_effect']:+.1%}"
         interval = (interval_text(row["rel_ci_low"], row["rel_ci_high"], 1 - analysis.spec.alpha)
                     if pd.notna(row["rel_ci_low"]) else row.get("rel_na_reason"))
-        cards.append(Kpi(f"{primary}: {row['variant']}", lift,
+        cards.append(Kpi(f"{analysis.spec.metric_label(primary)}: {row['variant']}", lift,
                          "not trustworthy until the split is explained" if untrusted else interval,
                          "good" if row["significant"] and not untrusted else "neutral"))
     srm = analysis.srm
@@ -244,6 +245,7 @@ def results_block(analysis: ExperimentAnalysis) -> Html:
     columns = ["metric", "variant", "rel_effect", "rel_ci_low", "rel_ci_high", "significant", "chance_to_beat_control",
                "p_value_adjusted", "mean_control", "mean_variant", "role"]
     frame = _with_readable_averages(analysis.results)[[c for c in columns if c in analysis.results.columns]]
+    frame = frame.assign(metric=frame["metric"].map(analysis.spec.metric_label))
     formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _bound, "rel_ci_high": _bound,
                "p_value_adjusted": "{:.3g}", "chance_to_beat_control": "{:.1%}"}
     notes = extreme_notes(analysis)
@@ -297,13 +299,13 @@ def _option_sentences(spec: ExperimentSpec) -> list[str]:
             side = "higher" if metric.alternative == "greater" else "lower"
             win = ("can only declare a win; a change the other way reads as no clear difference"
                    if metric.role == "primary" else "cannot show a change the other way")
-            sentences.append(f"{metric.name} is tested one-sided ({metric.alternative}): the test asks only whether "
+            sentences.append(f"{metric.display_name} is tested one-sided ({metric.alternative}): the test asks only whether "
                              f"the variant is {side}, so its interval is open on the other side and it {win}.")
         if metric.equal_var:
-            sentences.append(f"{metric.name} uses Student's t-test with a variance pooled over both arms, which assumes "
+            sentences.append(f"{metric.display_name} uses Student's t-test with a variance pooled over both arms, which assumes "
                              "the arms spread equally.")
         if metric.test in _TESTS:
-            sentences.append(f"{metric.name} uses {_TESTS[metric.test]} (per day and per segment the default z-test "
+            sentences.append(f"{metric.display_name} uses {_TESTS[metric.test]} (per day and per segment the default z-test "
                              "stands in).")
     return sentences
 
@@ -328,14 +330,14 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
     else:
         sentences.append("A relative lift is the variant's average over the control's, minus one; its interval comes "
                          "from the delta method on the ratio itself (linear), so it is symmetric around the lift.")
-    covariates = [f"{metric.name} ({metric.covariate})" for metric in spec.metrics if metric.covariate]
+    covariates = [f"{metric.display_name} ({metric.covariate})" for metric in spec.metrics if metric.covariate]
     if covariates:
         slopes = {metric.cuped_slope for metric in spec.metrics if metric.covariate}
         slope = {"within": "pooled within the arms", "pooled": "fitted to both arms' units together"}
         sentences.append("CUPED adjusts " + ", ".join(covariates) + " for each unit's pre-experiment value: the part a "
                          f"slope {' or '.join(slope[s] for s in sorted(slopes, reverse=True))} predicts is removed, "
                          "which narrows the interval and leaves the expected effect unchanged.")
-    adjusted = [f"{metric.name} ({', '.join(metric.regression_covariates)})" for metric in spec.metrics
+    adjusted = [f"{metric.display_name} ({', '.join(metric.regression_covariates)})" for metric in spec.metrics
                 if metric.regression_covariates]
     if adjusted:
         sentences.append("Regression adjustment compares " + ", ".join(adjusted) + " as if every arm had the same "
@@ -377,7 +379,8 @@ def extreme_notes(analysis: ExperimentAnalysis) -> list[str]:
             f"{variant}: {_lift(measured)} as measured, {_lift(unit['effect_capped'].get(variant))} with "
             f"values capped at the {1 - unit['cap_quantile']:.0%} and {unit['cap_quantile']:.0%} quantiles"
             for variant, measured in unit["effect"].items())
-        sentences.append(f"One unit dominates {unit['metric']}: {unit['description']}. Effect on {unit['metric']}: "
+        label = analysis.spec.metric_label(unit["metric"])
+        sentences.append(f"One unit dominates {label}: {unit['description']}. Effect on {label}: "
                          f"{effects}. Check that unit's data; to cap such values in this report, set "
                          f"winsorize_upper on the metric.")
     return sentences
@@ -394,7 +397,7 @@ def caveats(analysis: ExperimentAnalysis) -> list[str]:
     """Short reasons to check the data before acting on the decision: a unit that dominates a
     mean, variant labels that are probably one arm, exposures after the end date."""
     notes = analysis.notes
-    found = [f"one unit dominates {unit['metric']}" for unit in notes.get("extreme_units", [])]
+    found = [f"one unit dominates {analysis.spec.metric_label(unit['metric'])}" for unit in notes.get("extreme_units", [])]
     found += [f"variants {first!r} and {second!r} may be one arm" for first, second in similar_labels(list(analysis.units))]
     if notes.get("units_after_end"):
         found.append(f"{notes['units_after_end']:,} units exposed after {notes['exposure_limit']}")
@@ -442,8 +445,9 @@ def novelty_block(analysis: ExperimentAnalysis) -> Html:
     from .plots import plot_effect_by_exposure_day
 
     tones = {"none": "neutral", "novelty": "warning", "primacy": "warning"}
-    sentences = "".join(callout(trend.message(), tone=tones[trend.verdict]) if trend.verdict != "none"
-                        else paragraph(trend.message()) for trend in shown)
+    sentences = "".join(callout(trend.message(analysis.spec.metric_label(trend.metric)), tone=tones[trend.verdict])
+                        if trend.verdict != "none" else paragraph(trend.message(analysis.spec.metric_label(trend.metric)))
+                        for trend in shown)
     return Html(sentences + figure(plot_effect_by_exposure_day(analysis), alt=f"{primary}: effect by days since exposure"))
 
 
@@ -475,10 +479,10 @@ def distribution_chart(analysis: ExperimentAnalysis, results_dir) -> Html:
     if shown.kind == "proportion":
         shown = next((m for m in spec.metrics if m.kind in ("mean", "quantile")), None)
         if shown is None:
-            return paragraph(f"The primary metric {spec.primary_metric.name} is a 0/1 proportion: its distribution is its rate, shown above.")
+            return paragraph(f"The primary metric {spec.primary_metric.display_name} is a 0/1 proportion: its distribution is its rate, shown above.")
     counts = analysis.distribution(shown.name)
     save_result(counts, "distribution", results_dir)
-    return Html(paragraph(f"Unit values of {shown.name} per variant.") +
+    return Html(paragraph(f"Unit values of {shown.display_name} per variant.") +
                 figure(plot_distribution(analysis, shown.name, counts=counts)))
 
 
@@ -518,7 +522,8 @@ def segments_block(analysis: ExperimentAnalysis) -> Html:
     return Html(callout(analysis.summary["segments_warning"], tone="warning")
                 + paragraph("A clear result here is corrected for the number of segments compared; the intervals are "
                             "not, so an interval that excludes zero can still read 'no'.")
-                + table(analysis.segments[columns], formats=formats, max_rows=60,
+                + table(analysis.segments[columns].assign(metric=analysis.segments["metric"].map(analysis.spec.metric_label)),
+                        formats=formats, max_rows=60,
                         level=1 - analysis.spec.alpha))
 
 

@@ -67,6 +67,9 @@ class MetricSpec:
     dropped from it, with their count and reason, because their outcome cannot be known yet
     and counting them biases the rate towards 0. It needs the experiment's ``timestamp_column``.
 
+    ``label`` is how the report names the metric to a reader ("Checkout conversion"); without
+    it, the name with spaces for underscores ("orders per session"). ``results.csv`` keeps ``name``.
+
     The test, per metric because a one-sided test's side depends on the metric's direction:
     ``alternative`` is ``two-sided`` (default), ``greater`` (only "the variant is higher" can be
     shown) or ``less``; a primary metric's one-sided test must look in its good direction, and
@@ -99,6 +102,7 @@ class MetricSpec:
     alternative: Alternative = "two-sided"
     equal_var: bool = False
     test: Test = "auto"
+    label: str | None = None
 
     def __post_init__(self) -> None:
         where = f"metric {self.name!r}"
@@ -204,6 +208,11 @@ class MetricSpec:
         if self.role == "primary" and self.alternative != good:
             raise ValueError(f"{where}: alternative {self.alternative!r} on a primary metric with direction "
                              f"{self.direction!r} can never show an improvement; use {good!r} or 'two-sided'")
+
+    @property
+    def display_name(self) -> str:
+        """The metric as a reader sees it: ``label``, else the name with spaces."""
+        return self.label or " ".join(self.name.replace("_", " ").split())
 
     @property
     def value_column(self) -> str:
@@ -339,6 +348,10 @@ class ExperimentSpec:
     @property
     def primary_metric(self) -> MetricSpec:
         return next(metric for metric in self.metrics if metric.role == "primary")
+
+    def metric_label(self, name: str) -> str:
+        """How the report names the metric called ``name`` (:attr:`MetricSpec.display_name`)."""
+        return self.metric(name).display_name
 
     def metric(self, name: str) -> MetricSpec:
         """The metric called ``name``."""

@@ -154,7 +154,8 @@ def cut_quote(text: str) -> str:
 
 def cite(item: pd.Series, *prefix: str) -> str:
     """Where a quote comes from: ``prefix`` parts, then the item's channel, month and segment."""
-    parts = (*prefix, item["source"], item["month"], item.get("segment"))
+    channel = str(item["source"]).replace("_", " ")  # a channel key as a reader says it: "app reviews"
+    parts = (*prefix, channel, item["month"], item.get("segment"))
     return " · ".join(str(part) for part in parts
                       if part is not None and part is not pd.NA and str(part) not in ("", "nan", "<NA>"))
 

@@ -28,7 +28,7 @@ TRENDS_SCHEMA = Schema(Column("label"), Column("product_theme"), Column("trend")
                        Column("count_before", "float", required=False), Column("level", required=False),
                        Column("share_this_period", "float", required=False),
                        Column("share_before", "float", required=False))
-EXPERIMENT_FIELDS = ("name", "kind", "theme", "decision", "status", "primary_metric", "rel_effect",
+EXPERIMENT_FIELDS = ("name", "kind", "theme", "decision", "status", "primary_metric", "primary_metric_label", "rel_effect",
                      "rel_ci_low", "rel_ci_high", "days_to_go", "click_through", "click_through_low",
                      "click_through_high", "target_rate", "verdict")
 

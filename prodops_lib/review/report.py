@@ -75,7 +75,9 @@ def experiments_tables(review: MonthlyReview) -> display.Html:
     if len(ab):
         # an effect the report itself does not trust is not shown as a plain number beside the others
         decision = ab["decision"].where(ab["decision"] != "investigate", "investigate: effect not trustworthy yet")
-        shown = ab.assign(name=ab["name"].map(readable_name), decision=decision)[
+        # the metric as its own report names it (a summary saved before labels existed: its name)
+        metric = ab["primary_metric_label"].fillna(ab["primary_metric"]) if "primary_metric_label" in ab else ab["primary_metric"]
+        shown = ab.assign(name=ab["name"].map(readable_name), decision=decision, primary_metric=metric)[
             ["name", "decision", "primary_metric", "rel_effect", "rel_ci_low", "rel_ci_high", "days_to_go", "theme"]]
         parts.append(display.table(shown, formats={"rel_effect": "{:+.1%}", "rel_ci_low": "{:+.1%}", "rel_ci_high": "{:+.1%}",
                                                    "days_to_go": "{:,.0f}"},

@@ -97,3 +97,17 @@ def test_every_variant_worse_does_not_ship():
 def test_best_of_two_winners_ships():
     analysis = analyse_aggregates(counts(control=(20_000, 2000), B=(20_000, 2300), C=(20_000, 2450)), spec())
     assert analysis.decision.verdict == "ship" and analysis.decision.variant == "C"
+
+
+def test_a_metric_label_names_the_metric_on_the_page_and_results_keep_its_name():
+    from prodops_lib.experiments import report
+
+    labelled = MetricSpec("converted", kind="proportion", role="primary", label="Checkout conversion")
+    analysis = analyse_aggregates(counts(control=(20_000, 2000), B=(20_000, 2300)), spec(metrics=[labelled]))
+    assert analysis.decision.headline.startswith("Ship B: Checkout conversion +15.0% (95% CI")
+    assert analysis.results["metric"].tolist() == ["converted"]  # results.csv keeps the machine name
+    assert ">Checkout conversion<" in str(report.results_block(analysis))
+    assert report.review_summary(analysis)["primary_metric_label"] == "Checkout conversion"
+    # without a label, the name reads with spaces
+    unlabelled = MetricSpec("orders_per_session", kind="proportion", role="primary")
+    assert unlabelled.display_name == "orders per session"

@@ -71,7 +71,7 @@ def test_the_page_names_the_whale_and_shows_the_effect_with_and_without_capping(
     assert measured - without_whale < -0.015  # the whale alone moves the lift by about 2 points
     assert flag["effect_capped"]["gate_40"] == pytest.approx(without_whale, abs=0.01)
     [sentence] = extreme_notes(analysis)
-    assert sentence.startswith(f"One unit dominates sum_gamerounds: unit {whale_id} in gate_30 has sum_gamerounds = 49,854, ")
+    assert sentence.startswith(f"One unit dominates sum gamerounds: unit {whale_id} in gate_30 has sum_gamerounds = 49,854, ")
     assert "% of gate_30's total and 8" in sentence and "% of its variance." in sentence
     assert f"gate_40: {measured:+.1%} as measured, {flag['effect_capped']['gate_40']:+.1%} with values capped" in sentence
-    assert "One unit dominates sum_gamerounds" in str(results_block(analysis))
+    assert "One unit dominates sum gamerounds" in str(results_block(analysis))

@@ -376,7 +376,7 @@ def test_parameter_file_and_method_block_name_the_adjustments(tmp_path):
     assert row["method"] == "Welch t-test, regression adjustment (3 covariates)"
     assert row["cuped_variance_reduction"] > 0.1
     text = html.unescape(str(method_block(analysis)))
-    assert "CUPED adjusts revenue_cuped (pre_revenue) for each unit's pre-experiment value: the part a slope fitted " \
+    assert "CUPED adjusts revenue cuped (pre_revenue) for each unit's pre-experiment value: the part a slope fitted " \
            "to both arms' units together predicts is removed" in text
     assert "Regression adjustment compares revenue (pre_revenue, platform, plan) as if every arm had the same " \
            "average of those covariates" in text

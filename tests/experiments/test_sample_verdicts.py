@@ -53,7 +53,7 @@ def test_dashboard_is_flat_and_says_what_it_could_have_detected():
     truth = TRUTH["dashboard_aggregates"]
     analysis = analyse("ab_dashboard_aggregates")
     assert analysis.decision.verdict == "don't ship"
-    assert "no detectable effect on minutes_in_dashboard" in analysis.decision.headline
+    assert "no detectable effect on minutes in dashboard" in analysis.decision.headline
     # the MDE comes from the sample's sd; the closed form from the true gamma sd gives 4.575%
     assert analysis.power.mde_now == pytest.approx(truth["detectable_relative_lift"], abs=0.003)
     assert f"could detect was {analysis.power.mde_now:.1%}" in analysis.decision.headline
