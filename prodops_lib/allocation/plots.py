@@ -12,7 +12,7 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter, PercentFormatter
 
-from prodops_lib.charts import COLOURS, legend_outside
+from prodops_lib.charts import COLOURS, HIGHLIGHTED, legend_outside
 from prodops_lib.display import PALETTE
 
 from .cost import CostByTheme
@@ -24,6 +24,7 @@ __all__ = ["cost_bars", "estimate_ratio", "share_area", "target_deviation", "tea
            "theme_colours", "unclassified_trend"]
 
 _UNCLASSIFIED = "#C8C8C8"
+_OTHER_THEMES = "#E6E6E6"  # lighter than Unclassified: classified work, only not told apart
 STATUS_COLOURS = {"on target": "#1b7f4b", "drifting": "#E69F00", "off target": "#D55E00", "no effort": "#999999"}
 
 
@@ -47,12 +48,24 @@ def _figure(ax, size: tuple[float, float]):
     return ax.figure, ax
 
 
+OTHER_THEMES = "Other themes"
+
+
 def share_area(shares: EffortShare, team: str = ORGANISATION, ax=None) -> Figure:
-    """Stacked area of each theme's share by month (Unclassified on top, in grey)."""
-    matrix = shares.matrix(team)
-    ordered = [t for t in shares.themes if t != shares.unclassified] + [shares.unclassified]
-    matrix = matrix[ordered]
-    colours = theme_colours(shares.themes, shares.unclassified)
+    """Stacked area of each theme's share by month: the :data:`HIGHLIGHTED` largest themes of
+    the last month in colour, the others together in light grey and Unclassified on top in
+    grey (more colours cannot be told apart; the table beside it lists every theme)."""
+    full = shares.matrix(team)
+    themes = [t for t in shares.themes if t != shares.unclassified and t in full.columns]
+    top = list(full[themes].iloc[-1].nlargest(HIGHLIGHTED).index) if themes else []
+    top = [t for t in themes if t in top]  # the taxonomy's order, so colours stay put
+    rest = [t for t in themes if t not in top]
+    matrix = full[top].copy()
+    if rest:
+        matrix[OTHER_THEMES] = full[rest].sum(axis=1)
+    matrix[shares.unclassified] = full.get(shares.unclassified, 0.0)
+    ordered = list(matrix.columns)
+    colours = theme_colours(shares.themes, shares.unclassified) | {OTHER_THEMES: _OTHER_THEMES}
     fig, ax = _figure(ax, (9.5, 4.6))
     x = np.arange(len(matrix))
     ax.stackplot(x, matrix.T.to_numpy(), labels=ordered, colors=[colours[t] for t in ordered],

@@ -28,10 +28,13 @@ def test_every_allocation_chart_of_the_sample_has_no_overlap_and_no_legend_over_
     assert not any(problems.values()), problems
 
 
-def test_the_share_legend_lists_themes_top_down_as_they_are_stacked(sample):
+def test_the_share_chart_colours_the_five_largest_themes_and_greys_the_rest(sample):
     legend = plots.share_area(sample.shares).legends[0]
     labels = [text.get_text() for text in legend.get_texts()]
-    assert labels[0] == sample.shares.unclassified and sorted(labels) == sorted(sample.shares.themes)
+    # top down as stacked: Unclassified, the other themes together, then the five largest
+    latest = sample.shares.matrix().iloc[-1].drop(sample.shares.unclassified)
+    assert labels[:2] == [sample.shares.unclassified, plots.OTHER_THEMES]
+    assert sorted(labels[2:]) == sorted(latest.nlargest(5).index)
 
 
 def test_the_target_chart_says_what_its_colours_mean(sample):
