@@ -91,7 +91,7 @@ def plot_cumulative(analysis: ExperimentAnalysis, metric: str | None = None, var
         colour = "0.65" if untrusted else f"C{index}"
         axes.plot(rows["day"], rows["abs_effect"], marker="o", color=colour, label=f"{name}: cumulative effect")
         axes.fill_between(rows["day"], rows["cs_low"], rows["cs_high"], color=colour, alpha=0.12,
-                          label=f"{name}: always-valid {1 - analysis.spec.alpha:.0%} boundary")
+                          label=f"{name}: {1 - analysis.spec.alpha:.0%} boundary valid at every look")
         axes.plot(rows["day"], rows["abs_ci_low"], "--", color=colour, linewidth=0.8, label=f"{name}: naive daily interval")
         axes.plot(rows["day"], rows["abs_ci_high"], "--", color=colour, linewidth=0.8)
     axes.axhline(0, color="0.3", linewidth=1)

@@ -54,7 +54,7 @@ def test_forest_plot_has_one_interval_per_row(analysis):
 
 def test_cumulative_plot_draws_the_boundary(analysis):
     axes = plot_cumulative(analysis).axes[0]
-    assert any("always-valid" in text for text in legend_texts(axes.figure))
+    assert any("boundary valid at every look" in text for text in legend_texts(axes.figure))
     assert len(axes.collections) == 2  # one boundary band per variant
 
 
