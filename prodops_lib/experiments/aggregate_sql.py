@@ -444,7 +444,7 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
         if checks_extremes(metric):  # what .extremes needs beyond the sums: two cheap aggregates at most
             items.append((f"{i}:largest", f"max(abs({values['y']}))"))
             if not types[metric.value_column].startswith((*_INTEGER, "BOOLEAN")):  # else non-zero |y| ≥ 1
-                items.append((f"{i}:smallest", f"min(abs({values['y']})) FILTER (WHERE {values['y']} <> 0)"))
+                items.append((f"{i}:smallest", f"min(nullif(abs({values['y']}), 0))"))  # cheaper than FILTER
     return projections, items
 
 
