@@ -463,16 +463,20 @@ def _extreme_units(run: Runner, labelled: str, spec: ExperimentSpec, main: pd.Da
     checked = [(i, metric) for i, metric in enumerate(spec.metrics) if checks_extremes(metric)]
     if not checked:
         return []
-    found = main.groupby("variant", sort=False).agg(
-        {column: ("max" if column.endswith(":largest") else "min") for column in main.columns
-         if column.endswith((":largest", ":smallest"))})
+    # numpy on a few rows: pandas' groupby would cost more than the two aggregates at a million units
+    names, variants = overall["metric"].to_numpy(), overall["variant"].to_numpy()
+    rows_of = {variant: np.flatnonzero(main["variant"].to_numpy() == variant) for variant in set(variants)}
     suspects = []
     for i, metric in checked:
-        moments = overall[overall["metric"] == metric.name]
-        bounds = found.loc[moments["variant"]]
-        smallest = bounds[f"{i}:smallest"] if f"{i}:smallest" in bounds else np.ones(len(bounds))
-        maybe = may_be_extreme(moments["n"], moments["sum_y"], moments["sum_y2"], bounds[f"{i}:largest"], smallest)
-        suspects += [(metric, str(variant)) for variant in moments["variant"].to_numpy()[maybe]]
+        of_metric = np.flatnonzero(names == metric.name)
+        largest, smallest = main[f"{i}:largest"].to_numpy(dtype=float), np.ones(len(main))
+        if f"{i}:smallest" in main:
+            smallest = main[f"{i}:smallest"].to_numpy(dtype=float)
+        bounds = np.array([(np.fmax.reduce(largest[rows_of[v]]), np.fmin.reduce(smallest[rows_of[v]]))
+                           for v in variants[of_metric]]).reshape(-1, 2)
+        sums = [overall[moment].to_numpy(dtype=float)[of_metric] for moment in ("n", "sum_y", "sum_y2")]
+        maybe = may_be_extreme(*sums, bounds[:, 0], bounds[:, 1])
+        suspects += [(metric, str(variant)) for variant in variants[of_metric][maybe]]
     if not suspects:
         return []
     columns = []

@@ -220,3 +220,21 @@ def test_the_bounds_never_rule_out_a_flag():
         fired += flagged
         assert maybe or not flagged
     assert checked > 500 and fired > 300  # both sides of the proof are exercised
+
+
+def test_a_unit_dropped_from_the_metric_is_not_flagged_as_the_old_scan_did(tmp_path):
+    """A numerator of 10⁹ over no sessions is dropped from the ratio (zero denominator), so it
+    cannot move the mean: the old scan, reading every row, flagged it; the pass does not, on
+    either path. A unit that counts, with the same value, is flagged by all three."""
+    spec = ExperimentSpec(name="t", unit="user_id", control="control", metrics=[
+        MetricSpec("converted", kind="proportion", role="primary"),
+        MetricSpec("orders_per_session", kind="ratio", numerator="orders", denominator="sessions")])
+    for sessions, flags in ((0, []), (1, [("orders_per_session", "B")])):
+        data = _experiment(3000, seed=7)
+        victim = data.index[data["variant"] == "B"][5]
+        data.loc[victim, ["orders", "sessions"]] = [10**9, sessions]
+        path = tmp_path / f"data{sessions}.parquet"
+        data.to_parquet(path, index=False)
+        assert [key[:2] for key in reference_flags(path, spec)] == [("orders_per_session", "B")]
+        assert [key[:2] for key in _keys(collect_sql(file_query(path), spec).extreme_units)] == flags
+        assert [key[:2] for key in _keys(collect_frame(data, spec).extreme_units)] == flags
