@@ -121,22 +121,21 @@ def _extreme_units(metric: MetricSpec, y: np.ndarray, valid: np.ndarray | None, 
     largest and smallest non-zero ``|y|`` per variant and the sums rule out most variants, and
     only the rest are looked at closely. ``rows`` maps ``y`` to the frame's rows (None: the
     same); ``units`` is the frame's unit column (None: a unit is a row, ``row 1`` first)."""
-    kept = np.arange(len(y)) if valid is None else np.flatnonzero(valid)
-    size, group = np.abs(y[kept]), codes[kept]
-    largest, smallest = np.full(len(variants), np.nan), np.full(len(variants), np.nan)
-    most = pd.Series(size).groupby(group).max()
-    largest[most.index] = most.to_numpy()
-    nonzero = size > 0
-    least = pd.Series(size[nonzero]).groupby(group[nonzero]).min()
-    smallest[least.index] = least.to_numpy()
+    # in place and with ufunc.at: one array of |y| and no other copy of the units
+    size = y.copy() if valid is None else np.where(valid, y, 0.0)  # units that do not count: 0, which no rule reads
+    np.abs(size, out=size)
+    largest, smallest = np.zeros(len(variants)), np.full(len(variants), np.inf)
+    np.maximum.at(largest, codes, size)
+    size[size == 0] = np.inf
+    np.minimum.at(smallest, codes, size)
     maybe = may_be_extreme(sums[f"{index}:n"], sums[f"{index}:sum_y"], sums[f"{index}:sum_y2"], largest, smallest)
     flagged = []
     for position in np.flatnonzero(maybe):
-        members = kept[group == position]
+        members = np.flatnonzero((codes == position) if valid is None else (codes == position) & valid)
         values = y[members]
-        top = int(np.argmax(np.abs(values)))  # the first of equal values, as the SQL path's row order
-        row = int(members[top] if rows is None else rows[members[top]])
         absolute = np.abs(values)
+        top = int(np.argmax(absolute))  # the first of equal values, as the SQL path's row order
+        row = int(members[top] if rows is None else rows[members[top]])
         found = extreme_unit(metric.name, variants[position], f"row {row + 1}" if units is None else str(units.iloc[row]),
                              float(values[top]), len(values), float(absolute.sum()),
                              float(np.median(absolute[absolute > 0])) if absolute.any() else None,
