@@ -465,7 +465,8 @@ def _extreme_units(run: Runner, labelled: str, spec: ExperimentSpec, main: pd.Da
         return []
     # numpy on a few rows: pandas' groupby would cost more than the two aggregates at a million units
     names, variants = overall["metric"].to_numpy(), overall["variant"].to_numpy()
-    rows_of = {variant: np.flatnonzero(main["variant"].to_numpy() == variant) for variant in set(variants)}
+    main_variants = main["variant"].to_numpy()
+    rows_of = {variant: np.flatnonzero(main_variants == variant) for variant in set(variants)}
     suspects = []
     for i, metric in checked:
         of_metric = np.flatnonzero(names == metric.name)

@@ -238,3 +238,28 @@ def test_a_unit_dropped_from_the_metric_is_not_flagged_as_the_old_scan_did(tmp_p
         assert [key[:2] for key in reference_flags(path, spec)] == [("orders_per_session", "B")]
         assert [key[:2] for key in _keys(collect_sql(file_query(path), spec).extreme_units)] == flags
         assert [key[:2] for key in _keys(collect_frame(data, spec).extreme_units)] == flags
+
+
+@pytest.mark.parametrize("case", ["clean", "dominant revenue", "tiny median", "whale"])
+def test_days_segments_and_missing_values_give_the_same_flags_on_both_paths(case, tmp_path):
+    """With a timestamp the pass groups by variant and day (the largest and smallest values are
+    combined over days), with segments it adds grouping sets, and ``missing: drop`` leaves units
+    out of the metric: the SQL path still flags what the frame path flags, and what the old
+    scan flagged (the missing values are not the flagged units)."""
+    change, expected = CASES[case]
+    data = change(_experiment(3000, seed=7))
+    rng = np.random.default_rng(5)
+    data["exposed_at"] = pd.Timestamp("2026-10-01") + pd.to_timedelta(rng.integers(0, 14, len(data)), unit="D")
+    data["platform"] = rng.choice(["ios", "web"], len(data))
+    quiet = data.index[(data["revenue"] < 10) & (data["orders"] < 3)][::50]
+    data.loc[quiet, "revenue"] = np.nan
+    spec = ExperimentSpec(name="t", unit="user_id", control="control", timestamp_column="exposed_at", segments=["platform"],
+                          metrics=[MetricSpec("converted", kind="proportion", role="primary"),
+                                   MetricSpec("revenue", missing="drop"),
+                                   MetricSpec("orders_per_session", kind="ratio", numerator="orders", denominator="sessions")])
+    path = tmp_path / "data.parquet"
+    data.to_parquet(path, index=False)
+    from_sql, from_frame = collect_sql(file_query(path), spec).extreme_units, collect_frame(data, spec).extreme_units
+    assert _keys(from_sql) == _keys(from_frame)
+    assert [key[:2] for key in _keys(from_sql)] == expected
+    assert [key[:4] for key in _keys(from_sql)] == [key[:4] for key in reference_flags(path, spec)]
