@@ -68,6 +68,7 @@ class CollectedData:
     segments: pd.DataFrame | None = None
     quantile_draws: dict[tuple[str, str], tuple[float, np.ndarray, int]] = field(default_factory=dict)
     notes: dict = field(default_factory=dict)
+    extreme_units: list = field(default_factory=list)  # units that dominate a metric (see .extremes)
 
 
 def metric_moments(metric: MetricSpec) -> list[str]:

@@ -26,6 +26,7 @@ from .aggregate import (
     order_variants,
     wide_to_moments,
 )
+from .extremes import ExtremeUnit, checks_extremes, extreme_unit, may_be_extreme
 from .maturity import analysis_end_day, immature_reason, mature_units, maturity_cutoff
 from .quantiles import bootstrap_ranks, quantile_rng
 from .regression import MISSING_LEVEL, category_levels, design_terms, term_products
@@ -72,6 +73,7 @@ def collect_frame(
     wide = {name: keys.copy() for name, (_, _, keys) in groupings.items()}
     counts = {name: np.bincount(group_codes, minlength=size) for name, (group_codes, size, _) in groupings.items()}
     quantile_draws = {}
+    extreme_units = []
     categories = _category_columns(spec, column, notes)
     for index, metric in enumerate(spec.metrics):
         mature = None
@@ -90,6 +92,9 @@ def collect_frame(
                 _raise_infinite(metric, (y, d, x, *covariates), source)
             for moment, values in sums.items():
                 wide[name][f"{index}:{moment}"] = values
+        if checks_extremes(metric):
+            labels = frame[spec.unit] if spec.unit else None
+            extreme_units += _extreme_units(metric, y, valid, codes, variants, wide[""], index, rows, labels)
     metrics = spec.metrics
     main = "day" if spec.timestamp_column else ""
     overall_wide = wide[main].drop(columns=["day"], errors="ignore").groupby("variant", sort=False).sum().reset_index()
@@ -106,8 +111,38 @@ def collect_frame(
         )
     return CollectedData(
         source=source, overall=overall, units=units, drops=drops.to_frame(), daily=daily,
-        segments=segments, quantile_draws=quantile_draws, notes=notes,
+        segments=segments, quantile_draws=quantile_draws, notes=notes, extreme_units=extreme_units,
     )
+
+
+def _extreme_units(metric: MetricSpec, y: np.ndarray, valid: np.ndarray | None, codes: np.ndarray, variants: list[str],
+                   sums: pd.DataFrame, index: int, rows: np.ndarray | None, units: pd.Series | None) -> list[ExtremeUnit]:
+    """The units that dominate ``metric`` (:mod:`.extremes`), as the SQL path finds them: the
+    largest and smallest non-zero ``|y|`` per variant and the sums rule out most variants, and
+    only the rest are looked at closely. ``rows`` maps ``y`` to the frame's rows (None: the
+    same); ``units`` is the frame's unit column (None: a unit is a row, ``row 1`` first)."""
+    # in place and with ufunc.at: one array of |y| and no other copy of the units
+    size = y.copy() if valid is None else np.where(valid, y, 0.0)  # units that do not count: 0, which no rule reads
+    np.abs(size, out=size)
+    largest, smallest = np.zeros(len(variants)), np.full(len(variants), np.inf)
+    np.maximum.at(largest, codes, size)
+    size[size == 0] = np.inf
+    np.minimum.at(smallest, codes, size)
+    maybe = may_be_extreme(sums[f"{index}:n"], sums[f"{index}:sum_y"], sums[f"{index}:sum_y2"], largest, smallest)
+    flagged = []
+    for position in np.flatnonzero(maybe):
+        members = np.flatnonzero((codes == position) if valid is None else (codes == position) & valid)
+        values = y[members]
+        absolute = np.abs(values)
+        top = int(np.argmax(absolute))  # the first of equal values, as the SQL path's row order
+        row = int(members[top] if rows is None else rows[members[top]])
+        found = extreme_unit(metric.name, variants[position], f"row {row + 1}" if units is None else str(units.iloc[row]),
+                             float(values[top]), len(values), float(absolute.sum()),
+                             float(np.median(absolute[absolute > 0])) if absolute.any() else None,
+                             float(np.var(values)), float(values.mean()))
+        if found:
+            flagged.append(found)
+    return flagged
 
 
 def _raise_infinite(metric: MetricSpec, arrays: tuple, source: str) -> None:

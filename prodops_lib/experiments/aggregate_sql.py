@@ -38,6 +38,7 @@ from .aggregate import (
 )
 from .aggregate_frame import MISSING_SEGMENT
 from .duckdb_source import Runner, double_literal, private_cursor, quote_name, quote_text
+from .extremes import ExtremeUnit, checks_extremes, extreme_unit, may_be_extreme
 from .maturity import analysis_end_day, immature_reason, maturity_cutoff
 from .quantiles import bootstrap_ranks, quantile_rng
 from .regression import (
@@ -133,6 +134,7 @@ def collect_sql(
                              .assign(segment_column=column))
             segments = pd.concat(parts, ignore_index=True)
         quantile_draws = _quantile_draws(run, base, spec, thresholds, overall_wide, order, bootstrap_samples, random_state)
+        extremes = _extreme_units(run, _base(reading, spec, variant, filters, _unit_labels(spec), end_day), spec, main, overall)
     finally:
         if registered:
             con.unregister(registered)
@@ -140,7 +142,7 @@ def collect_sql(
             con.close()
     return CollectedData(
         source=source, overall=overall, units=units, drops=drops.to_frame(), daily=daily,
-        segments=segments, quantile_draws=quantile_draws, notes=notes,
+        segments=segments, quantile_draws=quantile_draws, notes=notes, extreme_units=extremes,
     )
 
 
@@ -439,7 +441,64 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
                 projections.append((values[term.id], sql.masked(_term_expression(term))))
         for moment, roles in term_products(metric.kind, [term.id for term in terms]).items():
             items.append((f"{i}:{moment}", f"sum({' * '.join(values[role] for role in roles)})"))
+        if checks_extremes(metric):  # what .extremes needs beyond the sums: two cheap aggregates at most
+            items.append((f"{i}:largest", f"max(abs({values['y']}))"))
+            if not types[metric.value_column].startswith((*_INTEGER, "BOOLEAN")):  # else non-zero |y| ≥ 1
+                items.append((f"{i}:smallest", f"min(nullif(abs({values['y']}), 0))"))  # cheaper than FILTER
     return projections, items
+
+
+def _unit_labels(spec: ExperimentSpec) -> list[tuple[str, str]]:
+    """Each row's unit label for :func:`_extreme_units` (its id; without a unit column its row
+    number in the source, ``row 1`` first) and its position, which breaks ties."""
+    label = f"CAST({quote_name(spec.unit)} AS VARCHAR)" if spec.unit else "'row ' || CAST(row_number() OVER () AS VARCHAR)"
+    return [("__unit", label), ("__row", "row_number() OVER ()")]
+
+
+def _extreme_units(run: Runner, labelled: str, spec: ExperimentSpec, main: pd.DataFrame,
+                   overall: pd.DataFrame) -> list[ExtremeUnit]:
+    """The units that dominate a metric (:mod:`.extremes`). The main pass's largest and smallest
+    non-zero ``|y|`` (per variant and day: combined here) and sums rule out most variants; only
+    the rest are read again, in one query over ``labelled`` (the base rows with unit labels)."""
+    checked = [(i, metric) for i, metric in enumerate(spec.metrics) if checks_extremes(metric)]
+    if not checked:
+        return []
+    # numpy on a few rows: pandas' groupby would cost more than the two aggregates at a million units
+    names, variants = overall["metric"].to_numpy(), overall["variant"].to_numpy()
+    main_variants = main["variant"].to_numpy()
+    rows_of = {variant: np.flatnonzero(main_variants == variant) for variant in set(variants)}
+    suspects = []
+    for i, metric in checked:
+        of_metric = np.flatnonzero(names == metric.name)
+        largest, smallest = main[f"{i}:largest"].to_numpy(dtype=float), np.ones(len(main))
+        if f"{i}:smallest" in main:
+            smallest = main[f"{i}:smallest"].to_numpy(dtype=float)
+        bounds = np.array([(np.fmax.reduce(largest[rows_of[v]]), np.fmin.reduce(smallest[rows_of[v]]))
+                           for v in variants[of_metric]]).reshape(-1, 2)
+        sums = [overall[moment].to_numpy(dtype=float)[of_metric] for moment in ("n", "sum_y", "sum_y2")]
+        maybe = may_be_extreme(*sums, bounds[:, 0], bounds[:, 1])
+        suspects += [(metric, str(variant)) for variant in variants[of_metric][maybe]]
+    if not suspects:
+        return []
+    columns = []
+    for metric, variant in suspects:
+        sql = _Expressions(metric)
+        value = sql.unmasked["y"]
+        among = " AND ".join(c for c in (f"__variant = {quote_text(variant)}", sql.valid) if c)
+        largest = f"ORDER BY abs({value}) DESC, __row) FILTER (WHERE {among})"
+        columns += [f"first(__unit {largest}", f"first({value} {largest}", f"count(*) FILTER (WHERE {among})",
+                    f"sum(abs({value})) FILTER (WHERE {among})",
+                    f"median(abs({value})) FILTER (WHERE {among} AND {value} <> 0)",
+                    f"var_pop({value}) FILTER (WHERE {among})", f"avg({value}) FILTER (WHERE {among})"]
+    row = run.all(f"WITH base AS ({labelled}) SELECT {', '.join(columns)} FROM base "
+                  f"WHERE __variant IN ({', '.join(sorted({quote_text(v) for _, v in suspects}))})")[0]
+    flagged = []
+    for k, (metric, variant) in enumerate(suspects):
+        unit, value, count, total, median, variance, mean = row[7 * k: 7 * k + 7]
+        if value is not None and (unit_found := extreme_unit(metric.name, variant, unit, value, count, total, median,
+                                                              variance, mean)):
+            flagged.append(unit_found)
+    return flagged
 
 
 def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, notes: dict, source: str,

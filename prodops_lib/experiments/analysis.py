@@ -35,7 +35,7 @@ from .decision import Decision, decide
 from .distribution import value_distribution
 from .duckdb_source import file_query
 from .effects import cumulative_table, results_table
-from .extremes import CAP_QUANTILE, ExtremeUnit, extreme_units
+from .extremes import CAP_QUANTILE, ExtremeUnit
 from .moments import Moments
 from .novelty import NoveltyTrend, effect_by_exposure_day, novelty_trends, trends_frame
 from .power import SamplePower, sample_power
@@ -142,8 +142,10 @@ def analyse_experiment(
     if bootstrap_samples < 100:
         raise ValueError(f"analyse_experiment: bootstrap_samples must be at least 100, got {bootstrap_samples}")
     options = {"bootstrap_samples": bootstrap_samples, "random_state": random_state}
-    analysis = _analyse_source(source, spec, options, connection)
-    flagged = extreme_units(analysis.data, spec, connection)
+    collected, data = _collect(source, spec, options, connection)
+    analysis = _analyse(collected, spec, data, connection)
+    # found by the collector's single pass (see .extremes)
+    flagged = sorted(collected.extreme_units, key=lambda unit: (unit.metric, unit.variant))
     if flagged:
         names = {unit.metric for unit in flagged}
         # only the flagged metrics again (and the primary, which a spec needs), without segments or days
@@ -152,7 +154,7 @@ def analyse_experiment(
             spec, segments=[], timestamp_column=spec.timestamp_column if any(m.maturity_days for m in kept) else None,
             metrics=[dataclasses.replace(m, winsorize_upper=CAP_QUANTILE, winsorize_lower=1 - CAP_QUANTILE)
                      if m.name in names else m for m in kept])
-        capped = _analyse_source(source, capped_spec, options, connection).results
+        capped = _analyse(_collect(source, capped_spec, options, connection)[0], capped_spec, data, connection).results
         analysis.notes["extreme_units"] = [_with_effects(unit, analysis.results, capped) for unit in flagged]
     return analysis
 
@@ -169,7 +171,8 @@ def _with_effects(unit: ExtremeUnit, results: pd.DataFrame, capped: pd.DataFrame
             "effect": effects(results), "effect_capped": effects(capped), "cap_quantile": CAP_QUANTILE}
 
 
-def _analyse_source(source: Source, spec: ExperimentSpec, options: dict, connection) -> ExperimentAnalysis:
+def _collect(source: Source, spec: ExperimentSpec, options: dict, connection) -> tuple[CollectedData, object]:
+    """The sufficient statistics of ``source``, and the data the analysis can read again."""
     if isinstance(source, pd.DataFrame):
         collected = collect_frame(source, spec, **options)
         data = source
@@ -191,7 +194,7 @@ def _analyse_source(source: Source, spec: ExperimentSpec, options: dict, connect
             "analyse_experiment: source must be a DataFrame, a CSV/parquet path or prodops_lib.io.SQL, "
             f"got {type(source).__name__}"
         )
-    return _analyse(collected, spec, data, connection)
+    return collected, data
 
 
 def analyse_aggregates(frame: pd.DataFrame, spec: ExperimentSpec, *, source: str = "aggregates") -> ExperimentAnalysis:

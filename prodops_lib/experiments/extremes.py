@@ -3,7 +3,8 @@
 A mean is as fragile as its largest value. One test account with revenue 10⁶ times the
 median, a value of 1e300 from a unit conversion gone wrong, or a bot with a million page
 views can turn "no effect" into "+4,000%". For every mean or ratio metric that is not
-already winsorized, each variant's largest unit (by absolute value) is flagged when it
+already winsorized, each variant's largest unit (by absolute value, of the metric's value or
+numerator) is flagged when it
 
 - holds at least :data:`DOMINANT_SHARE` of its variant's summed absolute values, or at least
   :data:`DOMINANT_SHARE` of its variant's variance, ``(x - x̄)² / Σ (xᵢ - x̄)²`` (either with at
@@ -22,26 +23,58 @@ times the median, so neither of the first rules fires, yet it holds about 84% of
 variance and alone turns the difference in mean rounds from about 0 into -2%. Legitimately
 heavy tails spread their variance over many units: 5% of payers with log-normal spend give
 the largest unit about 20% of the variance (tests/experiments/test_bad_input.py).
+
+The units looked at are those that count for the metric, as its mean sees them: a unit
+dropped from it (zero denominator, missing value under ``missing: drop``, not yet mature, seen
+in several variants) cannot move the mean and is not flagged, and ``missing: zero`` units count
+as 0. (Before the check moved into the collectors' pass, it read every row with a finite
+value.) Without a unit column a unit is a row, named by its row number in the source.
+
+**What it costs.** The collectors' single aggregation pass adds, per checked metric and
+variant, the largest absolute value and (for columns that are not integers) the smallest
+non-zero absolute value: one or two aggregates, against 15 to 30 for the sums. With the ``n``,
+``Σy`` and ``Σy²`` the pass computes anyway, :func:`may_be_extreme` bounds every rule from
+above:
+
+- share: ``Σ|y| ≥ max(|Σy|, Σy² / max|y|)`` (each ``y² ≤ max|y| · |y|``), exact for metrics
+  that are never negative;
+- variance share: ``(y - ȳ)² ≤ (max|y| + |ȳ|)²`` over ``Σy² - (Σy)²/n``, less a bound on the
+  rounding of those sums (``4 n ε Σy²``);
+- times the median: the median of the non-zero ``|y|`` is at least the smallest of them (at
+  least 1 for integer columns), so the rule cannot fire while ``max|y| < TIMES_MEDIAN ×
+  smallest``. No bound on a median can come from moments alone: half of the non-zero values
+  could be 1e-300 without moving them.
+
+Only a variant where some bound reaches its threshold is read again (one query for all such
+metrics, or a numpy selection on the frame path): its largest unit's id and signed value, the
+exact median of the non-zero ``|y|``, the variance and the sum of ``|y|``, and the rules above
+decide on those exact numbers, so the bounds change what is read, never what is flagged
+(tests/experiments/test_extremes_single_pass.py checks both, against the old separate scan).
+In the common case (no bound reached: the tests' heavy-tailed revenue, the benchmark's
+10-million-unit revenue, where each variant's largest unit is about 10,000 to 15,000 times its
+smallest non-zero one) nothing is read beyond the single pass. Approximate quantiles
+(``approx_quantile``) in the pass were the other option: they cost more than the smallest
+value and would need their error bound carried into the rule.
 """
 
 from __future__ import annotations
 
-from contextlib import nullcontext
 from dataclasses import dataclass
 
-import pandas as pd
+import numpy as np
 
-from ..io import SQL
-from .duckdb_source import Runner, file_query, private_cursor, quote_name
-from .spec import ExperimentSpec, MetricSpec
+from .spec import MetricSpec
 
-__all__ = ["CAP_QUANTILE", "ExtremeUnit", "extreme_units"]
+__all__ = ["CAP_QUANTILE", "ExtremeUnit", "checks_extremes", "extreme_unit", "may_be_extreme"]
 
 DOMINANT_SHARE = 0.5
 MIN_UNITS = 20
 TIMES_MEDIAN = 1e6
 FLOAT_LIMIT = 1e150
 CAP_QUANTILE = 0.99
+
+_EPSILON = float(np.finfo(float).eps)
+_SLACK = 1e-9  # relative room for the rounding of the pass's sums, far below any rule's margin
 
 
 @dataclass(frozen=True)
@@ -63,56 +96,42 @@ class ExtremeUnit:
                 f"{self.times_median:,.0f} times the median unit's, {self.share:.0%} of {self.variant}'s total{variance}")
 
 
-def extreme_units(data: object, spec: ExperimentSpec, connection=None) -> list[ExtremeUnit]:
-    """The flagged units of ``data`` (a frame, a file path or :class:`~prodops_lib.io.SQL`),
-    found in one pass over the data for every metric."""
-    metrics = [m for m in spec.metrics if m.kind in ("mean", "ratio") and not m.winsorized]
-    if not metrics:
-        return []
-    with private_cursor() if connection is None else nullcontext(connection) as cursor:
-        if isinstance(data, pd.DataFrame):
-            cursor.register("__extremes_frame", data)
-            query = "SELECT * FROM __extremes_frame"
-        else:
-            query = data.query if isinstance(data, SQL) else file_query(str(data))
-        run = Runner(cursor, str(getattr(data, "name", "data")))
-        try:
-            return _largest(run, query, spec, metrics)
-        finally:
-            if isinstance(data, pd.DataFrame):
-                cursor.unregister("__extremes_frame")
+def checks_extremes(metric: MetricSpec) -> bool:
+    """Whether the collectors look for a dominating unit in ``metric`` (winsorized metrics are
+    capped already; proportions are 0/1; quantiles do not move with one unit)."""
+    return metric.kind in ("mean", "ratio") and not metric.winsorized
 
 
-def _largest(run: Runner, query: str, spec: ExperimentSpec, metrics: list[MetricSpec]) -> list[ExtremeUnit]:
-    # without a unit column, a unit is a data row, numbered as the file numbers them
-    unit = f"CAST({quote_name(spec.unit)} AS VARCHAR)" if spec.unit else "'row ' || CAST(__row AS VARCHAR)"
-    source = f"(SELECT *, row_number() OVER () AS __row FROM ({query}))" if not spec.unit else f"({query})"
-    columns = []
-    for metric in metrics:
-        value = f"TRY_CAST({quote_name(metric.value_column)} AS DOUBLE)"
-        valid = f"{value} IS NOT NULL AND isfinite({value})"
-        columns += [f"arg_max({unit}, abs({value})) FILTER (WHERE {valid})",
-                    f"max_by({value}, abs({value})) FILTER (WHERE {valid})",
-                    f"sum(abs({value})) FILTER (WHERE {valid})",
-                    f"median(abs({value})) FILTER (WHERE {valid} AND {value} <> 0)",
-                    f"count(*) FILTER (WHERE {valid})",
-                    f"var_pop({value}) FILTER (WHERE {valid})", f"avg({value}) FILTER (WHERE {valid})"]
-    rows = run.all(f"SELECT CAST({quote_name(spec.variant_column)} AS VARCHAR), {', '.join(columns)} FROM {source} "
-                   f"WHERE {quote_name(spec.variant_column)} IS NOT NULL GROUP BY 1 ORDER BY 1")
-    flagged = []
-    for row in rows:
-        variant = row[0]
-        for index, metric in enumerate(metrics):
-            unit_id, largest, total, median, count, variance, mean = row[1 + 7 * index: 8 + 7 * index]
-            if largest is None:
-                continue
-            size = abs(float(largest))
-            share = size / float(total) if total else 0.0
-            times = size / float(median) if median else 1.0
-            spread = float(variance) * count if variance is not None and size < FLOAT_LIMIT else float("nan")
-            variance_share = (float(largest) - float(mean)) ** 2 / spread if spread > 0 else float("nan")
-            dominant = share >= DOMINANT_SHARE or variance_share >= DOMINANT_SHARE
-            if (count >= MIN_UNITS and dominant) or times >= TIMES_MEDIAN or size >= FLOAT_LIMIT:
-                flagged.append(ExtremeUnit(metric.name, str(variant), str(unit_id), float(largest), times, share,
-                                           variance_share))
-    return sorted(flagged, key=lambda unit: (unit.metric, unit.variant))
+def may_be_extreme(n: np.ndarray, sum_y: np.ndarray, sum_y2: np.ndarray, largest: np.ndarray,
+                   smallest: np.ndarray) -> np.ndarray:
+    """Per variant, whether a rule could flag its largest unit, from the pass's sums (units
+    ``n``, ``Σy``, ``Σy²``), the largest ``|y|`` and a lower bound of the smallest non-zero
+    ``|y|`` (NaN: none known). False is a proof that no rule fires; True means: look closer."""
+    n, sum_y, sum_y2, largest, smallest = (np.asarray(a, dtype=float) for a in (n, sum_y, sum_y2, largest, smallest))
+    with np.errstate(divide="ignore", invalid="ignore"):
+        present = largest > 0  # NaN (no unit) and all-zero variants: no rule can fire
+        counted = n >= MIN_UNITS
+        absolute = np.maximum(np.abs(sum_y), sum_y2 / largest)  # a lower bound of Σ|y|
+        share = counted & (largest >= DOMINANT_SHARE * (1 - _SLACK) * absolute)
+        spread = sum_y2 - sum_y * sum_y / n - 4 * n * _EPSILON * sum_y2  # a lower bound of Σ(y - ȳ)²
+        deviation = (largest + np.abs(sum_y / n)) * (1 + _SLACK)
+        variance = counted & ~(deviation * deviation < DOMINANT_SHARE * spread)  # also when spread ≤ 0 or not finite
+        median = ~(largest < TIMES_MEDIAN * (1 - _SLACK) * smallest)  # also when smallest is NaN
+        overflow = ~np.isfinite(sum_y2) | (largest >= FLOAT_LIMIT)
+    return present & (share | variance | median | overflow)
+
+
+def extreme_unit(metric: str, variant: str, unit: str, value: float, count: int, total: float, median: float | None,
+                 variance: float | None, mean: float) -> ExtremeUnit | None:
+    """The rules on exact numbers: the variant's largest unit ``unit`` with signed ``value``,
+    over ``count`` units with ``total`` absolute value, ``median`` non-zero absolute value
+    (None: all values are 0), population ``variance`` and ``mean``. None when not flagged."""
+    size = abs(float(value))
+    share = size / float(total) if total else 0.0
+    times = size / float(median) if median else 1.0
+    spread = float(variance) * count if variance is not None and size < FLOAT_LIMIT else float("nan")
+    variance_share = (float(value) - float(mean)) ** 2 / spread if spread > 0 else float("nan")
+    dominant = share >= DOMINANT_SHARE or variance_share >= DOMINANT_SHARE
+    if (count >= MIN_UNITS and dominant) or times >= TIMES_MEDIAN or size >= FLOAT_LIMIT:
+        return ExtremeUnit(metric, str(variant), str(unit), float(value), times, share, variance_share)
+    return None
