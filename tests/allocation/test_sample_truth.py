@@ -110,7 +110,7 @@ def test_the_summary_leads_with_the_planted_gap(run):
     assert headline.startswith("Mobile app is 14.2 pp over plan in 2026-10: 24.2% of classified effort against a 10% target")
     assert tone == "bad"
     points = allocation.summary_points()
-    assert points[0].startswith("Where effort went in 2026-10 (7,300 logged hours): Mobile app 23.0%")
+    assert points[0].startswith("Where effort went in 2026-10 (7,300 logged hours), as shares of all effort: Mobile app 23.0%")
     assert "Reporting & dashboards 10.3 pp under plan" in points[1]
     assert points[-1] == "5.0% of effort could not be classified (122 of 2,505 items match no rule and inherit no theme)."
 
