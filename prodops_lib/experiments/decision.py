@@ -166,6 +166,10 @@ def decide(
         effects = "; ".join(f"{row['variant']} {describe_effect(row, level)}" for row in losers)
         return verdict("don't ship", f"Don't ship: {primary.display_name} got worse ({effects}).")
     effects = "; ".join(f"{row['variant']} {describe_effect(row, level)}" for row in rows)
+    if primary.alternative != "two-sided" and rows and all(_goodness(row) < 0 for row in rows):
+        # a one-sided test cannot call a loss; "no detectable effect" would read as underpowered
+        return verdict("don't ship", f"Don't ship: {primary.display_name} did not improve ({effects}); it moved the "
+                       "other way, which a one-sided test cannot call a loss.")
     if power is not None and power.required_n is not None and power.n_per_variant < power.required_n:
         unknown = (f"no exposure time in {spec.timestamp_column!r} could be read" if spec.timestamp_column
                    else "no timestamp_column or start_date")

@@ -128,7 +128,7 @@ def compare_columns(moments: pd.DataFrame, metric: MetricSpec, control: str, alp
     try:
         effect = compare(control_moments, variant_moments, metric.kind, alpha=alpha, cuped=bool(metric.covariate),
                          cuped_slope=metric.cuped_slope, adjustment=adjustment, alternative=metric.alternative,
-                         equal_var=metric.equal_var, test="auto" if keys else metric.test,
+                         equal_var=metric.equal_var, test=metric.test if not keys or metric.test == "z_continuity" else "auto",
                          relative_interval=relative_interval)
     except ValueError as error:  # an exact test refused at this size: name the metric
         raise InputError(f"metric {metric.name!r}: {error}") from None

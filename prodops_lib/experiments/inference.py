@@ -201,7 +201,8 @@ def compare(
             pooled_unit_var = ((n_c - 1) * var_c * n_c + (n_v - 1) * var_v * n_v) / (n_c + n_v - 2)
         var_c, var_v = pooled_unit_var / n_c, pooled_unit_var / n_v
     abs_effect = est_v - est_c
-    abs_se = np.sqrt(var_c + var_v)
+    shared = adjustment.var_shared if adjustment is not None else 0.0  # see regression_adjustment
+    abs_se = np.sqrt(var_c + var_v + shared)
     dof = None
     widen = 0.0
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -234,7 +235,7 @@ def compare(
         degenerate = abs_se == 0  # a NaN standard error (too few units) stays NaN
         p_value = np.where(degenerate, _degenerate_p_value(abs_effect, alternative), p_value)
         ci_low, ci_high = _bounds(abs_effect, crit * abs_se + widen, alternative)
-        variance_reduction = 1 - (var_c + var_v) / (raw_var_c + raw_var_v) if cuped else np.full(shape, np.nan)
+        variance_reduction = 1 - (var_c + var_v + shared) / (raw_var_c + raw_var_v) if cuped else np.full(shape, np.nan)
     suffix = "" if alternative == "two-sided" else f", one-sided: {alternative}"
     method = np.full(shape, label, dtype=object)
     if cuped:  # the adjustment's label may differ by group (covariates left out in some)
@@ -248,7 +249,8 @@ def compare(
         method[exact] = f"{EXACT_TESTS[chosen]}, Newcombe interval" + suffix
         statistic[exact] = np.nan  # an exact test enumerates tables; it has no z or t statistic
     z_crit = stats.norm.ppf(1 - alpha / 2)
-    relative = _relative(est_c, est_v, var_c, var_v, crit, z_crit, alternative, relative_interval, dof)
+    extra = (adjustment.var_shared_log, adjustment.var_shared_ratio) if adjustment is not None else (0.0, 0.0)
+    relative = _relative(est_c, est_v, var_c, var_v, crit, z_crit, alternative, relative_interval, dof, extra)
     return Effect(
         n_control=n_c, n_variant=n_v, mean_control=mean_c, mean_variant=mean_v,
         estimate_control=est_c, estimate_variant=est_v, var_control=var_c, var_variant=var_v,
@@ -280,7 +282,7 @@ def _exact_proportions(
 
 
 def _relative(est_c, est_v, var_c, var_v, crit, z_crit: float, alternative: str, scale: str,
-              dof) -> dict[str, np.ndarray]:
+              dof, extra=(0.0, 0.0)) -> dict[str, np.ndarray]:
     """Relative lift with its delta-method interval (log or linear scale) and p-value, or n/a
     with the reason. ``crit`` and ``dof`` are the absolute test's, so both intervals use one
     distribution; whether the control is distinguishable from zero uses the two-sided z."""
@@ -298,8 +300,9 @@ def _relative(est_c, est_v, var_c, var_v, crit, z_crit: float, alternative: str,
         valid = np.array([item is None for item in reason.flat], dtype=bool).reshape(est_c.shape)
         lift = est_v / est_c - 1
         log_ratio = np.log(est_v / est_c)
-        log_se = np.sqrt(var_v / est_v**2 + var_c / est_c**2)
-        rel_se = np.sqrt(var_v / est_c**2 + est_v**2 * var_c / est_c**4)
+        # ``extra``: what the pooled covariate mean adds under regression adjustment (log, ratio)
+        log_se = np.sqrt(var_v / est_v**2 + var_c / est_c**2 + extra[0])
+        rel_se = np.sqrt(var_v / est_c**2 + est_v**2 * var_c / est_c**4 + extra[1])
         if scale == "log":
             # an open side stays ±inf (not expm1(-inf) = -100%), as on the absolute scale
             low, high = (np.where(np.isinf(bound), bound, np.expm1(bound))

@@ -20,16 +20,20 @@ and, for the design terms ``t``, ``Σt, Σt·u, Σy·t (, Σd·t)``, i.e. ``X'X`
 **Variance.** Conditional on the covariates, each arm's prediction at ``x̄`` has the classical
 OLS variance ``V_a = s²_a (1/n_a + (x̄ - x̄_a)' S_a⁻¹ (x̄ - x̄_a))`` with ``S_a`` the arm's
 centred ``X'X`` and ``s²_a = RSS_a / (n_a - k_a - 1)`` its own residual variance (``k_a``
-covariate columns), and ``Var(ATE) = V_c + V_v``. This is the fully interacted regression with
-a separate error variance per arm (statsmodels OLS per arm, the prediction's ``se_mean``). The
-heteroskedasticity-robust HC0–HC3 errors of Lin's regression need fourth moments (``Σe²xx'``),
-which no sums of cross-products give; they agree with ``V_c + V_v`` to ``O(1/n)`` (the tests pin
-both). Like those HC errors, ``V_c + V_v`` treats ``x̄`` as fixed and so leaves out
-``(β_v - β_c)' Σ_x (β_v - β_c) / N``, which is zero when the covariates act alike in both arms.
+covariate columns): the fully interacted regression with a separate error variance per arm
+(statsmodels OLS per arm, the prediction's ``se_mean``). The pooled mean ``x̄`` is itself an
+estimate, and when the covariates act differently in the two arms it moves the difference:
+``Var(ATE) = V_c + V_v + (β_v - β_c)' S_x (β_v - β_c) / N`` with ``S_x`` the covariance of the
+pooled units' covariates (zero when the slopes agree; without it an independent simulation with
+slopes differing by (1.5, -1, 1.2) covered 80.8% instead of 95%). The relative lift's variance
+gets the same term with the gradient ``β_v/μ̂_v - β_c/μ̂_c`` (log scale) or ``β_v/μ̂_c - μ̂_v
+β_c/μ̂_c²`` (linear). The heteroskedasticity-robust HC0–HC3 errors of Lin's regression need
+fourth moments (``Σe²xx'``), which no sums of cross-products give; they agree with this variance
+to ``O(1/n)`` (the tests pin both).
 Means use Welch's t with Satterthwaite's degrees of freedom from ``n_a - k_a - 1``; proportions
 and ratios the normal reference. The relative lift is ``μ̂_v / μ̂_c - 1`` (the adjusted difference
 over the adjusted control mean), with the log-scale delta-method interval of :mod:`.inference`
-on ``V_c, V_v``. The variance reduction is ``1 - (V_c + V_v) / (s²_{L,c}/n_c + s²_{L,v}/n_v)``.
+with that variance. The variance reduction is ``1 - Var(ATE) / (s²_{L,c}/n_c + s²_{L,v}/n_v)``.
 
 **Redundant columns.** Over the two arms compared, a constant column, or one that is a linear
 combination of those before it (an indicator of every level, a covariate listed as a sum of
@@ -178,7 +182,9 @@ class CovariateSums:
 @dataclass(frozen=True)
 class Adjustment:
     """Each arm's adjusted estimate and the variance of that estimate, per group; the residual
-    degrees of freedom ``n_a - k_a - 1``; and the method's wording, per group."""
+    degrees of freedom ``n_a - k_a - 1``; the method's wording, per group; and the variance the
+    pooled covariate mean adds when the arms' slopes differ, to the difference (``var_shared``),
+    to the log ratio (``var_shared_log``) and to the ratio (``var_shared_ratio``)."""
 
     estimate_control: np.ndarray
     estimate_variant: np.ndarray
@@ -187,6 +193,9 @@ class Adjustment:
     df_control: np.ndarray
     df_variant: np.ndarray
     label: np.ndarray
+    var_shared: np.ndarray
+    var_shared_log: np.ndarray
+    var_shared_ratio: np.ndarray
 
 
 def regression_adjustment(control: Moments, variant: Moments, control_sums: CovariateSums, variant_sums: CovariateSums,
@@ -196,7 +205,8 @@ def regression_adjustment(control: Moments, variant: Moments, control_sums: Cova
     control, variant = control.atleast_1d(), variant.atleast_1d()
     size = max(len(control.n), len(variant.n))  # one control row may face several variants
     fields = {name: np.full(size, np.nan) for name in
-              ("estimate_control", "estimate_variant", "var_control", "var_variant", "df_control", "df_variant")}
+              ("estimate_control", "estimate_variant", "var_control", "var_variant", "df_control", "df_variant",
+               "var_shared", "var_shared_log", "var_shared_ratio")}
     labels = np.full(size, "", dtype=object)
     names = term_columns or {}
     for group in range(size):
@@ -204,10 +214,22 @@ def regression_adjustment(control: Moments, variant: Moments, control_sums: Cova
                 for arm_moments, sums in ((control, control_sums), (variant, variant_sums))]
         kept = _independent_terms(arms)
         x_bar = (arms[0][1]["sum_t"] + arms[1][1]["sum_t"]) / (arms[0][0].n + arms[1][0].n)
-        scale = np.sqrt(np.diag(_total_centred(arms)))[kept]
+        total = _total_centred(arms)
+        scale = np.sqrt(np.diag(total))[kept]
+        slopes = {}
         for (moments, sums), side in zip(arms, ("control", "variant"), strict=True):
-            estimate, variance, dof = _fit_arm(moments, sums, kept, scale, x_bar)
+            estimate, variance, dof, slopes[side] = _fit_arm(moments, sums, kept, scale, x_bar)
             fields[f"estimate_{side}"][group], fields[f"var_{side}"][group], fields[f"df_{side}"][group] = estimate, variance, dof
+        # both predictions are taken at the pooled covariate mean x̄, itself an estimate: with
+        # slopes that differ between the arms it moves the difference, Var = g'Σ_x g / N for the
+        # gradient g of each scale (Lin 2013's robust errors include it; per-arm errors do not)
+        units = float(arms[0][0].n + arms[1][0].n)
+        spread = total[np.ix_(kept, kept)] / np.outer(scale, scale) / max(units - 1.0, 1.0)  # of the standardised x
+        mean_c, mean_v = fields["estimate_control"][group], fields["estimate_variant"][group]
+        for name, gradient in (("var_shared", slopes["variant"] - slopes["control"]),
+                               ("var_shared_log", slopes["variant"] / mean_v - slopes["control"] / mean_c),
+                               ("var_shared_ratio", slopes["variant"] / mean_c - mean_v * slopes["control"] / mean_c**2)):
+            fields[name][group] = float(gradient @ spread @ gradient) / units
         source = [names.get(term.split(".")[0], term) for term in control_sums.terms]
         used = list(dict.fromkeys(name for name, keep in zip(source, kept, strict=True) if keep))
         left_out = [name if term[0] == "c" else f"a level of {name}"
@@ -253,8 +275,10 @@ def _independent_terms(arms) -> np.ndarray:
     return kept
 
 
-def _fit_arm(moments: Moments, sums: dict, kept: np.ndarray, scale: np.ndarray, x_bar: np.ndarray) -> tuple[float, float, float]:
-    """One arm's prediction at ``x_bar``, its variance and the residual degrees of freedom."""
+def _fit_arm(moments: Moments, sums: dict, kept: np.ndarray, scale: np.ndarray,
+             x_bar: np.ndarray) -> tuple[float, float, float, np.ndarray]:
+    """One arm's prediction at ``x_bar``, its variance with ``x_bar`` held fixed, the residual
+    degrees of freedom, and the slopes on the standardised terms."""
     n, ratio, mean_d = float(moments.n), float(moments.ratio), float(moments.mean_d)
     sum_t = sums["sum_t"][kept]
     cross = _centred(moments, sums)[np.ix_(kept, kept)] / np.outer(scale, scale)
@@ -269,7 +293,7 @@ def _fit_arm(moments: Moments, sums: dict, kept: np.ndarray, scale: np.ndarray, 
     residual = max((n - 1.0) * float(moments.var_linearized) - float(with_l @ slope), 0.0)
     dof = n - int(rank.sum()) - 1.0
     variance = residual / dof * (1.0 / n + float(gap @ inverse @ gap)) if dof > 0 else np.nan
-    return ratio + float(slope @ gap), variance, dof
+    return ratio + float(slope @ gap), variance, dof, slope
 
 
 def term_columns(metric) -> dict[str, str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 
 import numpy as np
+import pandas as pd
 import pytest
 import yaml
 from scipy import stats
@@ -277,8 +278,32 @@ def test_a_one_sided_primary_test_can_declare_a_win_but_never_a_loss():
     two_sided = analyse_experiment(swapped, make_spec(metrics=[dataclasses.replace(greater[0], alternative="two-sided")]))
     assert two_sided.decision.headline.startswith("Don't ship: converted got worse")
     one_sided = analyse_experiment(swapped, make_spec(metrics=greater))
-    assert "no detectable effect" in one_sided.decision.headline
+    # the headline says it went the other way, not that the sample was too small to tell
+    assert one_sided.decision.verdict == "don't ship"
+    assert one_sided.decision.headline.startswith("Don't ship: converted did not improve (B -")
+    assert one_sided.decision.headline.endswith("it moved the other way, which a one-sided test cannot call a loss.")
     assert not one_sided.results["significant"].iloc[0]
+
+
+def test_a_continuity_correction_is_kept_per_segment():
+    """The Yates-corrected z is cheap, so segments use it too (the exact tests fall back to the
+    z-test there); reference: scipy.stats.chi2_contingency(correction=True) on each segment."""
+    from scipy.stats import chi2_contingency
+
+    data = make_units(6000, seed=8)
+    data = data[data["variant"] != "C"]
+    metric = [MetricSpec("converted", kind="proportion", role="primary", test="z_continuity")]
+    analysis = analyse_experiment(data, make_spec(metrics=metric, segments=["country"]))
+    checked = 0
+    for row in analysis.segments.itertuples():
+        rows = data[data["country"] == row.segment] if row.segment != "other" else None
+        if rows is None:
+            continue
+        table = pd.crosstab(rows["variant"], rows["converted"]).loc[["control", "B"]].to_numpy()
+        assert row.method == "two-proportion z-test with continuity correction"
+        assert row.p_value == pytest.approx(chi2_contingency(table, correction=True).pvalue, rel=1e-9)
+        checked += 1
+    assert checked >= 2
 
 
 @pytest.mark.parametrize(
