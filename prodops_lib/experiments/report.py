@@ -306,7 +306,10 @@ def _option_sentences(spec: ExperimentSpec) -> list[str]:
                              "the arms spread equally.")
         if metric.test in _TESTS:
             # the exact tests take seconds a table: per day and per segment the z-test stands in
-            stand_in = "" if metric.test == "z_continuity" else " (per day and per segment the default z-test stands in)"
+            stand_in = "" if metric.test == "z_continuity" else (
+                " (per day and per segment the default z-test stands in); its interval is Newcombe's score "
+                "interval, a different method, so right at the threshold the two can disagree on whether the "
+                "result is clear: the p-value decides")
             sentences.append(f"{metric.display_name} uses {_TESTS[metric.test]}{stand_in}.")
     return sentences
 
