@@ -1,8 +1,9 @@
 """The experiment program: what many past experiments together say about the next one.
 
 Input: a frame of past results, one row per experiment × metric, with ``experiment``,
-``metric``, ``effect`` (the relative lift, a fraction: 0.02 is +2%, oriented so that positive
-is good) and ``standard_error`` (of ``effect``); ``shipped`` (bool) for the cumulative
+``metric``, ``effect`` (the relative lift as the A/B report measures it, a fraction: 0.02 is
++2%; the same units as ``ExperimentSpec.prior_mean``/``prior_sd``) and ``standard_error`` (of
+``effect``); ``shipped`` (bool) for the cumulative
 impact, ``decision`` for declared wins, and a time column for the online FDR stream.
 
 **Learned prior** (normal hierarchical / random-effects model). True effects
@@ -28,7 +29,9 @@ uncertainty of ``μ̂``, which enters each shrunk effect with weight ``B_i``; th
 ``τ̂²`` is not propagated). Naive interval: ``± z·sqrt(Σ s_i²)``.
 
 **False wins** (local false discovery rate, Efron 2010, *Large-Scale Inference* ch. 5): for a
-declared win, ``P(θ_i ≤ 0 | y_i) = Φ(-m_i / sqrt(v_i))`` under the fitted prior; its average over
+declared win on a higher-is-better metric, ``P(θ_i ≤ 0 | y_i) = Φ(-m_i / sqrt(v_i))`` under the
+fitted prior (``m_i``, ``v_i``: posterior mean and variance; ``P(θ_i ≥ 0 | y_i)`` when lower is
+better); its average over
 the declared wins is the expected share of wins that are not real improvements.
 
 **Online FDR** across the stream of experiments in time order: LORD++ (Javanmard & Montanari
@@ -211,21 +214,24 @@ def cumulative_impact(results: pd.DataFrame, metric: str, *, method: str = "pm",
                             shrunk, shrunk - shrunk_half, shrunk + shrunk_half)
 
 
-def expected_false_wins(results: pd.DataFrame, metric: str, *, wins: str = "ship", method: str = "pm",
-                        min_experiments: int = 10) -> pd.DataFrame:
-    """Local FDR ``P(θ ≤ 0 | y)`` of each declared win on ``metric`` (rows with ``decision == wins``).
+def expected_false_wins(results: pd.DataFrame, metric: str, *, wins: str = "ship", direction: str = "increase",
+                        method: str = "pm", min_experiments: int = 10) -> pd.DataFrame:
+    """Local FDR of each declared win on ``metric`` (rows with ``decision == wins``).
 
-    The mean of the returned ``local_fdr`` column is the expected share of false wins. Under the
-    flat fallback prior it is the one-sided p-value ``Φ(-y/s)``.
+    ``local_fdr`` is ``P(θ ≤ 0 | y)`` (``P(θ ≥ 0 | y)`` for ``direction="decrease"``); its mean is
+    the expected share of false wins. Under the flat fallback prior it is the one-sided p-value.
     """
     _require(results, ["metric", "effect", "standard_error", "decision"])
+    if direction not in ("increase", "decrease"):
+        raise InputError(f"direction must be 'increase' or 'decrease', got {direction!r}")
     rows = results[results["metric"] == metric]
     prior = fit_prior(rows["effect"], rows["standard_error"], metric=metric, method=method,
                       min_experiments=min_experiments)
     won = rows[rows["decision"] == wins].copy()
     mean, variance, _ = _posterior(won["effect"].to_numpy(float), won["standard_error"].to_numpy(float), prior)
     with np.errstate(divide="ignore"):
-        won["local_fdr"] = ndtr(-mean / np.sqrt(variance))
+        sign = 1.0 if direction == "increase" else -1.0
+        won["local_fdr"] = ndtr(-sign * mean / np.sqrt(variance))
     return won
 
 

@@ -67,9 +67,8 @@ def test_shrinkage_is_the_normal_posterior_mean():
 
 
 def test_local_fdr_matches_bayes_rule_integrated_numerically():
-    # Prior N(0.01, 0.02²) is fitted exactly when the ledger is built to give it; instead test the
-    # posterior directly against closed-form-by-integration values computed once with scipy.quad:
-    # P(θ≤0 | y) = ∫_{-∞}^0 φ(y; θ, s) φ(θ; μ, τ) dθ / φ(y; μ, sqrt(s²+τ²)).
+    # Under the prior N(0.01, 0.02²), P(θ≤0 | y) = ∫_{-∞}^0 φ(y; θ, s) φ(θ; μ, τ) dθ / φ(y; μ, sqrt(s²+τ²)),
+    # computed once with scipy.integrate.quad for (y, s) = (0.05, 0.02) and (0.03, 0.01) and pasted.
     from prodops_lib.experiments.program import LearnedPrior, _posterior
 
     prior = LearnedPrior("m", 0.01, 0.02, None, 30, "pm", False)
@@ -88,6 +87,10 @@ def test_expected_false_wins_averages_the_local_fdr_of_declared_wins():
     mean = (y / s**2 + mu / tau2) / (1 / s**2 + 1 / tau2)
     np.testing.assert_allclose(wins["local_fdr"], stats.norm.cdf(-mean * np.sqrt(1 / s**2 + 1 / tau2)), rtol=1e-9)
     assert len(wins) == 5 and 0 < wins["local_fdr"].mean() < 0.1
+    # a lower-is-better metric: a win is a drop, and a false win is a true effect ≥ 0
+    dropped = ledger(-EFFECT, SE, decision=decision)
+    np.testing.assert_allclose(expected_false_wins(dropped, "conversion", direction="decrease")["local_fdr"],
+                               wins["local_fdr"], rtol=1e-12)
 
 
 def test_cumulative_impact_naive_and_shrunk_sums_with_intervals():
