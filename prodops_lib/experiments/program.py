@@ -50,6 +50,7 @@ from online_fdr.p_values import LordPlusPlus
 from scipy.special import ndtr, ndtri
 from statsmodels.stats.meta_analysis import combine_effects
 
+from ..display import safe_text
 from ..io import InputError
 
 __all__ = [
@@ -83,6 +84,9 @@ class LearnedPrior:
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(self)])
 
+    def _repr_html_(self) -> str:
+        return f"<p>{safe_text(self.describe())}</p>"
+
     def describe(self) -> str:
         if self.fell_back:
             return (f"Prior on {self.metric}: the default (mean {self.mean:+.2%}, flat), because only "
@@ -106,6 +110,9 @@ class CumulativeImpact:
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([asdict(self)])
+
+    def _repr_html_(self) -> str:
+        return f"<p>{safe_text(self.describe())}</p>"
 
     def describe(self) -> str:
         return (f"The {self.n_shipped} shipped experiments on {self.metric} add up to {self.naive:+.2%} as "
@@ -177,7 +184,10 @@ def shrink_effects(results: pd.DataFrame, priors: dict[str, LearnedPrior] | None
                    method: str = "pm", min_experiments: int = 10) -> pd.DataFrame:
     """``results`` with ``shrunk_effect``, ``shrunk_sd``, ``shrinkage`` (B) and ``prior_sd`` added."""
     _require(results, ["metric", "effect", "standard_error"])
-    priors = priors or fit_priors(results, method=method, min_experiments=min_experiments)
+    priors = fit_priors(results, method=method, min_experiments=min_experiments) if priors is None else priors
+    missing = sorted(set(results["metric"].astype(str)) - set(priors))
+    if missing:
+        raise InputError(f"priors: no prior for metric(s) {missing}; fit them with fit_priors(results)")
     out = results.copy()
     for metric, rows in results.groupby("metric", sort=False):
         prior = priors[str(metric)]

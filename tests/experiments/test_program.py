@@ -162,6 +162,13 @@ def test_online_fdr_keeps_the_false_discovery_proportion_below_alpha():
     assert np.mean(proportions) <= 0.05 and np.mean(discoveries) > 10
 
 
+def test_html_of_results_escapes_metric_names():
+    frame = ledger(metric="<script>x</script>", shipped=EFFECT > 0)
+    for result in (fit_prior(EFFECT, SE, metric="<script>x</script>"),
+                   cumulative_impact(frame, "<script>x</script>")):
+        assert "<script>" not in result._repr_html_() and "&lt;script&gt;" in result._repr_html_()
+
+
 def test_bad_input_gets_one_clear_line():
     with pytest.raises(InputError, match="missing column"):
         fit_priors(pd.DataFrame({"metric": ["a"]}))
@@ -171,3 +178,7 @@ def test_bad_input_gets_one_clear_line():
         shrink_effects(ledger(se=np.zeros(12)))
     with pytest.raises(InputError, match="initial_wealth"):
         online_fdr(ledger(t=np.arange(12)), order_by="t", initial_wealth=0.1)
+    with pytest.raises(InputError, match="direction must be"):
+        expected_false_wins(ledger(decision="ship"), "conversion", direction="up")
+    with pytest.raises(InputError, match="no prior for metric"):
+        shrink_effects(ledger(), priors={})
