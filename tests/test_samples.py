@@ -331,3 +331,21 @@ def test_taxonomy_is_shared_and_has_seed_keywords(truth: dict) -> None:
     effort_themes = set(_read("truth/allocation_items.csv")["theme"])
     assert feedback_themes == set(names) and set(names) < effort_themes
     assert np.isin(["Maintenance (KTLO)", "Tech debt", "Unclassified"], list(effort_themes)).all()
+
+
+def test_the_history_of_past_experiments_holds_its_planted_lifts_and_the_winners_curse(truth: dict) -> None:
+    from prodops_lib.experiments.program import cumulative_impact
+
+    history = _read("experiments/history.csv")
+    planted = truth["experiment_history"]
+    assert len(history) == planted["experiments"] == 48 and history["period"].nunique() == 12
+    true = history["experiment"].map(planted["true_effects"])
+    # each estimate is its true lift plus noise of its standard error
+    z = (history["effect"] - true) / history["standard_error"]
+    assert abs(z.mean()) < 3 / math.sqrt(len(z)) and 0.7 < z.std() < 1.3
+    # shipped on significance, so the shipped estimates overstate their true lifts
+    assert (history["decision"] == "ship").tolist() == (history["effect"] > 1.96 * history["standard_error"]).tolist()
+    shipped = history[(history["metric"] == "converted") & (history["decision"] == "ship")]
+    assert shipped["effect"].sum() > 2 * true[shipped.index].sum()
+    impact = cumulative_impact(history.assign(shipped=history["decision"] == "ship"), "converted")
+    assert abs(impact.shrunk - true[shipped.index].sum()) < abs(impact.naive - true[shipped.index].sum())

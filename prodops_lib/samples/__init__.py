@@ -8,7 +8,7 @@ fixed format and nothing depends on the clock, so two runs give byte-identical f
 
 What is planted, so the reports can be checked against it:
 * experiments: +10% conversion and revenue per user (checkout), an underpowered +1%
-  (search), a 52/48 sample-ratio mismatch (onboarding), a fake door above its target;
+  (search), a 52/48 sample-ratio mismatch (onboarding), a fake door above its target, and a year of past experiments with planted true lifts;
 * allocation and feedback share one taxonomy; "Reporting & dashboards" has ~23% of the
   feedback demand but ~5% of engineering effort (under-served) and "Mobile app" ~4% of
   demand but ~23% of effort (over-served);
@@ -36,6 +36,7 @@ from ._common import (
 from .allocation import write_allocation
 from .experiments import write_experiments
 from .feedback import write_feedback
+from .history import write_history
 
 __all__ = ["write_sample_data"]
 
@@ -84,6 +85,7 @@ def write_sample_data(out_dir: Path) -> list[Path]:
     """
     out_dir = Path(out_dir)
     experiment_files, experiments = write_experiments(out_dir)
+    history_files, history = write_history(out_dir)
     allocation_files, allocation = write_allocation(out_dir)
     feedback_files, feedback = write_feedback(out_dir)
     hostile = allocation.pop("hostile_text") | feedback.pop("hostile_text")
@@ -93,10 +95,10 @@ def write_sample_data(out_dir: Path) -> list[Path]:
         "taxonomy": [{"name": t.name, "category": t.category, "keywords": list(t.keywords),
                       "jira_label": t.label, "jira_component": t.component} for t in THEMES],
         "review": _review_truth(allocation, feedback),
-        "experiments": experiments, "allocation": allocation, "feedback": feedback,
+        "experiments": experiments, "experiment_history": history, "allocation": allocation, "feedback": feedback,
         "hostile_text": {"injected_global": INJECTED_GLOBAL, "files": hostile},
     }
-    files = [*experiment_files, *allocation_files, *feedback_files,
+    files = [*experiment_files, *history_files, *allocation_files, *feedback_files,
              write_text(_taxonomy_yaml(), out_dir / "taxonomy.yaml"),
              write_json(truth, out_dir / "truth.json")]
     return sorted(files)
