@@ -39,6 +39,12 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--bundle", type=Path, help="bundle file (default: parameters/monthly.yaml in the project)")
     check.add_argument("--only", nargs="+", metavar="NAME", help="check only these reports of the bundle")
 
+    ledger = commands.add_parser("ledger", help="the experiment ledger kept under the output folder")
+    ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
+    load = ledger_commands.add_parser("import", help="load past results from a CSV of effects and standard errors")
+    load.add_argument("file", type=Path, help="CSV with experiment, period (or end_date), metric, effect, standard_error")
+    load.add_argument("--out", type=Path, default=None, help="output folder (default: reports/ in the project)")
+
     sample = commands.add_parser("sample-data", help="generate the bundled sample data (deterministic)")
     sample.add_argument("--out", type=Path, default=None, help="folder to write (default: data/sample in the project)")
     return parser
@@ -51,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
             return _report(args)
         if args.command == "check":
             return _check(args)
+        if args.command == "ledger":
+            return _ledger_import(args)
         return _sample_data(args)
     except (ParameterError, InputError) as error:
         print(f"prodops {args.command}: {error}", file=sys.stderr)
@@ -115,6 +123,16 @@ def _check(args: argparse.Namespace) -> int:
     print(f"{count_of(len(checks), 'report')} checked: {len(errors)} with unusable inputs"
           + (f" ({', '.join(errors)})" if errors else "") + f", {count_of(warned, 'warning')}")
     return EXIT_REPORT_FAILED if errors else EXIT_OK
+
+
+def _ledger_import(args: argparse.Namespace) -> int:
+    from prodops_lib.experiments.ledger import import_ledger_csv, ledger_folder
+
+    out = args.out or project_root() / "reports"
+    rows = import_ledger_csv(out, args.file)
+    print(f"imported {count_of(len(rows), 'row')} ({count_of(rows['experiment'].nunique(), 'experiment')}, "
+          f"{count_of(rows['period'].nunique(), 'period')}) into {ledger_folder(out)}")
+    return EXIT_OK
 
 
 def _sample_data(args: argparse.Namespace) -> int:

@@ -122,6 +122,9 @@ def run_bundle(
         write_index(bundle, result, staging)
         _swap_into_place(staging, final)
         shutil.rmtree(unfinished, ignore_errors=True)  # a full run supersedes what a fault left
+        _record_in_ledger(out, period, final, entries, only)
+    except OutputError:  # the ledger's own message: the period itself was written
+        raise
     except OSError as error:
         # a full disk, a folder made read-only: the previous period folder is untouched, and
         # the reports that finished stay where the user can take them
@@ -130,6 +133,24 @@ def run_bundle(
         shutil.rmtree(staging, ignore_errors=True)  # only left when something above failed
         lock.__exit__(None, None, None)
     return result
+
+
+def _record_in_ledger(out: Path, period: str, final: Path, entries: list[ReportEntry], only: list[str] | None) -> None:
+    """Bring the experiment ledger in line with the period just swapped into place: the reports
+    that ran replace their rows (all the period's rows on a full run); no ledger is started for
+    a period without experiments."""
+    from prodops_lib.experiments.ledger import build_ledger_rows, ledger_folder, update_ledger
+
+    ran = [entry.name for entry in entries]
+    rows = build_ledger_rows(final / "results", period, ran)
+    if rows.empty and not (ledger_folder(out) / f"period={period}").is_dir():
+        return
+    try:
+        update_ledger(out, period, rows, replace_experiments=ran if only else None)
+    except OSError as error:
+        raise OutputError(f"{error.strerror or error} writing the experiment ledger in {ledger_folder(out)}: the "
+                          f"reports of {period} are written; free space or fix the folder's permissions and run "
+                          "again to update the ledger") from None
 
 
 def write_check_warnings(results: Path, warnings: dict[str, list[str]]) -> None:
