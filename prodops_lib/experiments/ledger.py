@@ -54,7 +54,7 @@ SCALES = ("absolute", "relative")
 
 COLUMNS: dict[str, str] = {
     "schema_version": "int64", "period": "string", "experiment": "string", "kind": "string",
-    "theme": "string", "metric": "string", "role": "string", "variant": "string", "control": "string",
+    "theme": "string", "team": "string", "metric": "string", "role": "string", "variant": "string", "control": "string",
     "scale": "string", "effect": "float64", "standard_error": "float64", "ci_low": "float64",
     "ci_high": "float64", "abs_effect": "float64", "abs_se": "float64", "rel_effect": "float64",
     "rel_ci_low": "float64", "rel_ci_high": "float64", "p_value": "float64", "p_value_adjusted": "float64",
@@ -226,7 +226,7 @@ def read_ledger(out_root: str | Path) -> pd.DataFrame:
 # --- import ------------------------------------------------------------------------------
 
 REQUIRED_IMPORT = ("experiment", "metric", "effect", "standard_error")
-OPTIONAL_IMPORT = ("period", "end_date", "start_date", "theme", "kind", "decision", "verdict", "variant", "control",
+OPTIONAL_IMPORT = ("period", "end_date", "start_date", "theme", "team", "kind", "decision", "verdict", "variant", "control",
                    "role", "scale", "ci_low", "ci_high", "p_value", "units_control", "units_variant")
 _NUMERIC_IMPORT = ("effect", "standard_error", "ci_low", "ci_high", "p_value", "units_control", "units_variant")
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
