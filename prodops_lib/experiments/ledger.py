@@ -119,13 +119,21 @@ def _column(frame: pd.DataFrame, name: str) -> pd.Series:
 
 
 def _ab_rows(results: pd.DataFrame) -> pd.DataFrame:
+    # the relative lift where the report saved its standard error (results.csv's rel_se): the
+    # scale priors and shrinkage across experiments compare on; else the absolute difference
+    relative = (_column(results, "rel_se").notna() & _column(results, "rel_effect").notna()).to_numpy()
+
+    def chosen(rel: str, abs_: str) -> np.ndarray:
+        return np.where(relative, _column(results, rel), _column(results, abs_))
+
     guardrail = _column(results, "guardrail_status")
     significant = _column(results, "significant").map({True: "clear difference", False: "no clear difference",
                                                         "True": "clear difference", "False": "no clear difference"})
     return pd.DataFrame({
         "metric": results["metric"], "role": _column(results, "role"), "variant": results["variant"],
-        "control": results["control"], "scale": "absolute", "effect": results["abs_effect"],
-        "standard_error": _column(results, "abs_se"), "ci_low": results["abs_ci_low"], "ci_high": results["abs_ci_high"],
+        "control": results["control"], "scale": np.where(relative, "relative", "absolute"),
+        "effect": chosen("rel_effect", "abs_effect"), "standard_error": chosen("rel_se", "abs_se"),
+        "ci_low": chosen("rel_ci_low", "abs_ci_low"), "ci_high": chosen("rel_ci_high", "abs_ci_high"),
         "abs_effect": results["abs_effect"], "abs_se": _column(results, "abs_se"),
         "rel_effect": _column(results, "rel_effect"), "rel_ci_low": _column(results, "rel_ci_low"),
         "rel_ci_high": _column(results, "rel_ci_high"), "p_value": _column(results, "p_value"),

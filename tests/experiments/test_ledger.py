@@ -72,7 +72,16 @@ def test_rows_come_from_each_finished_experiments_saved_results(tmp_path):
         ["ab_checkout", "page_load_ms", "treatment", "non-inferior"],
         ["fake_door", "click_through", "fake_door", "above target"]]
     converted = rows.iloc[0]
+    # results without rel_se (saved before issue 15): the absolute difference
     assert (converted["effect"], converted["standard_error"], converted["scale"]) == (0.0098, 0.0039, "absolute")
+    # with rel_se, the relative lift: the scale priors and shrinkage across experiments compare on
+    folder = results / "ab_checkout"
+    saved = pd.read_csv(folder / "results.csv").assign(rel_se=0.04)
+    saved.to_csv(folder / "results.csv", index=False)
+    relative = build_ledger_rows(results, "2026-10").iloc[0]
+    assert (relative["scale"], relative["effect"], relative["standard_error"]) == (
+        "relative", saved["rel_effect"].iloc[0], 0.04)
+    assert (relative["ci_low"], relative["ci_high"]) == (saved["rel_ci_low"].iloc[0], saved["rel_ci_high"].iloc[0])
     assert (converted["start_date"], converted["end_date"]) == ("2026-10-01", "2026-10-28")
     assert (converted["units_control"], converted["units_variant"], converted["decision"]) == (12101, 11891, "ship")
     assert converted["source"] == "report" and converted["schema_version"] == 1
