@@ -11,6 +11,18 @@ SHARED_DATA = ROOT.parent / "shared" / "data"
 RUNNER_FIXTURES = ROOT / "tests" / "fixtures" / "runner"
 
 
+def runner_project(folder: Path, bundle_yaml: str | None = None) -> Path:
+    """A copy of the runner's fixture project in ``folder / "project"``, its bundle file
+    replaced by ``bundle_yaml`` when given."""
+    import shutil
+
+    project = folder / "project"
+    shutil.copytree(RUNNER_FIXTURES, project)
+    if bundle_yaml is not None:
+        (project / "parameters" / "bundle.yaml").write_text(bundle_yaml, encoding="utf-8")
+    return project
+
+
 @pytest.fixture
 def project_root() -> Path:
     return ROOT

@@ -11,7 +11,7 @@ from prodops_lib.report import cli
 from prodops_lib.report.check import check_bundle, last_common_month
 from prodops_lib.report.run import run_bundle
 
-from .conftest import RUNNER_FIXTURES
+from .conftest import runner_project
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -66,13 +66,8 @@ def test_dates_not_in_iso_are_inferred_and_the_last_month_with_data_is_the_defau
 
 
 def test_check_warnings_reach_the_reports_appendix(tmp_path):
-    import shutil
-
-    project = tmp_path / "project"
-    shutil.copytree(RUNNER_FIXTURES, project)
-    (project / "parameters" / "bundle.yaml").write_text(
-        "default_period: 2026-10\nreports:\n  - {name: good, notebook: notebooks/ok.ipynb, parameters: parameters/ok.yaml}\n",
-        encoding="utf-8")
+    project = runner_project(
+        tmp_path, "default_period: 2026-10\nreports:\n  - {name: good, notebook: notebooks/ok.ipynb, parameters: parameters/ok.yaml}\n")
     out = tmp_path / "out"
     run_bundle(project / "parameters" / "bundle.yaml", out_dir=out, progress=False, echo=lambda _: None,
                warnings={"good": ["support: no feedback in 2026-10 <b>"]})

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 import nbformat
@@ -13,7 +12,7 @@ import pytest
 from prodops_lib.report import cli
 from prodops_lib.report.run import run_bundle
 
-from .conftest import RUNNER_FIXTURES
+from .conftest import RUNNER_FIXTURES, runner_project
 
 BUNDLE = RUNNER_FIXTURES / "parameters" / "bundle.yaml"
 pytestmark = pytest.mark.slow
@@ -86,13 +85,10 @@ def test_the_drop_log_reaches_the_report(fixture_run):
 @pytest.fixture
 def small_project(tmp_path):
     """A copy of the fixture project whose bundle has two quick reports."""
-    project = tmp_path / "project"
-    shutil.copytree(RUNNER_FIXTURES, project)
-    (project / "parameters" / "bundle.yaml").write_text(
+    return runner_project(tmp_path, (
         "title: Small\ndefault_period: 2026-10\nreports:\n"
         "  - {name: good, notebook: notebooks/ok.ipynb, parameters: parameters/ok.yaml}\n"
-        "  - {name: fails, notebook: notebooks/fails.ipynb}\n", encoding="utf-8")
-    return project
+        "  - {name: fails, notebook: notebooks/fails.ipynb}\n"))
 
 
 def test_rerunning_a_period_replaces_its_folder_whole(small_project, tmp_path):
@@ -160,9 +156,8 @@ def test_usage_errors_exit_2_with_one_line(arguments, message, tmp_path, capsys)
 
 
 def test_bundle_naming_a_missing_parameter_file_exits_2(tmp_path, capsys):
-    project = tmp_path / "project"
-    shutil.copytree(RUNNER_FIXTURES, project)
-    bundle = project / "parameters" / "bundle.yaml"
+    bundle = runner_project(tmp_path) / "parameters" / "bundle.yaml"
+    project = bundle.parents[1]
     (project / "parameters" / "ok.yaml").unlink()
     code = cli.main(["report", "--bundle", str(bundle), "--out", str(tmp_path / "out")])
     assert code == cli.EXIT_USAGE

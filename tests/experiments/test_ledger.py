@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -24,7 +23,7 @@ from prodops_lib.experiments.ledger import (
 )
 from prodops_lib.report import cli
 
-from ..conftest import RUNNER_FIXTURES
+from ..conftest import runner_project
 
 AB_RESULTS = (
     "metric,variant,control,n_control,n_variant,abs_effect,abs_ci_low,abs_ci_high,abs_se,rel_effect,rel_ci_low,"
@@ -198,13 +197,11 @@ def test_a_bad_import_file_is_one_line_naming_the_file_column_and_line(tmp_path,
 @pytest.fixture
 def experiment_project(tmp_path):
     """The runner's fixture project with two quick fixture experiments and a non-experiment."""
-    project = tmp_path / "project"
-    shutil.copytree(RUNNER_FIXTURES, project)
-    (project / "parameters" / "bundle.yaml").write_text(
+    project = runner_project(tmp_path, (
         "title: Small\ndefault_period: 2026-10\nreports:\n"
         "  - {name: exp_a, notebook: notebooks/experiment.ipynb, inject: {effect: 0.01}}\n"
         "  - {name: exp_b, notebook: notebooks/experiment.ipynb, inject: {effect: -0.01}}\n"
-        "  - {name: good, notebook: notebooks/ok.ipynb, parameters: parameters/ok.yaml}\n", encoding="utf-8")
+        "  - {name: good, notebook: notebooks/ok.ipynb, parameters: parameters/ok.yaml}\n"))
     return project / "parameters" / "bundle.yaml"
 
 
