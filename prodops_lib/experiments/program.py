@@ -69,8 +69,18 @@ METHODS = {"pm": "Paule–Mandel", "dl": "DerSimonian–Laird"}
 DEFAULT_PRIOR_MEAN = 0.0  # ExperimentSpec.prior_mean's default; its prior_sd default is flat (None)
 
 
+class _OneRowResult:
+    """A result of one row: ``.to_frame()``, and its :meth:`describe` sentence in a notebook."""
+
+    def to_frame(self) -> pd.DataFrame:
+        return pd.DataFrame([asdict(self)])
+
+    def _repr_html_(self) -> str:
+        return f"<p>{safe_text(self.describe())}</p>"
+
+
 @dataclass(frozen=True)
-class LearnedPrior:
+class LearnedPrior(_OneRowResult):
     """Distribution of true relative lifts on one metric, learned from past experiments."""
 
     metric: str
@@ -81,12 +91,6 @@ class LearnedPrior:
     method: str
     fell_back: bool
 
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([asdict(self)])
-
-    def _repr_html_(self) -> str:
-        return f"<p>{safe_text(self.describe())}</p>"
-
     def describe(self) -> str:
         if self.fell_back:
             return (f"Prior on {self.metric}: the default (mean {self.mean:+.2%}, flat), because only "
@@ -96,7 +100,7 @@ class LearnedPrior:
 
 
 @dataclass(frozen=True)
-class CumulativeImpact:
+class CumulativeImpact(_OneRowResult):
     """Summed lift of the shipped experiments on one metric, naive and shrunk."""
 
     metric: str
@@ -107,12 +111,6 @@ class CumulativeImpact:
     shrunk: float
     shrunk_low: float
     shrunk_high: float
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame([asdict(self)])
-
-    def _repr_html_(self) -> str:
-        return f"<p>{safe_text(self.describe())}</p>"
 
     def describe(self) -> str:
         return (f"The {self.n_shipped} shipped experiments on {self.metric} add up to {self.naive:+.2%} as "
