@@ -215,14 +215,15 @@ def decision_block(analysis: ExperimentAnalysis) -> Html:
     top = callout(said, tone=decision_tone(analysis), title=verdict) + kpi_cards(cards)
     top += "".join(callout(text, tone="warning") for text in warnings)
     power = analysis.power.message() if analysis.power is not None else None
-    reasons = [power_text(analysis) if reason == power else reason
-               for reason in decision.reasons if reason != decision.headline]
+    reasons = [reason for reason in decision.reasons if reason != decision.headline]
     if not untrusted:
-        return Html(top + bullets(reasons))
+        said_power = power_text(analysis)
+        return Html(top + bullets(said_power if reason == power else reason for reason in reasons))
     # the alarm first; what the data says about the effects, greyed and not acted on; and no
     # days to wait, since more data cannot repair a broken split
-    alarms = [reason for reason in reasons if reason in (srm.message(), analysis.notes.get("crossover_alarm"))]
-    measured = [reason for reason in reasons if reason not in alarms and reason != power_text(analysis)]
+    alarm_texts = (srm.message(), analysis.notes.get("crossover_alarm"))
+    alarms = [reason for reason in reasons if reason in alarm_texts]
+    measured = [reason for reason in reasons if reason not in alarm_texts and reason != power]
     return Html(top + bullets(alarms) + paragraph("What the data shows, not trustworthy until the split is explained:")
                 + bullets(measured, muted=True))
 
