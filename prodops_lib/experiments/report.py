@@ -327,7 +327,7 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
         sentences.append(f"The {len(compared)} primary and secondary comparisons are corrected together by "
                          + _CORRECTIONS[spec.correction].format(alpha=spec.alpha) + ".")
     tests = results.drop_duplicates("metric")[["metric", "method"]].itertuples(index=False)
-    sentences.append("Tests: " + "; ".join(f"{metric}, {method}" for metric, method in tests) + ".")
+    sentences.append("Tests: " + "; ".join(f"{spec.metric_label(metric)}, {method}" for metric, method in tests) + ".")
     sentences += _option_sentences(spec)
     if spec.relative_interval == "log":
         sentences.append("A relative lift is the variant's average over the control's, minus one; its interval comes "
