@@ -57,6 +57,7 @@ def to_golden(executed: nbformat.NotebookNode, patterns: list[tuple[str, str]]) 
         cell.metadata.pop("execution", None)
         if "injected-parameters" in cell.metadata.get("tags", []):
             cell.source = PythonTranslator.codify(parameters, "Parameters")
+            cell.id = "injected-parameters"  # papermill draws a new id each run: a diff of nothing
         for output in cell.get("outputs", []):
             if "metadata" in output:
                 output.metadata = {}  # image sizes; nbval compares no metadata
