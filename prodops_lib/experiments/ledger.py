@@ -231,6 +231,36 @@ def read_ledger(out_root: str | Path) -> pd.DataFrame:
     return _typed(pd.concat([report, imported], ignore_index=True))
 
 
+def ledger_root_for(results_dir: str | Path) -> Path | None:
+    """The output root whose ledger a report reads: a bundle run writes ``<out>/<period>/results/<name>``
+    (while running, ``<out>/.<period>.staging/results/<name>``), so three levels up; None for a
+    results folder outside a run (a notebook opened by hand), which has no ledger."""
+    folder = Path(results_dir).resolve()
+    return folder.parent.parent.parent if folder.parent.name == "results" else None
+
+
+def program_history(out_root: str | Path | None, period: str, *, history: str | Path | None = None,
+                    this_period: pd.DataFrame | None = None) -> pd.DataFrame:
+    """Every experiment result known at ``period``: the ledger's rows of ``period`` and before,
+    with ``this_period`` (rows built from the running bundle's own results) in place of the
+    ledger's rows of ``period`` for the same experiments, and the rows of a ``history`` CSV (the
+    import format) for the (experiment, period) pairs neither has. Later periods are left out, so
+    rerunning an old month shows what was known then."""
+    ledger = read_ledger(out_root) if out_root is not None else _typed(pd.DataFrame(columns=list(COLUMNS)))
+    ledger = ledger[ledger["period"] <= period]
+    frames = [ledger]
+    if this_period is not None and not this_period.empty:
+        replaced = (ledger["period"] == period) & ledger["experiment"].isin(this_period["experiment"])
+        frames = [ledger[~replaced], _typed(this_period)]
+    rows = pd.concat(frames, ignore_index=True)
+    if history:
+        past = read_import_csv(history)
+        known = set(zip(rows["experiment"], rows["period"], strict=True))
+        past = past[[key not in known for key in zip(past["experiment"], past["period"], strict=True)]]
+        rows = pd.concat([rows, past[past["period"] <= period]], ignore_index=True)
+    return _typed(rows)
+
+
 # --- import ------------------------------------------------------------------------------
 
 REQUIRED_IMPORT = ("experiment", "metric", "effect", "standard_error")
@@ -346,4 +376,4 @@ def import_ledger_csv(out_root: str | Path, path: str | Path) -> pd.DataFrame:
 
 
 __all__ = ["COLUMNS", "LEDGER_SCHEMA_VERSION", "LedgerError", "build_ledger_rows", "import_ledger_csv",
-           "read_import_csv", "read_ledger", "update_ledger"]
+           "ledger_root_for", "program_history", "read_import_csv", "read_ledger", "update_ledger"]

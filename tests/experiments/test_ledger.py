@@ -245,3 +245,32 @@ def test_the_ledger_survives_reruns_only_two_months_and_a_killed_run(experiment_
     assert {p: p.read_bytes() for p in ledger_folder(out).rglob("*.parquet")} == before
     assert sorted(p.name for p in ledger_folder(out).rglob("*")) == [
         "period=2026-10", "period=2026-11", "report.parquet", "report.parquet"]  # no temporary file left
+
+
+def test_program_history_is_what_was_known_at_the_period(tmp_path):
+    """Later periods are left out, the running bundle's rows replace the ledger's for the same
+    period, and a history CSV only fills the (experiment, period) pairs nobody measured."""
+    from prodops_lib.experiments.ledger import ledger_root_for, program_history
+
+    out = tmp_path / "reports"
+    for period, effect in (("2026-09", 0.01), ("2026-10", 0.02), ("2026-11", 0.03)):
+        results = out / period / "results"
+        _write_ab(results, "ab_checkout", effect=effect)
+        update_ledger(out, period, build_ledger_rows(results, period))
+    history = tmp_path / "history.csv"
+    history.write_text("experiment,period,metric,effect,standard_error,scale,decision\n"
+                       "ab_checkout,2026-09,converted,0.5,0.1,relative,ship\n"
+                       "past_1,2025-12,converted,0.04,0.02,relative,ship\n"
+                       "past_2,2026-12,converted,0.04,0.02,relative,ship\n")
+    fresh = build_ledger_rows(out / "2026-10" / "results", "2026-10").assign(effect=0.25)
+
+    rows = program_history(out, "2026-10", history=history, this_period=fresh)
+
+    primary = rows[rows["metric"] == "converted"].set_index(["experiment", "period"])["effect"]
+    # the report's difference (AB_RESULTS has no rel_se) for 2026-09, the fresh row for 2026-10,
+    # the history's past_1; not the history's ab_checkout 2026-09 (measured) nor anything after 2026-10
+    assert primary.to_dict() == {("ab_checkout", "2026-09"): 0.01, ("ab_checkout", "2026-10"): 0.25,
+                                 ("past_1", "2025-12"): 0.04}
+    assert ledger_root_for(out / ".2026-10.staging" / "results" / "ab_checkout") == out.resolve()
+    assert ledger_root_for(tmp_path / "interactive" / "ab_checkout") is None
+    assert program_history(None, "2026-10").empty
