@@ -39,6 +39,7 @@ __all__ = [
     "month_bounds",
     "parse_period",
     "project_root",
+    "recent_months",
     "report_paths",
     "resolve_path",
     "to_papermill",
@@ -105,6 +106,14 @@ def previous_results_folder(results_dir: str | Path, period: str, report_name: s
     three levels above ``results_dir`` (a run writes ``<reports_root>/<period>/results/<name>``)."""
     root = resolve_path(reports_root) if reports_root else resolve_path(results_dir).parent.parent.parent
     return root / previous_period(period) / "results" / report_name
+
+
+def recent_months(period: str, count: int) -> list[str]:
+    """``count`` months ending with ``period``, oldest first."""
+    months = [parse_period(period)]
+    while len(months) < count:
+        months.insert(0, previous_period(months[0]))
+    return months
 
 
 def month_bounds(period: str) -> tuple[dt.date, dt.date]:

@@ -36,7 +36,12 @@ from .segments import EXPLORATORY_WARNING
 from .spec import ExperimentSpec
 from .srm import SrmResult
 
-__all__ = ["Decision", "decide", "describe_effect", "interval_text"]
+__all__ = ["DECIDED", "WINS", "Decision", "decide", "describe_effect", "interval_text"]
+
+# The verdicts that end an experiment, A/B tests' and fake doors' (build / don't build), and the
+# ones that count as a win: what the review's and the program's win rates are read from.
+DECIDED = ("ship", "don't ship", "build", "don't build")
+WINS = ("ship", "build")
 
 Verdict = Literal["ship", "don't ship", "keep running", "investigate"]
 

@@ -45,7 +45,7 @@ from scipy import stats
 
 from prodops_lib.io import InputError
 
-LEDGER_SCHEMA_VERSION = 1
+LEDGER_SCHEMA_VERSION = 2  # 2: direction and decided_variant
 LEDGER_FOLDER = "ledger"
 IMPORTED_FILE = "imported.parquet"
 KEY = ["period", "experiment", "metric", "variant"]
@@ -54,7 +54,8 @@ SCALES = ("absolute", "relative")
 
 COLUMNS: dict[str, str] = {
     "schema_version": "int64", "period": "string", "experiment": "string", "kind": "string",
-    "theme": "string", "team": "string", "metric": "string", "role": "string", "variant": "string", "control": "string",
+    "theme": "string", "team": "string", "metric": "string", "role": "string", "direction": "string", "variant": "string",
+    "decided_variant": "string", "control": "string",
     "scale": "string", "effect": "float64", "standard_error": "float64", "ci_low": "float64",
     "ci_high": "float64", "abs_effect": "float64", "abs_se": "float64", "rel_effect": "float64",
     "rel_ci_low": "float64", "rel_ci_high": "float64", "p_value": "float64", "p_value_adjusted": "float64",
@@ -93,6 +94,7 @@ def _report_rows(results_dir: Path, period: str) -> pd.DataFrame | None:
     start, end = _exposure_dates(results_dir)
     common = {"schema_version": LEDGER_SCHEMA_VERSION, "period": period, "experiment": results_dir.name,
               "kind": kind, "theme": summary.get("theme"), "decision": summary.get("decision"),
+              "decided_variant": summary.get("variant"),
               "start_date": start, "end_date": end, "source": "report"}
     rows = _ab_rows(results) if kind == "A/B test" else _fake_door_rows(results, float(summary.get("alpha", 0.05)))
     return rows.assign(**common)
@@ -130,7 +132,8 @@ def _ab_rows(results: pd.DataFrame) -> pd.DataFrame:
     significant = _column(results, "significant").map({True: "clear difference", False: "no clear difference",
                                                         "True": "clear difference", "False": "no clear difference"})
     return pd.DataFrame({
-        "metric": results["metric"], "role": _column(results, "role"), "variant": results["variant"],
+        "metric": results["metric"], "role": _column(results, "role"), "direction": _column(results, "direction"),
+        "variant": results["variant"],
         "control": results["control"], "scale": np.where(relative, "relative", "absolute"),
         "effect": chosen("rel_effect", "abs_effect"), "standard_error": chosen("rel_se", "abs_se"),
         "ci_low": chosen("rel_ci_low", "abs_ci_low"), "ci_high": chosen("rel_ci_high", "abs_ci_high"),
@@ -150,7 +153,7 @@ def _fake_door_rows(results: pd.DataFrame, alpha: float) -> pd.DataFrame:
     control_rate = _column(results, "control_click_through")
     se = (_column(results, "abs_ci_high") - _column(results, "abs_ci_low")) / (2 * z)
     return pd.DataFrame({
-        "metric": "click_through", "role": "primary", "variant": results["variant"],
+        "metric": "click_through", "role": "primary", "direction": "increase", "variant": results["variant"],
         "control": np.where(control_rate.notna(), "control", None), "scale": "absolute",
         "effect": _column(results, "abs_effect"), "standard_error": se,
         "ci_low": _column(results, "abs_ci_low"), "ci_high": _column(results, "abs_ci_high"),
@@ -264,8 +267,9 @@ def program_history(out_root: str | Path | None, period: str, *, history: str | 
 # --- import ------------------------------------------------------------------------------
 
 REQUIRED_IMPORT = ("experiment", "metric", "effect", "standard_error")
-OPTIONAL_IMPORT = ("period", "end_date", "start_date", "theme", "team", "kind", "decision", "verdict", "variant", "control",
-                   "role", "scale", "ci_low", "ci_high", "p_value", "units_control", "units_variant")
+OPTIONAL_IMPORT = ("period", "end_date", "start_date", "theme", "team", "kind", "decision", "verdict", "variant",
+                   "decided_variant", "control", "role", "direction", "scale", "ci_low", "ci_high", "p_value",
+                   "units_control", "units_variant")
 _NUMERIC_IMPORT = ("effect", "standard_error", "ci_low", "ci_high", "p_value", "units_control", "units_variant")
 _PERIOD = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
@@ -275,7 +279,7 @@ def read_import_csv(path: str | Path) -> pd.DataFrame:
     Required: experiment, period (YYYY-MM) or end_date (a date; its month is the period),
     metric, effect, standard_error (> 0). Optional: the other ledger columns of
     ``OPTIONAL_IMPORT``; ``scale`` is absolute unless given, ``kind`` A/B test, ``variant``
-    ``treatment``. A bad value is one line naming the file, column and line."""
+    ``treatment``, ``direction`` increase. A bad value is one line naming the file, column and line."""
     path = Path(path)
     if not path.is_file():
         raise LedgerError(f"{path}: no such file; give the CSV of past effects and standard errors")
@@ -335,6 +339,9 @@ def _import_row(path: Path, line: int, record: dict[str, str]) -> dict[str, obje
     if row["kind"] not in KINDS:
         raise fail("kind", "must be 'A/B test' or 'fake door'")
     row["variant"] = row["variant"] or "treatment"
+    row["direction"] = row["direction"] or "increase"
+    if row["direction"] not in ("increase", "decrease"):
+        raise fail("direction", "must be increase (higher is better) or decrease")
     abs_or_rel = ("abs", "rel") if row["scale"] == "absolute" else ("rel", "abs")
     row[f"{abs_or_rel[0]}_effect"] = row["effect"]
     if abs_or_rel[0] == "abs":

@@ -223,8 +223,10 @@ def cumulative_impact(results: pd.DataFrame, metric: str, *, method: str = "pm",
 
 
 def expected_false_wins(results: pd.DataFrame, metric: str, *, wins: str = "ship", direction: str = "increase",
-                        method: str = "pm", min_experiments: int = 10) -> pd.DataFrame:
-    """Local FDR of each declared win on ``metric`` (rows with ``decision == wins``).
+                        method: str = "pm", min_experiments: int = 10, counted: str | None = None) -> pd.DataFrame:
+    """Local FDR of each declared win on ``metric`` (rows with ``decision == wins``; with
+    ``counted``, a boolean column, only the wins where it is true, while the prior is still
+    fitted on every row of the metric).
 
     ``local_fdr`` is ``P(θ ≤ 0 | y)`` (``P(θ ≥ 0 | y)`` for ``direction="decrease"``); its mean is
     the expected share of false wins. Under the flat fallback prior it is the one-sided p-value.
@@ -235,7 +237,7 @@ def expected_false_wins(results: pd.DataFrame, metric: str, *, wins: str = "ship
     rows = results[results["metric"] == metric]
     prior = fit_prior(rows["effect"], rows["standard_error"], metric=metric, method=method,
                       min_experiments=min_experiments)
-    won = rows[rows["decision"] == wins].copy()
+    won = rows[(rows["decision"] == wins) & (rows[counted].astype(bool) if counted else True)].copy()
     mean, variance, _ = _posterior(won["effect"].to_numpy(float), won["standard_error"].to_numpy(float), prior)
     with np.errstate(divide="ignore"):
         sign = 1.0 if direction == "increase" else -1.0

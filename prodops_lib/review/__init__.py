@@ -9,7 +9,13 @@ from pathlib import Path
 import pandas as pd
 
 from prodops_lib.io import DropLog
-from prodops_lib.params import Taxonomy, previous_period, previous_results_folder, resolve_path
+from prodops_lib.params import (
+    Taxonomy,
+    previous_period,
+    previous_results_folder,
+    recent_months,
+    resolve_path,
+)
 from prodops_lib.review.changes import Changes, load_saved_review, what_changed
 from prodops_lib.review.demand_supply import DemandSupply, GapHistory, demand_vs_supply, gap_history
 from prodops_lib.review.experiments import ExperimentsByTheme, experiments_by_theme
@@ -67,14 +73,6 @@ class MonthlyReview:
             "demand_supply": self.demand_supply.to_frame(),
             "experiments": self.experiments.to_frame(),
         }
-
-
-def recent_months(period: str, count: int) -> list[str]:
-    """``count`` months ending with ``period``, oldest first."""
-    months = [period]
-    while len(months) < count:
-        months.insert(0, previous_period(months[0]))
-    return months
 
 
 def build_review(inputs: ReviewInputs, taxonomy: Taxonomy, params: ReviewParams, period: str,

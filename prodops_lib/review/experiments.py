@@ -6,8 +6,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-DECIDED = ("ship", "don't ship", "build", "don't build")  # the last two: fake doors
-WINS = ("ship", "build")
+from prodops_lib.experiments.decision import DECIDED, WINS
 
 
 @dataclass(frozen=True)

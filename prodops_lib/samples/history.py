@@ -52,7 +52,7 @@ def history(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
             name = f"past_{month.replace('-', '_')}_{index + 1}"
             start = pd.Timestamp(f"{month}-01") - pd.Timedelta(days=int(rng.integers(14, 35)))
             end = pd.Timestamp(f"{month}-01") + pd.Timedelta(days=int(rng.integers(0, 27)))
-            units = int(rng.integers(4_000, 60_000))
+            units = int(rng.integers(8_000, 200_000))
             truth = float(rng.normal(METRICS[metric]["mean"], METRICS[metric]["sd"]))
             se = _relative_se(metric, units)
             estimate = truth + float(rng.normal(0.0, se))

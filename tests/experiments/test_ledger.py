@@ -27,9 +27,11 @@ from ..conftest import runner_project
 
 AB_RESULTS = (
     "metric,variant,control,n_control,n_variant,abs_effect,abs_ci_low,abs_ci_high,abs_se,rel_effect,rel_ci_low,"
-    "rel_ci_high,p_value,p_value_adjusted,significant,role,guardrail_status\n"
-    "converted,treatment,control,12101,11891,0.0098,0.0021,0.0176,0.0039,0.0989,0.0203,0.1835,0.0128,0.0383,True,primary,\n"
-    "page_load_ms,treatment,control,12101,11891,-5.7,-13.4,2.0,3.95,-0.007,-0.016,0.002,0.15,0.3,False,guardrail,non-inferior\n"
+    "rel_ci_high,p_value,p_value_adjusted,significant,role,guardrail_status,direction\n"
+    "converted,treatment,control,12101,11891,0.0098,0.0021,0.0176,0.0039,0.0989,0.0203,0.1835,0.0128,0.0383,True,primary,,"
+    "increase\n"
+    "page_load_ms,treatment,control,12101,11891,-5.7,-13.4,2.0,3.95,-0.007,-0.016,0.002,0.15,0.3,False,guardrail,"
+    "non-inferior,decrease\n"
 )
 
 
@@ -37,7 +39,8 @@ def _write_ab(results: Path, name: str, effect: float = 0.0098, status: str = "o
     folder = results / name
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "summary.json").write_text(json.dumps(
-        {"name": name, "kind": "A/B test", "theme": "Billing", "decision": "ship", "alpha": 0.05}))
+        {"name": name, "kind": "A/B test", "theme": "Billing", "decision": "ship", "alpha": 0.05,
+         "variant": "treatment"}))
     (folder / "results.csv").write_text(AB_RESULTS.replace("0.0098", str(effect)))
     (folder / "cumulative.csv").write_text("metric,variant,day\nconverted,treatment,2026-10-01\nconverted,treatment,2026-10-28\n")
     (folder / "status.json").write_text(json.dumps({"status": status, "error": None}))
@@ -47,7 +50,8 @@ def _write_fake_door(results: Path) -> None:
     folder = results / "fake_door"
     folder.mkdir(parents=True)
     (folder / "summary.json").write_text(json.dumps(
-        {"name": "fake_door", "kind": "fake door", "theme": "Reporting", "decision": "build", "alpha": 0.05}))
+        {"name": "fake_door", "kind": "fake door", "theme": "Reporting", "decision": "build", "alpha": 0.05,
+         "variant": "fake_door"}))
     # 126/3000 against 63/3000: the Wald interval of the difference, as the fake-door report saves it
     se = math.sqrt(0.042 * 0.958 / 3000 + 0.021 * 0.979 / 3000)
     z = float(stats.norm.ppf(0.975))
@@ -83,7 +87,10 @@ def test_rows_come_from_each_finished_experiments_saved_results(tmp_path):
     assert (relative["ci_low"], relative["ci_high"]) == (saved["rel_ci_low"].iloc[0], saved["rel_ci_high"].iloc[0])
     assert (converted["start_date"], converted["end_date"]) == ("2026-10-01", "2026-10-28")
     assert (converted["units_control"], converted["units_variant"], converted["decision"]) == (12101, 11891, "ship")
-    assert converted["source"] == "report" and converted["schema_version"] == 1
+    assert converted["source"] == "report" and converted["schema_version"] == 2
+    # the decision is about the summary's variant; each metric keeps which way is better
+    assert rows["decided_variant"].tolist() == ["treatment", "treatment", "fake_door"]
+    assert rows["direction"].tolist() == ["increase", "decrease", "increase"]
     door = rows.iloc[2]
     # the standard error read back from the interval is the two-proportion Wald SE, 0.0045016663581
     assert door["standard_error"] == pytest.approx(0.0045016663581389504, rel=1e-12)
@@ -123,7 +130,7 @@ def test_a_ledger_of_another_schema_version_is_refused_in_one_line(tmp_path):
     pq.write_table(table.replace_schema_metadata({b"prodops_ledger_schema_version": b"0"}), file)
     with pytest.raises(LedgerError) as error:
         read_ledger(tmp_path)
-    assert str(error.value) == (f"{file}: ledger schema version 0, this kit reads version 1; rerun its period "
+    assert str(error.value) == (f"{file}: ledger schema version 0, this kit reads version 2; rerun its period "
                                 "(or re-import its CSV) with this kit to rewrite it")
     pq.write_table(pa.table({"x": [1]}), file)  # no version at all
     with pytest.raises(LedgerError, match="ledger schema version none"):
