@@ -19,7 +19,7 @@ from matplotlib.text import Text
 
 from prodops_lib.display import PALETTE
 
-__all__ = ["COLOURS", "GREY", "HIGHLIGHTED", "label_line_ends", "label_points", "legend_outside", "spread"]
+__all__ = ["COLOURS", "GREY", "HIGHLIGHTED", "label_line_ends", "label_points", "legend_outside", "no_data", "spread"]
 
 HIGHLIGHTED = 5  # series in colour per chart; the rest are grey
 GREY = "#BBBBBB"
@@ -27,6 +27,16 @@ GREY = "#BBBBBB"
 # charts whose categories need a colour each (stacked shares, channels).
 COLOURS = [c for c in PALETTE if c != "#000000"] + ["#882255", "#44AA99", "#999933", "#AA4499", "#332288",
                                                      "#DDCC77", "#117733", "#88CCEE"]
+
+
+def no_data(title: str, message: str) -> Figure:
+    """A small figure that says why a chart is empty, instead of empty axes."""
+    figure = Figure(figsize=(8.5, 1.6), layout="constrained")
+    axis = figure.subplots()
+    axis.set_axis_off()
+    axis.set_title(title)
+    axis.text(0.5, 0.4, message, ha="center", va="center", fontsize=11, color="#8a6100", wrap=True)
+    return figure
 
 
 def legend_outside(figure: Figure, handles: Sequence | None = None, labels: Sequence[str] | None = None, *,

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 
-__all__ = ["COLUMN_LABELS", "column_label", "count_of", "ratio_text", "readable_name"]
+__all__ = ["COLUMN_LABELS", "column_label", "count_of", "metric_words", "ratio_text", "readable_name"]
 
 COLUMN_LABELS: dict[str, str] = {
     # experiments
@@ -92,6 +92,12 @@ def readable_name(name: object) -> str:
     """A machine name as a PM reads it: ``onboarding_checklist`` → ``Onboarding checklist``."""
     text = " ".join(str(name).replace("_", " ").split())
     return text[:1].upper() + text[1:]
+
+
+def metric_words(name: object) -> str:
+    """A metric's machine name as words, as reports name a metric without a label
+    ("minutes_in_dashboard" → "minutes in dashboard")."""
+    return " ".join(str(name).replace("_", " ").split())
 
 
 def count_of(number: int | float, noun: str, plural: str | None = None) -> str:

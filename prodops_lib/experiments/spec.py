@@ -14,6 +14,8 @@ import math
 from dataclasses import dataclass, field, fields
 from typing import Literal, get_args
 
+from prodops_lib.labels import metric_words
+
 __all__ = ["ExperimentSpec", "MetricSpec"]
 
 MetricKind = Literal["mean", "proportion", "ratio", "quantile"]
@@ -212,7 +214,7 @@ class MetricSpec:
     @property
     def display_name(self) -> str:
         """The metric as a reader sees it: ``label``, else the name with spaces."""
-        return self.label or " ".join(self.name.replace("_", " ").split())
+        return self.label or metric_words(self.name)
 
     @property
     def value_column(self) -> str:

@@ -29,6 +29,7 @@ lift that ships, so they are left out of impact and false discoveries (and count
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Literal
 
 import numpy as np
@@ -36,6 +37,12 @@ import pandas as pd
 from scipy.special import ndtr
 
 from prodops_lib.experiments.decision import DECIDED, WINS
+from prodops_lib.experiments.ledger import (
+    build_ledger_rows,
+    ledger_folder,
+    ledger_root_for,
+    program_history,
+)
 from prodops_lib.experiments.program import (
     CumulativeImpact,
     LearnedPrior,
@@ -45,10 +52,10 @@ from prodops_lib.experiments.program import (
     online_fdr,
 )
 from prodops_lib.io import DropLog
-from prodops_lib.labels import readable_name
-from prodops_lib.params import recent_months
+from prodops_lib.labels import metric_words
+from prodops_lib.params import recent_months, resolve_path
 
-__all__ = ["ExperimentProgram", "ProgramParams", "build_program", "experiment_table"]
+__all__ = ["ExperimentProgram", "ProgramParams", "build_program", "experiment_table", "load_program_rows"]
 
 SOURCE = "experiment results"
 NO_THEME, NO_TEAM = "(no theme)", "(no team)"
@@ -144,6 +151,28 @@ class ExperimentProgram:
             "impact": [{key: (None if isinstance(value, float) and np.isnan(value) else value)
                         for key, value in row.items()} for row in self.impact.to_dict("records")],
         }
+
+
+def load_program_rows(results_dir: str | Path, period: str, params: ProgramParams, log: DropLog) -> pd.DataFrame:
+    """Every experiment result known at ``period``: this run's A/B and fake-door results (the
+    folders beside ``results_dir``, or ``params.results_root``), the ledger's earlier rows (the
+    run's output folder, or ``params.ledger``) and ``params.history``. Each file read is
+    recorded in ``log``, so the manifest holds its hash."""
+    results_root = resolve_path(params.results_root) if params.results_root else resolve_path(results_dir).parent
+    this_period = build_ledger_rows(results_root, period)
+    this_period = this_period[this_period["experiment"] != Path(results_dir).name]
+    for experiment in sorted(set(this_period["experiment"])):
+        log.record_input(f"{experiment} (this period)", results_root / experiment / "results.csv",
+                         int((this_period["experiment"] == experiment).sum()))
+    out_root = resolve_path(params.ledger) if params.ledger else ledger_root_for(results_dir)
+    if out_root is not None:
+        for file in sorted(ledger_folder(out_root).glob("**/*.parquet")):
+            log.record_input(f"ledger {file.parent.name if file.name == 'report.parquet' else 'imported'}", file, None)
+    history = resolve_path(params.history) if params.history else None
+    rows = program_history(out_root, period, history=history, this_period=this_period)
+    if history is not None:
+        log.record_input("past results (history)", history, int((rows["source"] == "import").sum()))
+    return rows
 
 
 # --- one row per experiment ---------------------------------------------------------------
@@ -291,7 +320,7 @@ def _batting(rows: pd.DataFrame, window: pd.DataFrame, params: ProgramParams) ->
                                                     worsened=("worsened", "sum"))
     table["moved_share"] = (table["improved"] + table["worsened"]) / table["experiments"]
     table = table.reset_index().sort_values(["experiments", "metric"], ascending=[False, True], ignore_index=True)
-    table.insert(1, "label", table["metric"].map(readable_name))
+    table.insert(1, "label", table["metric"].map(metric_words))
     return table.astype({"improved": int, "worsened": int})
 
 
@@ -324,7 +353,7 @@ def _impact(history: pd.DataFrame, months: list[str], params: ProgramParams) -> 
         columns=["metric", "mean", "sd", "mean_standard_error", "n_experiments", "method", "fell_back"])
     impact = pd.concat([i.to_frame() for i in impacts], ignore_index=True) if impacts else pd.DataFrame(
         columns=["metric", "n_shipped", "naive", "naive_low", "naive_high", "shrunk", "shrunk_low", "shrunk_high"])
-    impact.insert(1, "label", impact["metric"].map(readable_name))
+    impact.insert(1, "label", impact["metric"].map(metric_words))
     fell_back = dict(zip(prior_frame["metric"], prior_frame["fell_back"], strict=True))
     impact["prior"] = impact["metric"].map(lambda m: "default (flat)" if fell_back.get(m) else "learned")
     order = impact.assign(_n=-impact["n_shipped"]).sort_values(["_n", "metric"]).index

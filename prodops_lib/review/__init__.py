@@ -53,6 +53,7 @@ class MonthlyReview:
     problems: list[str]
     coverage: pd.DataFrame
     allocation_by_theme: pd.DataFrame
+    program: dict | None = None  # the experiment program's saved summary, when the review reads one
 
     @property
     def headline(self) -> str:
@@ -94,7 +95,7 @@ def build_review(inputs: ReviewInputs, taxonomy: Taxonomy, params: ReviewParams,
                                 effort_note=inputs.too_little_effort)
     coverage = _coverage(inputs, comparison, experiments, unclassified)
     return MonthlyReview(period, comparison, history, experiments, changes, summary, inputs.problems,
-                         coverage, allocation)
+                         coverage, allocation, inputs.program)
 
 
 def _allocation_by_theme(effort: pd.DataFrame | None, period: str) -> pd.DataFrame:

@@ -43,6 +43,7 @@ class ReviewInputs:
     experiments: pd.DataFrame
     problems: list[str] = field(default_factory=list)
     too_little_effort: str = ""  # the sentence saying so, when the allocation report found too little effort
+    program: dict | None = None  # the experiment program's summary.json, when the review reads one
 
 
 def load_review_inputs(results_root: str | Path, sources: ReviewSources, log: DropLog) -> ReviewInputs:
@@ -79,7 +80,15 @@ def load_review_inputs(results_root: str | Path, sources: ReviewSources, log: Dr
         row["kind"] = row["kind"] or ("fake door" if "target_rate" in summary else "A/B test")
         rows.append(row)
     experiments = pd.DataFrame(rows, columns=[*EXPERIMENT_FIELDS, "report"])
-    return ReviewInputs(effort, demand, trends, experiments, problems, too_little)
+    program = None
+    if sources.program and _usable(root, sources.program, problems):
+        program_file = root / sources.program / "summary.json"
+        if program_file.is_file():
+            program = json.loads(program_file.read_text(encoding="utf-8"))
+            log.record_input(f"{sources.program}/summary.json", program_file, 1)
+        else:
+            problems.append(f"{sources.program}: no summary.json in its results; the program's headline is left out")
+    return ReviewInputs(effort, demand, trends, experiments, problems, too_little, program)
 
 
 def _usable(root: Path, name: str, problems: list[str]) -> bool:

@@ -16,6 +16,7 @@ from prodops_lib.charts import (
     label_line_ends,
     label_points,
     legend_outside,
+    no_data,
 )
 from prodops_lib.review.demand_supply import DemandSupply, GapHistory
 from prodops_lib.review.experiments import ExperimentsByTheme
@@ -27,21 +28,11 @@ DECISION_COLOURS = {"ship": "#1b7f4b", "don't ship": "#b03a2e", "keep running": 
 _FAKE_DOOR_COLUMNS = ("click_through", "click_through_low", "click_through_high", "target_rate")
 
 
-def _no_data(title: str, message: str) -> Figure:
-    """A small figure that says why a chart is empty, instead of empty axes."""
-    figure = Figure(figsize=(8.5, 1.6), layout="constrained")
-    axis = figure.subplots()
-    axis.set_axis_off()
-    axis.set_title(title)
-    axis.text(0.5, 0.4, message, ha="center", va="center", fontsize=11, color="#8a6100", wrap=True)
-    return figure
-
-
 def plot_demand_vs_supply(result: DemandSupply) -> Figure:
     """Paired horizontal bars: each theme's demand share beside its effort share."""
     frame = result.frame.sort_values("gap_pp", na_position="first")
     if frame[f"demand_{result.basis}_share"].isna().all() or frame["effort_share"].isna().all():
-        return _no_data(f"Demand against supply by theme, {result.period}",
+        return no_data(f"Demand against supply by theme, {result.period}",
                         "Demand or supply is missing for this period: see Coverage of the inputs.")
     positions = np.arange(len(frame))
     figure = Figure(figsize=(8.5, 0.45 * len(frame) + 1.2), layout="constrained")
@@ -63,7 +54,7 @@ def plot_gap_history(history: GapHistory, highlight: int = HIGHLIGHTED) -> Figur
     (the under- and over-served themes the summary names are the largest either way); the
     others thin and grey, named under the chart (their numbers are in the table below it)."""
     if history.frame.empty:
-        return _no_data("Is the gap closing?", "No month has both demand and supply: see Coverage of the inputs.")
+        return no_data("Is the gap closing?", "No month has both demand and supply: see Coverage of the inputs.")
     frame = history.frame.sort_values("month")
     last = frame.groupby("theme", sort=False)["gap_pp"].last()
     highlighted = list(last.abs().sort_values(ascending=False, kind="stable").index[:highlight])
@@ -91,7 +82,7 @@ def plot_demand_supply_scatter(result: DemandSupply) -> Figure:
     each point named, the names kept apart by :func:`prodops_lib.charts.label_points`."""
     frame = result.frame.dropna(subset=["effort_share", f"demand_{result.basis}_share"])
     if frame.empty:
-        return _no_data("Demand share against effort share", "Demand or supply is missing for this period.")
+        return no_data("Demand share against effort share", "Demand or supply is missing for this period.")
     x = 100 * frame["effort_share"].to_numpy(float)
     y = 100 * frame[f"demand_{result.basis}_share"].to_numpy(float)
     figure = Figure(figsize=(6.5, 6.4), layout="constrained")
@@ -124,7 +115,7 @@ def plot_experiment_lifts(result: ExperimentsByTheme) -> Figure:
     fake_doors = experiments[fake].reindex(columns=[*experiments.columns, *missing]).dropna(subset=["click_through"])
     fake_doors = fake_doors.reset_index(drop=True)
     if ab_tests.empty and fake_doors.empty:
-        return _no_data("Experiments by theme", "No experiment result was found for this period.")
+        return no_data("Experiments by theme", "No experiment result was found for this period.")
     rows = [len(table) for table in (ab_tests, fake_doors) if len(table)]
     figure = Figure(figsize=(8.5, 0.5 * sum(rows) + 1.3 * len(rows) + 0.6), layout="constrained")
     axes = figure.subplots(len(rows), 1, height_ratios=[n + 1.2 for n in rows], squeeze=False)[:, 0]

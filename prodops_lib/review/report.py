@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 
 from prodops_lib import display
-from prodops_lib.labels import readable_name
+from prodops_lib.labels import count_of, readable_name
 from prodops_lib.review import MonthlyReview
 
 _PP = "{:+.1f} pp"
@@ -92,6 +92,30 @@ def experiments_tables(review: MonthlyReview) -> display.Html:
     if not parts:
         parts.append(display.paragraph("No experiment result was found for this period."))
     return display.Html("".join(parts))
+
+
+def program_block(review: MonthlyReview) -> display.Html:
+    """The experiment program's headline: the win rate over its window and what the shipped
+    A/B tests added once corrected for the winner's curse (the program report has the rest)."""
+    program = review.program
+    if not program:
+        return display.Html("")
+    window = f"{program['first_month']} to {program['period']}"
+    if program.get("win_rate") is None:
+        text = f"Across the experiment program, {window}: no experiment was decided."
+    else:
+        text = (f"Across the experiment program, {window}: {program['wins']} of "
+                f"{count_of(program['decided'], 'experiment')} decided were wins ({program['win_rate']:.0%}).")
+    impact = program.get("impact") or []
+    if impact:
+        top = impact[0]
+        if top.get("prior") == "learned":
+            text += (f" Shipped A/B tests added about {top['shrunk']:+.1%} to {top['label']} once corrected for the "
+                     f"winner's curse ({top['naive']:+.1%} as measured).")
+        else:
+            text += f" Shipped A/B tests add up to {top['naive']:+.1%} on {top['label']} as measured."
+    return display.callout(text + " The Experiment program report has the details.", tone="neutral",
+                           title="Experiment program")
 
 
 def changes_block(review: MonthlyReview) -> display.Html:

@@ -10,11 +10,13 @@ DemandBasis = Literal["items", "customers", "arr"]
 
 @dataclass(frozen=True)
 class ReviewSources:
-    """The reports whose saved results the review reads, by their bundle names."""
+    """The reports whose saved results the review reads, by their bundle names (``program``:
+    the experiment program report, whose headline the review shows beside experiments by theme)."""
 
     allocation: str | None = "resource_allocation"
     feedback: str | None = "feedback_clustering"
     experiments: list[str] = field(default_factory=list)
+    program: str | None = None
 
 
 @dataclass(frozen=True)
