@@ -43,6 +43,18 @@ COLUMN_LABELS: dict[str, str] = {
     "slope_p_value": "p-value of the trend", "cohorts": "Exposure days (cohorts)",
     "correction": "Correction for several variants",
     "slope_p_value_adjusted": "p-value of the trend (adjusted for several variants)",
+    # the experiment program
+    "experiment": "Experiment", "outcome": "Outcome", "month": "Month", "started": "Started",
+    "concluded": "Concluded", "running": "Running at the month's end", "ab_tests": "A/B tests",
+    "fake_doors": "Fake doors", "with_dates": "With both dates", "median_days": "Median (days)",
+    "longest_days": "Longest (days)", "improved": "Improved clearly", "worsened": "Worsened clearly",
+    "moved_share": "Moved clearly (share)", "n_shipped": "Shipped tests", "corrected": "Corrected sum",
+    "corrected_low": "Corrected sum, low end (95%)", "corrected_high": "Corrected sum, high end (95%)",
+    "as_measured": "Sum as measured", "prior": "Prior", "n_experiments": "Experiments it is learned from",
+    "typical_true_lift": "Typical true lift", "spread_of_true_lifts": "Spread of true lifts (sd)",
+    "measured_lift": "Measured lift", "chance_not_real": "Chance it is no real improvement",
+    "holds_up_across_stream": "Holds up across the stream", "level_allowed": "Level the stream allowed",
+    "clear_across_stream": "Clear across the stream",
     # feedback
     "theme": "Theme", "themes": "Themes", "issue": "Issue", "issues": "Issues", "issue_id": "Issue number",
     "product_theme": "Product theme", "items": "Items", "customers": "Customers",

@@ -12,7 +12,8 @@ leaves the ledger as it was (killed between the swap and the ledger write, the n
 the period brings the ledger in line again).
 
 Keys and replacement: a row is keyed by (period, experiment, metric, variant); ``experiment``
-is the report's name in the bundle (its results folder). A run of a period replaces that
+is the report's name in the bundle (its results folder), ``name`` the experiment's own name from
+its parameters (what pages show). A run of a period replaces that
 period's rows for the reports it ran; ``--only`` replaces only the named reports and keeps the
 period's other rows. Only reports that finished (``status.json`` ok) give rows: a report that
 failed this time has no rows for the period, as it has no results. An import replaces the
@@ -45,7 +46,7 @@ from scipy import stats
 
 from prodops_lib.io import InputError
 
-LEDGER_SCHEMA_VERSION = 2  # 2: direction and decided_variant
+LEDGER_SCHEMA_VERSION = 2  # 2: name, direction and decided_variant
 LEDGER_FOLDER = "ledger"
 IMPORTED_FILE = "imported.parquet"
 KEY = ["period", "experiment", "metric", "variant"]
@@ -53,7 +54,7 @@ KINDS = ("A/B test", "fake door")
 SCALES = ("absolute", "relative")
 
 COLUMNS: dict[str, str] = {
-    "schema_version": "int64", "period": "string", "experiment": "string", "kind": "string",
+    "schema_version": "int64", "period": "string", "experiment": "string", "name": "string", "kind": "string",
     "theme": "string", "team": "string", "metric": "string", "role": "string", "direction": "string", "variant": "string",
     "decided_variant": "string", "control": "string",
     "scale": "string", "effect": "float64", "standard_error": "float64", "ci_low": "float64",
@@ -93,6 +94,7 @@ def _report_rows(results_dir: Path, period: str) -> pd.DataFrame | None:
     results = pd.read_csv(results_file)
     start, end = _exposure_dates(results_dir)
     common = {"schema_version": LEDGER_SCHEMA_VERSION, "period": period, "experiment": results_dir.name,
+              "name": summary.get("name") or results_dir.name,
               "kind": kind, "theme": summary.get("theme"), "decision": summary.get("decision"),
               "decided_variant": summary.get("variant"),
               "start_date": start, "end_date": end, "source": "report"}
@@ -168,8 +170,8 @@ def _typed(frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.reindex(columns=list(COLUMNS))
     for name, dtype in COLUMNS.items():
         if dtype == "string":
-            frame[name] = frame[name].map(lambda v: None if v is None or (isinstance(v, float) and math.isnan(v))
-                                          else str(v)).astype("string")
+            # pd.isna: None, NaN and pd.NA alike (str(pd.NA) would store the text "<NA>")
+            frame[name] = frame[name].map(lambda v: None if pd.isna(v) else str(v)).astype("string")
         else:
             frame[name] = pd.to_numeric(frame[name], errors="coerce").astype(dtype)
     return frame.sort_values(KEY, kind="stable").reset_index(drop=True)
@@ -348,7 +350,7 @@ def _import_row(path: Path, line: int, record: dict[str, str]) -> dict[str, obje
         row["abs_se"] = row["standard_error"]
     else:
         row["rel_ci_low"], row["rel_ci_high"] = row["ci_low"], row["ci_high"]
-    return {**row, "schema_version": LEDGER_SCHEMA_VERSION, "source": "import"}
+    return {**row, "name": row["experiment"], "schema_version": LEDGER_SCHEMA_VERSION, "source": "import"}
 
 
 def _import_period(row: dict[str, object], fail) -> str:

@@ -202,12 +202,13 @@ def experiment_table(rows: pd.DataFrame, period: str, log: DropLog | None = None
         ["concluded", "stalled", "investigate"], "running")
     table["win"] = table["decision"].isin(WINS)
     table["days_to_decision"] = _days_between(table["start_date"], table["end_date"]).where(decided)
+    table["name"] = table["name"].fillna(table["experiment"])
     table["theme"] = table["theme"].fillna(NO_THEME)
     table["team"] = table["team"].fillna(NO_TEAM)
     return table[_EXPERIMENT_COLUMNS].sort_values(["started", "experiment"], ignore_index=True)
 
 
-_EXPERIMENT_COLUMNS = ["experiment", "kind", "theme", "team", "metric", "direction", "scale", "variant", "effect",
+_EXPERIMENT_COLUMNS = ["experiment", "name", "kind", "theme", "team", "metric", "direction", "scale", "variant", "effect",
                        "standard_error", "decision", "status", "win", "started", "concluded", "first_period",
                        "last_period", "start_date", "end_date", "days_to_decision"]
 
@@ -356,7 +357,9 @@ def _impact(history: pd.DataFrame, months: list[str], params: ProgramParams) -> 
     impact.insert(1, "label", impact["metric"].map(metric_words))
     fell_back = dict(zip(prior_frame["metric"], prior_frame["fell_back"], strict=True))
     impact["prior"] = impact["metric"].map(lambda m: "default (flat)" if fell_back.get(m) else "learned")
-    order = impact.assign(_n=-impact["n_shipped"]).sort_values(["_n", "metric"]).index
+    # the metric most tests shipped on leads (the summary's headline), then the most measured one
+    measured = dict(zip(prior_frame["metric"], prior_frame["n_experiments"], strict=True))
+    order = impact.assign(_n=-impact["n_shipped"], _k=-impact["metric"].map(measured)).sort_values(["_n", "_k", "metric"]).index
     return impact.loc[order].reset_index(drop=True), prior_frame
 
 
@@ -368,7 +371,7 @@ def _false_wins(history: pd.DataFrame, months: list[str], params: ProgramParams)
         won = expected_false_wins(group, str(metric), direction=direction, method=params.prior_method,
                                   min_experiments=params.min_experiments, counted="in_window")
         frames.append(won)
-    columns = ["experiment", "metric", "theme", "concluded", "effect", "standard_error", "local_fdr"]
+    columns = ["experiment", "name", "metric", "theme", "concluded", "effect", "standard_error", "local_fdr"]
     if not frames:
         return pd.DataFrame(columns=columns)
     table = pd.concat(frames, ignore_index=True)[columns]
@@ -377,7 +380,7 @@ def _false_wins(history: pd.DataFrame, months: list[str], params: ProgramParams)
 
 def _stream(history: pd.DataFrame, months: list[str], params: ProgramParams) -> pd.DataFrame:
     """LORD++ over every concluded A/B test known, in the order they concluded; the window's rows."""
-    columns = ["experiment", "metric", "concluded", "decision", "effect", "standard_error", "p_value",
+    columns = ["experiment", "name", "metric", "concluded", "decision", "effect", "standard_error", "p_value",
                "test_level", "discovery"]
     if history.empty:
         return pd.DataFrame(columns=columns)

@@ -94,7 +94,7 @@ def velocity_table(program: ExperimentProgram) -> display.Html:
 
 
 def outcomes_table(program: ExperimentProgram) -> display.Html:
-    return display.table(program.outcomes.rename(columns={"ab_tests": "A/B tests", "fake_doors": "fake doors"}),
+    return display.table(program.outcomes,
                          caption=f"Outcomes of the experiments concluded from {_window_words(program)}, and of "
                                  "those still open")
 
@@ -132,7 +132,7 @@ def impact_block(program: ExperimentProgram) -> display.Html:
                                   "shrunk_high": "corrected_high", "naive": "as_measured"})
     level = 1 - program.params.fdr_alpha
     table = display.table(frame, formats={c: _LIFT for c in ("corrected", "corrected_low", "corrected_high", "as_measured")},
-                          caption=f"Summed relative lift of the shipped A/B tests, corrected for the winner's curse "
+                          level=level, caption=f"Summed relative lift of the shipped A/B tests, corrected for the winner's curse "
                                   f"({level:.0%} interval) and as measured")
     return display.Html(sentences + table + priors_table(program))
 
@@ -153,7 +153,7 @@ def false_wins_block(program: ExperimentProgram) -> display.Html:
     if wins.empty:
         return display.paragraph(f"No A/B test was shipped from {_window_words(program)}.")
     shown = wins.merge(program.stream[["experiment", "discovery"]], on="experiment", how="left")
-    shown = shown.assign(experiment=shown["experiment"].map(readable_name), metric=shown["metric"].map(metric_words),
+    shown = shown.assign(experiment=shown["name"].map(readable_name), metric=shown["metric"].map(metric_words),
                          discovery=shown["discovery"].map({True: "yes", False: "no"}))
     shown = shown[["experiment", "metric", "concluded", "effect", "local_fdr", "discovery", "theme"]].rename(
         columns={"effect": "measured_lift", "local_fdr": "chance_not_real", "discovery": "holds_up_across_stream"})
@@ -167,7 +167,7 @@ def stream_table(program: ExperimentProgram) -> display.Html:
     stream = program.stream
     if stream.empty:
         return display.paragraph("No A/B test concluded in the window.")
-    shown = stream.assign(experiment=stream["experiment"].map(readable_name), metric=stream["metric"].map(metric_words),
+    shown = stream.assign(experiment=stream["name"].map(readable_name), metric=stream["metric"].map(metric_words),
                           discovery=stream["discovery"].map({True: "yes", False: "no"}))
     shown = shown[["experiment", "metric", "concluded", "decision", "p_value", "test_level", "discovery"]].rename(
         columns={"test_level": "level_allowed", "discovery": "clear_across_stream"})

@@ -30,6 +30,25 @@ METRICS = {
     "activated": {"mean": 0.002, "sd": 0.012, "baseline_rate": 0.40},
 }
 METRIC_CYCLE = ("converted", "revenue", "converted", "activated")  # per month, in order
+# what a team would have called its tests, by product theme (a seventh test of a theme is a "v2")
+IDEAS = {
+    "Billing & invoicing": ("invoice_pdf_redesign", "payment_retry_email", "annual_plan_discount",
+                            "card_update_prompt", "pricing_calculator", "plan_comparison_table"),
+    "Integrations": ("slack_integration_prompt", "zapier_templates", "integrations_gallery", "api_key_onboarding",
+                     "csv_import_preview", "webhook_setup_guide"),
+    "Mobile app": ("mobile_push_reminders", "mobile_quick_actions", "mobile_offline_mode",
+                   "mobile_onboarding_carousel", "mobile_home_widget", "mobile_dark_mode"),
+    "Onboarding": ("onboarding_tooltips", "onboarding_video", "guided_first_report", "team_invite_flow",
+                   "signup_social_login", "empty_state_copy"),
+    "Performance & reliability": ("faster_first_load", "lazy_chart_loading", "search_index_cache",
+                                  "image_compression", "retry_on_timeout", "prefetch_dashboards"),
+    "Permissions & admin": ("sso_setup_wizard", "permission_presets", "admin_audit_log", "role_templates",
+                            "bulk_user_import", "seat_management_page"),
+    "Reporting & dashboards": ("dashboard_templates", "report_scheduling", "chart_tooltips",
+                               "dashboard_sharing_links", "report_comments", "alert_thresholds"),
+    "Search": ("search_autocomplete", "search_typo_tolerance", "search_filters_sidebar", "recent_searches",
+               "saved_filters", "search_result_previews"),
+}
 
 
 def _relative_se(metric: str, units: int) -> float:
@@ -41,24 +60,33 @@ def _relative_se(metric: str, units: int) -> float:
     return float(spec["coefficient_of_variation"] * np.sqrt(2 / units))
 
 
+def _idea(theme: str, used: dict[str, int]) -> str:
+    ideas = IDEAS[theme]
+    count = used[theme] = used.get(theme, 0) + 1
+    name = ideas[(count - 1) % len(ideas)]
+    return name if count <= len(ideas) else f"{name}_v{(count - 1) // len(ideas) + 1}"
+
+
 def history(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
     """The past experiments and their truth (planted distributions and true lifts)."""
     rows, true_effects = [], {}
     themes = list(PRODUCT_THEMES)
+    used: dict[str, int] = {}
     teams = [team for team, _, _ in TEAMS]
     for month in HISTORY_MONTHS:
         for index in range(PER_MONTH):
             metric = METRIC_CYCLE[index]
-            name = f"past_{month.replace('-', '_')}_{index + 1}"
             start = pd.Timestamp(f"{month}-01") - pd.Timedelta(days=int(rng.integers(14, 35)))
             end = pd.Timestamp(f"{month}-01") + pd.Timedelta(days=int(rng.integers(0, 27)))
             units = int(rng.integers(8_000, 200_000))
             truth = float(rng.normal(METRICS[metric]["mean"], METRICS[metric]["sd"]))
             se = _relative_se(metric, units)
             estimate = truth + float(rng.normal(0.0, se))
+            theme = themes[int(rng.integers(len(themes)))]
+            name = _idea(theme, used)
             rows.append({
                 "experiment": name, "period": month, "start_date": start.date().isoformat(),
-                "end_date": end.date().isoformat(), "theme": themes[int(rng.integers(len(themes)))],
+                "end_date": end.date().isoformat(), "theme": theme,
                 "team": teams[int(rng.integers(len(teams)))], "metric": metric, "variant": "treatment",
                 "scale": "relative", "effect": round(estimate, 6), "standard_error": round(se, 6),
                 "units_control": units, "units_variant": units,
