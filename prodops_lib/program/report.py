@@ -16,6 +16,11 @@ _PCT = "{:.0%}"
 _LIFT = "{:+.1%}"
 
 
+def _chance(value: object) -> str:
+    """A probability as a PM reads it: "under 1%" rather than a 0% that claims certainty."""
+    return "under 1%" if float(value) < 0.005 else f"{float(value):.0%}"
+
+
 def _window_words(program: ExperimentProgram) -> str:
     return f"{program.months[0]} to {program.months[-1]}"
 
@@ -157,7 +162,7 @@ def false_wins_block(program: ExperimentProgram) -> display.Html:
                          discovery=shown["discovery"].map({True: "yes", False: "no"}))
     shown = shown[["experiment", "metric", "concluded", "effect", "local_fdr", "discovery", "theme"]].rename(
         columns={"effect": "measured_lift", "local_fdr": "chance_not_real", "discovery": "holds_up_across_stream"})
-    return display.table(shown, formats={"measured_lift": _LIFT, "chance_not_real": "{:.0%}"},
+    return display.table(shown, formats={"measured_lift": _LIFT, "chance_not_real": _chance},
                          caption="Each shipped A/B test: the chance it is no real improvement, and whether it holds "
                                  f"up when the false discovery rate is kept at {program.params.fdr_alpha:.0%} across "
                                  "all experiments")
