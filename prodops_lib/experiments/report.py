@@ -70,7 +70,8 @@ class FakeDoorReport:
     """``parameters/fake_door_<name>.yaml``: a fake-door test's counts and its target.
 
     ``source`` holds one row per arm (``variant, exposures, clicks``); ``control`` names the arm
-    that saw the existing entry point (leave it empty for a single-arm test).
+    that saw the existing entry point (leave it empty for a single-arm test). ``team`` (the team
+    that ran it) goes to ``summary.json`` and the ledger.
     """
 
     name: str
