@@ -5,7 +5,9 @@ Data flows top to bottom through the modules: :mod:`.spec` (what the experiment 
 drops counted) → :mod:`.srm`, :mod:`.inference`, :mod:`.bayes`, :mod:`.corrections`,
 :mod:`.sequential`, :mod:`.power`, :mod:`.quantiles` (the statistics) → :mod:`.effects`,
 :mod:`.segments` (the tables) → :mod:`.decision` → :mod:`.analysis` (one call) →
-:mod:`.plots` (charts). :mod:`.fake_door` covers click-through tests.
+:mod:`.plots` (charts). :mod:`.fake_door` covers click-through tests. :mod:`.priors` learns the
+Bayesian view's prior per metric from past experiments (:mod:`.ledger`, :mod:`.program`) when an
+experiment asks for ``prior: learned``.
 
 The plotting functions are imported on first use, so analysing does not load matplotlib.
 """

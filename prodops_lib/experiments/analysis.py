@@ -15,7 +15,9 @@ import datetime as dt
 import html
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -43,6 +45,9 @@ from .segments import EXPLORATORY_WARNING, segment_table
 from .spec import ExperimentSpec
 from .srm import SrmResult, srm_test
 
+if TYPE_CHECKING:
+    from .program import LearnedPrior
+
 __all__ = ["ExperimentAnalysis", "analyse_aggregates", "analyse_experiment"]
 
 Source = pd.DataFrame | str | os.PathLike | SQL
@@ -58,7 +63,8 @@ class ExperimentAnalysis:
     rows dropped with their reasons (columns source, reason, rows); ``notes`` the data-quality
     facts that are not drops (values filled with 0, winsorization caps, crossover units).
     ``by_exposure_day`` is each metric's effect per exposure-day cohort and ``novelty`` the
-    trend of that effect over days exposed (:mod:`.novelty`).
+    trend of that effect over days exposed (:mod:`.novelty`). ``priors`` are the priors learned
+    for the Bayesian view by metric name (``prior: learned``; None with the spec's fixed prior).
     """
 
     spec: ExperimentSpec
@@ -76,6 +82,7 @@ class ExperimentAnalysis:
     connection: object = field(default=None, repr=False, compare=False)
     by_exposure_day: pd.DataFrame | None = None
     novelty: list[NoveltyTrend] = field(default_factory=list)
+    priors: Mapping[str, LearnedPrior] | None = None
 
     def to_frame(self) -> pd.DataFrame:
         """The tidy results table (a copy)."""
@@ -108,6 +115,9 @@ class ExperimentAnalysis:
             tables["segments"] = self.segments
         if self.power is not None:
             tables["power_curve"] = self.power.curve()
+        if self.priors:
+            columns = ["metric", "mean", "sd", "n_experiments", "method", "fell_back"]
+            tables["priors"] = pd.concat([prior.to_frame()[columns] for prior in self.priors.values()], ignore_index=True)
         return tables
 
     def distribution(self, metric: str | None = None, bins: int = 40) -> pd.DataFrame:
@@ -133,17 +143,19 @@ def analyse_experiment(
     bootstrap_samples: int = 2000,
     random_state: int = 0,
     connection=None,
+    priors: Mapping[str, LearnedPrior] | None = None,
 ) -> ExperimentAnalysis:
     """Analyse unit-level data: a DataFrame, a CSV/parquet path (relative paths from the
     project root) or a :class:`prodops_lib.io.SQL` query. Files and queries are aggregated
-    inside DuckDB (``connection`` to reuse one). ``random_state`` seeds the quantile bootstrap."""
+    inside DuckDB (``connection`` to reuse one). ``random_state`` seeds the quantile bootstrap.
+    ``priors`` (by metric name, :func:`.priors.report_priors`) replace the spec's prior."""
     if not isinstance(spec, ExperimentSpec):
         raise ValueError(f"analyse_experiment: spec must be an ExperimentSpec, got {type(spec).__name__}")
     if bootstrap_samples < 100:
         raise ValueError(f"analyse_experiment: bootstrap_samples must be at least 100, got {bootstrap_samples}")
     options = {"bootstrap_samples": bootstrap_samples, "random_state": random_state}
     collected, data = _collect(source, spec, options, connection)
-    analysis = _analyse(collected, spec, data, connection)
+    analysis = _analyse(collected, spec, data, connection, priors)
     # found by the collector's single pass (see .extremes)
     flagged = sorted(collected.extreme_units, key=lambda unit: (unit.metric, unit.variant))
     if flagged:
@@ -154,7 +166,8 @@ def analyse_experiment(
             spec, segments=[], timestamp_column=spec.timestamp_column if any(m.maturity_days for m in kept) else None,
             metrics=[dataclasses.replace(m, winsorize_upper=CAP_QUANTILE, winsorize_lower=1 - CAP_QUANTILE)
                      if m.name in names else m for m in kept])
-        capped = _analyse(_collect(source, capped_spec, options, connection)[0], capped_spec, data, connection).results
+        capped = _analyse(_collect(source, capped_spec, options, connection)[0], capped_spec, data, connection,
+                          priors).results
         analysis.notes["extreme_units"] = [_with_effects(unit, analysis.results, capped) for unit in flagged]
     return analysis
 
@@ -197,7 +210,8 @@ def _collect(source: Source, spec: ExperimentSpec, options: dict, connection) ->
     return collected, data
 
 
-def analyse_aggregates(frame: pd.DataFrame, spec: ExperimentSpec, *, source: str = "aggregates") -> ExperimentAnalysis:
+def analyse_aggregates(frame: pd.DataFrame, spec: ExperimentSpec, *, source: str = "aggregates",
+                       priors: Mapping[str, LearnedPrior] | None = None) -> ExperimentAnalysis:
     """Analyse per-variant aggregates (n, sum, sum of squares; or exposures and clicks): see
     :func:`.aggregate.moments_from_aggregates` for the columns. Units per variant for the sample
     ratio check are the primary metric's ``n``."""
@@ -212,17 +226,18 @@ def analyse_aggregates(frame: pd.DataFrame, spec: ExperimentSpec, *, source: str
     check_metric_units(overall, spec, source)
     empty_drops = pd.DataFrame(columns=["source", "reason", "rows"])
     collected = CollectedData(source=source, overall=overall, units=_ordered(units, spec), drops=empty_drops)
-    return _analyse(collected, spec, None)
+    return _analyse(collected, spec, None, priors=priors)
 
 
 def _ordered(units: dict[str, int], spec: ExperimentSpec) -> dict[str, int]:
     return {variant: units[variant] for variant in order_variants(list(units), spec) if variant in units}
 
 
-def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object, connection=None) -> ExperimentAnalysis:
+def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object, connection=None,
+             priors: Mapping[str, LearnedPrior] | None = None) -> ExperimentAnalysis:
     _note_late_exposures(collected, spec)
     srm = srm_test(collected.units, spec.expected_split, spec.srm_alpha, method=spec.srm_test)
-    results = results_table(collected, spec)
+    results = results_table(collected, spec, priors)
     cumulative = cumulative_table(collected, spec)
     by_exposure_day = effect_by_exposure_day(collected, spec)
     segments = segment_table(collected.segments, spec)
@@ -232,7 +247,7 @@ def _analyse(collected: CollectedData, spec: ExperimentSpec, data: object, conne
         spec=spec, results=results, srm=srm, decision=decision, power=power, cumulative=cumulative,
         segments=segments, drops=collected.drops, notes=collected.notes, source=collected.source,
         units=collected.units, data=data, connection=connection,
-        by_exposure_day=by_exposure_day, novelty=novelty_trends(by_exposure_day, spec),
+        by_exposure_day=by_exposure_day, novelty=novelty_trends(by_exposure_day, spec), priors=priors,
     )
 
 

@@ -8,9 +8,11 @@ from __future__ import annotations
 import pandas as pd
 
 from prodops_lib.check import InputCheck, describe_columns, describe_drops
-from prodops_lib.io import DropLog, InputError, load_table
+from prodops_lib.io import DropLog, InputError, existing_file, load_table
+from prodops_lib.labels import count_of
 from prodops_lib.params import resolve_path
 
+from .ledger import read_import_csv
 from .report import ExperimentReport, FakeDoorReport, load_fake_door
 from .srm import BORDERLINE, similar_labels, srm_test
 
@@ -114,6 +116,10 @@ def check_experiment(report: ExperimentReport, period: str | None = None) -> Inp
                                                 report.experiment.expected_split))
     else:
         _unit_level(report, check)
+    history = report.experiment.history
+    if history:  # read now, so a bad history file is found before the run
+        past = read_import_csv(existing_file(history, f"experiment.history ({history})"))
+        check.lines.append(f"{history}: {count_of(len(past), 'past result')} to learn priors from")
     return check
 
 

@@ -10,6 +10,9 @@ guardrails for non-inferiority. Guardrails are not adjusted: the experiment pass
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import numpy as np
 import pandas as pd
 
@@ -24,6 +27,9 @@ from .quantiles import compare_quantiles
 from .regression import CovariateSums, regression_adjustment, term_columns
 from .sequential import always_valid_p_values, confidence_sequence_halfwidth, mixture_variance
 from .spec import ExperimentSpec, MetricSpec
+
+if TYPE_CHECKING:
+    from .program import LearnedPrior
 
 __all__ = ["EXTRA_COLUMNS", "EXTRA_COLUMN_DESCRIPTIONS", "RESULT_COLUMNS", "RESULT_COLUMN_DESCRIPTIONS", "compare_columns",
            "compare_metric", "cumulative_table", "results_table"]
@@ -163,8 +169,10 @@ def _quantile_columns(collected: CollectedData, metric: MetricSpec, variants: li
             for name in rows[0]}
 
 
-def results_table(collected: CollectedData, spec: ExperimentSpec) -> pd.DataFrame:
-    """The tidy table: :data:`RESULT_COLUMNS` then the extra columns, one row per metric x variant."""
+def results_table(collected: CollectedData, spec: ExperimentSpec,
+                  priors: Mapping[str, LearnedPrior] | None = None) -> pd.DataFrame:
+    """The tidy table: :data:`RESULT_COLUMNS` then the extra columns, one row per metric x variant.
+    ``priors`` (by metric name) replace the spec's prior in a metric's Bayesian view."""
     variants = [variant for variant in collected.units if variant != spec.control]
     parts = []
     for metric in spec.metrics:
@@ -173,7 +181,7 @@ def results_table(collected: CollectedData, spec: ExperimentSpec) -> pd.DataFram
         else:
             part = compare_columns(collected.overall, metric, spec.control, spec.alpha, keys=[],
                                    relative_interval=spec.relative_interval)
-            part.update(_posterior(part, metric, spec))
+            part.update(_posterior(part, metric, spec, (priors or {}).get(metric.name)))
         size = len(part["variant"])
         part.update(role=np.full(size, metric.role, dtype=object), kind=np.full(size, metric.kind, dtype=object),
                     direction=np.full(size, metric.direction, dtype=object), **_guardrail(part, metric, spec.alpha))
@@ -195,12 +203,14 @@ _NUMERIC_EXTRAS = ("statistic", "dof", "rel_se", "rel_p_value", "posterior_mean"
 _TEXT = {"metric", "variant", "role", "kind", "direction", "method", "rel_na_reason", "posterior_scale", "guardrail_status"}
 
 
-def _posterior(part: dict[str, np.ndarray], metric: MetricSpec, spec: ExperimentSpec) -> dict[str, np.ndarray]:
-    """Posterior of the relative lift (prior from the spec), or of the absolute effect with a
-    flat prior where the relative lift is n/a."""
+def _posterior(part: dict[str, np.ndarray], metric: MetricSpec, spec: ExperimentSpec,
+               learned: LearnedPrior | None) -> dict[str, np.ndarray]:
+    """Posterior of the relative lift (prior learned for the metric, else the spec's), or of the
+    absolute effect with a flat prior where the relative lift is n/a."""
     relative = np.array([reason is None for reason in part["rel_na_reason"]], dtype=bool)
+    prior_mean, prior_sd = (spec.prior_mean, spec.prior_sd) if learned is None else (learned.mean, learned.sd)
     on_relative = normal_posterior(part["rel_effect"], part["rel_se"], direction=metric.direction,
-                                   prior_mean=spec.prior_mean, prior_sd=spec.prior_sd, alpha=spec.alpha)
+                                   prior_mean=prior_mean, prior_sd=prior_sd, alpha=spec.alpha)
     on_absolute = normal_posterior(part["abs_effect"], part["abs_se"], direction=metric.direction, alpha=spec.alpha)
     columns = {name: np.where(relative, getattr(on_relative, name), getattr(on_absolute, name))
                for name in ("chance_to_beat_control", "expected_loss", "credible_low", "credible_high")}

@@ -95,8 +95,8 @@ def _report_rows(results_dir: Path, period: str) -> pd.DataFrame | None:
     start, end = _exposure_dates(results_dir)
     common = {"schema_version": LEDGER_SCHEMA_VERSION, "period": period, "experiment": results_dir.name,
               "name": summary.get("name") or results_dir.name,
-              "kind": kind, "theme": summary.get("theme"), "decision": summary.get("decision"),
-              "decided_variant": summary.get("variant"),
+              "kind": kind, "theme": summary.get("theme"), "team": summary.get("team"),
+              "decision": summary.get("decision"), "decided_variant": summary.get("variant"),
               "start_date": start, "end_date": end, "source": "report"}
     rows = _ab_rows(results) if kind == "A/B test" else _fake_door_rows(results, float(summary.get("alpha", 0.05)))
     return rows.assign(**common)
@@ -234,6 +234,21 @@ def read_ledger(out_root: str | Path) -> pd.DataFrame:
     measured = set(zip(report["period"], report["experiment"], strict=True))
     imported = imported[[key not in measured for key in zip(imported["period"], imported["experiment"], strict=True)]]
     return _typed(pd.concat([report, imported], ignore_index=True))
+
+
+def ledger_files(out_root: str | Path, *, through: str) -> list[tuple[str, Path, int]]:
+    """The ledger files under ``out_root`` whose rows a reader of the months up to ``through``
+    may use (those months' report files, and the imported rows), each with a label and its row
+    count, for a report's list of inputs."""
+    import pyarrow.parquet as pq
+
+    folder = ledger_folder(out_root)
+    files = [file for file in sorted(folder.glob("period=*/report.parquet"))
+             if file.parent.name.removeprefix("period=") <= through]
+    if (folder / IMPORTED_FILE).is_file():
+        files.append(folder / IMPORTED_FILE)
+    return [(f"ledger {file.parent.name if file.name != IMPORTED_FILE else 'imported'}", file,
+             pq.ParquetFile(file).metadata.num_rows) for file in files]
 
 
 def ledger_root_for(results_dir: str | Path) -> Path | None:
@@ -385,4 +400,4 @@ def import_ledger_csv(out_root: str | Path, path: str | Path) -> pd.DataFrame:
 
 
 __all__ = ["COLUMNS", "LEDGER_SCHEMA_VERSION", "LedgerError", "build_ledger_rows", "import_ledger_csv",
-           "ledger_root_for", "program_history", "read_import_csv", "read_ledger", "update_ledger"]
+           "ledger_files", "ledger_root_for", "program_history", "read_import_csv", "read_ledger", "update_ledger"]

@@ -15,6 +15,7 @@ from ..params import resolve_path
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
 from .decision import interval_text
 from .fake_door import FakeDoorAnalysis, analyse_fake_door
+from .priors import prior_text, report_priors
 from .spec import ExperimentSpec
 from .srm import similar_labels
 
@@ -69,13 +70,15 @@ class FakeDoorReport:
     """``parameters/fake_door_<name>.yaml``: a fake-door test's counts and its target.
 
     ``source`` holds one row per arm (``variant, exposures, clicks``); ``control`` names the arm
-    that saw the existing entry point (leave it empty for a single-arm test).
+    that saw the existing entry point (leave it empty for a single-arm test). ``team`` (the team
+    that ran it) goes to ``summary.json`` and the ledger.
     """
 
     name: str
     source: str
     target_click_through: float
     theme: str = ""
+    team: str | None = None
     hypothesis: str = ""
     control: str | None = None
     alpha: float = 0.05
@@ -87,15 +90,22 @@ class FakeDoorReport:
             raise ValueError(f"alpha {self.alpha!r} must be between 0 and 0.5")
 
 
-def run_experiment_report(report: ExperimentReport, log: DropLog) -> ExperimentAnalysis:
-    """Analyse the report's source and record what was read and dropped in ``log``."""
+def run_experiment_report(report: ExperimentReport, log: DropLog, *, period: str | None = None,
+                          results_dir: str | None = None, report_name: str | None = None) -> ExperimentAnalysis:
+    """Analyse the report's source and record what was read and dropped in ``log``. With
+    ``prior: learned``, each metric's prior is learned from the experiments before ``period``
+    (:func:`.priors.report_priors`: the ledger of the run ``results_dir`` belongs to, the
+    ``history`` CSV; ``report_name`` is this report's key in the ledger, left out)."""
     path = resolve_path(report.source)
+    spec = report.experiment
+    priors = (report_priors(spec, log, period=period, results_dir=results_dir, report_name=report_name)
+              if spec.prior == "learned" else None)
     if report.aggregates:
         frame = load_table(report.source, log=log, label=report.source)
-        analysis = analyse_aggregates(frame, report.experiment, source=report.source)
+        analysis = analyse_aggregates(frame, spec, source=report.source, priors=priors)
     else:
-        analysis = analyse_experiment(report.source, report.experiment,
-                                      bootstrap_samples=report.bootstrap_samples, random_state=report.random_state)
+        analysis = analyse_experiment(report.source, spec, bootstrap_samples=report.bootstrap_samples,
+                                      random_state=report.random_state, priors=priors)
         log.record_input(report.source, path, _rows_in_file(path))
     log.drop_frame(analysis.drops.assign(source=report.source))
     return analysis
@@ -152,7 +162,8 @@ def review_summary(analysis: ExperimentAnalysis) -> dict:
     power = analysis.power
     return {
         **analysis.summary,
-        "name": spec.name, "kind": "A/B test", "theme": spec.theme, "decision": analysis.decision.verdict,
+        "name": spec.name, "kind": "A/B test", "theme": spec.theme, "team": spec.team,
+        "decision": analysis.decision.verdict,
         "primary_metric_label": spec.primary_metric.display_name,
         "status": "running" if analysis.decision.verdict == "keep running" else "decided",
         "variant": None if row is None else str(row["variant"]),
@@ -181,7 +192,8 @@ def fake_door_summary(report: FakeDoorReport, analysis: FakeDoorAnalysis) -> dic
     decision = {"above target": "build", "below target": "don't build", "inconclusive": "keep running"}[best["verdict"]]
     target = report.target_click_through
     return {
-        **analysis.summary, "name": report.name, "kind": "fake door", "theme": report.theme, "decision": decision,
+        **analysis.summary, "name": report.name, "kind": "fake door", "theme": report.theme, "team": report.team,
+        "decision": decision,
         "status": "running" if decision == "keep running" else "decided", "primary_metric": "click_through vs target",
         "variant": str(best["variant"]), "rel_effect": best["click_through"] / target - 1,
         "rel_ci_low": best["ci_low"] / target - 1, "rel_ci_high": best["ci_high"] / target - 1, "days_to_go": None,
@@ -255,7 +267,18 @@ def results_block(analysis: ExperimentAnalysis) -> Html:
         notes.insert(0, "These effects are not trustworthy until the split between variants is explained: read "
                         "them as what the data says, not as what the change did.")
     warnings = "".join(callout(text, tone="warning") for text in notes)
-    return Html(warnings + table(frame, formats=formats, muted=untrusted, level=1 - analysis.spec.alpha))
+    shown = table(frame, formats=formats, muted=untrusted, level=1 - analysis.spec.alpha)
+    if analysis.priors:
+        shown += paragraph("Chance to beat control weighs this test's data against what past experiments found:")
+        shown += bullets(text[0].upper() + text[1:] + "." for text in prior_sentences(analysis))
+    return Html(warnings + shown)
+
+
+def prior_sentences(analysis: ExperimentAnalysis) -> list[str]:
+    """The prior of each metric's Bayesian view in words, when they were learned (``prior: learned``)."""
+    spec = analysis.spec
+    return [prior_text(prior, spec.metric_label(name), spec.prior_min_experiments)
+            for name, prior in (analysis.priors or {}).items()]
 
 
 def _with_readable_averages(results: pd.DataFrame) -> pd.DataFrame:
@@ -355,9 +378,14 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
                 "a chi-square test" + (" (the exact test is for two variants)" if spec.srm_test == "exact" else ""))
     sentences.append(f"Sample ratio check: {srm_test} of the units per variant against the planned split; "
                      f"below {spec.srm_alpha:g} the decision is to investigate.")
-    prior = ("a flat prior" if spec.prior_sd is None
-             else f"a normal prior on the relative lift (mean {spec.prior_mean:+.1%}, sd {spec.prior_sd:.1%})")
-    sentences.append(f"Chance to beat control: the lift's normal approximation with {prior}.")
+    if analysis.priors:
+        sentences.append("Chance to beat control: the lift's normal approximation with a prior per metric, learned from "
+                         "the past experiments of the months before this one (each experiment once, this one left out; "
+                         "their true lifts taken as normally spread): " + "; ".join(prior_sentences(analysis)) + ".")
+    else:
+        prior = ("a flat prior" if spec.prior_sd is None
+                 else f"a normal prior on the relative lift (mean {spec.prior_mean:+.1%}, sd {spec.prior_sd:.1%})")
+        sentences.append(f"Chance to beat control: the lift's normal approximation with {prior}.")
     if analysis.power is not None:
         one_sided = "" if analysis.power.alternative == "two-sided" else ", one-sided as the primary metric's test"
         sentences.append(f"Power: the smallest change detected {analysis.power.power:.0%} of the time at a "

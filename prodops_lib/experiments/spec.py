@@ -28,6 +28,7 @@ RelativeInterval = Literal["log", "linear"]
 SrmMethod = Literal["chi_square", "exact"]
 MissingPolicy = Literal["error", "drop", "zero"]
 CupedSlope = Literal["within", "pooled"]
+PriorSource = Literal["fixed", "learned"]
 
 
 def _check_choice(where: str, name: str, value: object, choices: tuple[str, ...]) -> None:
@@ -254,7 +255,11 @@ class ExperimentSpec:
     ``chi_square`` (default) or ``exact`` (the exact binomial test, for two variants); ``max_crossover_share`` the share of units seen in more than one
     variant above which the analysis raises an alarm (those units are always dropped).
     ``prior_mean``/``prior_sd`` put a Gaussian prior on the relative lift for the Bayesian
-    view (no ``prior_sd``: flat prior). ``mde`` is the relative minimum detectable effect the
+    view (no ``prior_sd``: flat prior). ``prior: learned`` instead learns each metric's prior
+    from past experiments (:mod:`.priors`): the report's ledger and the ``history`` CSV (past
+    results in the ledger's import format), months before the report's only; a metric that fewer
+    than ``prior_min_experiments`` past experiments measured keeps the flat prior. ``team`` is
+    the team that ran the experiment, for the program's win rates by team. ``mde`` is the relative minimum detectable effect the
     experiment was planned for (e.g. 0.02); with it, an inconclusive result that has not yet
     reached the planned sample is "keep running". ``start_date``/``end_date`` give the
     experiment's days when there is no ``timestamp_column``. ``max_covariate_levels`` caps the
@@ -266,6 +271,7 @@ class ExperimentSpec:
     metrics: list[MetricSpec]
     hypothesis: str = ""
     theme: str = ""
+    team: str | None = None
     unit: str | None = None
     variant_column: str = "variant"
     control: str = "control"
@@ -281,6 +287,9 @@ class ExperimentSpec:
     max_crossover_share: float = 0.01
     prior_mean: float = 0.0
     prior_sd: float | None = None
+    prior: PriorSource = "fixed"
+    history: str | None = None
+    prior_min_experiments: int = 10
     mde: float | None = None
     max_segment_values: int = 8
     max_covariate_levels: int = 20
@@ -319,6 +328,7 @@ class ExperimentSpec:
             self._check_split(where)
         if self.prior_sd is not None and not self.prior_sd > 0:
             raise ValueError(f"{where}: prior_sd must be positive (or null for a flat prior)")
+        self._check_prior(where)
         if self.mde is not None and not self.mde > 0:
             raise ValueError(f"{where}: mde is a relative effect and must be positive (e.g. 0.02)")
         if not isinstance(self.max_covariate_levels, int) or self.max_covariate_levels < 2:
@@ -333,6 +343,19 @@ class ExperimentSpec:
                              "(each unit's exposure time) to tell which units are mature")
         if self.start_date and self.end_date and self.end_date < self.start_date:
             raise ValueError(f"{where}: end_date {self.end_date} is before start_date {self.start_date}")
+
+    def _check_prior(self, where: str) -> None:
+        _check_choice(where, "prior", self.prior, get_args(PriorSource))
+        if self.prior == "learned" and (self.prior_sd is not None or self.prior_mean != 0):
+            given = "prior_sd" if self.prior_sd is not None else "prior_mean"
+            raise ValueError(f"{where}: prior: learned takes each metric's mean and sd from past experiments, and "
+                             f"{given} sets them by hand; remove {given} or set prior: fixed")
+        if self.history is not None and self.prior != "learned":
+            raise ValueError(f"{where}: history is read only to learn priors; set prior: learned or remove history")
+        minimum = self.prior_min_experiments
+        if isinstance(minimum, bool) or not isinstance(minimum, int) or minimum < 2:
+            raise ValueError(f"{where}: prior_min_experiments must be a whole number of at least 2 (a spread needs "
+                             f"two experiments), got {minimum!r}")
 
     def _check_split(self, where: str) -> None:
         split = self.expected_split or {}

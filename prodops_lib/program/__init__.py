@@ -39,7 +39,7 @@ from scipy.special import ndtr
 from prodops_lib.experiments.decision import DECIDED, WINS
 from prodops_lib.experiments.ledger import (
     build_ledger_rows,
-    ledger_folder,
+    ledger_files,
     ledger_root_for,
     program_history,
 )
@@ -51,7 +51,7 @@ from prodops_lib.experiments.program import (
     fit_prior,
     online_fdr,
 )
-from prodops_lib.io import DropLog
+from prodops_lib.io import DropLog, existing_file
 from prodops_lib.labels import metric_words
 from prodops_lib.params import recent_months, resolve_path
 
@@ -165,10 +165,9 @@ def load_program_rows(results_dir: str | Path, period: str, params: ProgramParam
         log.record_input(f"{experiment} (this period)", results_root / experiment / "results.csv",
                          int((this_period["experiment"] == experiment).sum()))
     out_root = resolve_path(params.ledger) if params.ledger else ledger_root_for(results_dir)
-    if out_root is not None:
-        for file in sorted(ledger_folder(out_root).glob("**/*.parquet")):
-            log.record_input(f"ledger {file.parent.name if file.name == 'report.parquet' else 'imported'}", file, None)
-    history = resolve_path(params.history) if params.history else None
+    for label, file, count in ledger_files(out_root, through=period) if out_root is not None else []:
+        log.record_input(label, file, count)
+    history = existing_file(params.history, f"history ({params.history})") if params.history else None
     rows = program_history(out_root, period, history=history, this_period=this_period)
     if history is not None:
         log.record_input("past results (history)", history, int((rows["source"] == "import").sum()))

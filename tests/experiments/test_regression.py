@@ -390,7 +390,7 @@ def test_parameter_file_and_method_block_name_the_adjustments(tmp_path):
         "    - {name: revenue_cuped, column: revenue, covariate: pre_revenue, cuped_slope: pooled, missing: drop}")
     assert "categorical_covariates" in text
     (tmp_path / "ab.yaml").write_text(text)
-    analysis = run_experiment_report(load(tmp_path / "ab.yaml", ExperimentReport), DropLog())
+    analysis = run_experiment_report(load(tmp_path / "ab.yaml", ExperimentReport), DropLog(), period="2026-10")
     row = analysis.results.query("metric == 'revenue'").iloc[0]
     assert row["method"] == "Welch t-test, regression adjustment (3 covariates)"
     assert row["cuped_variance_reduction"] > 0.1

@@ -16,7 +16,7 @@ TRUTH = json.loads((project_root() / "data" / "sample" / "truth.json").read_text
 
 def analyse(name: str):
     settings = params.load(f"parameters/{name}.yaml", report.ExperimentReport)
-    return report.run_experiment_report(settings, io.DropLog())
+    return report.run_experiment_report(settings, io.DropLog(), period="2026-10")
 
 
 def primary_row(analysis, variant: str):
