@@ -45,7 +45,7 @@ COLUMN_LABELS: dict[str, str] = {
     "slope_p_value_adjusted": "p-value of the trend (adjusted for several variants)",
     # the experiment program
     "experiment": "Experiment", "outcome": "Outcome", "month": "Month", "started": "Started",
-    "concluded": "Concluded", "running": "Running at the month's end", "ab_tests": "A/B tests",
+    "concluded": "Concluded", "open": "Open at the month's end", "ab_tests": "A/B tests",
     "fake_doors": "Fake doors", "with_dates": "With both dates", "median_days": "Median (days)",
     "longest_days": "Longest (days)", "improved": "Improved clearly", "worsened": "Worsened clearly",
     "moved_share": "Moved clearly (share)", "n_shipped": "Shipped tests", "corrected": "Corrected sum",

@@ -51,6 +51,8 @@ LEDGER_FOLDER = "ledger"
 IMPORTED_FILE = "imported.parquet"
 KEY = ["period", "experiment", "metric", "variant"]
 KINDS = ("A/B test", "fake door")
+# every verdict an A/B test or a fake door can reach (decision.py's rules, fake_door_summary)
+VERDICTS = ("ship", "don't ship", "build", "don't build", "keep running", "investigate")
 SCALES = ("absolute", "relative")
 
 COLUMNS: dict[str, str] = {
@@ -355,6 +357,18 @@ def _import_row(path: Path, line: int, record: dict[str, str]) -> dict[str, obje
     row["kind"] = row["kind"] or "A/B test"
     if row["kind"] not in KINDS:
         raise fail("kind", "must be 'A/B test' or 'fake door'")
+    if row["decision"] is not None:
+        # the kit's own verdicts, whatever their case: "Ship" is ship, not an unknown outcome
+        decision = " ".join(str(row["decision"]).lower().replace("’", "'").split())
+        if decision not in VERDICTS:
+            raise fail("decision", f"is not a verdict; use one of {', '.join(VERDICTS)}")
+        row["decision"] = decision
+    for column in ("start_date", "end_date"):
+        if row[column] is not None:
+            day = pd.to_datetime(row[column], errors="coerce", format="ISO8601")
+            if pd.isna(day):
+                raise fail(column, "is not a date; write it as YYYY-MM-DD")
+            row[column] = day.strftime("%Y-%m-%d")
     row["variant"] = row["variant"] or "treatment"
     row["direction"] = row["direction"] or "increase"
     if row["direction"] not in ("increase", "decrease"):

@@ -7,6 +7,8 @@ restricted to
 * months strictly before the report's period, so a rerun of a month never changes its own prior
   and the report does not learn from itself;
 * relative lifts (``scale == "relative"``), the scale of the Bayesian view;
+* finished results: not an experiment still running (an interim read) nor one to investigate
+  (its split is broken, so its lift is not to be trusted);
 * other experiments: the report's own (by its report name, the ledger's key, or its
   experiment name) never enters, in any month;
 * one row per experiment and metric: its latest month (an experiment reported in two months is
@@ -16,15 +18,14 @@ restricted to
 
 Each metric's prior is :func:`.program.fit_prior` (Paule–Mandel) on its rows, by metric name.
 A metric measured by fewer than ``prior_min_experiments`` of them keeps the flat default, and so
-does one whose past lifts vary no more than their noise explains (a fitted spread of 0 would
-make the prior overrule any data). Quantile metrics have no normal posterior (bootstrap) and no
+does one whose past lifts vary no more than their noise explains (``fit_prior``: a fitted spread
+of 0 would make the prior overrule any data). Quantile metrics have no normal posterior (bootstrap) and no
 prior.
 """
 
 from __future__ import annotations
 
 from collections.abc import Collection
-from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
@@ -33,17 +34,20 @@ from ..io import DropLog, existing_file
 from ..labels import count_of
 from ..params import ParameterError, parse_period, previous_period
 from .ledger import ledger_files, ledger_root_for, program_history
-from .program import DEFAULT_PRIOR_MEAN, METHODS, LearnedPrior, fit_prior
+from .program import METHODS, LearnedPrior, fit_prior
 from .spec import ExperimentSpec
 
 __all__ = ["past_results", "prior_text", "report_priors"]
+
+# results that are not an experiment's final word: an interim read, or one whose split is broken
+UNFINISHED = ("keep running", "investigate")
 
 
 def past_results(known: pd.DataFrame, period: str, exclude: Collection[str]) -> pd.DataFrame:
     """The rows of ``known`` (ledger rows) a prior for ``period`` learns from: see the module
     docstring. One row per experiment and metric."""
     rows = known[(known["scale"] == "relative") & (known["period"] < period) & ~known["experiment"].isin(list(exclude))
-                 & (known["standard_error"] > 0) & known["effect"].notna()]
+                 & (known["standard_error"] > 0) & known["effect"].notna() & ~known["decision"].isin(UNFINISHED)]
     rows = rows.sort_values(["experiment", "metric", "period", "standard_error", "variant"],
                             ascending=[True, True, False, True, True], kind="stable")
     return rows.drop_duplicates(["experiment", "metric"]).reset_index(drop=True)
@@ -72,11 +76,8 @@ def report_priors(spec: ExperimentSpec, log: DropLog, *, period: str | None, res
         if metric.kind == "quantile":
             continue
         rows = past[past["metric"] == metric.name]
-        prior = fit_prior(rows["effect"], rows["standard_error"], metric=metric.name,
-                          min_experiments=spec.prior_min_experiments)
-        if not prior.fell_back and not prior.sd > 0:
-            prior = replace(prior, mean=DEFAULT_PRIOR_MEAN, sd=None, mean_standard_error=None, fell_back=True)
-        priors[metric.name] = prior
+        priors[metric.name] = fit_prior(rows["effect"], rows["standard_error"], metric=metric.name,
+                                        min_experiments=spec.prior_min_experiments)
     return priors
 
 

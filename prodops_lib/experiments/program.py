@@ -91,10 +91,18 @@ class LearnedPrior(_OneRowResult):
     method: str
     fell_back: bool
 
+    min_experiments: int = 10  # what learning it needed
+
+    @property
+    def spread_is_noise(self) -> bool:
+        """Fell back with enough experiments: their lifts vary no more than their noise explains."""
+        return self.fell_back and self.n_experiments >= self.min_experiments
+
     def describe(self) -> str:
         if self.fell_back:
-            return (f"Prior on {self.metric}: the default (mean {self.mean:+.2%}, flat), because only "
-                    f"{self.n_experiments} past experiments measured it.")
+            why = (f"its {self.n_experiments} past lifts vary no more than their noise explains" if self.spread_is_noise
+                   else f"only {self.n_experiments} past experiments measured it")
+            return f"Prior on {self.metric}: the default (mean {self.mean:+.2%}, flat), because {why}."
         return (f"Prior on {self.metric}: true lifts ~ Normal(mean {self.mean:+.2%}, sd {self.sd:.2%}), "
                 f"learned from {self.n_experiments} past experiments ({METHODS[self.method]}).")
 
@@ -141,10 +149,14 @@ def fit_prior(effect, standard_error, *, metric: str = "", method: str = "pm",
     variance = np.asarray(standard_error, dtype=float) ** 2
     k = len(effect)
     if k < min_experiments:
-        return LearnedPrior(metric, DEFAULT_PRIOR_MEAN, None, None, k, method, True)
+        return LearnedPrior(metric, DEFAULT_PRIOR_MEAN, None, None, k, method, True, min_experiments)
     fit = combine_effects(effect, variance, method_re=method)
+    if not fit.tau2 > 0:
+        # the past lifts vary no more than their noise explains: a prior of spread 0 would pull
+        # every result onto the mean whatever its data says, so the default stands
+        return LearnedPrior(metric, DEFAULT_PRIOR_MEAN, None, None, k, method, True, min_experiments)
     return LearnedPrior(metric, float(fit.mean_effect_re), float(np.sqrt(fit.tau2)),
-                        float(fit.sd_eff_w_re), k, method, False)
+                        float(fit.sd_eff_w_re), k, method, False, min_experiments)
 
 
 def fit_priors(results: pd.DataFrame, *, method: str = "pm", min_experiments: int = 10) -> dict[str, LearnedPrior]:
@@ -249,6 +261,9 @@ def online_fdr(results: pd.DataFrame, *, order_by: str, alpha: float = 0.05,
                initial_wealth: float | None = None) -> pd.DataFrame:
     """LORD++ across experiments in ``order_by`` order: ``p_value``, ``test_level``, ``discovery`` added.
 
+    ``p_value`` is each row's own where the frame has one (the report's test), else the two-sided
+    normal p-value of ``effect / standard_error``.
+
     ``initial_wealth`` defaults to ``alpha/2`` (must be below ``alpha``). Pass one row per
     experiment (e.g. the primary metric's rows), so each experiment is one hypothesis.
     """
@@ -259,7 +274,9 @@ def online_fdr(results: pd.DataFrame, *, order_by: str, alpha: float = 0.05,
     if not 0 < wealth < alpha:
         raise InputError(f"initial_wealth must be between 0 and alpha={alpha}, got {wealth}")
     stream = results.sort_values(order_by, kind="stable").copy()
-    stream["p_value"] = 2 * ndtr(-np.abs(stream["effect"].to_numpy(float) / stream["standard_error"].to_numpy(float)))
+    normal = 2 * ndtr(-np.abs(stream["effect"].to_numpy(float) / stream["standard_error"].to_numpy(float)))
+    saved = pd.to_numeric(stream["p_value"], errors="coerce") if "p_value" in stream else pd.Series(np.nan, stream.index)
+    stream["p_value"] = saved.where(saved.notna(), normal)
     procedure = LordPlusPlus(alpha=alpha, wealth=wealth)
     discoveries, levels = [], []
     for p_value in stream["p_value"]:

@@ -8,8 +8,9 @@ the variant its decision is about (the decided variant; else the clearest one, l
 ``|effect| / standard error``). Over a window of ``months`` months ending with the period:
 
 * **velocity** — per month, experiments started (month of the first exposure, or of the first
-  period that reported the experiment when its start is unknown), concluded (the period whose
-  report decided it) and running at the month's end;
+  period that reported the experiment when its start is unknown), concluded (the first period
+  whose report decided it) and open at the month's end (started, not concluded, and still
+  reported: running or to investigate);
 * **outcomes and win rates** — experiments concluded in the window by verdict; a win is an A/B
   test to ship or a fake door above its target (build), as in the monthly review;
 * **time to decision** — days from the first exposure to the last exposure of the deciding report;
@@ -70,7 +71,8 @@ class ProgramParams:
     ``months``: the window for velocity, outcomes, win rates and impact. A metric's prior is
     learned from at least ``min_experiments`` concluded experiments (fewer: flat, no shrinkage)
     by ``prior_method`` (``pm`` Paule–Mandel, ``dl`` DerSimonian–Laird). ``alpha``: the level at
-    which a metric "moved"; ``fdr_alpha``: the false discovery rate LORD++ keeps."""
+    which a metric "moved", and of the corrected sums' intervals (1 − alpha); ``fdr_alpha``: the
+    false discovery rate LORD++ keeps."""
 
     history: str | None = None
     ledger: str | None = None
@@ -146,7 +148,9 @@ class ExperimentProgram:
             "decided": int(overall["decided"]), "wins": int(overall["wins"]),
             "win_rate": None if pd.isna(overall["win_rate"]) else float(overall["win_rate"]),
             "started_this_month": int(this_month["started"]), "concluded_this_month": int(this_month["concluded"]),
-            "running": int(this_month["running"]),
+            "open": int(this_month["open"]),
+            "running": int((self.experiments["status"] == "running").sum()),
+            "investigate": int((self.experiments["status"] == "investigate").sum()),
             "declared_wins": len(self.false_wins), "expected_false_wins": self.expected_false,
             "impact": [{key: (None if isinstance(value, float) and np.isnan(value) else value)
                         for key, value in row.items()} for row in self.impact.to_dict("records")],
@@ -185,17 +189,21 @@ def experiment_table(rows: pd.DataFrame, period: str, log: DropLog | None = None
         return pd.DataFrame(columns=_EXPERIMENT_COLUMNS)
     first_period = rows.groupby("experiment")["period"].min()
     start_date = rows.groupby("experiment")["start_date"].min()
+    # concluded in the first month a report decided it: a decided test that stays in the bundle
+    # is reported again, but it concluded once
+    first_decided = rows[rows["decision"].isin(DECIDED)].groupby("experiment")["period"].min()
     latest = rows[rows["period"] == rows.groupby("experiment")["period"].transform("max")]
     primary = _primary_rows(latest, log)
     chosen = _one_variant(primary)
     table = chosen.set_index("experiment")
     table["first_period"] = first_period
     table["start_date"] = start_date
+    table["first_decided"] = first_decided
     table = table.reset_index().rename(columns={"period": "last_period"})
     table["started"] = [str(date)[:7] if isinstance(date, str) and date else first
                         for date, first in zip(table["start_date"], table["first_period"], strict=True)]
     decided = table["decision"].isin(DECIDED)
-    table["concluded"] = table["last_period"].where(decided)
+    table["concluded"] = table["first_decided"].where(decided)
     table["status"] = np.select(
         [decided, table["last_period"] < period, table["decision"] == "investigate"],
         ["concluded", "stalled", "investigate"], "running")
@@ -208,7 +216,7 @@ def experiment_table(rows: pd.DataFrame, period: str, log: DropLog | None = None
 
 
 _EXPERIMENT_COLUMNS = ["experiment", "name", "kind", "theme", "team", "metric", "direction", "scale", "variant", "effect",
-                       "standard_error", "decision", "status", "win", "started", "concluded", "first_period",
+                       "standard_error", "p_value", "decision", "status", "win", "started", "concluded", "first_period",
                        "last_period", "start_date", "end_date", "days_to_decision"]
 
 
@@ -249,8 +257,8 @@ def build_program(rows: pd.DataFrame, period: str, params: ProgramParams, log: D
     impact, priors = _impact(history, months, params)
     false_wins = _false_wins(history, months, params)
     stream = _stream(history, months, params)
-    problems = [] if len(experiments) else ["no experiment results yet: run the A/B and fake-door reports, or set "
-                                            "history: to a CSV of past results"]
+    problems = [] if len(experiments) else [f"no experiment results up to {period}: run the A/B and fake-door "
+                                            "reports, or set history: to a CSV of past results"]
     return ExperimentProgram(period, months, experiments, _velocity(experiments, months), _outcomes(experiments, months),
                              _win_rates(window), _time_to_decision(window), _batting(rows, window, params),
                              impact, priors, false_wins, stream, params, problems)
@@ -264,8 +272,8 @@ def _velocity(experiments: pd.DataFrame, months: list[str]) -> pd.DataFrame:
         still_reported = experiments["concluded"].notna() | (experiments["last_period"] >= month)
         rows.append({"month": month, "started": int((experiments["started"] == month).sum()),
                      "concluded": int((experiments["concluded"] == month).sum()),
-                     "running": int((started & open_after & still_reported).sum())})
-    return pd.DataFrame(rows, columns=["month", "started", "concluded", "running"])
+                     "open": int((started & open_after & still_reported).sum())})
+    return pd.DataFrame(rows, columns=["month", "started", "concluded", "open"])
 
 
 _OUTCOME_ORDER = ["ship", "don't ship", "build", "don't build", "keep running", "investigate", "stalled"]
@@ -334,8 +342,8 @@ def _measured_ab(experiments: pd.DataFrame, log: DropLog) -> pd.DataFrame:
     absolute = ~no_se & (tests["scale"] != "relative")
     log.drop(SOURCE, "fake door: judged against its target, left out of impact and false discoveries", doors)
     log.drop(SOURCE, "A/B test without a standard error: left out of impact and false discoveries", int(no_se.sum()))
-    log.drop(SOURCE, "A/B test saved as an absolute difference only: left out of impact and false discoveries",
-             int(absolute.sum()))
+    log.drop(SOURCE, "A/B test saved as an absolute difference only: left out of impact and false discoveries "
+             "(imported lifts need the column scale = relative)", int(absolute.sum()))
     return tests[~no_se & ~absolute].assign(shipped=lambda t: t["decision"] == "ship")
 
 
@@ -348,7 +356,7 @@ def _impact(history: pd.DataFrame, months: list[str], params: ProgramParams) -> 
         shipped_here = group.assign(shipped=group["shipped"] & group["concluded"].isin(months))
         if shipped_here["shipped"].any():
             impacts.append(cumulative_impact(shipped_here, str(metric), method=params.prior_method,
-                                             min_experiments=params.min_experiments, alpha=params.fdr_alpha))
+                                             min_experiments=params.min_experiments, alpha=params.alpha))
     prior_frame = pd.concat([p.to_frame() for p in priors], ignore_index=True) if priors else pd.DataFrame(
         columns=["metric", "mean", "sd", "mean_standard_error", "n_experiments", "method", "fell_back"])
     impact = pd.concat([i.to_frame() for i in impacts], ignore_index=True) if impacts else pd.DataFrame(

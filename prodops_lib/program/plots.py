@@ -10,22 +10,22 @@ from prodops_lib.charts import COLOURS, GREY, legend_outside, no_data
 from prodops_lib.labels import metric_words
 from prodops_lib.program import ExperimentProgram
 
-STARTED, CONCLUDED, RUNNING = COLOURS[0], COLOURS[1], "#555555"
+STARTED, CONCLUDED, OPEN = COLOURS[0], COLOURS[1], "#555555"
 MEASURED, CORRECTED = GREY, COLOURS[0]
 
 
 def plot_velocity(program: ExperimentProgram) -> Figure:
-    """Started and concluded per month as bars, running at each month's end as a line."""
+    """Started and concluded per month as bars, open at each month's end as a line."""
     velocity = program.velocity
     title = f"Experiments per month, {program.months[0]} to {program.months[-1]}"
-    if not (velocity[["started", "concluded", "running"]].to_numpy().sum()):
+    if not (velocity[["started", "concluded", "open"]].to_numpy().sum()):
         return no_data(title, "No experiment started, concluded or ran in these months.")
     positions = np.arange(len(velocity))
     figure = Figure(figsize=(8.5, 3.6), layout="constrained")
     axis = figure.subplots()
     axis.bar(positions - 0.2, velocity["started"], width=0.38, color=STARTED, label="Started")
     axis.bar(positions + 0.2, velocity["concluded"], width=0.38, color=CONCLUDED, label="Concluded")
-    axis.plot(positions, velocity["running"], "o-", color=RUNNING, linewidth=2, label="Running at the month's end")
+    axis.plot(positions, velocity["open"], "o-", color=OPEN, linewidth=2, label="Open at the month's end")
     axis.set_xticks(positions, velocity["month"], rotation=45, ha="right")
     axis.set_ylabel("Experiments")
     axis.yaxis.get_major_locator().set_params(integer=True)
@@ -48,7 +48,7 @@ def plot_win_rates(program: ExperimentProgram) -> Figure:
     for position, (_, row) in zip(positions, rates.iterrows(), strict=True):
         axis.text(100 * (row["win_rate"] if row["win_rate"] == row["win_rate"] else 0) + 1, position,
                   f"{int(row['wins'])} of {int(row['decided'])}", va="center", fontsize=9)
-    axis.axvline(100 * overall, color=RUNNING, linestyle="--", linewidth=1.2, label=f"All experiments ({overall:.0%})")
+    axis.axvline(100 * overall, color=OPEN, linestyle="--", linewidth=1.2, label=f"All experiments ({overall:.0%})")
     axis.set_yticks(positions, rates["name"])
     axis.set_xlim(0, max(100.0, 100 * float(rates["win_rate"].max()) + 15))
     axis.set_xlabel("Win rate among decided experiments (%)")

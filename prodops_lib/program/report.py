@@ -57,19 +57,25 @@ def summary_sentences(program: ExperimentProgram) -> list[tuple[str, str]]:
                           "stream of experiments."))
     this_month = program.velocity.iloc[-1]
     sentences.append(("neutral", f"In {program.period}: {int(this_month['started'])} started, "
-                                 f"{int(this_month['concluded'])} concluded, {int(this_month['running'])} running "
-                                 "at the month's end."))
+                                 f"{int(this_month['concluded'])} concluded, {_open_words(program)} at the month's end."))
     return sentences
 
 
+def _open_words(program: ExperimentProgram) -> str:
+    summary = program.summary()
+    return f"{summary['running']} running and {summary['investigate']} to investigate"
+
+
 def _impact_sentence(row: pd.Series) -> str:
+    one = int(row["n_shipped"]) == 1
+    tests = count_of(int(row["n_shipped"]), "shipped A/B test")
     if row["prior"] != "learned":
-        return (f"The {count_of(int(row['n_shipped']), 'shipped A/B test')} on {row['label']} add up to "
-                f"{row['naive']:+.1%} as measured; too few experiments measured it to correct for the "
-                "winner's curse, so the sum is likely too high.")
-    return (f"The {count_of(int(row['n_shipped']), 'shipped A/B test')} on {row['label']} added about "
-            f"{row['shrunk']:+.1%} ({row['shrunk_low']:+.1%} to {row['shrunk_high']:+.1%}) once corrected for the "
-            f"winner's curse, not the {row['naive']:+.1%} their own results add up to.")
+        return (f"The {tests} on {row['label']} {'adds' if one else 'add'} up to {row['naive']:+.1%} as measured; "
+                "past tests on it do not show how large true lifts usually are, so the winner's curse cannot be "
+                "corrected and the sum is likely too high.")
+    return (f"The {tests} on {row['label']} added about {row['shrunk']:+.1%} ({row['shrunk_low']:+.1%} to "
+            f"{row['shrunk_high']:+.1%}) once corrected for the winner's curse, not the {row['naive']:+.1%} "
+            f"{'its own result adds' if one else 'their own results add'} up to.")
 
 
 def summary_block(program: ExperimentProgram) -> display.Html:
@@ -87,15 +93,15 @@ def summary_block(program: ExperimentProgram) -> display.Html:
                     "good" if row is not None and row["shrunk_low"] > 0 else "neutral"),
         display.Kpi("Expected false wins", f"{program.expected_false:.1f}" if declared else "—",
                     f"of {count_of(declared, 'shipped A/B test')}"),
-        display.Kpi("Running now", f"{int(program.velocity.iloc[-1]['running'])}",
-                    f"{int(program.velocity.iloc[-1]['started'])} started this month"),
+        display.Kpi("Open now", f"{int(program.velocity.iloc[-1]['open'])}", _open_words(program)),
     ]
     sentences = [display.callout(text, tone=tone) for tone, text in summary_sentences(program)]
     return display.Html(display.kpi_cards(cards) + "".join(sentences))
 
 
 def velocity_table(program: ExperimentProgram) -> display.Html:
-    return display.table(program.velocity, caption="Experiments started, concluded and running at each month's end")
+    return display.table(program.velocity, caption="Experiments started and concluded in each month, and open at its end "
+                                                   "(running or to investigate)")
 
 
 def outcomes_table(program: ExperimentProgram) -> display.Html:
@@ -118,7 +124,8 @@ def win_rate_tables(program: ExperimentProgram) -> display.Html:
 def time_to_decision_table(program: ExperimentProgram) -> display.Html:
     frame = program.time_to_decision.rename(columns={"name": "theme"})
     return display.table(frame, formats={"median_days": "{:.0f}", "longest_days": "{:.0f}"},
-                         caption="Days from the first exposure to the decision (experiments with both dates)")
+                         caption="Days from the first exposure to the last exposure of the report that decided "
+                                 "(experiments with both dates)")
 
 
 def batting_table(program: ExperimentProgram) -> display.Html:
@@ -135,7 +142,7 @@ def impact_block(program: ExperimentProgram) -> display.Html:
     frame = program.impact[["label", "n_shipped", "shrunk", "shrunk_low", "shrunk_high", "naive", "prior"]]
     frame = frame.rename(columns={"label": "metric", "shrunk": "corrected", "shrunk_low": "corrected_low",
                                   "shrunk_high": "corrected_high", "naive": "as_measured"})
-    level = 1 - program.params.fdr_alpha
+    level = 1 - program.params.alpha
     table = display.table(frame, formats={c: _LIFT for c in ("corrected", "corrected_low", "corrected_high", "as_measured")},
                           level=level, caption=f"Summed relative lift of the shipped A/B tests, corrected for the winner's curse "
                                   f"({level:.0%} interval) and as measured")
@@ -143,9 +150,10 @@ def impact_block(program: ExperimentProgram) -> display.Html:
 
 
 def priors_table(program: ExperimentProgram) -> display.Html:
-    frame = program.priors.assign(metric=program.priors["metric"].map(metric_words),
-                                  prior=np.where(program.priors["fell_back"], "default (flat): too few experiments",
-                                                 "learned"))
+    noise = program.priors["fell_back"] & (program.priors["n_experiments"] >= program.params.min_experiments)
+    prior = np.select([noise, program.priors["fell_back"]], ["default (flat): lifts vary no more than noise",
+                                                             "default (flat): too few experiments"], "learned")
+    frame = program.priors.assign(metric=program.priors["metric"].map(metric_words), prior=prior)
     frame = frame[["metric", "prior", "n_experiments", "mean", "sd"]].rename(
         columns={"mean": "typical_true_lift", "sd": "spread_of_true_lifts"})
     return display.table(frame, formats={"typical_true_lift": _LIFT, "spread_of_true_lifts": "{:.1%}"},
@@ -163,9 +171,11 @@ def false_wins_block(program: ExperimentProgram) -> display.Html:
     shown = shown[["experiment", "metric", "concluded", "effect", "local_fdr", "discovery", "theme"]].rename(
         columns={"effect": "measured_lift", "local_fdr": "chance_not_real", "discovery": "holds_up_across_stream"})
     return display.table(shown, formats={"measured_lift": _LIFT, "chance_not_real": _chance},
-                         caption="Each shipped A/B test: the chance it is no real improvement, and whether it holds "
-                                 f"up when the false discovery rate is kept at {program.params.fdr_alpha:.0%} across "
-                                 "all experiments")
+                         caption="Each shipped A/B test: the chance it is no real improvement (learned from every "
+                                 "concluded test, this one included, so it can differ from the chance on the test's "
+                                 "own page, which learns only from the tests before it), and whether it holds up when "
+                                 f"the false discovery rate is kept at {program.params.fdr_alpha:.0%} across all "
+                                 "experiments")
 
 
 def stream_table(program: ExperimentProgram) -> display.Html:
@@ -198,11 +208,12 @@ def method_block(program: ExperimentProgram) -> display.Html:
         "Each experiment is read once, at the latest month its report (or its imported past result) gives, by its "
         "primary metric for the variant its decision is about. Results come from the experiment ledger kept beside "
         "the monthly reports, this month's reports, and past results imported from a file.",
-        "An experiment starts in the month of its first exposure and concludes in the month whose report decided "
-        "it; it is running at a month's end when it started by then and had not concluded.",
+        "An experiment starts in the month of its first exposure and concludes in the first month whose report "
+        "decided it; it is open at a month's end when it started by then, had not concluded and was still reported "
+        "(running, or to investigate).",
         "Time to decision counts the days from the first exposure to the last exposure of the deciding report.",
         f"A metric moved clearly when its change divided by its standard error is beyond the two-sided normal "
-        f"cut-off at {settings.alpha:.0%}.",
+        f"cut-off at {settings.alpha:.0%}; the corrected sums' intervals are {1 - settings.alpha:.0%} intervals.",
         f"True lifts on each metric are modelled as normal; their mean and spread are estimated from every "
         f"concluded A/B test on the metric ({method} random-effects estimate, statsmodels), when at least "
         f"{settings.min_experiments} measured it. Each shipped result is then replaced by its posterior mean "
@@ -210,8 +221,9 @@ def method_block(program: ExperimentProgram) -> display.Html:
         "uncertainty of the estimated mean. With fewer experiments the prior is flat and the sum is left as measured.",
         "The chance that a shipped test is no real improvement is its posterior probability of no lift or a lift "
         "in the wrong direction (local false discovery rate); the expected number of false wins is their sum.",
-        f"The stream check applies LORD++ (the online-fdr package) to the two-sided p-values of every concluded "
-        f"A/B test in the order they concluded, holding the false discovery rate at {settings.fdr_alpha:.0%}.",
+        f"The stream check applies LORD++ (the online-fdr package) to the two-sided p-value of every concluded "
+        f"A/B test (its report's own test; for imported results, the normal test of the lift over its standard "
+        f"error) in the order they concluded, holding the false discovery rate at {settings.fdr_alpha:.0%}.",
         "Fake doors count in the pace, outcomes and win rates; they are judged against a target rather than by a "
         "lift, so they are left out of impact and false discoveries.",
     ]

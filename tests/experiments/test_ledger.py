@@ -18,6 +18,7 @@ from prodops_lib.experiments.ledger import (
     build_ledger_rows,
     import_ledger_csv,
     ledger_folder,
+    read_import_csv,
     read_ledger,
     update_ledger,
 )
@@ -281,3 +282,21 @@ def test_program_history_is_what_was_known_at_the_period(tmp_path):
     assert ledger_root_for(out / ".2026-10.staging" / "results" / "ab_checkout") == out.resolve()
     assert ledger_root_for(tmp_path / "interactive" / "ab_checkout") is None
     assert program_history(None, "2026-10").empty
+
+
+@pytest.mark.parametrize(("cell", "column", "message"), [
+    ("Ship", "decision", None),  # the kit's verdict in another case is that verdict
+    ("launched", "decision", "is not a verdict; use one of ship, don't ship"),
+    ("10/12/2025", "start_date", "is not a date; write it as YYYY-MM-DD"),
+])
+def test_an_imported_decision_is_a_kit_verdict_and_a_start_a_date(tmp_path, cell, column, message):
+    path = tmp_path / "past.csv"
+    values = {"decision": "ship", "start_date": "2025-09-01"} | {column: cell}
+    path.write_text("experiment,period,metric,effect,standard_error,decision,start_date\n"
+                    f"a,2025-10,converted,0.02,0.01,{values['decision']},{values['start_date']}\n")
+    if message is None:
+        assert read_import_csv(path)["decision"].tolist() == ["ship"]
+        return
+    with pytest.raises(LedgerError) as error:
+        read_import_csv(path)
+    assert str(error.value).startswith(f"{path}: line 2, column {column}: {cell!r} {message}")

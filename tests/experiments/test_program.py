@@ -41,7 +41,7 @@ def test_prior_pins_tau2_and_mean_to_statsmodels_combine_effects(method, tau2, m
     assert prior.mean_standard_error == pytest.approx(mean_se, abs=1e-9)
     assert (prior.n_experiments, prior.fell_back) == (12, False)
     assert "learned from 12 past experiments" in prior.describe()
-    assert prior.to_frame().shape == (1, 7)
+    assert prior.to_frame().shape == (1, 8)
 
 
 def test_prior_falls_back_to_the_flat_default_below_min_experiments():

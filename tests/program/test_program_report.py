@@ -74,9 +74,9 @@ def test_pace_outcomes_and_win_rates_match_a_hand_count():
     program = build_program(rows, "2026-10", ProgramParams(months=3))
     velocity = program.velocity.set_index("month")
     # Aug: b starts, a concludes; Sep: c starts, b concludes, c runs; Oct: d starts and concludes, c runs
-    assert velocity.to_dict("index") == {"2026-08": {"started": 1, "concluded": 1, "running": 1},
-                                         "2026-09": {"started": 1, "concluded": 1, "running": 1},
-                                         "2026-10": {"started": 1, "concluded": 1, "running": 1}}
+    assert velocity.to_dict("index") == {"2026-08": {"started": 1, "concluded": 1, "open": 1},
+                                         "2026-09": {"started": 1, "concluded": 1, "open": 1},
+                                         "2026-10": {"started": 1, "concluded": 1, "open": 1}}
     outcomes = program.outcomes.set_index("outcome")
     assert outcomes["experiments"].to_dict() == {"ship": 1, "don't ship": 1, "build": 1, "keep running": 1}
     rates = program.win_rates.set_index(["group", "name"])
@@ -151,5 +151,29 @@ def test_bad_program_parameters_are_one_line():
 
 def test_no_results_yet_says_what_to_set():
     program = build_program(_typed(pd.DataFrame(columns=list(COLUMNS))), "2026-10", ProgramParams())
-    assert summary_sentences(program) == [("warning", "no experiment results yet: run the A/B and fake-door reports, "
-                                                      "or set history: to a CSV of past results")]
+    assert summary_sentences(program) == [("warning", "no experiment results up to 2026-10: run the A/B and fake-door "
+                                                      "reports, or set history: to a CSV of past results")]
+
+
+def test_a_decided_test_reported_again_concluded_once_in_its_first_deciding_month():
+    """A shipped test that stays in the bundle is reported again next month; it concluded once."""
+    rows = _rows(_row("a", "2026-09", start_date="2026-08-10"), _row("a", "2026-10", start_date="2026-08-10"),
+                 _row("b", "2026-10", decision="investigate", start_date="2026-10-01"))
+    assert build_program(rows, "2026-09", ProgramParams(months=2)).velocity["concluded"].tolist() == [0, 1]
+    program = build_program(rows, "2026-10", ProgramParams(months=2))
+    assert program.velocity.set_index("month")["concluded"].to_dict() == {"2026-09": 1, "2026-10": 0}
+    # b is open (to investigate), not running: the summary names both counts
+    assert (program.summary()["open"], program.summary()["running"], program.summary()["investigate"]) == (1, 0, 1)
+
+
+def test_past_lifts_that_vary_no_more_than_their_noise_give_the_flat_prior():
+    """τ² = 0 (Paule–Mandel on 12 equal estimates): shrinking onto the mean would overrule every
+    result, so the program keeps the result as measured, as the A/B reports do."""
+    rows = _rows(*[_row(f"e{i}", "2026-01", effect=0.004, decision="don't ship") for i in range(11)],
+                 _row("win", "2026-01", effect=0.025))
+    program = build_program(rows, "2026-01", ProgramParams(months=1))
+    assert combine_effects(np.r_[np.full(11, 0.004), 0.025], np.full(12, 1e-4), method_re="pm").tau2 == 0
+    prior = program.priors.iloc[0]
+    assert (bool(prior["fell_back"]), prior["n_experiments"]) == (True, 12)
+    impact = program.impact.iloc[0]
+    assert (impact["shrunk"], impact["naive"], impact["prior"]) == (0.025, 0.025, "default (flat)")
