@@ -1,15 +1,22 @@
-"""Sufficient statistics computed inside DuckDB, from a CSV or parquet file or a SQL query.
+"""Sufficient statistics computed where the data is: inside DuckDB (a CSV or parquet file or a
+SQL query), on Spark or in a SQL warehouse (:mod:`.engines`).
 
 The units never travel to Python: one aggregate query returns a few sums per variant (and per
-day and segment through ``GROUPING SETS``). Around it, only cheap or conditional work:
+day and segment through ``GROUPING SETS``). Every query is written once, in DuckDB's dialect
+over the placeholder table :data:`.engines.SOURCE`, and SQLGlot compiles it for the engine
+that runs it. Around the aggregate, only cheap or conditional work:
 
-* a unit-id check: for compact integer ids a map of the id range (a byte or a bit per
-  possible id) shows in one read of the id column whether any id repeats; only then (or for
-  other ids) does a ``GROUP BY`` on a 64-bit hash of the id find candidate repeats, which are
-  regrouped by the id itself and excluded by an anti-join;
+* a unit-id check. On DuckDB (engine-specific, kept for speed): for compact integer ids a map
+  of the id range (a byte or a bit per possible id) shows in one read of the id column whether
+  any id repeats; only then (or for other ids) does a ``GROUP BY`` on a 64-bit hash of the id
+  find candidate repeats, which are regrouped by the id itself and excluded by an anti-join.
+  On the other engines the exact check itself: one ``GROUP BY`` unit with ``count(DISTINCT
+  variant)``, and the crossover units excluded by a ``NOT IN`` subquery;
 * winsorization thresholds (``quantile_cont``) when a metric asks for them;
 * for quantile metrics, the handful of order statistics the bootstrap needs
-  (see :mod:`.quantiles`), fetched as a narrow window of values with their counts.
+  (see :mod:`.quantiles`): two exact ``percentile_disc`` bounds, then a narrow window of
+  values with their counts (the same on every engine: exact order statistics, not an
+  approximate percentile).
 
 Follows the rules in :mod:`.aggregate`, so it agrees with :mod:`.aggregate_frame` to 1e-9.
 """
@@ -38,6 +45,7 @@ from .aggregate import (
 )
 from .aggregate_frame import MISSING_SEGMENT
 from .duckdb_source import Runner, double_literal, private_cursor, quote_name, quote_text
+from .engines import SOURCE
 from .extremes import ExtremeUnit, checks_extremes, extreme_unit, may_be_extreme
 from .maturity import analysis_end_day, immature_reason, maturity_cutoff
 from .quantiles import bootstrap_ranks, quantile_rng
@@ -65,24 +73,29 @@ def collect_sql(
     source: str = "sql query",
     bootstrap_samples: int = 2000,
     random_state: int = 0,
+    runner=None,
 ) -> CollectedData:
-    """Sums per metric x variant (and day, segment) from the unit-level rows of ``query``."""
-    con = connection if connection is not None else private_cursor()
-    run = Runner(con, source)
-    table = f"({query})"
+    """Sums per metric x variant (and day, segment) from the unit-level rows of ``query`` (a
+    DuckDB query), or of the source of ``runner`` (a Spark or warehouse runner, :mod:`.engines`)."""
+    con = None if runner is not None else connection if connection is not None else private_cursor()
+    run = runner if runner is not None else Runner(con, source, query)
+    source = run.source
+    table = SOURCE
     drops = DropCounter(source)
     notes: dict = {"filled_with_zero": {}, "winsorized": {}}
     variant = f"CAST({quote_name(spec.variant_column)} AS VARCHAR)"
     filters: list[str] = []
     registered = None
     try:
-        types = {name: str(kind) for name, kind, *_ in run.all(f"DESCRIBE SELECT * FROM {table}")}
+        types = run.columns()
         check_columns(list(types), spec, source)
         for metric in spec.metrics:
             for column in metric.columns:
                 _check_numeric(run, table, column, types[column], metric, source)
-        if spec.unit:
+        if spec.unit and run.dialect == "duckdb":
             filters, registered = _unit_filters(run, con, table, spec, types[spec.unit], variant, drops, notes)
+        elif spec.unit:
+            filters = _unit_filters_exact(run, table, spec, variant, drops, notes)
         keys = ["variant", *(["day"] if spec.timestamp_column else [])]
         sets = [keys] + [["variant", f"s{j}"] for j in range(len(spec.segments))]
         grouping = ", ".join("(" + ", ".join(f"__{key}" for key in group) + ")" for group in sets)
@@ -93,13 +106,14 @@ def collect_sql(
             base = _base(reading, spec, variant, filters, end_day=end_day)
             thresholds = _thresholds(run, base, spec, notes)
             projections, items = _aggregates(spec, thresholds, types, levels)
+            # short aliases, renamed here: Postgres cuts identifiers at 63 bytes
             result = run.frame(
                 f"WITH base AS ({_base(reading, spec, variant, filters, projections, end_day)}) SELECT __variant AS variant"
                 + (", __day AS day" if spec.timestamp_column else "")
                 + "".join(f", __s{j} AS s{j}" for j in range(len(spec.segments))) + flags + ", count(*) AS __rows, "
-                + ", ".join(f"{expression} AS {quote_name(alias)}" for alias, expression in items)
+                + ", ".join(f"{expression} AS __a{k}" for k, (_, expression) in enumerate(items))
                 + f" FROM base GROUP BY GROUPING SETS ({grouping})"
-            )
+            ).rename(columns={f"__a{k}": alias for k, (alias, _) in enumerate(items)})
             if reading != table or not _has_nan(result, spec):
                 break
         main = result
@@ -134,11 +148,12 @@ def collect_sql(
                              .assign(segment_column=column))
             segments = pd.concat(parts, ignore_index=True)
         quantile_draws = _quantile_draws(run, base, spec, thresholds, overall_wide, order, bootstrap_samples, random_state)
-        extremes = _extreme_units(run, _base(reading, spec, variant, filters, _unit_labels(spec), end_day), spec, main, overall)
+        extremes = _extreme_units(run, _base(reading, spec, variant, filters, _unit_labels(spec, run.dialect), end_day),
+                                  spec, main, overall)
     finally:
         if registered:
             con.unregister(registered)
-        if connection is None:
+        if con is not None and connection is None:
             con.close()
     return CollectedData(
         source=source, overall=overall, units=units, drops=drops.to_frame(), daily=daily,
@@ -167,13 +182,13 @@ def _has_nan(result: pd.DataFrame, spec: ExperimentSpec) -> bool:
 def _nan_as_missing(table: str, spec: ExperimentSpec, types: dict[str, str]) -> str:
     """``table`` with NaN read as NULL in the floating-point metric columns. Only used once a
     NaN has shown up (:func:`_has_nan`): on every row, it cost 17% of the main pass."""
-    floats = sorted({column for metric in spec.metrics for column in metric.columns
-                     if types[column].startswith(("DOUBLE", "FLOAT", "REAL"))})
+    floats = {column for metric in spec.metrics for column in metric.columns
+              if types[column].startswith(("DOUBLE", "FLOAT", "REAL"))}
     if not floats:
         return table
-    replaced = ", ".join(f"nullif({quote_name(c)}, 'NaN'::DOUBLE) AS {quote_name(c)}"
-                         for c in floats)
-    return f"(SELECT * REPLACE ({replaced}) FROM {table})"
+    columns = ", ".join(f"nullif({quote_name(c)}, CAST('NaN' AS DOUBLE)) AS {quote_name(c)}" if c in floats
+                        else quote_name(c) for c in types)
+    return f"(SELECT {columns} FROM {table}) AS __readable"
 
 
 def _check_numeric(run: Runner, table: str, column: str, kind: str, metric: MetricSpec, source: str) -> None:
@@ -204,7 +219,7 @@ def _unit_filters(run: Runner, con, table: str, spec: ExperimentSpec, kind: str,
     key = f"CASE WHEN {unit} IS NOT NULL THEN hash({unit}) END"
     counts = run.frame(
         f"SELECT {key} AS key, grouping({key}) AS total, count(*) AS n_rows FROM {table} WHERE {variant} IS NOT NULL "
-        f"GROUP BY GROUPING SETS (({key}), ()) HAVING grouping({key}) = 1 OR {key} IS NULL OR count(*) > 1"
+        f"GROUP BY GROUPING SETS (({key}), ()) HAVING grouping({key}) = 1 OR {key} IS NULL OR count(*) > 1", native=True
     )
     by_key = counts[counts["total"] == 0]
     no_unit = int(by_key.loc[by_key["key"].isna(), "n_rows"].sum())
@@ -220,7 +235,7 @@ def _unit_filters(run: Runner, con, table: str, spec: ExperimentSpec, kind: str,
         repeated = run.frame(
             f"SELECT {unit} AS unit, count(*) AS n_rows, count(DISTINCT {variant}) AS n_variants FROM {table} "
             f"WHERE {variant} IS NOT NULL AND {kept} AND hash({unit}) IN (SELECT key FROM {quote_name(name)}) "
-            f"GROUP BY ALL HAVING count(*) > 1"
+            f"GROUP BY ALL HAVING count(*) > 1", native=True
         )
     finally:
         con.unregister(name)
@@ -240,6 +255,41 @@ def _unit_filters(run: Runner, con, table: str, spec: ExperimentSpec, kind: str,
     return [f"({variant} IS NULL OR ({kept} AND {unit} NOT IN (SELECT unit FROM {quote_name(name)})))"], name
 
 
+def _unit_filters_exact(run, table: str, spec: ExperimentSpec, variant: str, drops: DropCounter,
+                        notes: dict) -> list[str]:
+    """The unit check on Spark and warehouses, exact and in one query: rows without a unit id,
+    and every unit with several rows (``GROUP BY`` unit); a unit in several variants is
+    excluded from the main pass by a ``NOT IN`` subquery that the engine plans as an anti-join."""
+    unit = quote_name(str(spec.unit))
+    notes["crossover_units"] = 0
+    counts = run.frame(
+        f"SELECT {unit} AS unit, grouping({unit}) AS total, count(*) AS n_rows, count(DISTINCT {variant}) AS n_variants "
+        f"FROM {table} WHERE {variant} IS NOT NULL GROUP BY GROUPING SETS (({unit}), ()) "
+        f"HAVING grouping({unit}) = 1 OR {unit} IS NULL OR count(*) > 1"
+    )
+    by_unit = counts[counts["total"] == 0]
+    no_unit = int(by_unit.loc[by_unit["unit"].isna(), "n_rows"].sum())
+    drops.add("missing unit id", no_unit)
+    with_unit = int(counts.loc[counts["total"] == 1, "n_rows"].sum()) - no_unit
+    repeated = by_unit[by_unit["unit"].notna()]
+    same_variant = repeated[repeated["n_variants"] == 1]
+    if not same_variant.empty:
+        raise InputError(
+            f"{run.source}: unit column {spec.unit!r} has {count_of(len(same_variant), 'unit')} with several rows in one variant "
+            f"(e.g. {same_variant['unit'].iloc[0]}); the data must have one row per unit"
+        )
+    kept = f"{unit} IS NOT NULL"
+    if repeated.empty:
+        return [f"({variant} IS NULL OR {kept})"]
+    crossover_rows = int(repeated["n_rows"].sum())
+    drops.add("unit in more than one variant", crossover_rows)
+    notes["crossover_units"] = len(repeated)
+    notes["crossover_alarm"] = crossover_alarm(len(repeated), with_unit - crossover_rows + len(repeated), spec)
+    crossovers = (f"SELECT {unit} FROM {table} WHERE {variant} IS NOT NULL AND {kept} "
+                  f"GROUP BY {unit} HAVING count(DISTINCT {variant}) > 1")
+    return [f"({variant} IS NULL OR ({kept} AND {unit} NOT IN ({crossovers})))"]
+
+
 _BYTEMAP_IDS = 1 << 25  # up to 32 MB: one byte per possible id, checked in numpy as the ids stream by
 
 
@@ -250,16 +300,17 @@ def _distinct_ids(run: Runner, table: str, unit: str) -> bool:
     one read of the id column marks each id in a map of the id range: a byte per id in numpy
     for ranges up to 2**25 (cheaper than DuckDB's ``bitstring_agg``), a bit per id in DuckDB up
     to 2**31; the ids are distinct exactly when as many marks are set as there are rows."""
-    low, high, rows, with_unit = run.all(f"SELECT min({unit}), max({unit}), count(*), count({unit}) FROM {table}")[0]
+    low, high, rows, with_unit = run.all(f"SELECT min({unit}), max({unit}), count(*), count({unit}) FROM {table}",
+                                         native=True)[0]
     if low is None or rows != with_unit or high - low + 1 < rows:  # missing ids; or fewer possible ids than rows
         return False
     if high - low < _BYTEMAP_IDS:
         seen = np.zeros(high - low + 1, dtype=np.uint8)
-        for ids in run.batches(f"SELECT CAST({unit} - {low} AS BIGINT) FROM {table}", 1 << 17):
+        for ids in run.batches(f"SELECT CAST({unit} - {low} AS BIGINT) FROM {table}", 1 << 17, native=True):
             seen[ids] = 1
         return int(np.count_nonzero(seen)) == rows
     if high - low < (1 << 31):
-        return run.all(f"SELECT bit_count(bitstring_agg({unit}, {low}, {high})) FROM {table}")[0][0] == rows
+        return run.all(f"SELECT bit_count(bitstring_agg({unit}, {low}, {high})) FROM {table}", native=True)[0][0] == rows
     return False
 
 
@@ -385,7 +436,7 @@ def _category_levels(run: Runner, table: str, spec: ExperimentSpec, variant: str
     found = {}
     where = " AND ".join([f"{variant} IS NOT NULL", *filters])
     for name in dict.fromkeys(c for metric in spec.metrics for c in metric.categorical_covariates):
-        counts = run.frame(f"SELECT {_level(name)} AS level, count(*) AS n_rows FROM {table} WHERE {where} GROUP BY ALL")
+        counts = run.frame(f"SELECT {_level(name)} AS level, count(*) AS n_rows FROM {table} WHERE {where} GROUP BY 1")
         found[name] = category_levels(name, counts.set_index("level")["n_rows"], spec.max_covariate_levels)
         notes.setdefault("covariate_levels", {})[name] = found[name].to_dict()
     return found
@@ -448,9 +499,13 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
     return projections, items
 
 
-def _unit_labels(spec: ExperimentSpec) -> list[tuple[str, str]]:
+def _unit_labels(spec: ExperimentSpec, dialect: str) -> list[tuple[str, str]]:
     """Each row's unit label for :func:`_extreme_units` (its id; without a unit column its row
-    number in the source, ``row 1`` first) and its position, which breaks ties."""
+    number in the source, ``row 1`` first) and its position, which breaks ties. Distributed
+    engines have no row order: there ties go to the smaller id, and a row without an id is
+    named as such."""
+    if dialect != "duckdb":
+        return [("__unit", f"CAST({quote_name(spec.unit)} AS VARCHAR)" if spec.unit else "'a row (no unit column)'")]
     label = f"CAST({quote_name(spec.unit)} AS VARCHAR)" if spec.unit else "'row ' || CAST(row_number() OVER () AS VARCHAR)"
     return [("__unit", label), ("__row", "row_number() OVER ()")]
 
@@ -480,18 +535,25 @@ def _extreme_units(run: Runner, labelled: str, spec: ExperimentSpec, main: pd.Da
         suspects += [(metric, str(variant)) for variant in variants[of_metric][maybe]]
     if not suspects:
         return []
-    columns = []
+    columns, largest = [], []
     for metric, variant in suspects:
         sql = _Expressions(metric)
         value = sql.unmasked["y"]
         among = " AND ".join(c for c in (f"__variant = {quote_text(variant)}", sql.valid) if c)
-        largest = f"ORDER BY abs({value}) DESC, __row) FILTER (WHERE {among})"
-        columns += [f"first(__unit {largest}", f"first({value} {largest}", f"count(*) FILTER (WHERE {among})",
-                    f"sum(abs({value})) FILTER (WHERE {among})",
+        if run.dialect == "duckdb":  # DuckDB's ordered first(): the largest unit within the same pass
+            order = f"ORDER BY abs({value}) DESC, __row) FILTER (WHERE {among})"
+            columns += [f"first(__unit {order}", f"first({value} {order}"]
+        else:  # elsewhere one small sorted query per suspect (rare: the sums rule most variants out)
+            largest.append(run.all(f"WITH base AS ({labelled}) SELECT __unit, {value} FROM base WHERE {among} "
+                                   f"ORDER BY abs({value}) DESC, __unit LIMIT 1")[0])
+        columns += [f"count(*) FILTER (WHERE {among})", f"sum(abs({value})) FILTER (WHERE {among})",
                     f"median(abs({value})) FILTER (WHERE {among} AND {value} <> 0)",
                     f"var_pop({value}) FILTER (WHERE {among})", f"avg({value}) FILTER (WHERE {among})"]
     row = run.all(f"WITH base AS ({labelled}) SELECT {', '.join(columns)} FROM base "
-                  f"WHERE __variant IN ({', '.join(sorted({quote_text(v) for _, v in suspects}))})")[0]
+                  f"WHERE __variant IN ({', '.join(sorted({quote_text(v) for _, v in suspects}))})",
+                  **({"native": True} if run.dialect == "duckdb" else {}))[0]
+    if largest:
+        row = [value for k in range(len(suspects)) for value in (*largest[k], *row[5 * k: 5 * k + 5])]
     flagged = []
     for k, (metric, variant) in enumerate(suspects):
         unit, value, count, total, median, variance, mean = row[7 * k: 7 * k + 7]
@@ -545,7 +607,8 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
         moments += [name for name in finite if name.startswith(f"{i}:sum_") and name not in moments]
         if not all(finite[moment] for moment in moments):
             for column in metric.columns:
-                if run.all(f"WITH base AS ({base}) SELECT count(*) FROM base WHERE isinf(CAST({quote_name(column)} AS DOUBLE))")[0][0]:
+                infinite = f"abs(CAST({quote_name(column)} AS DOUBLE)) = CAST('Infinity' AS DOUBLE)"
+                if run.all(f"WITH base AS ({base}) SELECT count(*) FROM base WHERE {infinite}")[0][0]:
                     raise InputError(f"{source}: metric {metric.name!r}: column {column!r} has infinite values; remove or cap them")
 
 
@@ -572,7 +635,7 @@ def _quantile_draws(run: Runner, base: str, spec: ExperimentSpec, thresholds: di
             )[0][0]
             window = run.frame(
                 f"WITH base AS ({base}) SELECT CASE WHEN {value} < {double_literal(low)} THEN NULL ELSE {value} END AS value, "
-                f"count(*) AS units FROM base WHERE {where} AND {value} <= {double_literal(high)} GROUP BY ALL ORDER BY value NULLS FIRST"
+                f"count(*) AS units FROM base WHERE {where} AND {value} <= {double_literal(high)} GROUP BY 1 ORDER BY value NULLS FIRST"
             )
             below = int(window.loc[window["value"].isna(), "units"].sum())
             window = window[window["value"].notna()]
