@@ -77,8 +77,10 @@ def collect_sql(
 ) -> CollectedData:
     """Sums per metric x variant (and day, segment) from the unit-level rows of ``query`` (a
     DuckDB query), or of the source of ``runner`` (a Spark or warehouse runner, :mod:`.engines`)."""
-    con = None if runner is not None else connection if connection is not None else private_cursor()
-    run = runner if runner is not None else Runner(con, source, query)
+    own = runner is None and connection is None  # a cursor of our own, closed at the end
+    run = runner if runner is not None else Runner(connection if connection is not None else private_cursor(),
+                                                   source, query)
+    con = getattr(run, "connection", None)  # DuckDB's, for its own unit check
     source = run.source
     table = SOURCE
     drops = DropCounter(source)
@@ -148,12 +150,13 @@ def collect_sql(
                              .assign(segment_column=column))
             segments = pd.concat(parts, ignore_index=True)
         quantile_draws = _quantile_draws(run, base, spec, thresholds, overall_wide, order, bootstrap_samples, random_state)
-        extremes = _extreme_units(run, _base(reading, spec, variant, filters, _unit_labels(spec, run.dialect), end_day),
+        extremes = _extreme_units(run, _base(reading, spec, variant, filters, end_day=end_day,
+                                                labels=_unit_labels(spec, run.dialect)),
                                   spec, main, overall)
     finally:
         if registered:
             con.unregister(registered)
-        if con is not None and connection is None:
+        if own:
             con.close()
     return CollectedData(
         source=source, overall=overall, units=units, drops=drops.to_frame(), daily=daily,
@@ -262,10 +265,10 @@ def _unit_filters_exact(run, table: str, spec: ExperimentSpec, variant: str, dro
     excluded from the main pass by a ``NOT IN`` subquery that the engine plans as an anti-join."""
     unit = quote_name(str(spec.unit))
     notes["crossover_units"] = 0
-    counts = run.frame(
-        f"SELECT {unit} AS unit, grouping({unit}) AS total, count(*) AS n_rows, count(DISTINCT {variant}) AS n_variants "
-        f"FROM {table} WHERE {variant} IS NOT NULL GROUP BY GROUPING SETS (({unit}), ()) "
-        f"HAVING grouping({unit}) = 1 OR {unit} IS NULL OR count(*) > 1"
+    counts = run.frame(  # a WHERE on the grouped rows, not a HAVING: Spark's HAVING cannot see {unit} here
+        f"SELECT * FROM (SELECT {unit} AS unit, grouping({unit}) AS total, count(*) AS n_rows, "
+        f"count(DISTINCT {variant}) AS n_variants FROM {table} WHERE {variant} IS NOT NULL "
+        f"GROUP BY GROUPING SETS (({unit}), ())) AS counted WHERE total = 1 OR unit IS NULL OR n_rows > 1"
     )
     by_unit = counts[counts["total"] == 0]
     no_unit = int(by_unit.loc[by_unit["unit"].isna(), "n_rows"].sum())
@@ -333,9 +336,10 @@ def _mature_column(metric: MetricSpec) -> str | None:
 
 
 def _base(table: str, spec: ExperimentSpec, variant: str, filters: list[str],
-          projections: list[tuple[str, str]] = (), end_day=None) -> str:
+          projections: list[tuple[str, str]] = (), end_day=None, labels: list[tuple[str, str]] = ()) -> str:
     """The rows the analysis reads: variant, day, segments, the metric columns, each maturity
-    flag, and (for the main pass) each metric's prepared values, computed once per row."""
+    flag, ``labels`` (alias, SQL on the source's columns), and (for the main pass) each metric's
+    prepared values, computed once per row."""
     columns = [f"{variant} AS __variant"]
     if spec.timestamp_column:
         day = _DAY.format(quote_name(spec.timestamp_column))
@@ -349,8 +353,13 @@ def _base(table: str, spec: ExperimentSpec, variant: str, filters: list[str],
     ]
     needed = sorted({column for metric in spec.metrics for column in metric.columns + metric.categorical_covariates})
     columns += [quote_name(column) for column in needed]
-    columns += [f"{expression} AS {alias}" for alias, expression in projections]
-    return f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {' AND '.join(filters)}" if filters else "")
+    columns += [f"{expression} AS {alias}" for alias, expression in labels]
+    rows = f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {' AND '.join(filters)}" if filters else "")
+    if not projections:
+        return rows
+    # a level up: the values read the maturity flags, and only DuckDB and Spark let a SELECT use its own aliases
+    prepared = ", ".join(f"{expression} AS {alias}" for alias, expression in projections)
+    return f"SELECT *, {prepared} FROM ({rows}) AS units"
 
 
 class _Expressions:
@@ -630,9 +639,9 @@ def _quantile_draws(run: Runner, base: str, spec: ExperimentSpec, thresholds: di
             where = f"__variant = {quote_text(variant)}" + (f" AND {sql.valid}" if sql.valid else "")
             value = sql.unmasked["y"]
             low, high = run.all(
-                f"WITH base AS ({base}) SELECT quantile_disc({value}, [{(low_rank - 0.5) / n!r}, {(high_rank - 0.5) / n!r}]) "
-                f"FROM base WHERE {where}"
-            )[0][0]
+                f"WITH base AS ({base}) SELECT quantile_disc({value}, {(low_rank - 0.5) / n!r}), "
+                f"quantile_disc({value}, {(high_rank - 0.5) / n!r}) FROM base WHERE {where}"
+            )[0]
             window = run.frame(
                 f"WITH base AS ({base}) SELECT CASE WHEN {value} < {double_literal(low)} THEN NULL ELSE {value} END AS value, "
                 f"count(*) AS units FROM base WHERE {where} AND {value} <= {double_literal(high)} GROUP BY 1 ORDER BY value NULLS FIRST"

@@ -14,6 +14,7 @@ from ..labels import readable_name
 from ..params import resolve_path
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
 from .decision import interval_text
+from .engines import ENGINES, EngineSource
 from .fake_door import FakeDoorAnalysis, analyse_fake_door
 from .spec import ExperimentSpec
 from .srm import similar_labels
@@ -55,6 +56,12 @@ class ExperimentReport:
     ``source`` is a CSV or parquet file of units (one row per unit), aggregated inside DuckDB,
     or — with ``aggregates: true`` — one row per variant with n, sum and sum of squares (or
     successes). ``bootstrap_samples`` and ``random_state`` drive quantile metrics.
+
+    ``engine: spark`` reads ``source`` (a table, a Spark SQL query or a parquet path) on Spark:
+    a local session, or the cluster at ``spark_remote`` (else ``SPARK_REMOTE``). ``engine: sql``
+    reads it (a table or a query) in the warehouse whose SQLAlchemy URL is in the environment
+    variable named by ``connection``. Either way only per-variant sums leave the engine
+    (docs/scale.md).
     """
 
     source: str
@@ -62,6 +69,28 @@ class ExperimentReport:
     aggregates: bool = False
     bootstrap_samples: int = 2000
     random_state: int = 0
+    engine: str = "duckdb"
+    spark_remote: str | None = None
+    connection: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine {self.engine!r} must be one of {', '.join(ENGINES)}")
+        if self.engine == "sql" and not self.connection:
+            raise ValueError("engine: sql needs connection: the name of the environment variable holding the "
+                             "warehouse's SQLAlchemy URL (never the URL itself)")
+        if self.connection and "://" in self.connection:
+            raise ValueError("connection must name an environment variable, not hold the URL: credentials stay out "
+                             "of parameter files")
+        if self.engine != "duckdb" and self.aggregates:
+            raise ValueError(f"engine {self.engine!r} reads unit-level data; remove aggregates: true")
+
+    def engine_source(self) -> EngineSource | None:
+        """Where the data is read, when it is not a file for DuckDB."""
+        if self.engine == "duckdb":
+            return None
+        return EngineSource(self.engine, self.source, self.spark_remote, self.connection,
+                            name=f"{self.engine} source")
 
 
 @dataclass(frozen=True)
@@ -89,6 +118,12 @@ class FakeDoorReport:
 
 def run_experiment_report(report: ExperimentReport, log: DropLog) -> ExperimentAnalysis:
     """Analyse the report's source and record what was read and dropped in ``log``."""
+    if report.engine_source():
+        analysis = analyse_experiment(report.engine_source(), report.experiment,
+                                      bootstrap_samples=report.bootstrap_samples, random_state=report.random_state)
+        log.record_input(f"{report.engine} source", None, None)
+        log.drop_frame(analysis.drops.assign(source=f"{report.engine} source"))
+        return analysis
     path = resolve_path(report.source)
     if report.aggregates:
         frame = load_table(report.source, log=log, label=report.source)
@@ -476,6 +511,9 @@ def distribution_chart(analysis: ExperimentAnalysis, results_dir) -> Html:
     ``distribution.csv``."""
     if analysis.data is None:
         return paragraph("This analysis used per-variant aggregates, so there is no unit-level distribution to show.")
+    if isinstance(analysis.data, EngineSource):
+        return paragraph(f"The unit-level data stayed on {analysis.data.engine}, which returned only per-variant sums, "
+                         "so there is no distribution to show.")
     from ..display import save_result
     from .plots import plot_distribution
 
