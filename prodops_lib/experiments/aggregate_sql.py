@@ -265,20 +265,28 @@ def _unit_filters(run: Runner, con, table: str, spec: ExperimentSpec, kind: str,
 
 def _unit_filters_exact(run, table: str, spec: ExperimentSpec, variant: str, drops: DropCounter,
                         notes: dict) -> list[str]:
-    """The unit check on Spark and warehouses, exact and in one query: rows without a unit id,
-    and every unit with several rows (one ``GROUP BY`` unit; ``min`` and ``max`` of the variant
-    tell one variant from several, cheaper than ``count(DISTINCT)``). A unit in several
-    variants is excluded from the main pass by a ``NOT IN`` subquery (an anti-join); the
-    crossover alarm waits for the main pass's unit count (:func:`collect_sql`)."""
+    """The unit check on Spark and warehouses, exact: one ``GROUP BY`` unit counts the rows
+    without a unit id and finds every unit with several rows; only when there are some does a
+    second one tell a unit in one variant (an error) from one in several (``min`` and ``max``
+    of the variant, cheaper than ``count(DISTINCT)``). A unit in several variants is excluded
+    from the main pass by a ``NOT IN`` subquery (an anti-join); the crossover alarm waits for
+    the main pass's unit count (:func:`collect_sql`)."""
     unit = quote_name(str(spec.unit))
     notes["crossover_units"] = 0
-    repeated = run.frame(  # a WHERE on the grouped rows, not a HAVING: Spark's HAVING cannot see {unit} here
-        f"SELECT * FROM (SELECT {unit} AS unit, count(*) AS n_rows, min({variant}) AS first_variant, "
-        f"max({variant}) AS last_variant FROM {table} WHERE {variant} IS NOT NULL GROUP BY {unit}) AS counted "
-        f"WHERE unit IS NULL OR n_rows > 1"
-    )
+    variants = ""
+
+    def repeats() -> pd.DataFrame:  # a WHERE on the grouped rows, not a HAVING: Spark's HAVING cannot see {unit} here
+        return run.frame(f"SELECT * FROM (SELECT {unit} AS unit, count(*) AS n_rows{variants} FROM {table} "
+                         f"WHERE {variant} IS NOT NULL GROUP BY {unit}) AS counted WHERE unit IS NULL OR n_rows > 1")
+
+    repeated = repeats()
     drops.add("missing unit id", int(repeated.loc[repeated["unit"].isna(), "n_rows"].sum()))
+    if repeated["unit"].notna().any():
+        variants = f", min({variant}) AS first_variant, max({variant}) AS last_variant"
+        repeated = repeats()
     repeated = repeated[repeated["unit"].notna()]
+    if repeated.empty:
+        return [f"({variant} IS NULL OR {unit} IS NOT NULL)"]
     same_variant = repeated[repeated["first_variant"] == repeated["last_variant"]]
     if not same_variant.empty:
         raise InputError(
@@ -286,12 +294,10 @@ def _unit_filters_exact(run, table: str, spec: ExperimentSpec, variant: str, dro
             f"(e.g. {same_variant['unit'].iloc[0]}); the data must have one row per unit"
         )
     kept = f"{unit} IS NOT NULL"
-    if repeated.empty:
-        return [f"({variant} IS NULL OR {kept})"]
     drops.add("unit in more than one variant", int(repeated["n_rows"].sum()))
     notes["crossover_units"] = len(repeated)
     crossovers = (f"SELECT {unit} FROM {table} WHERE {variant} IS NOT NULL AND {kept} "
-                  f"GROUP BY {unit} HAVING count(DISTINCT {variant}) > 1")
+                  f"GROUP BY {unit} HAVING min({variant}) <> max({variant})")
     return [f"({variant} IS NULL OR ({kept} AND {unit} NOT IN ({crossovers})))"]
 
 
