@@ -251,9 +251,9 @@ def spark_main(path: Path, runs: int) -> None:
     for label, (_, floor) in tasks.items():
         best = min(times[label])
         ratio = best / min(times[floor]) if floor else 1.0
-        print(f"{label:<34} {best:>8.3f} {ratio:>7.2f} {queries[label]:>8}")
+        print(f"{label:<34} {best:>8.3f} {ratio:>7.2f} {queries[label] if floor else '-':>8}")
     print("x bare: best against best (the unit check against the aggregation plus the id groupBy); target <= 1.20 x; "
-          "queries: Spark SQL queries the analysis issued (the bare runs: Spark jobs)")
+          "queries: Spark SQL queries the analysis issued")
     session.stop()
 
 

@@ -397,6 +397,7 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
         one_sided = "" if analysis.power.alternative == "two-sided" else ", one-sided as the primary metric's test"
         sentences.append(f"Power: the smallest change detected {analysis.power.power:.0%} of the time at a "
                          f"significance level of {analysis.power.alpha:.3g} per comparison{one_sided}.")
+    sentences += _engine_sentences(analysis)
     sentences.append("Over time: an always-valid confidence sequence, which stays correct however often the result "
                      "is looked at. README's experiments section has the formulas and references.")
     if analysis.novelty:
@@ -404,6 +405,20 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
                          "they have been exposed by the end, fitted by a straight line weighted by each day's "
                          f"precision; a slope whose {level} interval excludes 0 is reported as a trend.")
     return bullets(sentences)
+
+
+def _engine_sentences(analysis: ExperimentAnalysis) -> list[str]:
+    """Where the sums were computed, when the data stayed on Spark or in a warehouse."""
+    if not isinstance(analysis.data, EngineSource):
+        return []
+    where = "Spark" if analysis.data.engine == "spark" else "the warehouse"
+    sentences = [f"The unit-level data stayed on {where}: one query (written once and compiled for its SQL dialect by "
+                 "SQLGlot) returned the per-variant sums, after one that checks each unit is in a single variant."]
+    if any(metric.kind == "quantile" for metric in analysis.spec.metrics):
+        sentences.append(f"Quantiles come from exact order statistics read on {where} (its percentile_disc, then the "
+                         "few values around the ranks the bootstrap draws), not from an approximate percentile, so "
+                         "they equal a local analysis of the same data.")
+    return sentences
 
 
 def _lift(value: float | None) -> str:

@@ -24,6 +24,7 @@ from prodops_lib.experiments import ExperimentSpec, MetricSpec, analyse_experime
 from prodops_lib.experiments.aggregate_sql import collect_sql
 from prodops_lib.experiments.duckdb_source import Runner, file_query, private_cursor
 from prodops_lib.experiments.engines import DIALECTS, EngineSource, compile_sql, spark_session
+from prodops_lib.experiments.report import method_block
 from prodops_lib.io import InputError
 
 from .test_paths import MESSY_SPEC, assert_same_frames, messy_units
@@ -236,6 +237,9 @@ def test_postgres_gives_the_duckdb_results(case, postgres_tables, on_duckdb):
     _, spec = CASES[case]
     found = analyse_experiment(EngineSource("sql", case, connection=_PG_VARIABLE), spec, random_state=3)
     assert_same_analysis(on_duckdb[case], found)
+    method = str(method_block(found))
+    assert "stayed on the warehouse" in method and "exact order statistics" in method
+    assert _PG_VARIABLE not in method and "postgresql" not in method  # never the URL, nor where it is kept
 
 
 def test_postgres_reads_a_query(postgres_tables, on_duckdb, data_dir):
@@ -250,3 +254,36 @@ def test_a_missing_connection_variable_is_a_one_line_error(monkeypatch):
     monkeypatch.delenv("PRODOPS_NO_SUCH_URL", raising=False)
     with pytest.raises(InputError, match="environment variable 'PRODOPS_NO_SUCH_URL' is not set"):
         analyse_experiment(EngineSource("sql", "t", connection="PRODOPS_NO_SUCH_URL"), MESSY_SPEC)
+
+
+# --- parameters -----------------------------------------------------------------------------
+
+
+def _parameters(tmp_path: Path, lines: str) -> Path:
+    path = tmp_path / "ab_engine.yaml"
+    path.write_text(lines + "experiment:\n  name: t\n  metrics: [{name: converted, kind: proportion, role: primary}]\n")
+    return path
+
+
+def test_engine_parameters_are_read_and_a_url_in_a_parameter_file_is_refused(tmp_path):
+    from prodops_lib.experiments.report import ExperimentReport
+    from prodops_lib.params import ParameterError, load
+
+    report = load(_parameters(tmp_path, "source: analytics.units\nengine: sql\nconnection: WAREHOUSE_URL\n"),
+                  ExperimentReport)
+    assert report.engine_source() == EngineSource("sql", "analytics.units", None, "WAREHOUSE_URL", name="sql source")
+    assert load(_parameters(tmp_path, "source: data/x.parquet\n"), ExperimentReport).engine_source() is None
+    with pytest.raises(ParameterError, match="connection must name an environment variable"):
+        load(_parameters(tmp_path, "source: t\nengine: sql\nconnection: postgresql://me:secret@host/db\n"),
+             ExperimentReport)
+    with pytest.raises(ParameterError, match="engine 'hive' must be one of duckdb, spark, sql"):
+        load(_parameters(tmp_path, "source: t\nengine: hive\n"), ExperimentReport)
+
+
+def test_a_missing_extra_says_which_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # as if pyspark were not installed
+    monkeypatch.setattr("prodops_lib.experiments.engines._SESSIONS", {})
+    with pytest.raises(InputError, match=r"install prodops-kit\[spark\]"):
+        analyse_experiment(EngineSource("spark", "t"), MESSY_SPEC)
