@@ -219,9 +219,16 @@ class WarehouseRunner:
         self.queries += 1
         try:
             with self.engine.connect() as connection:
-                result = connection.exec_driver_sql(self.prepare(sql))
-                description = result.cursor.description
-                return [tuple(row) for row in result.fetchall()], list(result.keys()), [d[1] for d in description]
+                # the DB-API cursor itself: a query without parameters goes as written, so a % in
+                # the source's text is not taken for a placeholder
+                cursor = connection.connection.cursor()
+                try:
+                    cursor.execute(self.prepare(sql))
+                    description = cursor.description
+                    rows = [tuple(row) for row in cursor.fetchall()]
+                finally:
+                    cursor.close()
+                return rows, [d[0] for d in description], [d[1] for d in description]
         except Exception as error:
             raise InputError(f"{self.source}: the query failed: {_one_line(error)}") from None
 

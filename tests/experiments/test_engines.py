@@ -244,7 +244,8 @@ def test_postgres_gives_the_duckdb_results(case, postgres_tables, on_duckdb):
 
 def test_postgres_reads_a_query(postgres_tables, on_duckdb, data_dir):
     spec = ExperimentSpec(name="small", unit="user_id", metrics=MESSY_SPEC.metrics[:2])
-    found = analyse_experiment(EngineSource("sql", "SELECT * FROM messy WHERE sessions >= 0;",
+    # a % in the query's text reaches Postgres as written (psycopg would read it as a placeholder)
+    found = analyse_experiment(EngineSource("sql", "SELECT * FROM messy WHERE sessions >= 0 OR country LIKE '%x%';",
                                             connection=_PG_VARIABLE), spec)
     assert_same_frames(analyse_experiment(data_dir / "messy.parquet", spec).to_frame(), found.to_frame(),
                        ["metric", "variant"])
@@ -287,3 +288,12 @@ def test_a_missing_extra_says_which_to_install(monkeypatch):
     monkeypatch.setattr("prodops_lib.experiments.engines._SESSIONS", {})
     with pytest.raises(InputError, match=r"install prodops-kit\[spark\]"):
         analyse_experiment(EngineSource("spark", "t"), MESSY_SPEC)
+
+
+def test_prodops_check_reads_the_columns_on_the_engine(postgres_tables):
+    from prodops_lib.experiments.check import check_experiment
+    from prodops_lib.experiments.report import ExperimentReport
+
+    report = ExperimentReport(source="messy", experiment=MESSY_SPEC, engine="sql", connection=_PG_VARIABLE)
+    check = check_experiment(report)
+    assert check.lines == ["sql source: 10 columns; read where it lives, only per-variant sums come back"]
