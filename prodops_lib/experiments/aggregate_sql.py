@@ -6,30 +6,30 @@ day and segment through ``GROUPING SETS``). Every query is written once, in Duck
 over the placeholder table :data:`.engines.SOURCE`, and SQLGlot compiles it for the engine
 that runs it. Around the aggregate, only cheap or conditional work:
 
-* a unit-id check. On DuckDB (engine-specific, kept for speed): for compact integer ids a map
-  of the id range (a byte or a bit per possible id) shows in one read of the id column whether
-  any id repeats; only then (or for other ids) does a ``GROUP BY`` on a 64-bit hash of the id
-  find candidate repeats, which are regrouped by the id itself and excluded by an anti-join.
-  On the other engines the exact check itself: one ``GROUP BY`` unit with ``count(DISTINCT
-  variant)``, and the crossover units excluded by a ``NOT IN`` subquery;
-* winsorization thresholds (``quantile_cont``) when a metric asks for them;
+* a unit-id check (:mod:`.unit_check_sql`). On DuckDB (engine-specific, kept for speed): for
+  compact integer ids a map of the id range (a byte or a bit per possible id) shows in one
+  read of the id column whether any id repeats; only then (or for other ids) does a
+  ``GROUP BY`` on a 64-bit hash of the id find candidate repeats, which are regrouped by the id
+  itself and excluded by an anti-join. On the other engines the exact check itself: one
+  ``GROUP BY`` unit, and the crossover units excluded by a ``NOT IN`` subquery;
+* winsorization thresholds (``quantile_cont``, exact on every engine) when a metric asks for them;
 * for quantile metrics, the handful of order statistics the bootstrap needs
   (see :mod:`.quantiles`): two exact ``percentile_disc`` bounds, then a narrow window of
   values with their counts (the same on every engine: exact order statistics, not an
   approximate percentile).
 
 Follows the rules in :mod:`.aggregate`, so it agrees with :mod:`.aggregate_frame` to 1e-9.
+DuckDB-only SQL, run as written (``native=True``): the DESCRIBE of the source's types, the unit
+check above, and the extreme-unit query's ordered ``first()``; everything else, the main
+aggregate included, is the one definition compiled by SQLGlot for every engine.
 """
 
 from __future__ import annotations
-
-import uuid
 
 import numpy as np
 import pandas as pd
 
 from ..io import InputError
-from ..labels import count_of
 from .aggregate import (
     CollectedData,
     DropCounter,
@@ -58,10 +58,11 @@ from .regression import (
     term_products,
 )
 from .spec import ExperimentSpec, MetricSpec
+from .unit_check_sql import INTEGER_TYPES, unit_filters_duckdb, unit_filters_exact
 
 __all__ = ["collect_sql"]
 
-_INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+_INTEGER = INTEGER_TYPES
 _NUMERIC = (*_INTEGER, "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN", "UHUGEINT")
 
 
@@ -95,9 +96,9 @@ def collect_sql(
             for column in metric.columns:
                 _check_numeric(run, table, column, types[column], metric, source)
         if spec.unit and run.dialect == "duckdb":
-            filters, registered = _unit_filters(run, con, table, spec, types[spec.unit], variant, drops, notes)
+            filters, registered = unit_filters_duckdb(run, con, table, spec, types[spec.unit], variant, drops, notes)
         elif spec.unit:
-            filters = _unit_filters_exact(run, table, spec, variant, drops, notes)
+            filters = unit_filters_exact(run, table, spec, variant, drops, notes)
         keys = ["variant", *(["day"] if spec.timestamp_column else [])]
         sets = [keys] + [["variant", f"s{j}"] for j in range(len(spec.segments))]
         grouping = ", ".join("(" + ", ".join(f"__{key}" for key in group) + ")" for group in sets)
@@ -211,118 +212,6 @@ def _check_numeric(run: Runner, table: str, column: str, kind: str, metric: Metr
             f"{source}: metric {metric.name!r}: column {column!r} is not numeric "
             f"(value {bad[0][0]!r}); clean the column or fix the source"
         )
-
-
-def _unit_filters(run: Runner, con, table: str, spec: ExperimentSpec, kind: str, variant: str,
-                  drops: DropCounter, notes: dict) -> tuple[list[str], str | None]:
-    """Rows without a unit id and units in several variants: counted, and the filters that drop
-    them. Compact integer ids are first checked for repeats with a bitmap (:func:`_distinct_ids`);
-    otherwise a ``GROUP BY`` on the 8-byte ``hash`` of the id finds the candidate repeats
-    (cheaper than grouping long text ids), and only the rows of candidates are grouped by the
-    id itself, so a hash collision between two different ids never counts as a repeat."""
-    unit = quote_name(str(spec.unit))
-    notes["crossover_units"] = 0
-    if kind.startswith(_INTEGER) and _distinct_ids(run, table, unit):
-        return [], None
-    key = f"CASE WHEN {unit} IS NOT NULL THEN hash({unit}) END"
-    counts = run.frame(
-        f"SELECT {key} AS key, grouping({key}) AS total, count(*) AS n_rows FROM {table} WHERE {variant} IS NOT NULL "
-        f"GROUP BY GROUPING SETS (({key}), ()) HAVING grouping({key}) = 1 OR {key} IS NULL OR count(*) > 1", native=True
-    )
-    by_key = counts[counts["total"] == 0]
-    no_unit = int(by_key.loc[by_key["key"].isna(), "n_rows"].sum())
-    drops.add("missing unit id", no_unit)
-    with_unit = int(counts.loc[counts["total"] == 1, "n_rows"].sum()) - no_unit
-    candidates = by_key.loc[by_key["key"].notna(), ["key"]]
-    kept = f"{unit} IS NOT NULL"
-    if candidates.empty:
-        return [f"({variant} IS NULL OR {kept})"], None
-    name = f"__prodops_units_{uuid.uuid4().hex}"
-    con.register(name, candidates.astype({"key": "uint64"}))
-    try:
-        repeated = run.frame(
-            f"SELECT {unit} AS unit, count(*) AS n_rows, count(DISTINCT {variant}) AS n_variants FROM {table} "
-            f"WHERE {variant} IS NOT NULL AND {kept} AND hash({unit}) IN (SELECT key FROM {quote_name(name)}) "
-            f"GROUP BY ALL HAVING count(*) > 1", native=True
-        )
-    finally:
-        con.unregister(name)
-    same_variant = repeated[repeated["n_variants"] == 1]
-    if not same_variant.empty:
-        raise InputError(
-            f"{run.source}: unit column {spec.unit!r} has {count_of(len(same_variant), 'unit')} with several rows in one variant "
-            f"(e.g. {same_variant['unit'].iloc[0]}); the data must have one row per unit"
-        )
-    if repeated.empty:
-        return [f"({variant} IS NULL OR {kept})"], None
-    con.register(name, repeated[["unit"]])
-    crossover_rows = int(repeated["n_rows"].sum())
-    drops.add("unit in more than one variant", crossover_rows)
-    notes["crossover_units"] = len(repeated)
-    notes["crossover_alarm"] = crossover_alarm(len(repeated), with_unit - crossover_rows + len(repeated), spec)
-    return [f"({variant} IS NULL OR ({kept} AND {unit} NOT IN (SELECT unit FROM {quote_name(name)})))"], name
-
-
-def _unit_filters_exact(run, table: str, spec: ExperimentSpec, variant: str, drops: DropCounter,
-                        notes: dict) -> list[str]:
-    """The unit check on Spark and warehouses, exact: one ``GROUP BY`` unit counts the rows
-    without a unit id and finds every unit with several rows; only when there are some does a
-    second one tell a unit in one variant (an error) from one in several (``min`` and ``max``
-    of the variant, cheaper than ``count(DISTINCT)``). A unit in several variants is excluded
-    from the main pass by a ``NOT IN`` subquery (an anti-join); the crossover alarm waits for
-    the main pass's unit count (:func:`collect_sql`)."""
-    unit = quote_name(str(spec.unit))
-    notes["crossover_units"] = 0
-    variants = ""
-
-    def repeats() -> pd.DataFrame:  # a WHERE on the grouped rows, not a HAVING: Spark's HAVING cannot see {unit} here
-        return run.frame(f"SELECT * FROM (SELECT {unit} AS unit, count(*) AS n_rows{variants} FROM {table} "
-                         f"WHERE {variant} IS NOT NULL GROUP BY {unit}) AS counted WHERE unit IS NULL OR n_rows > 1")
-
-    repeated = repeats()
-    drops.add("missing unit id", int(repeated.loc[repeated["unit"].isna(), "n_rows"].sum()))
-    if repeated["unit"].notna().any():
-        variants = f", min({variant}) AS first_variant, max({variant}) AS last_variant"
-        repeated = repeats()
-    repeated = repeated[repeated["unit"].notna()]
-    if repeated.empty:
-        return [f"({variant} IS NULL OR {unit} IS NOT NULL)"]
-    same_variant = repeated[repeated["first_variant"] == repeated["last_variant"]]
-    if not same_variant.empty:
-        raise InputError(
-            f"{run.source}: unit column {spec.unit!r} has {count_of(len(same_variant), 'unit')} with several rows in one variant "
-            f"(e.g. {same_variant['unit'].iloc[0]}); the data must have one row per unit"
-        )
-    kept = f"{unit} IS NOT NULL"
-    drops.add("unit in more than one variant", int(repeated["n_rows"].sum()))
-    notes["crossover_units"] = len(repeated)
-    crossovers = (f"SELECT {unit} FROM {table} WHERE {variant} IS NOT NULL AND {kept} "
-                  f"GROUP BY {unit} HAVING min({variant}) <> max({variant})")
-    return [f"({variant} IS NULL OR ({kept} AND {unit} NOT IN ({crossovers})))"]
-
-
-_BYTEMAP_IDS = 1 << 25  # up to 32 MB: one byte per possible id, checked in numpy as the ids stream by
-
-
-def _distinct_ids(run: Runner, table: str, unit: str) -> bool:
-    """Whether every row has an integer id and no id repeats (False: maybe not; look closer).
-
-    ``min``, ``max`` and the counts come from parquet statistics when the file has them. Then
-    one read of the id column marks each id in a map of the id range: a byte per id in numpy
-    for ranges up to 2**25 (cheaper than DuckDB's ``bitstring_agg``), a bit per id in DuckDB up
-    to 2**31; the ids are distinct exactly when as many marks are set as there are rows."""
-    low, high, rows, with_unit = run.all(f"SELECT min({unit}), max({unit}), count(*), count({unit}) FROM {table}",
-                                         native=True)[0]
-    if low is None or rows != with_unit or high - low + 1 < rows:  # missing ids; or fewer possible ids than rows
-        return False
-    if high - low < _BYTEMAP_IDS:
-        seen = np.zeros(high - low + 1, dtype=np.uint8)
-        for ids in run.batches(f"SELECT CAST({unit} - {low} AS BIGINT) FROM {table}", 1 << 17, native=True):
-            seen[ids] = 1
-        return int(np.count_nonzero(seen)) == rows
-    if high - low < (1 << 31):
-        return run.all(f"SELECT bit_count(bitstring_agg({unit}, {low}, {high})) FROM {table}", native=True)[0][0] == rows
-    return False
 
 
 _DAY = "CAST(TRY_CAST({} AS TIMESTAMP) AS DATE)"
