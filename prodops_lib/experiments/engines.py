@@ -104,7 +104,7 @@ def spark_session(remote: str | None = None):
         raise _missing_extra("spark", "pyspark") from None
     remote = remote or os.environ.get("SPARK_REMOTE")
     key = remote or "local"
-    if key not in _SESSIONS:
+    if key not in _SESSIONS or SparkSession.getActiveSession() is None:  # none yet, or stopped since
         builder = SparkSession.builder.appName("prodops-kit")
         if remote and remote.startswith("sc://"):
             builder = builder.remote(remote)
