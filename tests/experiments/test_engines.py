@@ -297,3 +297,29 @@ def test_prodops_check_reads_the_columns_on_the_engine(postgres_tables):
     report = ExperimentReport(source="messy", experiment=MESSY_SPEC, engine="sql", connection=_PG_VARIABLE)
     check = check_experiment(report)
     assert check.lines == ["sql source: 10 columns; read where it lives, only per-variant sums come back"]
+
+
+def test_the_report_pages_blocks_render_from_a_warehouse(postgres_tables, postgres_url, tmp_path):
+    """What notebooks/ab_test.ipynb calls, on a parameter file with engine: sql; the page
+    names the variable, never the URL."""
+    from prodops_lib import display
+    from prodops_lib.experiments import plot_forest, report
+    from prodops_lib.io import DropLog
+    from prodops_lib.params import load
+
+    path = tmp_path / "ab_warehouse.yaml"
+    path.write_text(f"source: messy\nengine: sql\nconnection: {_PG_VARIABLE}\nexperiment:\n"
+                    "  name: messy\n  unit: user_id\n  timestamp_column: exposed_at\n  segments: [country]\n"
+                    "  metrics:\n    - {name: converted, kind: proportion, role: primary}\n"
+                    "    - {name: revenue, covariate: pre_revenue, missing: drop}\n")
+    settings, log = load(path, report.ExperimentReport), DropLog()
+    analysis = report.run_experiment_report(settings, log)
+    blocks = [report.decision_block(analysis), report.results_block(analysis), report.over_time(analysis),
+              report.novelty_block(analysis), report.distribution_chart(analysis, tmp_path),
+              report.power_block(analysis), report.segments_block(analysis), report.method_block(analysis),
+              display.appendix(log, settings, tmp_path)]
+    plot_forest(analysis)
+    page = "".join(str(block) for block in blocks)
+    assert "stayed on the warehouse" in page and _PG_VARIABLE in page
+    assert postgres_url not in page and "prodops@" not in page
+    assert [entry["source"] for entry in log.inputs if entry["kind"] == "data"] == ["sql source"]
