@@ -75,15 +75,16 @@ class EngineSource:
     source: str
     spark_remote: str | None = None
     connection: str | None = None
-    name: str = "warehouse query"
+    name: str = ""  # the label in messages and the drop log; empty: "<engine> source"
 
 
 def open_runner(source: EngineSource):
     """A runner for ``source`` on its engine (one-line errors for a missing extra or variable)."""
+    label = source.name or f"{source.engine} source"
     if source.engine == "spark":
-        return SparkRunner(spark_session(source.spark_remote), source.source, source.name)
+        return SparkRunner(spark_session(source.spark_remote), source.source, label)
     if source.engine == "sql":
-        return WarehouseRunner(_warehouse(source.connection), source.source, source.name)
+        return WarehouseRunner(_warehouse(source.connection), source.source, label)
     raise InputError(f"engine {source.engine!r} is not one of {', '.join(ENGINES)}")
 
 

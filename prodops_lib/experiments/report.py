@@ -89,8 +89,7 @@ class ExperimentReport:
         """Where the data is read, when it is not a file for DuckDB."""
         if self.engine == "duckdb":
             return None
-        return EngineSource(self.engine, self.source, self.spark_remote, self.connection,
-                            name=f"{self.engine} source")
+        return EngineSource(self.engine, self.source, self.spark_remote, self.connection)
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,13 @@ import pytest
 from prodops_lib.experiments import ExperimentSpec, MetricSpec, analyse_experiment
 from prodops_lib.experiments.aggregate_sql import collect_sql
 from prodops_lib.experiments.duckdb_source import Runner, file_query, private_cursor
-from prodops_lib.experiments.engines import DIALECTS, EngineSource, compile_sql, spark_session
+from prodops_lib.experiments.engines import (
+    DIALECTS,
+    EngineSource,
+    compile_sql,
+    open_runner,
+    spark_session,
+)
 from prodops_lib.experiments.report import method_block
 from prodops_lib.io import InputError
 
@@ -245,10 +251,21 @@ def test_postgres_gives_the_duckdb_results(case, postgres_tables, on_duckdb):
 def test_postgres_reads_a_query(postgres_tables, on_duckdb, data_dir):
     spec = ExperimentSpec(name="small", unit="user_id", metrics=MESSY_SPEC.metrics[:2])
     # a % in the query's text reaches Postgres as written (psycopg would read it as a placeholder)
-    found = analyse_experiment(EngineSource("sql", "SELECT * FROM messy WHERE sessions >= 0 OR country LIKE '%x%';",
-                                            connection=_PG_VARIABLE), spec)
+    source = EngineSource("sql", "SELECT * FROM messy WHERE sessions >= 0 OR country LIKE '%x%';",
+                          connection=_PG_VARIABLE)
+    found = analyse_experiment(source, spec)
     assert_same_frames(analyse_experiment(data_dir / "messy.parquet", spec).to_frame(), found.to_frame(),
                        ["metric", "variant"])
+    assert set(found.drops["source"]) == {"sql source"}
+    runner = open_runner(source)  # the unit check (two queries: ids repeat here), the cap of revenue, one pass
+    collect_sql("", spec, runner=runner)
+    assert runner.queries == 4
+    runner = open_runner(EngineSource("sql", "SELECT * FROM covariates WHERE user_id NOT IN (SELECT user_id FROM "
+                                      "covariates GROUP BY 1 HAVING count(*) > 1)", connection=_PG_VARIABLE))
+    clean = ExperimentSpec(name="clean", unit="user_id", metrics=[
+        MetricSpec("converted", kind="proportion", role="primary"), MetricSpec("revenue", covariate="pre_revenue")])
+    collect_sql("", clean, runner=runner)
+    assert runner.queries == 2  # no repeated ids: the unit check and one pass
 
 
 def test_a_missing_connection_variable_is_a_one_line_error(monkeypatch):
@@ -272,7 +289,7 @@ def test_engine_parameters_are_read_and_a_url_in_a_parameter_file_is_refused(tmp
 
     report = load(_parameters(tmp_path, "source: analytics.units\nengine: sql\nconnection: WAREHOUSE_URL\n"),
                   ExperimentReport)
-    assert report.engine_source() == EngineSource("sql", "analytics.units", None, "WAREHOUSE_URL", name="sql source")
+    assert report.engine_source() == EngineSource("sql", "analytics.units", None, "WAREHOUSE_URL")
     assert load(_parameters(tmp_path, "source: data/x.parquet\n"), ExperimentReport).engine_source() is None
     with pytest.raises(ParameterError, match="connection must name an environment variable"):
         load(_parameters(tmp_path, "source: t\nengine: sql\nconnection: postgresql://me:secret@host/db\n"),
