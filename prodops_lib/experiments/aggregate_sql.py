@@ -520,33 +520,43 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
 
 def _quantile_draws(run: Runner, base: str, spec: ExperimentSpec, thresholds: dict, wide: pd.DataFrame,
                     order: list[str], samples: int, random_state: int) -> dict:
-    """Bootstrap replicates of each quantile metric, reading only the ranks they need."""
+    """Bootstrap replicates of each quantile metric, reading only the ranks they need: per
+    metric, one query for each variant's two bounding order statistics (``percentile_disc``),
+    and one for the values between them with their counts (on Spark each query costs a job)."""
     draws = {}
     for i, metric in enumerate(spec.metrics):
         if metric.kind != "quantile":
             continue
         sql = _Expressions(metric, thresholds.get(i))
+        value = sql.unmasked["y"]
         counts = dict(zip(wide["variant"], wide[f"{i}:n"].astype(int), strict=True))
+        wanted = {}  # variant: (n, k, ranks, lowest rank, highest rank)
         for position, variant in enumerate(order):
-            n = counts.get(variant, 0)
-            if n == 0:
-                continue
-            k, ranks = bootstrap_ranks(n, float(metric.quantile), samples, quantile_rng(random_state, i, position))
-            low_rank, high_rank = int(min(k, ranks.min())), int(max(k, ranks.max()))
-            where = f"__variant = {quote_text(variant)}" + (f" AND {sql.valid}" if sql.valid else "")
-            value = sql.unmasked["y"]
-            low, high = run.all(
-                f"WITH base AS ({base}) SELECT quantile_disc({value}, {(low_rank - 0.5) / n!r}), "
-                f"quantile_disc({value}, {(high_rank - 0.5) / n!r}) FROM base WHERE {where}"
-            )[0]
-            window = run.frame(
-                f"WITH base AS ({base}) SELECT CASE WHEN {value} < {double_literal(low)} THEN NULL ELSE {value} END AS value, "
-                f"count(*) AS units FROM base WHERE {where} AND {value} <= {double_literal(high)} GROUP BY 1 ORDER BY value NULLS FIRST"
-            )
-            below = int(window.loc[window["value"].isna(), "units"].sum())
-            window = window[window["value"].notna()]
-            last_rank = below + np.cumsum(window["units"].to_numpy())
-            values = window["value"].to_numpy(dtype=float)
+            if counts.get(variant, 0):
+                n = counts[variant]
+                k, ranks = bootstrap_ranks(n, float(metric.quantile), samples, quantile_rng(random_state, i, position))
+                wanted[variant] = (n, k, ranks, int(min(k, ranks.min())), int(max(k, ranks.max())))
+        if not wanted:
+            continue
+        valid = f" AND {sql.valid}" if sql.valid else ""
+        of = {variant: f"__variant = {quote_text(variant)}" for variant in wanted}
+        bounds = run.all(f"WITH base AS ({base}) SELECT " + ", ".join(
+            f"quantile_disc({value}, {(rank - 0.5) / n!r}) FILTER (WHERE {of[variant]})"
+            for variant, (n, _, _, low_rank, high_rank) in wanted.items() for rank in (low_rank, high_rank))
+            + f" FROM base WHERE __variant IN ({', '.join(map(quote_text, wanted))}){valid}")[0]
+        low, high = dict(zip(wanted, bounds[0::2], strict=True)), dict(zip(wanted, bounds[1::2], strict=True))
+        below = " OR ".join(f"({of[v]} AND {value} < {double_literal(low[v])})" for v in wanted)
+        window = run.frame(
+            f"WITH base AS ({base}) SELECT __variant AS variant, CASE WHEN {below} THEN NULL ELSE {value} END AS value, "
+            f"count(*) AS units FROM base WHERE ("
+            + " OR ".join(f"({of[v]} AND {value} <= {double_literal(high[v])})" for v in wanted)
+            + f"){valid} GROUP BY 1, 2")
+        for variant, (n, k, ranks, _, _) in wanted.items():
+            rows = window[window["variant"] == variant]
+            lowest = int(rows.loc[rows["value"].isna(), "units"].sum())  # units below the lower bound
+            rows = rows[rows["value"].notna()].sort_values("value")
+            last_rank = lowest + np.cumsum(rows["units"].to_numpy())
+            values = rows["value"].to_numpy(dtype=float)
 
             def at(rank: np.ndarray, values=values, last_rank=last_rank) -> np.ndarray:
                 return values[np.searchsorted(last_rank, rank, side="left")]
