@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/bench_experiments.py              # 10,000,000 units
     .venv/bin/python benchmarks/bench_experiments.py --units 200000
+    .venv/bin/python benchmarks/bench_experiments.py --engine spark --units 1000000
 
 Generates one experiment of ``--units`` units split over three variants (control, B, C), with a
 conversion (0/1), a heavy-tailed revenue (log-normal spend of converters, Pareto tail) with a
@@ -37,6 +38,13 @@ that run is set against a second floor, the same single DuckDB pass reading the 
 (``bit_xor(user_id)`` per variant, the cheapest aggregate that needs every id; ``max`` would
 come from parquet statistics). Targets: each analysis at most 1.2x its floor, and the parquet
 path under 400 MB peak.
+
+``--engine spark`` times the same analysis on a local Spark session (``local[2]``, the kit's
+own, see :mod:`prodops_lib.experiments.engines`) reading the parquet file, against a bare Spark
+aggregation of the same sums (one ``groupBy(variant).agg`` of the floor's counts, sums, squares
+and cross-products), and with the unit check against that aggregation plus a bare ``groupBy``
+of the ids. It prints the queries the analysis issued: one pass per experiment, plus the unit
+check. Spark runs in this process: one session, its start-up not timed, one warm-up run.
 """
 
 from __future__ import annotations
@@ -193,6 +201,62 @@ def measure(mode: str, path: Path, repeat: int) -> dict:
     return json.loads(output.strip().splitlines()[-1])
 
 
+def spark_floor(session, path: Path, ids: bool):
+    """The bare Spark aggregation of the floor's sums, from the parquet path as the analysis
+    starts (and, with ``ids``, the cheapest exact repeat check: the ids grouped, the repeated
+    ones counted)."""
+    from pyspark.sql import functions as F
+
+    frame = session.read.parquet(str(path))
+    d = {name: F.col(name).cast("double") for name in ("converted", "revenue", "pre_revenue", "orders", "sessions")}
+    sums = [F.count(F.lit(1)), F.sum(d["converted"]), F.sum(d["converted"] * d["converted"]), F.sum(d["revenue"]),
+            F.sum(d["revenue"] * d["revenue"]), F.sum(d["pre_revenue"]), F.sum(d["pre_revenue"] * d["pre_revenue"]),
+            F.sum(d["revenue"] * d["pre_revenue"]), F.sum(d["orders"]), F.sum(d["orders"] * d["orders"]),
+            F.sum(d["sessions"]), F.sum(d["sessions"] * d["sessions"]), F.sum(d["orders"] * d["sessions"])]
+    frame.groupBy("variant").agg(*sums).collect()
+    if ids:
+        frame.groupBy("user_id").count().filter("count > 1").count()
+
+
+def spark_main(path: Path, runs: int) -> None:
+    """The analysis on Spark against bare Spark aggregations, ``runs`` times each in turn (so
+    load from other processes hits both sides alike; the best is kept); prints times, ratios
+    and the queries the analysis issued."""
+    from prodops_lib.experiments import analyse_experiment, engines
+
+    session = engines.spark_session()
+    issued: list[str] = []
+    run = engines.SparkRunner._run
+    engines.SparkRunner._run = lambda self, sql: issued.append(sql) or run(self, sql)
+    tasks = {  # label: (task, the floor it is set against)
+        "bare aggregation of the sums": (lambda: spark_floor(session, path, ids=False), None),
+        "bare aggregation + id groupBy": (lambda: spark_floor(session, path, ids=True), None),
+        "full analysis": (lambda: analyse_experiment(engines.EngineSource("spark", str(path)), spec(False)),
+                          "bare aggregation of the sums"),
+        "full analysis + unit check": (lambda: analyse_experiment(engines.EngineSource("spark", str(path)), spec(True)),
+                                       "bare aggregation + id groupBy"),
+    }
+    times: dict[str, list[float]] = {label: [] for label in tasks}
+    queries = {}
+    for label, (task, _) in tasks.items():  # warm-up: the JVM compiles the code paths on first use
+        issued.clear()
+        task()
+        queries[label] = len(issued)
+    for _ in range(runs):
+        for label, (task, _) in tasks.items():
+            start = time.perf_counter()
+            task()
+            times[label].append(time.perf_counter() - start)
+    print(f"{'spark run':<34} {'seconds':>8} {'x bare':>7} {'queries':>8}")
+    for label, (_, floor) in tasks.items():
+        best = min(times[label])
+        ratio = best / min(times[floor]) if floor else 1.0
+        print(f"{label:<34} {best:>8.3f} {ratio:>7.2f} {queries[label] if floor else '-':>8}")
+    print("x bare: best against best (the unit check against the aggregation plus the id groupBy); target <= 1.20 x; "
+          "queries: Spark SQL queries the analysis issued")
+    session.stop()
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=10_000_000, help="units in the experiment (default 10,000,000)")
@@ -201,6 +265,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="rounds of fresh subprocesses, analysis and floor alternating (best kept), so load "
                              "from other processes on the machine hits both sides alike")
     parser.add_argument("--only", help="comma-separated runs to measure (e.g. parquet-regression); their floors are added")
+    parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
+                        help="spark: the analysis on a local Spark session against bare Spark aggregations")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -213,6 +279,9 @@ def main(argv: list[str] | None = None) -> int:
         generate(args.units, path)
         print(f"{args.units:,} units, {len(VARIANTS)} variants: written in {time.perf_counter() - start:.1f} s "
               f"({path.stat().st_size / 1e6:.0f} MB parquet)")
+        if args.engine == "spark":
+            spark_main(path, args.repeat * args.rounds)
+            return 0
         # (run, the floor it is set against, label); floors last, so each ratio's floor ran in the same round
         rows = [
             ("parquet-nounits", "parquet-floor", "full analysis"),

@@ -1,28 +1,35 @@
-"""Sufficient statistics computed inside DuckDB, from a CSV or parquet file or a SQL query.
+"""Sufficient statistics computed where the data is: inside DuckDB (a CSV or parquet file or a
+SQL query), on Spark or in a SQL warehouse (:mod:`.engines`).
 
 The units never travel to Python: one aggregate query returns a few sums per variant (and per
-day and segment through ``GROUPING SETS``). Around it, only cheap or conditional work:
+day and segment through ``GROUPING SETS``). Every query is written once, in DuckDB's dialect
+over the placeholder table :data:`.engines.SOURCE`, and SQLGlot compiles it for the engine
+that runs it. Around the aggregate, only cheap or conditional work:
 
-* a unit-id check: for compact integer ids a map of the id range (a byte or a bit per
-  possible id) shows in one read of the id column whether any id repeats; only then (or for
-  other ids) does a ``GROUP BY`` on a 64-bit hash of the id find candidate repeats, which are
-  regrouped by the id itself and excluded by an anti-join;
-* winsorization thresholds (``quantile_cont``) when a metric asks for them;
+* a unit-id check (:mod:`.unit_check_sql`). On DuckDB (engine-specific, kept for speed): for
+  compact integer ids a map of the id range (a byte or a bit per possible id) shows in one
+  read of the id column whether any id repeats; only then (or for other ids) does a
+  ``GROUP BY`` on a 64-bit hash of the id find candidate repeats, which are regrouped by the id
+  itself and excluded by an anti-join. On the other engines the exact check itself: one
+  ``GROUP BY`` unit, and the crossover units excluded by a ``NOT IN`` subquery;
+* winsorization thresholds (``quantile_cont``, exact on every engine) when a metric asks for them;
 * for quantile metrics, the handful of order statistics the bootstrap needs
-  (see :mod:`.quantiles`), fetched as a narrow window of values with their counts.
+  (see :mod:`.quantiles`): two exact ``percentile_disc`` bounds, then a narrow window of
+  values with their counts (the same on every engine: exact order statistics, not an
+  approximate percentile).
 
 Follows the rules in :mod:`.aggregate`, so it agrees with :mod:`.aggregate_frame` to 1e-9.
+DuckDB-only SQL, run as written (``native=True``): the DESCRIBE of the source's types, the unit
+check above, and the extreme-unit query's ordered ``first()``; everything else, the main
+aggregate included, is the one definition compiled by SQLGlot for every engine.
 """
 
 from __future__ import annotations
-
-import uuid
 
 import numpy as np
 import pandas as pd
 
 from ..io import InputError
-from ..labels import count_of
 from .aggregate import (
     CollectedData,
     DropCounter,
@@ -38,6 +45,7 @@ from .aggregate import (
 )
 from .aggregate_frame import MISSING_SEGMENT
 from .duckdb_source import Runner, double_literal, private_cursor, quote_name, quote_text
+from .engines import SOURCE
 from .extremes import ExtremeUnit, checks_extremes, extreme_unit, may_be_extreme
 from .maturity import analysis_end_day, immature_reason, maturity_cutoff
 from .quantiles import bootstrap_ranks, quantile_rng
@@ -50,10 +58,11 @@ from .regression import (
     term_products,
 )
 from .spec import ExperimentSpec, MetricSpec
+from .unit_check_sql import INTEGER_TYPES, unit_filters_duckdb, unit_filters_exact
 
 __all__ = ["collect_sql"]
 
-_INTEGER = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER", "UBIGINT")
+_INTEGER = INTEGER_TYPES
 _NUMERIC = (*_INTEGER, "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN", "UHUGEINT")
 
 
@@ -65,27 +74,36 @@ def collect_sql(
     source: str = "sql query",
     bootstrap_samples: int = 2000,
     random_state: int = 0,
+    runner=None,
 ) -> CollectedData:
-    """Sums per metric x variant (and day, segment) from the unit-level rows of ``query``."""
-    con = connection if connection is not None else private_cursor()
-    run = Runner(con, source)
-    table = f"({query})"
+    """Sums per metric x variant (and day, segment) from the unit-level rows of ``query`` (a
+    DuckDB query), or of the source of ``runner`` (a Spark or warehouse runner, :mod:`.engines`)."""
+    own = runner is None and connection is None  # a cursor of our own, closed at the end
+    run = runner if runner is not None else Runner(connection if connection is not None else private_cursor(),
+                                                   source, query)
+    con = getattr(run, "connection", None)  # DuckDB's, for its own unit check
+    source = run.source
+    table = SOURCE
     drops = DropCounter(source)
     notes: dict = {"filled_with_zero": {}, "winsorized": {}}
     variant = f"CAST({quote_name(spec.variant_column)} AS VARCHAR)"
     filters: list[str] = []
     registered = None
     try:
-        types = {name: str(kind) for name, kind, *_ in run.all(f"DESCRIBE SELECT * FROM {table}")}
+        types = run.columns()
         check_columns(list(types), spec, source)
         for metric in spec.metrics:
             for column in metric.columns:
                 _check_numeric(run, table, column, types[column], metric, source)
-        if spec.unit:
-            filters, registered = _unit_filters(run, con, table, spec, types[spec.unit], variant, drops, notes)
+        if spec.unit and run.dialect == "duckdb":
+            filters, registered = unit_filters_duckdb(run, con, table, spec, types[spec.unit], variant, drops, notes)
+        elif spec.unit:
+            filters = unit_filters_exact(run, table, spec, variant, drops, notes)
         keys = ["variant", *(["day"] if spec.timestamp_column else [])]
         sets = [keys] + [["variant", f"s{j}"] for j in range(len(spec.segments))]
         grouping = ", ".join("(" + ", ".join(f"__{key}" for key in group) + ")" for group in sets)
+        # one set is a plain GROUP BY: Spark would expand the rows for GROUPING SETS all the same (20% slower)
+        grouping = f"GROUPING SETS ({grouping})" if len(sets) > 1 else grouping.strip("()")
         flags = "".join(f", grouping(__s{j}) AS __g{j}" for j in range(len(spec.segments)))
         levels = _category_levels(run, table, spec, variant, filters, notes)
         end_day = _end_day(run, table, spec, variant, filters)
@@ -93,13 +111,14 @@ def collect_sql(
             base = _base(reading, spec, variant, filters, end_day=end_day)
             thresholds = _thresholds(run, base, spec, notes)
             projections, items = _aggregates(spec, thresholds, types, levels)
+            # short aliases, renamed here: Postgres cuts identifiers at 63 bytes
             result = run.frame(
                 f"WITH base AS ({_base(reading, spec, variant, filters, projections, end_day)}) SELECT __variant AS variant"
                 + (", __day AS day" if spec.timestamp_column else "")
                 + "".join(f", __s{j} AS s{j}" for j in range(len(spec.segments))) + flags + ", count(*) AS __rows, "
-                + ", ".join(f"{expression} AS {quote_name(alias)}" for alias, expression in items)
-                + f" FROM base GROUP BY GROUPING SETS ({grouping})"
-            )
+                + ", ".join(f"{expression} AS __a{k}" for k, (_, expression) in enumerate(items))
+                + f" FROM base GROUP BY {grouping}"
+            ).rename(columns={f"__a{k}": alias for k, (alias, _) in enumerate(items)})
             if reading != table or not _has_nan(result, spec):
                 break
         main = result
@@ -111,6 +130,9 @@ def collect_sql(
         if spec.timestamp_column:  # a row per variant and day: add the days up
             overall_wide = overall_wide.groupby("variant", sort=False).sum(numeric_only=True).reset_index()
         units = dict(zip(overall_wide["variant"], overall_wide["__rows"].astype(int), strict=True))
+        if notes.get("crossover_units") and "crossover_alarm" not in notes:  # the exact check's, now units are known
+            notes["crossover_alarm"] = crossover_alarm(notes["crossover_units"],
+                                                       sum(units.values()) + notes["crossover_units"], spec)
         check_variants(units, spec, source)
         order = [v for v in order_variants(list(units), spec) if v in units]
         units = {variant: units[variant] for variant in order}
@@ -134,11 +156,13 @@ def collect_sql(
                              .assign(segment_column=column))
             segments = pd.concat(parts, ignore_index=True)
         quantile_draws = _quantile_draws(run, base, spec, thresholds, overall_wide, order, bootstrap_samples, random_state)
-        extremes = _extreme_units(run, _base(reading, spec, variant, filters, _unit_labels(spec), end_day), spec, main, overall)
+        extremes = _extreme_units(run, _base(reading, spec, variant, filters, end_day=end_day,
+                                                labels=_unit_labels(spec, run.dialect)),
+                                  spec, main, overall)
     finally:
         if registered:
             con.unregister(registered)
-        if connection is None:
+        if own:
             con.close()
     return CollectedData(
         source=source, overall=overall, units=units, drops=drops.to_frame(), daily=daily,
@@ -167,13 +191,13 @@ def _has_nan(result: pd.DataFrame, spec: ExperimentSpec) -> bool:
 def _nan_as_missing(table: str, spec: ExperimentSpec, types: dict[str, str]) -> str:
     """``table`` with NaN read as NULL in the floating-point metric columns. Only used once a
     NaN has shown up (:func:`_has_nan`): on every row, it cost 17% of the main pass."""
-    floats = sorted({column for metric in spec.metrics for column in metric.columns
-                     if types[column].startswith(("DOUBLE", "FLOAT", "REAL"))})
+    floats = {column for metric in spec.metrics for column in metric.columns
+              if types[column].startswith(("DOUBLE", "FLOAT", "REAL"))}
     if not floats:
         return table
-    replaced = ", ".join(f"nullif({quote_name(c)}, 'NaN'::DOUBLE) AS {quote_name(c)}"
-                         for c in floats)
-    return f"(SELECT * REPLACE ({replaced}) FROM {table})"
+    columns = ", ".join(f"nullif({quote_name(c)}, CAST('NaN' AS DOUBLE)) AS {quote_name(c)}" if c in floats
+                        else quote_name(c) for c in types)
+    return f"(SELECT {columns} FROM {table}) AS __readable"
 
 
 def _check_numeric(run: Runner, table: str, column: str, kind: str, metric: MetricSpec, source: str) -> None:
@@ -188,79 +212,6 @@ def _check_numeric(run: Runner, table: str, column: str, kind: str, metric: Metr
             f"{source}: metric {metric.name!r}: column {column!r} is not numeric "
             f"(value {bad[0][0]!r}); clean the column or fix the source"
         )
-
-
-def _unit_filters(run: Runner, con, table: str, spec: ExperimentSpec, kind: str, variant: str,
-                  drops: DropCounter, notes: dict) -> tuple[list[str], str | None]:
-    """Rows without a unit id and units in several variants: counted, and the filters that drop
-    them. Compact integer ids are first checked for repeats with a bitmap (:func:`_distinct_ids`);
-    otherwise a ``GROUP BY`` on the 8-byte ``hash`` of the id finds the candidate repeats
-    (cheaper than grouping long text ids), and only the rows of candidates are grouped by the
-    id itself, so a hash collision between two different ids never counts as a repeat."""
-    unit = quote_name(str(spec.unit))
-    notes["crossover_units"] = 0
-    if kind.startswith(_INTEGER) and _distinct_ids(run, table, unit):
-        return [], None
-    key = f"CASE WHEN {unit} IS NOT NULL THEN hash({unit}) END"
-    counts = run.frame(
-        f"SELECT {key} AS key, grouping({key}) AS total, count(*) AS n_rows FROM {table} WHERE {variant} IS NOT NULL "
-        f"GROUP BY GROUPING SETS (({key}), ()) HAVING grouping({key}) = 1 OR {key} IS NULL OR count(*) > 1"
-    )
-    by_key = counts[counts["total"] == 0]
-    no_unit = int(by_key.loc[by_key["key"].isna(), "n_rows"].sum())
-    drops.add("missing unit id", no_unit)
-    with_unit = int(counts.loc[counts["total"] == 1, "n_rows"].sum()) - no_unit
-    candidates = by_key.loc[by_key["key"].notna(), ["key"]]
-    kept = f"{unit} IS NOT NULL"
-    if candidates.empty:
-        return [f"({variant} IS NULL OR {kept})"], None
-    name = f"__prodops_units_{uuid.uuid4().hex}"
-    con.register(name, candidates.astype({"key": "uint64"}))
-    try:
-        repeated = run.frame(
-            f"SELECT {unit} AS unit, count(*) AS n_rows, count(DISTINCT {variant}) AS n_variants FROM {table} "
-            f"WHERE {variant} IS NOT NULL AND {kept} AND hash({unit}) IN (SELECT key FROM {quote_name(name)}) "
-            f"GROUP BY ALL HAVING count(*) > 1"
-        )
-    finally:
-        con.unregister(name)
-    same_variant = repeated[repeated["n_variants"] == 1]
-    if not same_variant.empty:
-        raise InputError(
-            f"{run.source}: unit column {spec.unit!r} has {count_of(len(same_variant), 'unit')} with several rows in one variant "
-            f"(e.g. {same_variant['unit'].iloc[0]}); the data must have one row per unit"
-        )
-    if repeated.empty:
-        return [f"({variant} IS NULL OR {kept})"], None
-    con.register(name, repeated[["unit"]])
-    crossover_rows = int(repeated["n_rows"].sum())
-    drops.add("unit in more than one variant", crossover_rows)
-    notes["crossover_units"] = len(repeated)
-    notes["crossover_alarm"] = crossover_alarm(len(repeated), with_unit - crossover_rows + len(repeated), spec)
-    return [f"({variant} IS NULL OR ({kept} AND {unit} NOT IN (SELECT unit FROM {quote_name(name)})))"], name
-
-
-_BYTEMAP_IDS = 1 << 25  # up to 32 MB: one byte per possible id, checked in numpy as the ids stream by
-
-
-def _distinct_ids(run: Runner, table: str, unit: str) -> bool:
-    """Whether every row has an integer id and no id repeats (False: maybe not; look closer).
-
-    ``min``, ``max`` and the counts come from parquet statistics when the file has them. Then
-    one read of the id column marks each id in a map of the id range: a byte per id in numpy
-    for ranges up to 2**25 (cheaper than DuckDB's ``bitstring_agg``), a bit per id in DuckDB up
-    to 2**31; the ids are distinct exactly when as many marks are set as there are rows."""
-    low, high, rows, with_unit = run.all(f"SELECT min({unit}), max({unit}), count(*), count({unit}) FROM {table}")[0]
-    if low is None or rows != with_unit or high - low + 1 < rows:  # missing ids; or fewer possible ids than rows
-        return False
-    if high - low < _BYTEMAP_IDS:
-        seen = np.zeros(high - low + 1, dtype=np.uint8)
-        for ids in run.batches(f"SELECT CAST({unit} - {low} AS BIGINT) FROM {table}", 1 << 17):
-            seen[ids] = 1
-        return int(np.count_nonzero(seen)) == rows
-    if high - low < (1 << 31):
-        return run.all(f"SELECT bit_count(bitstring_agg({unit}, {low}, {high})) FROM {table}")[0][0] == rows
-    return False
 
 
 _DAY = "CAST(TRY_CAST({} AS TIMESTAMP) AS DATE)"
@@ -282,9 +233,10 @@ def _mature_column(metric: MetricSpec) -> str | None:
 
 
 def _base(table: str, spec: ExperimentSpec, variant: str, filters: list[str],
-          projections: list[tuple[str, str]] = (), end_day=None) -> str:
+          projections: list[tuple[str, str]] = (), end_day=None, labels: list[tuple[str, str]] = ()) -> str:
     """The rows the analysis reads: variant, day, segments, the metric columns, each maturity
-    flag, and (for the main pass) each metric's prepared values, computed once per row."""
+    flag, ``labels`` (alias, SQL on the source's columns), and (for the main pass) each metric's
+    prepared values, computed once per row."""
     columns = [f"{variant} AS __variant"]
     if spec.timestamp_column:
         day = _DAY.format(quote_name(spec.timestamp_column))
@@ -298,8 +250,13 @@ def _base(table: str, spec: ExperimentSpec, variant: str, filters: list[str],
     ]
     needed = sorted({column for metric in spec.metrics for column in metric.columns + metric.categorical_covariates})
     columns += [quote_name(column) for column in needed]
-    columns += [f"{expression} AS {alias}" for alias, expression in projections]
-    return f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {' AND '.join(filters)}" if filters else "")
+    columns += [f"{expression} AS {alias}" for alias, expression in labels]
+    rows = f"SELECT {', '.join(columns)} FROM {table}" + (f" WHERE {' AND '.join(filters)}" if filters else "")
+    if not projections:
+        return rows
+    # a level up: the values read the maturity flags, and only DuckDB and Spark let a SELECT use its own aliases
+    prepared = ", ".join(f"{expression} AS {alias}" for alias, expression in projections)
+    return f"SELECT *, {prepared} FROM ({rows}) AS units"
 
 
 class _Expressions:
@@ -385,7 +342,7 @@ def _category_levels(run: Runner, table: str, spec: ExperimentSpec, variant: str
     found = {}
     where = " AND ".join([f"{variant} IS NOT NULL", *filters])
     for name in dict.fromkeys(c for metric in spec.metrics for c in metric.categorical_covariates):
-        counts = run.frame(f"SELECT {_level(name)} AS level, count(*) AS n_rows FROM {table} WHERE {where} GROUP BY ALL")
+        counts = run.frame(f"SELECT {_level(name)} AS level, count(*) AS n_rows FROM {table} WHERE {where} GROUP BY 1")
         found[name] = category_levels(name, counts.set_index("level")["n_rows"], spec.max_covariate_levels)
         notes.setdefault("covariate_levels", {})[name] = found[name].to_dict()
     return found
@@ -448,9 +405,13 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
     return projections, items
 
 
-def _unit_labels(spec: ExperimentSpec) -> list[tuple[str, str]]:
+def _unit_labels(spec: ExperimentSpec, dialect: str) -> list[tuple[str, str]]:
     """Each row's unit label for :func:`_extreme_units` (its id; without a unit column its row
-    number in the source, ``row 1`` first) and its position, which breaks ties."""
+    number in the source, ``row 1`` first) and its position, which breaks ties. Distributed
+    engines have no row order: there ties go to the smaller id, and a row without an id is
+    named as such."""
+    if dialect != "duckdb":
+        return [("__unit", f"CAST({quote_name(spec.unit)} AS VARCHAR)" if spec.unit else "'a row (no unit column)'")]
     label = f"CAST({quote_name(spec.unit)} AS VARCHAR)" if spec.unit else "'row ' || CAST(row_number() OVER () AS VARCHAR)"
     return [("__unit", label), ("__row", "row_number() OVER ()")]
 
@@ -480,18 +441,25 @@ def _extreme_units(run: Runner, labelled: str, spec: ExperimentSpec, main: pd.Da
         suspects += [(metric, str(variant)) for variant in variants[of_metric][maybe]]
     if not suspects:
         return []
-    columns = []
+    columns, largest = [], []
     for metric, variant in suspects:
         sql = _Expressions(metric)
         value = sql.unmasked["y"]
         among = " AND ".join(c for c in (f"__variant = {quote_text(variant)}", sql.valid) if c)
-        largest = f"ORDER BY abs({value}) DESC, __row) FILTER (WHERE {among})"
-        columns += [f"first(__unit {largest}", f"first({value} {largest}", f"count(*) FILTER (WHERE {among})",
-                    f"sum(abs({value})) FILTER (WHERE {among})",
+        if run.dialect == "duckdb":  # DuckDB's ordered first(): the largest unit within the same pass
+            order = f"ORDER BY abs({value}) DESC, __row) FILTER (WHERE {among})"
+            columns += [f"first(__unit {order}", f"first({value} {order}"]
+        else:  # elsewhere one small sorted query per suspect (rare: the sums rule most variants out)
+            largest.append(run.all(f"WITH base AS ({labelled}) SELECT __unit, {value} FROM base WHERE {among} "
+                                   f"ORDER BY abs({value}) DESC, __unit LIMIT 1")[0])
+        columns += [f"count(*) FILTER (WHERE {among})", f"sum(abs({value})) FILTER (WHERE {among})",
                     f"median(abs({value})) FILTER (WHERE {among} AND {value} <> 0)",
                     f"var_pop({value}) FILTER (WHERE {among})", f"avg({value}) FILTER (WHERE {among})"]
     row = run.all(f"WITH base AS ({labelled}) SELECT {', '.join(columns)} FROM base "
-                  f"WHERE __variant IN ({', '.join(sorted({quote_text(v) for _, v in suspects}))})")[0]
+                  f"WHERE __variant IN ({', '.join(sorted({quote_text(v) for _, v in suspects}))})",
+                  **({"native": True} if run.dialect == "duckdb" else {}))[0]
+    if largest:
+        row = [value for k in range(len(suspects)) for value in (*largest[k], *row[5 * k: 5 * k + 5])]
     flagged = []
     for k, (metric, variant) in enumerate(suspects):
         unit, value, count, total, median, variance, mean = row[7 * k: 7 * k + 7]
@@ -545,39 +513,50 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
         moments += [name for name in finite if name.startswith(f"{i}:sum_") and name not in moments]
         if not all(finite[moment] for moment in moments):
             for column in metric.columns:
-                if run.all(f"WITH base AS ({base}) SELECT count(*) FROM base WHERE isinf(CAST({quote_name(column)} AS DOUBLE))")[0][0]:
+                infinite = f"abs(CAST({quote_name(column)} AS DOUBLE)) = CAST('Infinity' AS DOUBLE)"
+                if run.all(f"WITH base AS ({base}) SELECT count(*) FROM base WHERE {infinite}")[0][0]:
                     raise InputError(f"{source}: metric {metric.name!r}: column {column!r} has infinite values; remove or cap them")
 
 
 def _quantile_draws(run: Runner, base: str, spec: ExperimentSpec, thresholds: dict, wide: pd.DataFrame,
                     order: list[str], samples: int, random_state: int) -> dict:
-    """Bootstrap replicates of each quantile metric, reading only the ranks they need."""
+    """Bootstrap replicates of each quantile metric, reading only the ranks they need: per
+    metric, one query for each variant's two bounding order statistics (``percentile_disc``),
+    and one for the values between them with their counts (on Spark each query costs a job)."""
     draws = {}
     for i, metric in enumerate(spec.metrics):
         if metric.kind != "quantile":
             continue
         sql = _Expressions(metric, thresholds.get(i))
+        value = sql.unmasked["y"]
         counts = dict(zip(wide["variant"], wide[f"{i}:n"].astype(int), strict=True))
+        wanted = {}  # variant: (n, k, ranks, lowest rank, highest rank)
         for position, variant in enumerate(order):
-            n = counts.get(variant, 0)
-            if n == 0:
-                continue
-            k, ranks = bootstrap_ranks(n, float(metric.quantile), samples, quantile_rng(random_state, i, position))
-            low_rank, high_rank = int(min(k, ranks.min())), int(max(k, ranks.max()))
-            where = f"__variant = {quote_text(variant)}" + (f" AND {sql.valid}" if sql.valid else "")
-            value = sql.unmasked["y"]
-            low, high = run.all(
-                f"WITH base AS ({base}) SELECT quantile_disc({value}, [{(low_rank - 0.5) / n!r}, {(high_rank - 0.5) / n!r}]) "
-                f"FROM base WHERE {where}"
-            )[0][0]
-            window = run.frame(
-                f"WITH base AS ({base}) SELECT CASE WHEN {value} < {double_literal(low)} THEN NULL ELSE {value} END AS value, "
-                f"count(*) AS units FROM base WHERE {where} AND {value} <= {double_literal(high)} GROUP BY ALL ORDER BY value NULLS FIRST"
-            )
-            below = int(window.loc[window["value"].isna(), "units"].sum())
-            window = window[window["value"].notna()]
-            last_rank = below + np.cumsum(window["units"].to_numpy())
-            values = window["value"].to_numpy(dtype=float)
+            if counts.get(variant, 0):
+                n = counts[variant]
+                k, ranks = bootstrap_ranks(n, float(metric.quantile), samples, quantile_rng(random_state, i, position))
+                wanted[variant] = (n, k, ranks, int(min(k, ranks.min())), int(max(k, ranks.max())))
+        if not wanted:
+            continue
+        valid = f" AND {sql.valid}" if sql.valid else ""
+        of = {variant: f"__variant = {quote_text(variant)}" for variant in wanted}
+        bounds = run.all(f"WITH base AS ({base}) SELECT " + ", ".join(
+            f"quantile_disc({value}, {(rank - 0.5) / n!r}) FILTER (WHERE {of[variant]})"
+            for variant, (n, _, _, low_rank, high_rank) in wanted.items() for rank in (low_rank, high_rank))
+            + f" FROM base WHERE __variant IN ({', '.join(map(quote_text, wanted))}){valid}")[0]
+        low, high = dict(zip(wanted, bounds[0::2], strict=True)), dict(zip(wanted, bounds[1::2], strict=True))
+        below = " OR ".join(f"({of[v]} AND {value} < {double_literal(low[v])})" for v in wanted)
+        window = run.frame(
+            f"WITH base AS ({base}) SELECT __variant AS variant, CASE WHEN {below} THEN NULL ELSE {value} END AS value, "
+            f"count(*) AS units FROM base WHERE ("
+            + " OR ".join(f"({of[v]} AND {value} <= {double_literal(high[v])})" for v in wanted)
+            + f"){valid} GROUP BY 1, 2")
+        for variant, (n, k, ranks, _, _) in wanted.items():
+            rows = window[window["variant"] == variant]
+            lowest = int(rows.loc[rows["value"].isna(), "units"].sum())  # units below the lower bound
+            rows = rows[rows["value"].notna()].sort_values("value")
+            last_rank = lowest + np.cumsum(rows["units"].to_numpy())
+            values = rows["value"].to_numpy(dtype=float)
 
             def at(rank: np.ndarray, values=values, last_rank=last_rank) -> np.ndarray:
                 return values[np.searchsorted(last_rank, rank, side="left")]

@@ -37,6 +37,7 @@ from .decision import Decision, decide
 from .distribution import value_distribution
 from .duckdb_source import file_query
 from .effects import cumulative_table, results_table
+from .engines import EngineSource, open_runner
 from .extremes import CAP_QUANTILE, ExtremeUnit
 from .moments import Moments
 from .novelty import NoveltyTrend, effect_by_exposure_day, novelty_trends, trends_frame
@@ -50,7 +51,7 @@ if TYPE_CHECKING:
 
 __all__ = ["ExperimentAnalysis", "analyse_aggregates", "analyse_experiment"]
 
-Source = pd.DataFrame | str | os.PathLike | SQL
+Source = pd.DataFrame | str | os.PathLike | SQL | EngineSource
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,8 @@ class ExperimentAnalysis:
         Reads the source again; not available for aggregates."""
         if self.data is None:
             raise ValueError(f"{self.source}: the distribution needs unit-level data, and this analysis used aggregates")
+        if isinstance(self.data, EngineSource):
+            raise ValueError(f"{self.source}: the data stays on {self.data.engine}; only aggregates were read")
         chosen = self.spec.metric(metric) if metric else self.spec.primary_metric
         return value_distribution(self.data, self.spec, chosen, bins=bins, connection=self.connection)
 
@@ -146,9 +149,11 @@ def analyse_experiment(
     priors: Mapping[str, LearnedPrior] | None = None,
 ) -> ExperimentAnalysis:
     """Analyse unit-level data: a DataFrame, a CSV/parquet path (relative paths from the
-    project root) or a :class:`prodops_lib.io.SQL` query. Files and queries are aggregated
-    inside DuckDB (``connection`` to reuse one). ``random_state`` seeds the quantile bootstrap.
-    ``priors`` (by metric name, :func:`.priors.report_priors`) replace the spec's prior."""
+    project root), a :class:`prodops_lib.io.SQL` query, or an :class:`.engines.EngineSource` (a
+    table or query on Spark or in a SQL warehouse). Files and queries are aggregated inside
+    DuckDB (``connection`` to reuse one), engine sources where they live. ``random_state``
+    seeds the quantile bootstrap. ``priors`` (by metric name, :func:`.priors.report_priors`)
+    replace the spec's prior."""
     if not isinstance(spec, ExperimentSpec):
         raise ValueError(f"analyse_experiment: spec must be an ExperimentSpec, got {type(spec).__name__}")
     if bootstrap_samples < 100:
@@ -189,6 +194,13 @@ def _collect(source: Source, spec: ExperimentSpec, options: dict, connection) ->
     if isinstance(source, pd.DataFrame):
         collected = collect_frame(source, spec, **options)
         data = source
+    elif isinstance(source, EngineSource):
+        runner = open_runner(source)
+        try:
+            collected = collect_sql("", spec, runner=runner, **options)
+        finally:
+            runner.close()
+        data = source
     elif isinstance(source, SQL):
         collected = collect_sql(source.query, spec, connection=connection, source=source.name, **options)
         data = source
@@ -204,7 +216,7 @@ def _collect(source: Source, spec: ExperimentSpec, options: dict, connection) ->
         data = path
     else:
         raise ValueError(
-            "analyse_experiment: source must be a DataFrame, a CSV/parquet path or prodops_lib.io.SQL, "
+            "analyse_experiment: source must be a DataFrame, a CSV/parquet path, prodops_lib.io.SQL or an EngineSource, "
             f"got {type(source).__name__}"
         )
     return collected, data

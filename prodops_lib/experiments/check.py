@@ -12,6 +12,7 @@ from prodops_lib.io import DropLog, InputError, existing_file, load_table
 from prodops_lib.labels import count_of
 from prodops_lib.params import resolve_path
 
+from .engines import open_runner
 from .ledger import read_import_csv
 from .report import ExperimentReport, FakeDoorReport, load_fake_door
 from .srm import BORDERLINE, similar_labels, srm_test
@@ -114,6 +115,13 @@ def check_experiment(report: ExperimentReport, period: str | None = None) -> Inp
         check.tables["variants found"] = frame
         check.warnings.extend(_variant_warnings(frame[column].astype(str).tolist(), report.experiment.control,
                                                 report.experiment.expected_split))
+    elif report.engine_source():
+        source = report.engine_source()
+        runner = open_runner(source)  # the extra is installed, the variable set, the source readable
+        columns = list(runner.columns())
+        runner.close()
+        check.lines.append(f"{report.engine} source: {len(columns)} columns; read where it lives, only per-variant "
+                           "sums come back")
     else:
         _unit_level(report, check)
     history = report.experiment.history

@@ -51,26 +51,48 @@ def private_cursor():
 
 
 class Runner:
-    """Runs queries for one source, turning DuckDB errors into one-line input errors."""
+    """Runs queries for one source, turning DuckDB errors into one-line input errors.
 
-    def __init__(self, connection, source: str) -> None:
-        self.connection, self.source = connection, source
+    With ``query`` (the source's DuckDB query), queries name the source by the placeholder
+    :data:`.engines.SOURCE` and go through SQLGlot, as on the other engines (:mod:`.engines`);
+    ``native=True`` marks DuckDB-only SQL, run as written."""
 
-    def execute(self, sql: str):
+    dialect = "duckdb"
+
+    def __init__(self, connection, source: str, query: str | None = None) -> None:
+        self.connection, self.source, self.query, self.queries = connection, source, query, 0
+
+    def prepare(self, sql: str, native: bool = False) -> str:
+        if self.query is None:
+            return sql
+        from .engines import SOURCE, compile_sql
+
+        return (sql if native else compile_sql(sql, self.dialect)).replace(SOURCE, f"({self.query}) AS {SOURCE}")
+
+    def execute(self, sql: str, native: bool = False):
         import duckdb
 
+        self.queries += 1
         try:
-            return self.connection.execute(sql)
+            return self.connection.execute(self.prepare(sql, native))
         except duckdb.Error as error:
             raise self._failed(error) from None
 
-    def batches(self, sql: str, rows: int):
+    def columns(self) -> dict[str, str]:
+        """The source's column names and DuckDB types."""
+        from .engines import SOURCE
+
+        self.queries -= 1  # DESCRIBE reads no rows
+        return {name: str(kind) for name, kind, *_ in self.all(f"DESCRIBE SELECT * FROM {SOURCE}", native=True)}
+
+    def batches(self, sql: str, rows: int, native: bool = False):
         """The result's first column as numpy arrays of up to ``rows`` values, streamed (the
         whole result never sits in memory)."""
         import duckdb
 
+        self.queries += 1
         try:
-            for batch in self.connection.sql(sql).to_arrow_reader(rows):
+            for batch in self.connection.sql(self.prepare(sql, native)).to_arrow_reader(rows):
                 yield batch.column(0).to_numpy()
         except duckdb.Error as error:
             raise self._failed(error) from None
@@ -78,8 +100,8 @@ class Runner:
     def _failed(self, error: Exception) -> InputError:
         return InputError(f"{self.source}: the query failed: {str(error).strip().splitlines()[0]}")
 
-    def all(self, sql: str) -> list[tuple]:
-        return self.execute(sql).fetchall()
+    def all(self, sql: str, native: bool = False) -> list[tuple]:
+        return self.execute(sql, native).fetchall()
 
-    def frame(self, sql: str) -> pd.DataFrame:
-        return self.execute(sql).df()
+    def frame(self, sql: str, native: bool = False) -> pd.DataFrame:
+        return self.execute(sql, native).df()

@@ -14,6 +14,7 @@ from ..labels import readable_name
 from ..params import resolve_path
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
 from .decision import interval_text
+from .engines import ENGINES, EngineSource
 from .fake_door import FakeDoorAnalysis, analyse_fake_door
 from .priors import prior_text, report_priors
 from .spec import ExperimentSpec
@@ -56,6 +57,12 @@ class ExperimentReport:
     ``source`` is a CSV or parquet file of units (one row per unit), aggregated inside DuckDB,
     or — with ``aggregates: true`` — one row per variant with n, sum and sum of squares (or
     successes). ``bootstrap_samples`` and ``random_state`` drive quantile metrics.
+
+    ``engine: spark`` reads ``source`` (a table, a Spark SQL query or a parquet path) on Spark:
+    a local session, or the cluster at ``spark_remote`` (else ``SPARK_REMOTE``). ``engine: sql``
+    reads it (a table or a query) in the warehouse whose SQLAlchemy URL is in the environment
+    variable named by ``connection``. Either way only per-variant sums leave the engine
+    (docs/scale.md).
     """
 
     source: str
@@ -63,6 +70,27 @@ class ExperimentReport:
     aggregates: bool = False
     bootstrap_samples: int = 2000
     random_state: int = 0
+    engine: str = "duckdb"
+    spark_remote: str | None = None
+    connection: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.engine not in ENGINES:
+            raise ValueError(f"engine {self.engine!r} must be one of {', '.join(ENGINES)}")
+        if self.engine == "sql" and not self.connection:
+            raise ValueError("engine: sql needs connection: the name of the environment variable holding the "
+                             "warehouse's SQLAlchemy URL (never the URL itself)")
+        if self.connection and "://" in self.connection:
+            raise ValueError("connection must name an environment variable, not hold the URL: credentials stay out "
+                             "of parameter files")
+        if self.engine != "duckdb" and self.aggregates:
+            raise ValueError(f"engine {self.engine!r} reads unit-level data; remove aggregates: true")
+
+    def engine_source(self) -> EngineSource | None:
+        """Where the data is read, when it is not a file for DuckDB."""
+        if self.engine == "duckdb":
+            return None
+        return EngineSource(self.engine, self.source, self.spark_remote, self.connection)
 
 
 @dataclass(frozen=True)
@@ -96,10 +124,16 @@ def run_experiment_report(report: ExperimentReport, log: DropLog, *, period: str
     ``prior: learned``, each metric's prior is learned from the experiments before ``period``
     (:func:`.priors.report_priors`: the ledger of the run ``results_dir`` belongs to, the
     ``history`` CSV; ``report_name`` is this report's key in the ledger, left out)."""
-    path = resolve_path(report.source)
     spec = report.experiment
     priors = (report_priors(spec, log, period=period, results_dir=results_dir, report_name=report_name)
               if spec.prior == "learned" else None)
+    if report.engine_source():
+        analysis = analyse_experiment(report.engine_source(), spec, bootstrap_samples=report.bootstrap_samples,
+                                      random_state=report.random_state, priors=priors)
+        log.record_input(f"{report.engine} source", None, None)
+        log.drop_frame(analysis.drops.assign(source=f"{report.engine} source"))
+        return analysis
+    path = resolve_path(report.source)
     if report.aggregates:
         frame = load_table(report.source, log=log, label=report.source)
         analysis = analyse_aggregates(frame, spec, source=report.source, priors=priors)
@@ -392,6 +426,7 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
         one_sided = "" if analysis.power.alternative == "two-sided" else ", one-sided as the primary metric's test"
         sentences.append(f"Power: the smallest change detected {analysis.power.power:.0%} of the time at a "
                          f"significance level of {analysis.power.alpha:.3g} per comparison{one_sided}.")
+    sentences += _engine_sentences(analysis)
     sentences.append("Over time: an always-valid confidence sequence, which stays correct however often the result "
                      "is looked at. README's experiments section has the formulas and references.")
     if analysis.novelty:
@@ -399,6 +434,20 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
                          "they have been exposed by the end, fitted by a straight line weighted by each day's "
                          f"precision; a slope whose {level} interval excludes 0 is reported as a trend.")
     return bullets(sentences)
+
+
+def _engine_sentences(analysis: ExperimentAnalysis) -> list[str]:
+    """Where the sums were computed, when the data stayed on Spark or in a warehouse."""
+    if not isinstance(analysis.data, EngineSource):
+        return []
+    where = "Spark" if analysis.data.engine == "spark" else "the warehouse"
+    sentences = [f"The unit-level data stayed on {where}: one query (written once and compiled for its SQL dialect by "
+                 "SQLGlot) returned the per-variant sums, after one that checks each unit is in a single variant."]
+    if any(metric.kind == "quantile" for metric in analysis.spec.metrics):
+        sentences.append(f"Quantiles come from exact order statistics read on {where} (its percentile_disc, then the "
+                         "few values around the ranks the bootstrap draws), not from an approximate percentile, so "
+                         "they equal a local analysis of the same data.")
+    return sentences
 
 
 def _lift(value: float | None) -> str:
@@ -506,6 +555,9 @@ def distribution_chart(analysis: ExperimentAnalysis, results_dir) -> Html:
     ``distribution.csv``."""
     if analysis.data is None:
         return paragraph("This analysis used per-variant aggregates, so there is no unit-level distribution to show.")
+    if isinstance(analysis.data, EngineSource):
+        return paragraph(f"The unit-level data stayed on {analysis.data.engine}, which returned only per-variant sums, "
+                         "so there is no distribution to show.")
     from ..display import save_result
     from .plots import plot_distribution
 

@@ -155,8 +155,9 @@ def test_pinned_numbers_of_the_median_and_variance_rules(tmp_path):
 def _count_queries(monkeypatch) -> list[str]:
     queries = []
     execute, batches = Runner.execute, Runner.batches
-    monkeypatch.setattr(Runner, "execute", lambda self, sql: queries.append(sql) or execute(self, sql))
-    monkeypatch.setattr(Runner, "batches", lambda self, sql, rows: queries.append(sql) or batches(self, sql, rows))
+    monkeypatch.setattr(Runner, "execute", lambda self, sql, *native: queries.append(sql) or execute(self, sql, *native))
+    monkeypatch.setattr(Runner, "batches",
+                        lambda self, sql, rows, **native: queries.append(sql) or batches(self, sql, rows, **native))
     return queries
 
 

@@ -1,0 +1,257 @@
+"""Where the sufficient-statistics query runs: DuckDB (embedded, the default), Spark, or a SQL
+warehouse reached through SQLAlchemy.
+
+:mod:`.aggregate_sql` writes its queries once, in DuckDB's dialect (the kit's reading
+dialect), over a placeholder table :data:`SOURCE`. SQLGlot parses each query and writes it in
+the engine's dialect (:func:`compile_sql`); the runner then puts the real source where the
+placeholder stands (a file reader, a temporary Spark view, a table name or a subquery). Only
+the per-variant sums come back: the units stay where they are.
+
+Credentials never pass through parameter files: a warehouse's SQLAlchemy URL is read from the
+environment variable the parameters name, and a Spark cluster from ``spark_remote`` or
+``SPARK_REMOTE`` (the URL is never printed).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from decimal import Decimal
+
+import pandas as pd
+
+from ..io import InputError
+
+__all__ = ["DIALECTS", "ENGINES", "SOURCE", "EngineSource", "compile_sql", "open_runner", "spark_session"]
+
+SOURCE = "__prodops_source"  # the placeholder table every query of .aggregate_sql reads
+ENGINES = ("duckdb", "spark", "sql")
+DIALECTS = ("duckdb", "spark", "postgres", "trino", "bigquery", "snowflake", "databricks")
+_PLACEHOLDER = re.compile(rf"\b{SOURCE}\b")
+
+
+@functools.lru_cache(maxsize=512)
+def compile_sql(sql: str, dialect: str) -> str:
+    """``sql`` (DuckDB's dialect) written in ``dialect`` by SQLGlot. Booleans cast to a float
+    go through an integer first: Postgres and BigQuery cast a boolean only to an integer."""
+    import sqlglot
+    from sqlglot import exp
+
+    def numeric_booleans(node: exp.Expression) -> exp.Expression:
+        if (isinstance(node, exp.Cast) and not node.to.is_type(*exp.DataType.INTEGER_TYPES)
+                and isinstance(node.this.unnest(), exp.Predicate | exp.Connector | exp.Not)):
+            return exp.cast(exp.cast(node.this, exp.DataType.Type.INT), node.to)
+        return node
+
+    def spark_percentiles(node: exp.Expression) -> exp.Expression:
+        """Spark's exact percentiles: ``percentile`` (linear interpolation, as DuckDB's
+        ``quantile_cont``, and it takes a list) and ``percentile_disc(p) WITHIN GROUP``."""
+        if isinstance(node, exp.PercentileCont) and node.expression:
+            return exp.Anonymous(this="percentile", expressions=[node.this, node.expression])
+        if isinstance(node, exp.PercentileDisc) and node.expression:
+            return exp.WithinGroup(this=exp.Anonymous(this="percentile_disc", expressions=[node.expression]),
+                                   expression=exp.Order(expressions=[exp.Ordered(this=node.this, nulls_first=True)]))
+        return node
+
+    tree = sqlglot.parse_one(sql, read="duckdb")
+    if dialect != "duckdb":
+        tree = tree.transform(numeric_booleans)
+    if dialect in ("spark", "databricks"):
+        tree = tree.transform(spark_percentiles)
+    return tree.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
+
+
+@dataclass(frozen=True)
+class EngineSource:
+    """Unit-level data that stays in an engine: ``engine`` ``spark`` (``source``: a table name,
+    a Spark SQL query or a parquet path; ``spark_remote``: a cluster or Spark Connect URL, else
+    ``SPARK_REMOTE``, else a local session) or ``sql`` (``source``: a table name or a query in the
+    warehouse's dialect; ``connection``: the environment variable holding the SQLAlchemy URL)."""
+
+    engine: str
+    source: str
+    spark_remote: str | None = None
+    connection: str | None = None
+    name: str = ""  # the label in messages and the drop log; empty: "<engine> source"
+
+
+def open_runner(source: EngineSource):
+    """A runner for ``source`` on its engine (one-line errors for a missing extra or variable)."""
+    label = source.name or f"{source.engine} source"
+    if source.engine == "spark":
+        return SparkRunner(spark_session(source.spark_remote), source.source, label)
+    if source.engine == "sql":
+        return WarehouseRunner(_warehouse(source.connection), source.source, label)
+    raise InputError(f"engine {source.engine!r} is not one of {', '.join(ENGINES)}")
+
+
+def _missing_extra(extra: str, package: str) -> InputError:
+    return InputError(f"engine needs {package}: install prodops-kit[{extra}]")
+
+
+_SESSIONS: dict = {}
+
+
+def spark_session(remote: str | None = None):
+    """A SparkSession: at ``remote`` (or ``SPARK_REMOTE``; ``sc://`` URLs use Spark Connect), or a
+    local one on two cores with its warehouse and scratch space in a temporary folder, the UI off
+    and few shuffle partitions (the result is a few rows)."""
+    try:
+        from pyspark.sql import SparkSession
+    except ImportError:
+        raise _missing_extra("spark", "pyspark") from None
+    remote = remote or os.environ.get("SPARK_REMOTE")
+    key = remote or "local"
+    if key not in _SESSIONS or SparkSession.getActiveSession() is None:  # none yet, or stopped since
+        builder = SparkSession.builder.appName("prodops-kit")
+        if remote and remote.startswith("sc://"):
+            builder = builder.remote(remote)
+        else:
+            import tempfile
+
+            scratch = tempfile.mkdtemp(prefix="prodops-spark-")
+            builder = (builder.master(remote or "local[2]").config("spark.ui.enabled", "false")
+                       .config("spark.sql.warehouse.dir", os.path.join(scratch, "warehouse"))
+                       .config("spark.local.dir", scratch).config("spark.sql.shuffle.partitions", "4")
+                       .config("spark.sql.session.timeZone", "UTC")
+                       .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
+        _SESSIONS[key] = builder.getOrCreate()
+        if not remote:  # failures come back as one-line errors; the JVM's stack traces would bury them
+            _SESSIONS[key].sparkContext.setLogLevel("FATAL")
+            import logging
+
+            logging.getLogger("SQLQueryContextLogger").setLevel(logging.CRITICAL)
+    return _SESSIONS[key]
+
+
+def _warehouse(variable: str | None):
+    """A SQLAlchemy engine from the URL in environment variable ``variable``."""
+    if not variable:
+        raise InputError("engine 'sql' needs connection: the name of an environment variable holding a SQLAlchemy URL")
+    url = os.environ.get(variable)
+    if not url:
+        raise InputError(f"connection: environment variable {variable!r} is not set; export the warehouse's "
+                         "SQLAlchemy URL in it (e.g. postgresql+psycopg://user@host/db)")
+    try:
+        import sqlalchemy
+    except ImportError:
+        raise _missing_extra("warehouse", "sqlalchemy") from None
+    try:
+        return sqlalchemy.create_engine(url)
+    except Exception as error:  # the URL itself is never shown: it may hold a password
+        raise InputError(f"connection: the URL in {variable!r} was not accepted ({type(error).__name__})") from None
+
+
+def _one_line(error: Exception) -> str:
+    lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+_SPARK_TYPES = {"tinyint": "TINYINT", "smallint": "SMALLINT", "int": "INTEGER", "bigint": "BIGINT",
+                "float": "FLOAT", "double": "DOUBLE", "boolean": "BOOLEAN", "string": "VARCHAR"}
+
+
+class SparkRunner:
+    """Runs the collector's queries on a SparkSession; the source becomes a temporary view."""
+
+    dialect = "spark"
+
+    def __init__(self, spark, source: str, label: str) -> None:
+        self.spark, self.source, self.queries = spark, label, 0
+        self.view = f"prodops_source_{uuid.uuid4().hex}"
+        try:
+            if re.fullmatch(r"[\w.`]+", source) and not source.endswith(".parquet"):
+                frame = spark.table(source)
+            elif source.rstrip("/").endswith(".parquet") or os.path.isdir(source):
+                frame = spark.read.parquet(source)
+            else:
+                frame = spark.sql(source)
+            frame.createOrReplaceTempView(self.view)
+        except Exception as error:
+            raise InputError(f"{label}: Spark could not read the source: {_one_line(error)}") from None
+        self.schema = frame.schema
+
+    def prepare(self, sql: str) -> str:
+        return _PLACEHOLDER.sub(self.view, compile_sql(sql, self.dialect))
+
+    def _run(self, sql: str):
+        self.queries += 1
+        try:
+            return self.spark.sql(self.prepare(sql))
+        except Exception as error:
+            raise InputError(f"{self.source}: the query failed: {_one_line(error)}") from None
+
+    def all(self, sql: str) -> list[tuple]:
+        return [tuple(row) for row in self._run(sql).collect()]
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        return self._run(sql).toPandas()
+
+    def columns(self) -> dict[str, str]:
+        """Column names and their types, named as DuckDB names them."""
+        return {field.name: _SPARK_TYPES.get(field.dataType.simpleString(), field.dataType.simpleString().upper())
+                for field in self.schema.fields}
+
+    def close(self) -> None:
+        self.spark.catalog.dropTempView(self.view)
+
+
+# Postgres type OIDs (pg_type), named as DuckDB names them; other drivers' codes read as unknown
+_PG_TYPES = {16: "BOOLEAN", 20: "BIGINT", 21: "SMALLINT", 23: "INTEGER", 700: "FLOAT", 701: "DOUBLE",
+             1700: "DECIMAL", 25: "VARCHAR", 1043: "VARCHAR", 1082: "DATE", 1114: "TIMESTAMP", 1184: "TIMESTAMP"}
+
+
+class WarehouseRunner:
+    """Runs the collector's queries through a SQLAlchemy engine, in the engine's dialect."""
+
+    def __init__(self, engine, source: str, label: str) -> None:
+        self.engine, self.source, self.queries = engine, label, 0
+        self.dialect = {"postgresql": "postgres", "mssql": "tsql"}.get(engine.dialect.name, engine.dialect.name)
+        is_table = re.fullmatch(r'[\w."`$]+', source.strip()) is not None
+        self.table = source.strip() if is_table else f"({source.strip().rstrip(';')}) AS {SOURCE}"
+
+    def prepare(self, sql: str) -> str:
+        return _PLACEHOLDER.sub(lambda _: self.table, compile_sql(sql, self.dialect))
+
+    def _run(self, sql: str) -> tuple[list[tuple], list[str], list]:
+        self.queries += 1
+        try:
+            with self.engine.connect() as connection:
+                # the DB-API cursor itself: a query without parameters goes as written, so a % in
+                # the source's text is not taken for a placeholder
+                cursor = connection.connection.cursor()
+                try:
+                    cursor.execute(self.prepare(sql))
+                    description = cursor.description
+                    rows = [tuple(row) for row in cursor.fetchall()]
+                finally:
+                    cursor.close()
+                return rows, [d[0] for d in description], [d[1] for d in description]
+        except Exception as error:
+            raise InputError(f"{self.source}: the query failed: {_one_line(error)}") from None
+
+    def all(self, sql: str) -> list[tuple]:
+        return self._run(sql)[0]
+
+    def frame(self, sql: str) -> pd.DataFrame:
+        rows, names, _ = self._run(sql)
+        frame = pd.DataFrame(rows, columns=names, dtype=object)
+        for name in names:  # numbers as numbers: NUMERIC sums arrive as Decimal, NULLs as None
+            present = frame[name].dropna()
+            if len(present) and all(isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in present):
+                frame[name] = pd.to_numeric(frame[name].map(lambda v: float(v) if isinstance(v, Decimal) else v))
+            elif not len(present):
+                frame[name] = frame[name].astype(float)
+        return frame
+
+    def columns(self) -> dict[str, str]:
+        _, names, codes = self._run(f"SELECT * FROM {SOURCE} LIMIT 0")
+        self.queries -= 1  # reads no rows
+        return {name: _PG_TYPES.get(code, "UNKNOWN") if self.dialect == "postgres" else "UNKNOWN"
+                for name, code in zip(names, codes, strict=True)}
+
+    def close(self) -> None:
+        self.engine.dispose()

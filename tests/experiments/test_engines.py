@@ -1,0 +1,342 @@
+"""The same experiments on Spark (local mode) and on Postgres give the DuckDB path's results to
+1e-9: every metric kind, CUPED and regression covariates, winsorization, maturity, segments,
+the daily series, planted unit crossovers and a planted extreme unit. The engines are real:
+Spark from pyspark on Java 17, Postgres from Debian's server binaries (``.ci/run`` installs
+both), each started once per session. The reference is the DuckDB path, itself pinned to the
+pandas path (test_paths.py) and to published values (test_statistics.py)."""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+from typing import ClassVar
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from prodops_lib.experiments import ExperimentSpec, MetricSpec, analyse_experiment
+from prodops_lib.experiments.aggregate_sql import collect_sql
+from prodops_lib.experiments.duckdb_source import Runner, file_query, private_cursor
+from prodops_lib.experiments.engines import (
+    DIALECTS,
+    EngineSource,
+    compile_sql,
+    open_runner,
+    spark_session,
+)
+from prodops_lib.experiments.report import method_block
+from prodops_lib.io import InputError
+
+from .test_paths import MESSY_SPEC, assert_same_frames, messy_units
+from .test_regression import units_with_covariates
+
+# pyspark 4.3 on pandas 3: its own deprecation warnings, about its own code
+pytestmark = [pytest.mark.filterwarnings("ignore:PySpark does not yet fully support pandas"),
+              pytest.mark.filterwarnings("ignore:The copy keyword is deprecated")]
+
+WITH_EXTREMES = ExperimentSpec(
+    name="covariates", unit="user_id", timestamp_column="exposed_at", segments=["platform", "country"],
+    metrics=[
+        MetricSpec("converted", kind="proportion", role="primary", covariates=["pre_revenue"],
+                   categorical_covariates=["platform"]),
+        MetricSpec("revenue", covariates=["pre_revenue", "pre_sessions"], categorical_covariates=["country"]),
+        MetricSpec("orders_per_session", kind="ratio", numerator="orders", denominator="sessions",
+                   covariates=["pre_sessions"]),
+        MetricSpec("converted_mature", column="converted", kind="proportion", maturity_days=3),
+        MetricSpec("gift_spend", missing="zero"),  # one unit holds most of B's total: flagged and capped
+        MetricSpec("median_revenue", kind="quantile", column="revenue", quantile=0.5),
+    ],
+)
+
+
+def covariate_units() -> pd.DataFrame:
+    units = units_with_covariates(4000)
+    rng = np.random.default_rng(5)
+    units["gift_spend"] = np.where(rng.random(len(units)) < 0.2, rng.lognormal(2, 1, len(units)), np.nan)
+    units.loc[units.index[units["variant"] == "B"][3], "gift_spend"] = 1e7
+    crossover = units.iloc[20:23].copy()  # three units also seen in another variant
+    crossover["variant"] = np.where(crossover["variant"] == "control", "C", "control")
+    return pd.concat([units, crossover], ignore_index=True)
+
+
+CASES = {"messy": (messy_units, MESSY_SPEC), "covariates": (covariate_units, WITH_EXTREMES)}
+
+
+def _write_parquet(frame: pd.DataFrame, path: Path) -> Path:
+    # microseconds: Spark reads no nanosecond timestamps
+    frame.to_parquet(path, index=False, coerce_timestamps="us", allow_truncated_timestamps=True)
+    return path
+
+
+@pytest.fixture(scope="module")
+def data_dir() -> Path:
+    folder = Path(tempfile.mkdtemp(prefix="prodops-engines-"))
+    folder.chmod(0o755)
+    for name, (make, _) in CASES.items():
+        _write_parquet(make(), folder / f"{name}.parquet")
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def on_duckdb(data_dir) -> dict:
+    return {name: analyse_experiment(data_dir / f"{name}.parquet", spec, random_state=3)
+            for name, (_, spec) in CASES.items()}
+
+
+def assert_same_analysis(expected, found) -> None:
+    assert_same_frames(expected.to_frame(), found.to_frame(), ["metric", "variant"])
+    assert_same_frames(expected.cumulative, found.cumulative, ["metric", "variant", "day"])
+    assert_same_frames(expected.segments, found.segments, ["segment_column", "segment", "metric", "variant"])
+    assert found.units == expected.units
+    assert found.drops[["reason", "rows"]].to_dict("records") == expected.drops[["reason", "rows"]].to_dict("records")
+    notes = {key: value for key, value in found.notes.items() if key not in ("winsorized", "extreme_units")}
+    assert notes == {key: value for key, value in expected.notes.items() if key not in ("winsorized", "extreme_units")}
+    for metric, caps in expected.notes["winsorized"].items():  # percentiles may differ in the last bit
+        assert found.notes["winsorized"][metric] == pytest.approx(caps, rel=1e-12)
+    for unit, reference in zip(found.notes.get("extreme_units", []), expected.notes.get("extreme_units", []),
+                               strict=True):
+        for key, value in reference.items():
+            assert unit[key] == (value if isinstance(value, str) else pytest.approx(value, rel=1e-9)), key
+    assert found.decision == expected.decision
+
+
+def test_the_planted_problems_are_there(on_duckdb):
+    """The cases exercise what they claim: crossovers dropped, caps applied, a unit flagged."""
+    messy, covariates = on_duckdb["messy"], on_duckdb["covariates"]
+    assert messy.notes["crossover_units"] == 6 and covariates.notes["crossover_units"] == 3
+    assert messy.notes["winsorized"]["spend"]["units_capped"] > 0
+    assert [(u["metric"], u["variant"], u["value"]) for u in covariates.notes["extreme_units"]] == \
+        [("gift_spend", "B", 1e7)]
+    assert any(reason.startswith("units exposed") or "mature" in reason for reason in covariates.drops["reason"])
+
+
+class _Recording(Runner):
+    """The DuckDB runner, keeping every portable query it is given."""
+
+    seen: ClassVar[list[str]] = []
+
+    def prepare(self, sql: str, native: bool = False) -> str:
+        if not native and self.query is not None:
+            self.seen.append(sql)
+        return super().prepare(sql, native)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_query_compiles_to_every_dialect(case, data_dir):
+    _, spec = CASES[case]
+    _Recording.seen = []
+    runner = _Recording(private_cursor(), case, file_query(data_dir / f"{case}.parquet"))
+    collect_sql("", spec, runner=runner)
+    assert any("GROUPING SETS" in sql for sql in _Recording.seen)
+    for sql in _Recording.seen:
+        for dialect in DIALECTS:
+            assert compile_sql(sql, dialect)
+    main = next(sql for sql in _Recording.seen if "GROUPING SETS" in sql and "__rows" in sql)
+    postgres = compile_sql(main, "postgres")
+    assert "AS DOUBLE PRECISION" in postgres and "FILTER(WHERE" in postgres
+    assert "CAST(CAST(" in postgres  # a boolean becomes a float through an integer
+    assert "COUNTIF(" in compile_sql(main, "bigquery")  # no FILTER clause there
+
+
+# --- Spark ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def spark():
+    if shutil.which("java") is None:
+        pytest.skip("no Java: Spark local mode needs Java 17 (.ci/run installs Debian's openjdk-17-jre-headless)")
+    session = spark_session()  # the kit's own local session: local[2], scratch in a temporary folder, no UI
+    yield session
+    session.stop()
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_spark_gives_the_duckdb_results(case, spark, data_dir, on_duckdb):
+    _, spec = CASES[case]
+    found = analyse_experiment(EngineSource("spark", str(data_dir / f"{case}.parquet")), spec, random_state=3)
+    assert_same_analysis(on_duckdb[case], found)
+
+
+def test_spark_reads_a_table_and_a_query(spark, data_dir, on_duckdb):
+    spark.read.parquet(str(data_dir / "messy.parquet")).createOrReplaceTempView("messy_units")
+    spec = ExperimentSpec(name="small", unit="user_id", metrics=MESSY_SPEC.metrics[:2])
+    from_table = analyse_experiment(EngineSource("spark", "messy_units"), spec)
+    from_query = analyse_experiment(EngineSource("spark", "SELECT * FROM messy_units WHERE sessions >= 0"), spec)
+    reference = analyse_experiment(data_dir / "messy.parquet", spec)
+    assert_same_frames(reference.to_frame(), from_table.to_frame(), ["metric", "variant"])
+    assert_same_frames(reference.to_frame(), from_query.to_frame(), ["metric", "variant"])
+    with pytest.raises(InputError, match="Spark could not read the source"):
+        analyse_experiment(EngineSource("spark", "no_such_table"), spec)
+
+
+# --- Postgres -------------------------------------------------------------------------------
+
+_PG_VARIABLE = "PRODOPS_TEST_POSTGRES_URL"
+
+
+def _postgres_binaries() -> Path | None:
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/pg_ctl"), reverse=True)
+    if found:
+        return Path(found[0]).parent
+    return Path(shutil.which("pg_ctl")).parent if shutil.which("pg_ctl") else None
+
+
+def _server_user() -> str | None:
+    """Postgres refuses to run as root: as root, the server runs as ``postgres`` (or ``nobody``)."""
+    if os.geteuid() != 0:
+        return None
+    for name in ("postgres", "nobody"):
+        try:
+            return pwd.getpwnam(name).pw_name
+        except KeyError:
+            continue
+    raise RuntimeError("running as root and no 'postgres' or 'nobody' user to run the Postgres server as")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """A throwaway Postgres server on a unix socket in a temporary folder (trust login)."""
+    binaries = _postgres_binaries()
+    if binaries is None:
+        pytest.skip("no Postgres server binaries (pg_ctl, initdb); .ci/run installs Debian's postgresql")
+    user = _server_user()
+    folder = Path(tempfile.mkdtemp(prefix="prodops-pg-"))
+    folder.chmod(0o755)
+    as_user = ["runuser", "-u", user, "--"] if user else []
+    if user:
+        entry = pwd.getpwnam(user)
+        os.chown(folder, entry.pw_uid, entry.pw_gid)
+    data, socket = folder / "data", folder
+    run = lambda *command: subprocess.run([*as_user, *map(str, command)], check=True, capture_output=True,  # noqa: E731
+                                         cwd=folder, timeout=120)
+    run(binaries / "initdb", "-D", data, "-U", "prodops", "--auth=trust", "-E", "UTF8", "--no-locale")
+    run(binaries / "pg_ctl", "-D", data, "-l", folder / "server.log", "-w", "-o",
+        f"-k {socket} -c listen_addresses='' -F -c fsync=off", "start")
+    url = f"postgresql+psycopg://prodops@/postgres?host={socket}"
+    os.environ[_PG_VARIABLE] = url
+    yield url
+    os.environ.pop(_PG_VARIABLE, None)
+    run(binaries / "pg_ctl", "-D", data, "-m", "immediate", "stop")
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="module")
+def postgres_tables(postgres_url, data_dir):
+    import sqlalchemy
+
+    engine = sqlalchemy.create_engine(postgres_url)
+    for name in CASES:
+        pd.read_parquet(data_dir / f"{name}.parquet").to_sql(name, engine, index=False, if_exists="replace")
+    engine.dispose()
+    return list(CASES)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_postgres_gives_the_duckdb_results(case, postgres_tables, on_duckdb):
+    _, spec = CASES[case]
+    found = analyse_experiment(EngineSource("sql", case, connection=_PG_VARIABLE), spec, random_state=3)
+    assert_same_analysis(on_duckdb[case], found)
+    method = str(method_block(found))
+    assert "stayed on the warehouse" in method and "exact order statistics" in method
+    assert _PG_VARIABLE not in method and "postgresql" not in method  # never the URL, nor where it is kept
+
+
+def test_postgres_reads_a_query(postgres_tables, on_duckdb, data_dir):
+    spec = ExperimentSpec(name="small", unit="user_id", metrics=MESSY_SPEC.metrics[:2])
+    # a % in the query's text reaches Postgres as written (psycopg would read it as a placeholder)
+    source = EngineSource("sql", "SELECT * FROM messy WHERE sessions >= 0 OR country LIKE '%x%';",
+                          connection=_PG_VARIABLE)
+    found = analyse_experiment(source, spec)
+    assert_same_frames(analyse_experiment(data_dir / "messy.parquet", spec).to_frame(), found.to_frame(),
+                       ["metric", "variant"])
+    assert set(found.drops["source"]) == {"sql source"}
+    runner = open_runner(source)  # the unit check (two queries: ids repeat here), the cap of revenue, one pass
+    collect_sql("", spec, runner=runner)
+    assert runner.queries == 4
+    runner = open_runner(EngineSource("sql", "SELECT * FROM covariates WHERE user_id NOT IN (SELECT user_id FROM "
+                                      "covariates GROUP BY 1 HAVING count(*) > 1)", connection=_PG_VARIABLE))
+    clean = ExperimentSpec(name="clean", unit="user_id", metrics=[
+        MetricSpec("converted", kind="proportion", role="primary"), MetricSpec("revenue", covariate="pre_revenue")])
+    collect_sql("", clean, runner=runner)
+    assert runner.queries == 2  # no repeated ids: the unit check and one pass
+
+
+def test_a_missing_connection_variable_is_a_one_line_error(monkeypatch):
+    monkeypatch.delenv("PRODOPS_NO_SUCH_URL", raising=False)
+    with pytest.raises(InputError, match="environment variable 'PRODOPS_NO_SUCH_URL' is not set"):
+        analyse_experiment(EngineSource("sql", "t", connection="PRODOPS_NO_SUCH_URL"), MESSY_SPEC)
+
+
+# --- parameters -----------------------------------------------------------------------------
+
+
+def _parameters(tmp_path: Path, lines: str) -> Path:
+    path = tmp_path / "ab_engine.yaml"
+    path.write_text(lines + "experiment:\n  name: t\n  metrics: [{name: converted, kind: proportion, role: primary}]\n")
+    return path
+
+
+def test_engine_parameters_are_read_and_a_url_in_a_parameter_file_is_refused(tmp_path):
+    from prodops_lib.experiments.report import ExperimentReport
+    from prodops_lib.params import ParameterError, load
+
+    report = load(_parameters(tmp_path, "source: analytics.units\nengine: sql\nconnection: WAREHOUSE_URL\n"),
+                  ExperimentReport)
+    assert report.engine_source() == EngineSource("sql", "analytics.units", None, "WAREHOUSE_URL")
+    assert load(_parameters(tmp_path, "source: data/x.parquet\n"), ExperimentReport).engine_source() is None
+    with pytest.raises(ParameterError, match="connection must name an environment variable"):
+        load(_parameters(tmp_path, "source: t\nengine: sql\nconnection: postgresql://me:secret@host/db\n"),
+             ExperimentReport)
+    with pytest.raises(ParameterError, match="engine 'hive' must be one of duckdb, spark, sql"):
+        load(_parameters(tmp_path, "source: t\nengine: hive\n"), ExperimentReport)
+
+
+def test_a_missing_extra_says_which_to_install(monkeypatch):
+    import sys
+
+    monkeypatch.setitem(sys.modules, "pyspark.sql", None)  # as if pyspark were not installed
+    monkeypatch.setattr("prodops_lib.experiments.engines._SESSIONS", {})
+    with pytest.raises(InputError, match=r"install prodops-kit\[spark\]"):
+        analyse_experiment(EngineSource("spark", "t"), MESSY_SPEC)
+
+
+def test_prodops_check_reads_the_columns_on_the_engine(postgres_tables):
+    from prodops_lib.experiments.check import check_experiment
+    from prodops_lib.experiments.report import ExperimentReport
+
+    report = ExperimentReport(source="messy", experiment=MESSY_SPEC, engine="sql", connection=_PG_VARIABLE)
+    check = check_experiment(report)
+    assert check.lines == ["sql source: 10 columns; read where it lives, only per-variant sums come back"]
+
+
+def test_the_report_pages_blocks_render_from_a_warehouse(postgres_tables, postgres_url, tmp_path):
+    """What notebooks/ab_test.ipynb calls, on a parameter file with engine: sql; the page
+    names the variable, never the URL."""
+    from prodops_lib import display
+    from prodops_lib.experiments import plot_forest, report
+    from prodops_lib.io import DropLog
+    from prodops_lib.params import load
+
+    path = tmp_path / "ab_warehouse.yaml"
+    path.write_text(f"source: messy\nengine: sql\nconnection: {_PG_VARIABLE}\nexperiment:\n"
+                    "  name: messy\n  unit: user_id\n  timestamp_column: exposed_at\n  segments: [country]\n"
+                    "  metrics:\n    - {name: converted, kind: proportion, role: primary}\n"
+                    "    - {name: revenue, covariate: pre_revenue, missing: drop}\n")
+    settings, log = load(path, report.ExperimentReport), DropLog()
+    analysis = report.run_experiment_report(settings, log)
+    blocks = [report.decision_block(analysis), report.results_block(analysis), report.over_time(analysis),
+              report.novelty_block(analysis), report.distribution_chart(analysis, tmp_path),
+              report.power_block(analysis), report.segments_block(analysis), report.method_block(analysis),
+              display.appendix(log, settings, tmp_path)]
+    plot_forest(analysis)
+    page = "".join(str(block) for block in blocks)
+    assert "stayed on the warehouse" in page and _PG_VARIABLE in page
+    assert postgres_url not in page and "prodops@" not in page
+    assert [entry["source"] for entry in log.inputs if entry["kind"] == "data"] == ["sql source"]
