@@ -75,8 +75,8 @@ def _estimate(effect: float, variance: float, level: float, beta_units: int, com
 def difference_in_differences(frame: pd.DataFrame, *, level: float = 0.95) -> DidEstimate:
     """The two-group two-period estimate from a long frame with columns unit, treated, post,
     value (and optionally stack, weight): see the module docstring."""
-    frame = frame.assign(stack=frame["stack"] if "stack" in frame else 0,
-                         weight=frame["weight"] if "weight" in frame else 1.0)
+    frame = frame.assign(stack=frame.get("stack", 0),
+                         weight=frame.get("weight", 1.0))
     stacks = np.sort(frame["stack"].unique())
     in_stack = (frame["stack"].to_numpy()[:, None] == stacks[None, :]).astype(float)
     treated = frame["treated"].to_numpy(dtype=float)[:, None]

@@ -95,6 +95,7 @@ def write_beta(out_dir: Path) -> tuple[list[Path], dict]:
     folder = Path(out_dir) / "beta"
     files = [write_csv(beta.units, folder / "units.csv"), write_csv(beta.panel, folder / "panel.csv"),
              write_csv(feedback, folder / "feedback.csv")]
+    # no blocking theme, a clear effect and 70% activation: the right call is general availability
     truth = {"metric": "sessions", "unit_of_metric": "sessions per week", "true_effect_on_reports_created": 0.0,
-             **beta.truth}
+             "verdict": "go to general availability", **beta.truth}
     return files, truth
