@@ -12,11 +12,13 @@ from .adoption import Adoption, measure_adoption
 from .did import DidEstimate, EventStudy, average_effect, difference_in_differences, event_study
 from .impact import BetaImpact, NaiveComparison, estimate_impact, naive_comparison
 from .inputs import BetaPanel, align, load_beta
+from .plots import plot_adoption, plot_event_study
 from .readiness import Readiness, blocking_issues, decide_readiness, load_feedback_themes
 from .stack import Stack, stack_cohorts
 
 __all__ = [
     "Adoption", "BetaImpact", "BetaPanel", "DidEstimate", "EventStudy", "NaiveComparison", "Readiness", "Stack",
     "align", "average_effect", "blocking_issues", "decide_readiness", "difference_in_differences", "estimate_impact",
-    "event_study", "load_beta", "load_feedback_themes", "measure_adoption", "naive_comparison", "stack_cohorts",
+    "event_study", "load_beta", "load_feedback_themes", "measure_adoption", "naive_comparison", "plot_adoption",
+    "plot_event_study", "stack_cohorts",
 ]
