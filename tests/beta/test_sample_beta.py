@@ -6,12 +6,14 @@ import json
 
 import pytest
 
+from prodops_lib import params
 from prodops_lib.beta import (
     decide_readiness,
     estimate_impact,
     load_beta,
     load_feedback_themes,
     measure_adoption,
+    report,
 )
 from prodops_lib.io import DropLog
 
@@ -60,3 +62,11 @@ def test_sample_beta_adoption_and_verdict(beta, truth: dict) -> None:
     readiness = decide_readiness(impact, adoption, themes)
     assert readiness.verdict == truth["verdict"]
     assert readiness.headline.startswith("Go to general availability: sessions per week +0.484")
+
+
+def test_the_parameter_file_runs_the_report_to_its_planted_verdict(truth: dict) -> None:
+    settings = params.load(ROOT / "parameters" / "beta_release.yaml", report.BetaReport)
+    analysis = report.run_beta_report(settings, DropLog())
+    assert analysis.readiness.verdict == truth["verdict"]
+    assert [impact.metric for impact in analysis.impacts] == ["sessions", "reports_created"]
+    assert set(analysis.tables()) == {"impact", "event_study", "cohorts", "adoption", "readiness", "feedback"}
