@@ -75,10 +75,10 @@ class BetaImpact:
         """The naive and the adjusted estimate side by side."""
         a, n = self.adjusted, self.naive
         return pd.DataFrame([
-            {"metric": self.metric, "comparison": "beta units against everyone else (naive)", "effect": n.difference,
+            {"metric": self.metric, "comparison": "everyone outside the beta (naive)", "difference": n.difference,
              "ci_low": n.ci_low, "ci_high": n.ci_high, "beta_units": None, "comparison_units": None},
-            {"metric": self.metric, "comparison": "beta units against matched units, before and after entry",
-             "effect": a.effect, "ci_low": a.ci_low, "ci_high": a.ci_high, "beta_units": a.beta_units,
+            {"metric": self.metric, "comparison": "matched units, before and after entry (adjusted)",
+             "difference": a.effect, "ci_low": a.ci_low, "ci_high": a.ci_high, "beta_units": a.beta_units,
              "comparison_units": a.comparison_units}])
 
 

@@ -135,7 +135,7 @@ def impact_block(impact: BetaImpact) -> Html:
     """The naive and adjusted estimates side by side, why they differ, and the pre-trend check."""
     tone = "warning" if impact.parallel_trends_doubtful else "good"
     number = "{:+.3g}"
-    formats = {"effect": number, "ci_low": number, "ci_high": number, "beta_units": "{:,.0f}",
+    formats = {"difference": number, "ci_low": number, "ci_high": number, "beta_units": "{:,.0f}",
                "comparison_units": "{:,.0f}"}
     shown = impact.to_frame().drop(columns="metric")
     return Html(table(shown, formats=formats, level=impact.adjusted.level,
@@ -157,7 +157,7 @@ def feedback_block(analysis: BetaAnalysis) -> Html:
         return paragraph("No feedback themes were given for this beta.")
     shown = analysis.themes.drop(columns="blocking").assign(blocks=analysis.themes["blocks"].map({True: "yes", False: "no"}))
     return table(shown, formats={"share_of_beta_units": "{:.0%}"},
-                 caption="What beta users raised, most raised first (blocks: stops general availability)")
+                 caption="What beta users raised, most raised first")
 
 
 def method_sentences(report: BetaReport, analysis: BetaAnalysis) -> list[str]:
