@@ -86,7 +86,7 @@ def naive_comparison(beta: BetaPanel, metric: str, *, level: float = 0.95) -> Na
     """What a dashboard shows: beta units from their entry on against units outside the beta
     from the first entry on; and the gap between them before anyone entered."""
     panel = beta.panel
-    opened = int(beta.units.loc[beta.units["in_beta"], "entry_index"].min())
+    opened = max(int(beta.units.loc[beta.units["in_beta"], "entry_index"].min()), 0)
     before = panel[panel["period_index"] < opened].groupby(["unit", "in_beta"])[metric].mean().reset_index()
     after = panel[(panel["in_beta"] & (panel["event_time"] >= 0))
                   | (~panel["in_beta"] & (panel["period_index"] >= opened))]

@@ -86,13 +86,16 @@ def stack_cohorts(beta: BetaPanel, metric: str, *, pre_periods: int = 4, post_pe
     """
     wide = beta.panel.pivot(index="unit", columns="period_index", values=metric)
     wide = wide.reindex(columns=range(int(beta.panel["period_index"].max()) + 1))
-    entry = beta.units.set_index("unit")["entry_index"].reindex(wide.index).to_numpy()
+    by_unit = beta.units.set_index("unit").reindex(wide.index)
+    entry, in_beta = by_unit["entry_index"].to_numpy(), by_unit["in_beta"].to_numpy(dtype=bool)
     values = wide.to_numpy(dtype=float)
     periods = values.shape[1]
     event_times = np.arange(-pre_periods, post_periods)
     blocks, rows, cohorts = [], [], []
-    for cohort in sorted(set(entry[entry >= 0].tolist())):
-        entered = int((entry == cohort).sum())
+    # a beta unit that entered before the panel starts has a negative index: a cohort of its own
+    # that cannot fit a window, and never a comparison unit
+    for cohort in sorted(set(entry[in_beta].tolist())):
+        entered = int((in_beta & (entry == cohort)).sum())
         first, last = cohort - pre_periods, cohort + post_periods - 1
         matching_first = first - (0 if neighbours is None else matching_periods)
         if matching_first < 0 or last >= periods:
@@ -102,8 +105,8 @@ def stack_cohorts(beta: BetaPanel, metric: str, *, pre_periods: int = 4, post_pe
         window = values[:, first:last + 1]
         matching = values[:, matching_first:first]
         complete = ~np.isnan(window).any(axis=1) & ~np.isnan(matching).any(axis=1)
-        treated = complete & (entry == cohort)
-        eligible = complete & ((entry < 0) | (entry > last))
+        treated = complete & in_beta & (entry == cohort)
+        eligible = complete & (~in_beta | (entry > last))
         if not treated.any() or not eligible.any():
             cohorts.append({"cohort": cohort, "beta_units": entered, "beta_units_used": int(treated.sum()),
                             "comparison_units": 0, "reason": "no unit with every period of the window"

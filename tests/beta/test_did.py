@@ -90,3 +90,14 @@ def test_stacked_average_is_the_beta_unit_weighted_mean_of_cohort_two_by_twos() 
         cohort_effects.append((means[True, True] - means[True, False]) - (means[False, True] - means[False, False]))
         sizes.append(cohort.loc[cohort["treated"], "unit"].nunique())
     assert estimate.effect == pytest.approx(np.average(cohort_effects, weights=sizes), abs=1e-9)
+
+
+def test_a_beta_unit_that_entered_before_the_panel_is_never_a_comparison_unit() -> None:
+    units, panel = _small_beta(entry=(3,))
+    early = units.index[units["in_beta"]][:2]
+    units.loc[early, "entry_date"] = pd.Timestamp("2025-12-01")  # five weeks before the panel's first period
+    stack = stack_cohorts(align(units, panel, ["value"]), "value", pre_periods=2, post_periods=2, neighbours=None)
+    comparison = set(stack.rows.loc[~stack.rows["treated"], "unit"])
+    assert comparison.isdisjoint(units.loc[units["in_beta"], "unit"])
+    left_out = stack.cohorts.set_index("cohort").loc[-5]
+    assert (left_out["beta_units"], left_out["beta_units_used"]) == (2, 0)
