@@ -43,6 +43,11 @@ COLUMN_LABELS: dict[str, str] = {
     "slope_p_value": "p-value of the trend", "cohorts": "Exposure days (cohorts)",
     "correction": "Correction for several variants",
     "slope_p_value_adjusted": "p-value of the trend (adjusted for several variants)",
+    # beta releases
+    "comparison": "Compared with", "comparison_units": "Comparison units", "beta_units": "Beta units",
+    "weeks_since_entry": "Weeks since entry", "mean_uses": "Uses per unit", "using_share": "Share using it that week",
+    "activated_units": "Units that activated", "retained_share": "Still using it (of those who activated)",
+    "share_of_beta_units": "Share of beta units", "blocks": "Blocks general availability",
     # the experiment program
     "experiment": "Experiment", "outcome": "Outcome", "month": "Month", "started": "Started",
     "concluded": "Concluded", "open": "Open at the month's end", "ab_tests": "A/B tests",

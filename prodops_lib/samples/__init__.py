@@ -1,12 +1,14 @@
 """Deterministic sample data with known truth for every prodops analysis.
 
-``write_sample_data(out_dir)`` writes ``experiments/``, ``allocation/``, ``feedback/``,
+``write_sample_data(out_dir)`` writes ``experiments/``, ``beta/``, ``allocation/``, ``feedback/``,
 ``taxonomy.yaml``, ``truth/*.csv`` and ``truth.json``.  Every random draw comes from
 ``numpy.random.default_rng`` with a fixed seed per analysis, floats are written with a
 fixed format and nothing depends on the clock, so two runs give byte-identical files
 (the committed ``data/sample/`` is checked against a fresh run in the tests).
 
 What is planted, so the reports can be checked against it:
+* beta: an opt-in beta with staggered entry, beta units more engaged before entry, and a true
+  effect (+0.6 sessions per week once ramped up) far smaller than the naive difference;
 * experiments: +10% conversion and revenue per user (checkout), an underpowered +1%
   (search), a 52/48 sample-ratio mismatch (onboarding), a fake door above its target, and a year of past experiments with planted true lifts;
 * allocation and feedback share one taxonomy; "Reporting & dashboards" has ~23% of the
@@ -34,6 +36,7 @@ from ._common import (
     write_text,
 )
 from .allocation import write_allocation
+from .beta import write_beta
 from .experiments import write_experiments
 from .feedback import write_feedback
 from .history import write_history
@@ -86,6 +89,7 @@ def write_sample_data(out_dir: Path) -> list[Path]:
     out_dir = Path(out_dir)
     experiment_files, experiments = write_experiments(out_dir)
     history_files, history = write_history(out_dir)
+    beta_files, beta = write_beta(out_dir)
     allocation_files, allocation = write_allocation(out_dir)
     feedback_files, feedback = write_feedback(out_dir)
     hostile = allocation.pop("hostile_text") | feedback.pop("hostile_text")
@@ -95,10 +99,10 @@ def write_sample_data(out_dir: Path) -> list[Path]:
         "taxonomy": [{"name": t.name, "category": t.category, "keywords": list(t.keywords),
                       "jira_label": t.label, "jira_component": t.component} for t in THEMES],
         "review": _review_truth(allocation, feedback),
-        "experiments": experiments, "experiment_history": history, "allocation": allocation, "feedback": feedback,
+        "experiments": experiments, "experiment_history": history, "beta": beta, "allocation": allocation, "feedback": feedback,
         "hostile_text": {"injected_global": INJECTED_GLOBAL, "files": hostile},
     }
-    files = [*experiment_files, *history_files, *allocation_files, *feedback_files,
+    files = [*experiment_files, *history_files, *beta_files, *allocation_files, *feedback_files,
              write_text(_taxonomy_yaml(), out_dir / "taxonomy.yaml"),
              write_json(truth, out_dir / "truth.json")]
     return sorted(files)
