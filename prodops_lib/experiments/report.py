@@ -4,7 +4,7 @@ the monthly review reads, and the page's composite blocks (escaped through ``dis
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -14,6 +14,7 @@ from ..labels import readable_name
 from ..params import resolve_path
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
 from .decision import interval_text
+from .design import DesignSpec, plan_deviations
 from .fake_door import FakeDoorAnalysis, analyse_fake_door
 from .priors import prior_text, report_priors
 from .spec import ExperimentSpec
@@ -55,7 +56,9 @@ class ExperimentReport:
 
     ``source`` is a CSV or parquet file of units (one row per unit), aggregated inside DuckDB,
     or — with ``aggregates: true`` — one row per variant with n, sum and sum of squares (or
-    successes). ``bootstrap_samples`` and ``random_state`` drive quantile metrics.
+    successes). ``bootstrap_samples`` and ``random_state`` drive quantile metrics. ``design`` is
+    the plan signed before the test (:class:`.design.DesignSpec`, read by the design notebook);
+    the analysis flags a test decided before its planned weeks or with another primary metric.
     """
 
     source: str
@@ -63,6 +66,7 @@ class ExperimentReport:
     aggregates: bool = False
     bootstrap_samples: int = 2000
     random_state: int = 0
+    design: DesignSpec | None = None
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,10 @@ def run_experiment_report(report: ExperimentReport, log: DropLog, *, period: str
                                       random_state=report.random_state, priors=priors)
         log.record_input(report.source, path, _rows_in_file(path))
     log.drop_frame(analysis.drops.assign(source=report.source))
+    if report.design is not None:
+        days = analysis.power.days_observed if analysis.power is not None else None
+        deviations = plan_deviations(report.design, spec, days, analysis.decision.verdict)
+        analysis = replace(analysis, notes={**analysis.notes, "plan_deviations": deviations})
     return analysis
 
 
@@ -428,12 +436,14 @@ def decision_tone(analysis: ExperimentAnalysis) -> str:
 
 def caveats(analysis: ExperimentAnalysis) -> list[str]:
     """Short reasons to check the data before acting on the decision: a unit that dominates a
-    mean, variant labels that are probably one arm, exposures after the end date."""
+    mean, variant labels that are probably one arm, exposures after the end date, a test that
+    departs from its plan."""
     notes = analysis.notes
     found = [f"one unit dominates {analysis.spec.metric_label(unit['metric'])}" for unit in notes.get("extreme_units", [])]
     found += [f"variants {first!r} and {second!r} may be one arm" for first, second in similar_labels(list(analysis.units))]
     if notes.get("units_after_end"):
         found.append(f"{notes['units_after_end']:,} units exposed after {notes['exposure_limit']}")
+    found += notes.get("plan_deviations", [])
     return list(dict.fromkeys(found))
 
 
