@@ -353,7 +353,7 @@ def write_experiments(out_dir: Path) -> tuple[list[Path], dict]:
         write_csv(dashboard, folder / "dashboard_aggregates.csv"),
         write_text(REGISTRY_YAML, folder / "experiments.yaml"),
     ]
-    truth = {"checkout_redesign": checkout_truth, "search_ranking": search_truth, "search_ranking_pre_period": search_pre_truth,
+    truth = {"checkout_redesign": checkout_truth, "search_ranking": {**search_truth, "pre_period": search_pre_truth},
              "onboarding_checklist": onboarding_truth, "fake_door_ai_summary": fake_door_truth,
              "dashboard_aggregates": dashboard_truth}
     return files, truth
