@@ -258,3 +258,21 @@ def test_bad_design_input_is_one_line(tmp_path):
     no_unit = ExperimentSpec(name="x", metrics=[{"name": "clicked", "kind": "proportion", "role": "primary"}])
     with pytest.raises(InputError, match=r"needs experiment\.unit"):
         design_experiment(no_unit, DesignSpec(pre_source=str(one_day), mde=0.1))
+
+
+def test_design_notebook_runs_with_papermill(tmp_path, monkeypatch):
+    import json
+    from pathlib import Path
+
+    import papermill
+
+    root = Path(__file__).resolve().parents[2]
+    monkeypatch.setenv("PRODOPS_ROOT", str(root))
+    papermill.execute_notebook(
+        str(root / "notebooks" / "experiment_design.ipynb"), str(tmp_path / "out.ipynb"),
+        parameters={"parameters_file": "parameters/ab_search_ranking.yaml", "results_dir": str(tmp_path / "results")},
+        cwd=str(tmp_path), progress_bar=False, kernel_name="python3")
+    plan = pd.read_csv(tmp_path / "results" / "plan.csv")
+    assert plan.loc[plan["metric"] == "clicked", "n_per_variant"].item() > 4_000  # more than the test had
+    headline = json.loads((tmp_path / "results" / "headline.json").read_text())
+    assert "clicked" in json.dumps(headline)
