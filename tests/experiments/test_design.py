@@ -27,7 +27,7 @@ from prodops_lib.experiments.design import (
     variance_reduction,
 )
 from prodops_lib.experiments.moments import Moments
-from prodops_lib.experiments.power import required_sample_size
+from prodops_lib.experiments.power import plan_experiment, required_sample_size
 from prodops_lib.experiments.report import ExperimentReport, caveats, run_experiment_report
 from prodops_lib.experiments.sequential import confidence_sequence_halfwidth, mixture_variance
 from prodops_lib.io import DropLog, InputError
@@ -81,6 +81,8 @@ def test_design_sample_size_from_the_data_equals_statsmodels():
     assert plan.baseline == pytest.approx(p, rel=1e-12)
     assert plan.sd == pytest.approx(sd, rel=1e-12)
     assert plan.n_per_variant == math.ceil(closed)
+    # and the kit's own planner, from the same baseline and spread
+    assert plan.n_per_variant == plan_experiment(p, 0.1, baseline_sd=sd).n_per_variant
     # 200 new units a day, no one returns: days = units needed for both arms / 200
     assert plan.days == math.ceil(2 * plan.n_per_variant / 200)
 
