@@ -29,6 +29,13 @@ COLUMN_LABELS: dict[str, str] = {
     "p_value_vs_control": "p-value (vs control)", "method_vs_control": "Method (vs control)",
     "verdict": "Verdict", "days_to_go": "Days still needed", "primary_metric": "Primary metric",
     "decision": "Decision", "decided": "Decided", "investigate": "To investigate", "keep_running": "Keep running",
+    "baseline": "Baseline", "sd": "Standard deviation per unit", "planned_effect": "Planned effect (relative)",
+    "n_per_variant": "Units per variant", "n_per_variant_unadjusted": "Units per variant without adjustment",
+    "n_per_variant_sequential": "Units per variant, looked at daily", "days": "Days",
+    "days_sequential": "Days, looked at daily", "cuped_reduction": "Variance removed by CUPED",
+    "regression_reduction": "Variance removed by regression", "reduction_used": "Variance removed (planned)",
+    "weeks": "Weeks", "units_per_variant": "Units per variant", "mde": "Detectable change (read at the end)",
+    "mde_sequential": "Detectable change (looked at daily)", "mde_in_weeks": "Detectable in the planned weeks",
     "click_through_low": "Click-through, low end (95%)", "click_through_high": "Click-through, high end (95%)",
     "gap_now_pp": "Gap now (pp)", "win_rate": "Win rate", "wins": "Wins", "experiments": "Experiments", "name": "Name",
     # experiments: effect by days since exposure (novelty and primacy)

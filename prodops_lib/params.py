@@ -150,12 +150,14 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def report_paths(parameters_file: str | Path, report_name: str | None, results_dir: str | None) -> tuple[str, str]:
+def report_paths(parameters_file: str | Path, report_name: str | None, results_dir: str | None,
+                 prefix: str = "") -> tuple[str, str]:
     """A notebook's report name and results folder: as given (``prodops report`` gives both),
     else named after the parameter file, so ``-p parameters_file`` alone never writes into
     another report's folder, in ``reports/interactive`` or ``$PRODOPS_INTERACTIVE_DIR`` (where
-    the notebook tests send it, outside the checkout)."""
-    name = report_name or Path(parameters_file).stem
+    the notebook tests send it, outside the checkout). ``prefix`` tells apart two notebooks that
+    read the same file (the design of an A/B test and its analysis)."""
+    name = report_name or prefix + Path(parameters_file).stem
     interactive = os.environ.get("PRODOPS_INTERACTIVE_DIR") or Path("reports") / "interactive"
     return name, str(results_dir or Path(interactive) / name)
 

@@ -4,7 +4,7 @@ the monthly review reads, and the page's composite blocks (escaped through ``dis
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import pandas as pd
 
@@ -14,6 +14,7 @@ from ..labels import readable_name
 from ..params import resolve_path
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
 from .decision import interval_text
+from .design import DesignSpec, plan_deviations
 from .engines import ENGINES, EngineSource
 from .fake_door import FakeDoorAnalysis, analyse_fake_door
 from .priors import prior_text, report_priors
@@ -56,7 +57,9 @@ class ExperimentReport:
 
     ``source`` is a CSV or parquet file of units (one row per unit), aggregated inside DuckDB,
     or — with ``aggregates: true`` — one row per variant with n, sum and sum of squares (or
-    successes). ``bootstrap_samples`` and ``random_state`` drive quantile metrics.
+    successes). ``bootstrap_samples`` and ``random_state`` drive quantile metrics. ``design`` is
+    the plan signed before the test (:class:`.design.DesignSpec`, read by the design notebook);
+    the analysis flags a test decided before its planned weeks or with another primary metric.
 
     ``engine: spark`` reads ``source`` (a table, a Spark SQL query or a parquet path) on Spark:
     a local session, or the cluster at ``spark_remote`` (else ``SPARK_REMOTE``). ``engine: sql``
@@ -73,6 +76,7 @@ class ExperimentReport:
     engine: str = "duckdb"
     spark_remote: str | None = None
     connection: str | None = None
+    design: DesignSpec | None = None
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
@@ -132,16 +136,20 @@ def run_experiment_report(report: ExperimentReport, log: DropLog, *, period: str
                                       random_state=report.random_state, priors=priors)
         log.record_input(f"{report.engine} source", None, None)
         log.drop_frame(analysis.drops.assign(source=f"{report.engine} source"))
-        return analysis
-    path = resolve_path(report.source)
-    if report.aggregates:
+    elif report.aggregates:
         frame = load_table(report.source, log=log, label=report.source)
         analysis = analyse_aggregates(frame, spec, source=report.source, priors=priors)
+        log.drop_frame(analysis.drops.assign(source=report.source))
     else:
+        path = resolve_path(report.source)
         analysis = analyse_experiment(report.source, spec, bootstrap_samples=report.bootstrap_samples,
                                       random_state=report.random_state, priors=priors)
         log.record_input(report.source, path, _rows_in_file(path))
-    log.drop_frame(analysis.drops.assign(source=report.source))
+        log.drop_frame(analysis.drops.assign(source=report.source))
+    if report.design is not None:
+        days = analysis.power.days_observed if analysis.power is not None else None
+        deviations = plan_deviations(report.design, spec, days, analysis.decision.verdict)
+        analysis = replace(analysis, notes={**analysis.notes, "plan_deviations": deviations})
     return analysis
 
 
@@ -479,12 +487,14 @@ def decision_tone(analysis: ExperimentAnalysis) -> str:
 
 def caveats(analysis: ExperimentAnalysis) -> list[str]:
     """Short reasons to check the data before acting on the decision: a unit that dominates a
-    mean, variant labels that are probably one arm, exposures after the end date."""
+    mean, variant labels that are probably one arm, exposures after the end date, a test that
+    departs from its plan."""
     notes = analysis.notes
     found = [f"one unit dominates {analysis.spec.metric_label(unit['metric'])}" for unit in notes.get("extreme_units", [])]
     found += [f"variants {first!r} and {second!r} may be one arm" for first, second in similar_labels(list(analysis.units))]
     if notes.get("units_after_end"):
         found.append(f"{notes['units_after_end']:,} units exposed after {notes['exposure_limit']}")
+    found += notes.get("plan_deviations", [])
     return list(dict.fromkeys(found))
 
 

@@ -7,6 +7,9 @@
   detect (the right call is "keep running").
 * ``onboarding_checklist.csv``: a planted 52/48 sample-ratio mismatch.
 * ``fake_door_ai_summary.csv``: arm-level counts for a fake-door test against a 3% target.
+* ``search_ranking_pre.csv``: the four weeks before the search ranking test, one row per user
+  and active day (searches, result clicks, clicked), for its design (own seed): about 460 new
+  searchers a day, each returning on a day with their own probability.
 * ``dashboard_aggregates.csv``: sufficient statistics (n, sum, sum of squares) of a mean metric
   with no true effect, at a sample large enough to have detected about 5% (the right call is
   "don't ship: no detectable effect", with the effect the sample could have detected).
@@ -170,6 +173,46 @@ def _search(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
     return frame, truth
 
 
+SEARCH_PRE_SEED = 20261207
+SEARCH_PRE_START, SEARCH_PRE_DAYS, SEARCH_NEW_PER_DAY = "2026-09-08", 28, 460
+
+
+def _search_pre_period() -> tuple[pd.DataFrame, dict]:
+    """Daily rows per searcher before the search ranking test: users arrive at a Poisson rate, come
+    back on a later day with their own probability, search ``1 + Poisson(λ)`` times when active and
+    click each search's results with their own probability; the same user-level rates in both
+    halves of the window are what the design's variance reduction measures."""
+    rng = np.random.default_rng(SEARCH_PRE_SEED)
+    arrivals = rng.poisson(SEARCH_NEW_PER_DAY, SEARCH_PRE_DAYS)
+    arrival = np.repeat(np.arange(SEARCH_PRE_DAYS), arrivals)
+    users = arrival.size
+    comeback = rng.beta(2.0, 6.0, users)  # mean 0.25: the chance of searching again on a later day
+    intensity = rng.gamma(2.0, 0.6, users)
+    click_rate = rng.beta(0.5, 6.0, users)
+    day = np.arange(SEARCH_PRE_DAYS)
+    active = (day == arrival[:, None]) | ((day > arrival[:, None]) & (rng.random((users, SEARCH_PRE_DAYS))
+                                                                      < comeback[:, None]))
+    user, day_index = np.nonzero(active)
+    searches = 1 + rng.poisson(intensity[user])
+    result_clicks = rng.binomial(searches, click_rate[user])
+    ids = np.array([f"s{i:06d}" for i in rng.permutation(users) + 20_001])
+    frame = pd.DataFrame({
+        "user_id": ids[user],
+        "date": (pd.Timestamp(SEARCH_PRE_START) + pd.to_timedelta(day_index, unit="D")).strftime("%Y-%m-%d"),
+        "searches": searches, "result_clicks": result_clicks, "clicked": (result_clicks > 0).astype(int),
+    }).sort_values(["date", "user_id"], ignore_index=True)
+    truth = {
+        "file": "experiments/search_ranking_pre.csv", "rows": len(frame), "users": int(users),
+        "window": [SEARCH_PRE_START, str((pd.Timestamp(SEARCH_PRE_START)
+                                          + pd.Timedelta(days=SEARCH_PRE_DAYS - 1)).date())],
+        "new_users_per_day": SEARCH_NEW_PER_DAY, "comeback_beta": [2.0, 6.0], "searches_gamma": [2.0, 0.6],
+        "click_rate_beta": [0.5, 6.0],
+        "note": "users differ in how often they come back and click, so a user's first-half activity "
+                "predicts the second half: CUPED and regression adjustment remove a real share of the variance",
+    }
+    return frame, truth
+
+
 def _onboarding(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
     counts = {"control": 5_200, "treatment": 4_800}
     rates = {"control": 0.40, "treatment": 0.42}
@@ -300,15 +343,17 @@ def write_experiments(out_dir: Path) -> tuple[list[Path], dict]:
     onboarding, onboarding_truth = _onboarding(rng)
     fake_door, fake_door_truth = _fake_door()
     dashboard, dashboard_truth = _dashboard(rng)
+    search_pre, search_pre_truth = _search_pre_period()
     files = [
         _write_parquet(checkout, folder / "checkout_redesign.parquet"),
         write_csv(search, folder / "search_ranking.csv"),
+        write_csv(search_pre, folder / "search_ranking_pre.csv"),
         write_csv(onboarding, folder / "onboarding_checklist.csv"),
         write_csv(fake_door, folder / "fake_door_ai_summary.csv"),
         write_csv(dashboard, folder / "dashboard_aggregates.csv"),
         write_text(REGISTRY_YAML, folder / "experiments.yaml"),
     ]
-    truth = {"checkout_redesign": checkout_truth, "search_ranking": search_truth,
+    truth = {"checkout_redesign": checkout_truth, "search_ranking": {**search_truth, "pre_period": search_pre_truth},
              "onboarding_checklist": onboarding_truth, "fake_door_ai_summary": fake_door_truth,
              "dashboard_aggregates": dashboard_truth}
     return files, truth
