@@ -7,7 +7,7 @@
   detect (the right call is "keep running").
 * ``onboarding_checklist.csv``: a planted 52/48 sample-ratio mismatch.
 * ``fake_door_ai_summary.csv``: arm-level counts for a fake-door test against a 3% target.
-* ``search_ranking_pre.csv``: the four weeks before the search ranking test, one row per user
+* ``search_ranking_pre.parquet``: the four weeks before the search ranking test, one row per user
   and active day (searches, result clicks, clicked), for its design (own seed): about 460 new
   searchers a day, each returning on a day with their own probability.
 * ``dashboard_aggregates.csv``: sufficient statistics (n, sum, sum of squares) of a mean metric
@@ -202,7 +202,7 @@ def _search_pre_period() -> tuple[pd.DataFrame, dict]:
         "searches": searches, "result_clicks": result_clicks, "clicked": (result_clicks > 0).astype(int),
     }).sort_values(["date", "user_id"], ignore_index=True)
     truth = {
-        "file": "experiments/search_ranking_pre.csv", "rows": len(frame), "users": int(users),
+        "file": "experiments/search_ranking_pre.parquet", "rows": len(frame), "users": int(users),
         "window": [SEARCH_PRE_START, str((pd.Timestamp(SEARCH_PRE_START)
                                           + pd.Timedelta(days=SEARCH_PRE_DAYS - 1)).date())],
         "new_users_per_day": SEARCH_NEW_PER_DAY, "comeback_beta": [2.0, 6.0], "searches_gamma": [2.0, 0.6],
@@ -280,7 +280,8 @@ def _dashboard(rng: np.random.Generator) -> tuple[pd.DataFrame, dict]:
 def _write_parquet(frame: pd.DataFrame, path: Path) -> Path:
     """Parquet without pandas metadata, so the bytes depend only on the data and pyarrow."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    frame = frame.assign(first_exposure=pd.to_datetime(frame["first_exposure"]).astype("datetime64[s]"))
+    if "first_exposure" in frame:
+        frame = frame.assign(first_exposure=pd.to_datetime(frame["first_exposure"]).astype("datetime64[s]"))
     table = pa.Table.from_pandas(frame, preserve_index=False).replace_schema_metadata(None)
     pq.write_table(table, path, compression="zstd", compression_level=9)
     return path
@@ -347,7 +348,7 @@ def write_experiments(out_dir: Path) -> tuple[list[Path], dict]:
     files = [
         _write_parquet(checkout, folder / "checkout_redesign.parquet"),
         write_csv(search, folder / "search_ranking.csv"),
-        write_csv(search_pre, folder / "search_ranking_pre.csv"),
+        _write_parquet(search_pre, folder / "search_ranking_pre.parquet"),
         write_csv(onboarding, folder / "onboarding_checklist.csv"),
         write_csv(fake_door, folder / "fake_door_ai_summary.csv"),
         write_csv(dashboard, folder / "dashboard_aggregates.csv"),
