@@ -78,36 +78,35 @@ class Runner:
 
     def __init__(self, connection, source: str) -> None:
         self.connection, self.source = connection, source
+        self._lifted = None  # (cursor, memory limit) while a query runs without the limit
 
-    def execute(self, sql: str, fetch=None):
-        """The result of ``sql``, read by ``fetch`` (e.g. ``lambda result: result.fetchall()``;
-        None: the open result)."""
+    def execute(self, sql: str):
         import duckdb
 
-        fetch = fetch or (lambda result: result)
         try:
             try:
-                return fetch(self.connection.execute(sql))
+                return self.connection.execute(sql)
             except duckdb.OutOfMemoryException:
-                return self._without_memory_limit(sql, fetch)
+                return self._without_memory_limit(sql)
         except duckdb.Error as error:
             raise self._failed(error) from None
 
-    def _without_memory_limit(self, sql: str, fetch):
+    def _without_memory_limit(self, sql: str):
         """An exact quantile holds every value it orders and cannot spill to disk: such a query
         alone runs with the memory DuckDB would take by default (80% of the machine's). The
-        limit is the database's; another cursor sets it, leaving this one's result alone, and
-        restores it once the result is read."""
+        limit is the database's: it is lifted through another cursor, which leaves this one's
+        result alone, and restored once the result is read (:meth:`_restore_memory_limit`)."""
         settings = self.connection.cursor()
-        try:
-            limit = settings.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-            settings.execute("RESET memory_limit")
-            try:
-                return fetch(self.connection.execute(sql))
-            finally:
-                self.connection.execute("SELECT 1").fetchall()  # releases the query's memory before the limit returns
-                settings.execute(f"SET memory_limit = {quote_text(limit)}")
-        finally:
+        self._lifted = (settings, settings.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        settings.execute("RESET memory_limit")
+        return self.connection.execute(sql)
+
+    def _restore_memory_limit(self) -> None:
+        if self._lifted:
+            settings, limit = self._lifted
+            self._lifted = None
+            self.connection.execute("SELECT 1").fetchall()  # releases the last query's memory first
+            settings.execute(f"SET memory_limit = {quote_text(limit)}")
             settings.close()
 
     def batches(self, sql: str, rows: int):
@@ -125,7 +124,13 @@ class Runner:
         return InputError(f"{self.source}: the query failed: {str(error).strip().splitlines()[0]}")
 
     def all(self, sql: str) -> list[tuple]:
-        return self.execute(sql, lambda result: result.fetchall())
+        try:
+            return self.execute(sql).fetchall()
+        finally:
+            self._restore_memory_limit()
 
     def frame(self, sql: str) -> pd.DataFrame:
-        return self.execute(sql, lambda result: result.df())
+        try:
+            return self.execute(sql).df()
+        finally:
+            self._restore_memory_limit()

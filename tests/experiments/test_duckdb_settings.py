@@ -38,7 +38,7 @@ def test_a_tiny_memory_limit_changes_no_result(tmp_path, monkeypatch):
     retried = []
     unlimited = Runner._without_memory_limit
     monkeypatch.setattr(Runner, "_without_memory_limit",
-                        lambda self, sql, fetch: retried.append(sql) or unlimited(self, sql, fetch))
+                        lambda self, sql: retried.append(sql) or unlimited(self, sql))
     with duckdb.connect(config={"memory_limit": "1MB", "temp_directory": str(tmp_path / "spill")}) as connection:
         bounded = analyse_experiment(path, MESSY_SPEC, random_state=3, connection=connection)
         assert connection.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "976.5 KiB"  # 1 MB, again
