@@ -22,7 +22,11 @@ million rows are ever in memory; each measurement runs in a fresh subprocess so 
 
 ``--sizes`` measures the parquet path (full analysis, with the unit check, without the extreme
 scan, and their floors) at each size in turn and prints one table, so the growth shows; the
-figures for 1, 10 and 100 million units are in ``docs/scale.md``.
+figures for 1, 10 and 100 million units are in ``docs/scale.md``. ``--only
+parquet-textids,parquet-winsorized,parquet-p90`` (with ``--sizes`` or ``--units``) measures
+what memory bounds cost: the unit check on text ids (``'u' || user_id``, a ``GROUP BY`` that
+spills to disk beyond DuckDB's memory limit), revenue winsorized at its 99th percentile and a
+90th-percentile metric (exact quantiles, which cannot spill).
 
 Times are the best of ``--repeat`` runs inside each subprocess (the first run pays one-off
 import and cache costs for both sides alike), over ``--rounds`` rounds in which analysis and
@@ -96,20 +100,23 @@ def generate(units: int, path: Path, seed: int = 20261) -> None:
 REGRESSION_COVARIATES = ["pre_revenue", "pre_sessions", "pre_orders"]
 
 
-def spec(check_units: bool = True, regression: bool = False):
+def spec(check_units: bool = True, regression: bool = False, winsorized: bool = False, quantile: bool = False):
     """The benchmark experiment; ``check_units=False`` leaves out the unit column (and so the
     check for units seen in several variants), to show what that check costs; ``regression``
-    adjusts revenue for three covariates instead of CUPED on one."""
+    adjusts revenue for three covariates instead of CUPED on one. ``winsorized`` caps revenue
+    at its 99th percentile and ``quantile`` adds its 90th percentile as a metric: exact
+    quantiles, which hold every value in memory."""
     from prodops_lib.experiments import ExperimentSpec, MetricSpec
 
     revenue = (MetricSpec("revenue", covariates=REGRESSION_COVARIATES) if regression
-               else MetricSpec("revenue", covariate="pre_revenue"))
+               else MetricSpec("revenue", covariate="pre_revenue", winsorize_upper=0.99 if winsorized else None))
     return ExperimentSpec(
         name="benchmark", unit="user_id" if check_units else None, control="control",
         metrics=[
             MetricSpec("converted", kind="proportion", role="primary"),
             revenue,
             MetricSpec("orders_per_session", kind="ratio", numerator="orders", denominator="sessions"),
+            *([MetricSpec("p90_revenue", kind="quantile", column="revenue", quantile=0.9)] if quantile else []),
         ],
     )
 
@@ -176,7 +183,12 @@ def worker(mode: str, path: Path, repeat: int) -> dict:
 
                 for collector in (aggregate_frame, aggregate_sql):
                     collector.checks_extremes = lambda metric: False
-            experiment = spec(check_units=variant == "analysis", regression=variant.startswith("regression"))
+            if variant == "textids":  # ids that are not integers: the unit check groups them, spilling to disk
+                from prodops_lib.io import SQL
+
+                data = SQL(f"SELECT 'u' || user_id AS user_id, * EXCLUDE (user_id) FROM read_parquet('{path}')")
+            experiment = spec(check_units=variant in ("analysis", "textids"), regression=variant.startswith("regression"),
+                              winsorized=variant == "winsorized", quantile=variant == "p90")
             task = lambda: analyse_experiment(data, experiment)  # noqa: E731
     times, cpu_times = [], []
     for _ in range(repeat):
@@ -222,11 +234,16 @@ RUNS = [
     ("parquet-regression", "parquet-regfloor", "regression adj. (3 cov.)"),
     ("parquet-regressionbare", "parquet-regfloor", "... without extreme scan"),
     ("parquet-regfloor", "parquet-floor", "floor + 3 covariates' X'X"),
+    ("parquet-textids", "parquet-idfloor", "unit check on text ids"),
+    ("parquet-winsorized", "parquet-floor", "revenue winsorized (p99)"),
+    ("parquet-p90", "parquet-floor", "+ p90 of revenue"),
     ("memory-nounits", "memory-floor", "full analysis"),
     ("memory-analysis", "memory-floor", "full analysis + unit check"),
     ("memory-floor", "memory-floor", "floor"),
 ]
 SIZE_RUNS = ["parquet-nounits", "parquet-analysis", "parquet-nounitsbare"]  # --sizes: the parquet path, growing
+# memory more than speed (exact quantiles, a unit check that spills): measured when asked for with --only
+MEMORY_RUNS = ["parquet-textids", "parquet-winsorized", "parquet-p90"]
 IN_MEMORY_UNITS = 20_000_000  # beyond this the in-memory runs are left out: pandas would hold every row
 
 
@@ -290,14 +307,14 @@ def print_sizes(measured: list[tuple[int, dict[str, list[dict]]]], rows: list[tu
           f"{'peak MB':>8} {'floor MB':>9}")
     for units, runs in measured:
         for mode, floor_mode, label in rows:
-            if mode not in SIZE_RUNS:
+            if mode not in SIZE_RUNS + MEMORY_RUNS:
                 continue
             figures = ratios(runs, mode, floor_mode)
             print(f"{units:>12,} {label:<28} "
                   f"{figures['seconds']:>8.2f} {figures['floor_seconds']:>8.2f} {figures['x']:>6.2f} "
                   f"{figures['median_x']:>9.2f} {figures['cpu_x']:>6.2f} {figures['peak_mb']:>8.0f} "
                   f"{figures['floor_peak_mb']:>9.0f}")
-    print("full analysis + unit check is set against the floor reading the ids too; the others against the floor")
+    print("the unit-check runs are set against the floor reading the ids too; the others against the floor")
     print(LEGEND)
     print(TARGETS)
 
@@ -341,7 +358,7 @@ def main(argv: list[str] | None = None) -> int:
             print_sizes(measured, rows)
             return 0
         path = write_experiment(args.units, Path(folder))
-        rows = with_floors(set(args.only.split(","))) if args.only else RUNS
+        rows = with_floors(set(args.only.split(","))) if args.only else [row for row in RUNS if row[0] not in MEMORY_RUNS]
         if args.units > IN_MEMORY_UNITS:
             rows = [row for row in rows if not row[0].startswith("memory")]
             print(f"in-memory runs left out above {IN_MEMORY_UNITS:,} units: pandas would hold every row")
