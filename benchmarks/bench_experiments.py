@@ -3,20 +3,31 @@
     .venv/bin/python benchmarks/bench_experiments.py              # 10,000,000 units
     .venv/bin/python benchmarks/bench_experiments.py --units 200000
     .venv/bin/python benchmarks/bench_experiments.py --engine spark --units 1000000
+    .venv/bin/python benchmarks/bench_experiments.py --sizes 1000000,10000000,100000000 --rounds 3 --repeat 2
 
 Generates one experiment of ``--units`` units split over three variants (control, B, C), with a
 conversion (0/1), a heavy-tailed revenue (log-normal spend of converters, Pareto tail) with a
 pre-period covariate, and orders per session (a ratio metric; some units have no session).
-The data is written as parquet to a temporary folder, and each measurement runs in a fresh
-subprocess so peak memory (``ru_maxrss``, the whole process: interpreter, imports, data) is its
-own:
+The data is written as parquet to a temporary folder (``--data-dir`` to choose where: 100
+million units take 1.2 GB), a million rows at a time (one row group each), so no more than a
+million rows are ever in memory; each measurement runs in a fresh subprocess so peak memory
+(``VmHWM``, the whole process: interpreter, imports, data) is its own:
 
 * parquet path: ``analyse_experiment(path, spec)`` — SRM, all three metrics, CUPED, Holm
   correction, Bayesian view, power: the workload the issue names — against the *floor*: one
   DuckDB query computing the same sufficient statistics (counts, sums, squares, cross-products
   per variant);
 * in-memory path: ``analyse_experiment(frame, spec)`` on a pandas frame already in memory,
-  against one pandas ``groupby`` of the same counts, sums, squares and cross-products.
+  against one pandas ``groupby`` of the same counts, sums, squares and cross-products (left out
+  above 20 million units: the frame alone would take gigabytes).
+
+``--sizes`` measures the parquet path (full analysis, with the unit check, without the extreme
+scan, and their floors) at each size in turn and prints one table, so the growth shows; the
+figures for 1, 10 and 100 million units are in ``docs/scale.md``. ``--only
+parquet-textids,parquet-winsorized,parquet-p90`` (with ``--sizes`` or ``--units``) measures
+what memory bounds cost: the unit check on text ids (``'u' || user_id``, a ``GROUP BY`` that
+spills to disk beyond DuckDB's memory limit), revenue winsorized at its 99th percentile and a
+90th-percentile metric (exact quantiles, which cannot spill).
 
 Times are the best of ``--repeat`` runs inside each subprocess (the first run pays one-off
 import and cache costs for both sides alike), over ``--rounds`` rounds in which analysis and
@@ -36,8 +47,9 @@ seen in several variants (bad input the analysis must count and drop). The floor
 the id column, and no exact check can skip it: proving that no id repeats needs every id. So
 that run is set against a second floor, the same single DuckDB pass reading the id column too
 (``bit_xor(user_id)`` per variant, the cheapest aggregate that needs every id; ``max`` would
-come from parquet statistics). Targets: each analysis at most 1.2x its floor, and the parquet
-path under 400 MB peak.
+come from parquet statistics). Targets (issue 17, "one machine first"): up to 100 million
+units, each analysis at most 1.1x its floor and the parquet path under 1 GB peak (the DuckDB
+settings that keep it there: ``duckdb_source.database_settings``).
 
 ``--engine spark`` times the same analysis on a local Spark session (``local[2]``, the kit's
 own, see :mod:`prodops_lib.experiments.engines`) reading the parquet file, against a bare Spark
@@ -96,20 +108,23 @@ def generate(units: int, path: Path, seed: int = 20261) -> None:
 REGRESSION_COVARIATES = ["pre_revenue", "pre_sessions", "pre_orders"]
 
 
-def spec(check_units: bool = True, regression: bool = False):
+def spec(check_units: bool = True, regression: bool = False, winsorized: bool = False, quantile: bool = False):
     """The benchmark experiment; ``check_units=False`` leaves out the unit column (and so the
     check for units seen in several variants), to show what that check costs; ``regression``
-    adjusts revenue for three covariates instead of CUPED on one."""
+    adjusts revenue for three covariates instead of CUPED on one. ``winsorized`` caps revenue
+    at its 99th percentile and ``quantile`` adds its 90th percentile as a metric: exact
+    quantiles, which hold every value in memory."""
     from prodops_lib.experiments import ExperimentSpec, MetricSpec
 
     revenue = (MetricSpec("revenue", covariates=REGRESSION_COVARIATES) if regression
-               else MetricSpec("revenue", covariate="pre_revenue"))
+               else MetricSpec("revenue", covariate="pre_revenue", winsorize_upper=0.99 if winsorized else None))
     return ExperimentSpec(
         name="benchmark", unit="user_id" if check_units else None, control="control",
         metrics=[
             MetricSpec("converted", kind="proportion", role="primary"),
             revenue,
             MetricSpec("orders_per_session", kind="ratio", numerator="orders", denominator="sessions"),
+            *([MetricSpec("p90_revenue", kind="quantile", column="revenue", quantile=0.9)] if quantile else []),
         ],
     )
 
@@ -176,7 +191,12 @@ def worker(mode: str, path: Path, repeat: int) -> dict:
 
                 for collector in (aggregate_frame, aggregate_sql):
                     collector.checks_extremes = lambda metric: False
-            experiment = spec(check_units=variant == "analysis", regression=variant.startswith("regression"))
+            if variant == "textids":  # ids that are not integers: the unit check groups them, spilling to disk
+                from prodops_lib.io import SQL
+
+                data = SQL(f"SELECT 'u' || user_id AS user_id, * EXCLUDE (user_id) FROM read_parquet('{path}')")
+            experiment = spec(check_units=variant in ("analysis", "textids"), regression=variant.startswith("regression"),
+                              winsorized=variant == "winsorized", quantile=variant == "p90")
             task = lambda: analyse_experiment(data, experiment)  # noqa: E731
     times, cpu_times = [], []
     for _ in range(repeat):
@@ -184,8 +204,19 @@ def worker(mode: str, path: Path, repeat: int) -> dict:
         task()
         times.append(time.perf_counter() - start)
         cpu_times.append(_cpu_seconds() - cpu_start)
-    return {"mode": mode, "seconds": min(times), "cpu_seconds": min(cpu_times),
-            "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"mode": mode, "seconds": min(times), "cpu_seconds": min(cpu_times), "peak_mb": _peak_mb()}
+
+
+def _peak_mb() -> float:
+    """This process's peak resident memory. Linux's ``ru_maxrss`` survives ``exec``: a worker
+    would report at least its parent's size at the fork (the parent that generated the data);
+    ``VmHWM`` belongs to the worker's own address space."""
+    status = Path("/proc/self/status")
+    if status.exists():
+        for line in status.read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _cpu_seconds() -> float:
@@ -257,9 +288,115 @@ def spark_main(path: Path, runs: int) -> None:
     session.stop()
 
 
+# (run, the floor it is set against, label); floors last, so each ratio's floor ran in the same round
+RUNS = [
+    ("parquet-nounits", "parquet-floor", "full analysis"),
+    ("parquet-analysis", "parquet-idfloor", "full analysis + unit check"),
+    ("parquet-idfloor", "parquet-floor", "floor reading the ids too"),
+    ("parquet-floor", "parquet-floor", "floor"),
+    ("parquet-nounitsbare", "parquet-floor", "... without extreme scan"),
+    ("parquet-regression", "parquet-regfloor", "regression adj. (3 cov.)"),
+    ("parquet-regressionbare", "parquet-regfloor", "... without extreme scan"),
+    ("parquet-regfloor", "parquet-floor", "floor + 3 covariates' X'X"),
+    ("parquet-textids", "parquet-idfloor", "unit check on text ids"),
+    ("parquet-winsorized", "parquet-floor", "revenue winsorized (p99)"),
+    ("parquet-p90", "parquet-floor", "+ p90 of revenue"),
+    ("memory-nounits", "memory-floor", "full analysis"),
+    ("memory-analysis", "memory-floor", "full analysis + unit check"),
+    ("memory-floor", "memory-floor", "floor"),
+]
+SIZE_RUNS = ["parquet-nounits", "parquet-analysis", "parquet-nounitsbare"]  # --sizes: the parquet path, growing
+# memory more than speed (exact quantiles, a unit check that spills): measured when asked for with --only
+MEMORY_RUNS = ["parquet-textids", "parquet-winsorized", "parquet-p90"]
+IN_MEMORY_UNITS = 20_000_000  # beyond this the in-memory runs are left out: pandas would hold every row
+
+
+def with_floors(wanted: set[str]) -> list[tuple[str, str, str]]:
+    """The runs asked for, their floors, and the floors' floors, in :data:`RUNS` order."""
+    while (more := {floor for mode, floor, _ in RUNS if mode in wanted} - wanted):
+        wanted |= more
+    return [row for row in RUNS if row[0] in wanted]
+
+
+def measure_rounds(rows: list[tuple[str, str, str]], path: Path, rounds: int, repeat: int) -> dict[str, list[dict]]:
+    """Each run once per round, in fresh subprocesses, analysis and floors alternating."""
+    runs: dict[str, list[dict]] = {mode: [] for mode, _, _ in rows}
+    for _ in range(rounds):
+        for mode in runs:
+            runs[mode].append(measure(mode, path, repeat))
+    return runs
+
+
+def ratios(runs: dict[str, list[dict]], mode: str, floor_mode: str) -> dict:
+    """A run against its floor: best against best, the median of each round's ratio (the same
+    round's floor ran within seconds, under the same load from other processes) and CPU
+    seconds, best against best."""
+    results, floor = runs[mode], runs[floor_mode]
+    per_round = sorted(result["seconds"] / base["seconds"] for result, base in zip(results, floor, strict=True))
+    best = min(r["seconds"] for r in results)
+    floor_best = min(r["seconds"] for r in floor)
+    return {"seconds": best, "floor_seconds": floor_best, "x": best / floor_best,
+            "median_x": per_round[len(per_round) // 2],
+            "cpu_x": min(r["cpu_seconds"] for r in results) / min(r["cpu_seconds"] for r in floor),
+            "peak_mb": max(r["peak_mb"] for r in results), "floor_peak_mb": max(r["peak_mb"] for r in floor)}
+
+
+LEGEND = ("x: best against best; median x: the median over rounds of each round's ratio; "
+          "cpu x: CPU seconds of all threads, best against best")
+TARGETS = ("targets: each analysis <= 1.10 x the floor it is set against (regression adjustment: 1.30 x); "
+           "parquet path peak < 1,000 MB")
+
+
+def print_units(runs: dict[str, list[dict]], rows: list[tuple[str, str, str]]) -> None:
+    """The detailed table of one size."""
+    print(f"{'path':<10} {'run':<28} {'seconds':>8} {'against':<26} {'x':>6} {'median x':>9} {'cpu x':>6} "
+          f"{'peak MB':>8}")
+    labels = {mode: label for mode, _, label in rows}
+    for mode, floor_mode, label in rows:
+        figures = ratios(runs, mode, floor_mode)
+        against = labels[floor_mode] if floor_mode != mode else ""
+        print(f"{'parquet' if mode.startswith('parquet') else 'in-memory':<10} {label:<28} {figures['seconds']:>8.3f} "
+              f"{against:<26} {figures['x']:>6.2f} {figures['median_x']:>9.2f} {figures['cpu_x']:>6.2f} "
+              f"{figures['peak_mb']:>8.0f}")
+    if "parquet-analysis" in runs and "parquet-floor" in runs:
+        plain = ratios(runs, "parquet-analysis", "parquet-floor")["x"]
+        print(f"parquet full analysis + unit check against the floor that never reads the ids: {plain:.2f} x")
+    print(LEGEND)
+    print(TARGETS)
+
+
+def print_sizes(measured: list[tuple[int, dict[str, list[dict]]]], rows: list[tuple[str, str, str]]) -> None:
+    """One table over the sizes: each parquet run against its floor, so the growth shows."""
+    print(f"{'units':>12} {'run':<28} {'seconds':>8} {'floor s':>8} {'x':>6} {'median x':>9} {'cpu x':>6} "
+          f"{'peak MB':>8} {'floor MB':>9}")
+    for units, runs in measured:
+        for mode, floor_mode, label in rows:
+            if mode not in SIZE_RUNS + MEMORY_RUNS:
+                continue
+            figures = ratios(runs, mode, floor_mode)
+            print(f"{units:>12,} {label:<28} "
+                  f"{figures['seconds']:>8.2f} {figures['floor_seconds']:>8.2f} {figures['x']:>6.2f} "
+                  f"{figures['median_x']:>9.2f} {figures['cpu_x']:>6.2f} {figures['peak_mb']:>8.0f} "
+                  f"{figures['floor_peak_mb']:>9.0f}")
+    print("the unit-check runs are set against the floor reading the ids too; the others against the floor")
+    print(LEGEND)
+    print(TARGETS)
+
+
+def write_experiment(units: int, folder: Path) -> Path:
+    path = folder / f"experiment_{units}.parquet"
+    start = time.perf_counter()
+    generate(units, path)
+    print(f"{units:,} units, {len(VARIANTS)} variants: written in {time.perf_counter() - start:.1f} s "
+          f"({path.stat().st_size / 1e6:.0f} MB parquet)", flush=True)
+    return path
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--units", type=int, default=10_000_000, help="units in the experiment (default 10,000,000)")
+    parser.add_argument("--sizes", help="comma-separated unit counts (e.g. 1000000,10000000,100000000): the parquet "
+                                        "path at each, in one table")
     parser.add_argument("--repeat", type=int, default=3, help="runs per subprocess; the best is kept")
     parser.add_argument("--rounds", type=int, default=3,
                         help="rounds of fresh subprocesses, analysis and floor alternating (best kept), so load "
@@ -267,64 +404,34 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", help="comma-separated runs to measure (e.g. parquet-regression); their floors are added")
     parser.add_argument("--engine", choices=("duckdb", "spark"), default="duckdb",
                         help="spark: the analysis on a local Spark session against bare Spark aggregations")
+    parser.add_argument("--data-dir", type=Path,
+                        help="where to write the parquet files (default: a temporary folder, removed after; "
+                             "100M units take 1.2 GB)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.worker:
         print(json.dumps(worker(args.worker, args.data, args.repeat)))
         return 0
-    with tempfile.TemporaryDirectory(prefix="bench_experiments_") as folder:
-        path = Path(folder) / "experiment.parquet"
-        start = time.perf_counter()
-        generate(args.units, path)
-        print(f"{args.units:,} units, {len(VARIANTS)} variants: written in {time.perf_counter() - start:.1f} s "
-              f"({path.stat().st_size / 1e6:.0f} MB parquet)")
+    with tempfile.TemporaryDirectory(prefix="bench_experiments_", dir=args.data_dir) as folder:
+        if args.sizes:
+            rows = with_floors(set(args.only.split(",")) if args.only else set(SIZE_RUNS))
+            measured = []
+            for units in (int(size) for size in args.sizes.split(",")):
+                path = write_experiment(units, Path(folder))
+                measured.append((units, measure_rounds(rows, path, args.rounds, args.repeat)))
+                path.unlink()  # one size's file on disk at a time
+            print_sizes(measured, rows)
+            return 0
+        path = write_experiment(args.units, Path(folder))
         if args.engine == "spark":
             spark_main(path, args.repeat * args.rounds)
             return 0
-        # (run, the floor it is set against, label); floors last, so each ratio's floor ran in the same round
-        rows = [
-            ("parquet-nounits", "parquet-floor", "full analysis"),
-            ("parquet-analysis", "parquet-idfloor", "full analysis + unit check"),
-            ("parquet-idfloor", "parquet-floor", "floor reading the ids too"),
-            ("parquet-floor", "parquet-floor", "floor"),
-            ("parquet-nounitsbare", "parquet-floor", "... without extreme scan"),
-            ("parquet-regression", "parquet-regfloor", "regression adj. (3 cov.)"),
-            ("parquet-regressionbare", "parquet-regfloor", "... without extreme scan"),
-            ("parquet-regfloor", "parquet-floor", "floor + 3 covariates' X'X"),
-            ("memory-nounits", "memory-floor", "full analysis"),
-            ("memory-analysis", "memory-floor", "full analysis + unit check"),
-            ("memory-floor", "memory-floor", "floor"),
-        ]
-        if args.only:  # the runs asked for, their floors, and the floors' floors
-            wanted = set(args.only.split(","))
-            while (more := {floor for mode, floor, _ in rows if mode in wanted} - wanted):
-                wanted |= more
-            rows = [row for row in rows if row[0] in wanted]
-        runs: dict[str, list[dict]] = {mode: [] for mode, _, _ in rows}
-        for _ in range(args.rounds):
-            for mode in runs:
-                runs[mode].append(measure(mode, path, args.repeat))
-        print(f"{'path':<10} {'run':<28} {'seconds':>8} {'against':<26} {'x':>6} {'median x':>9} {'cpu x':>6} "
-              f"{'peak MB':>8}")
-        labels = {mode: label for mode, _, label in rows}
-        for mode, floor_mode, label in rows:
-            results, floor = runs[mode], runs[floor_mode]
-            seconds = min(result["seconds"] for result in results)
-            # the same round's floor ran within seconds, under the same load from other processes
-            per_round = sorted(result["seconds"] / base["seconds"] for result, base in zip(results, floor, strict=True))
-            cpu = min(result["cpu_seconds"] for result in results) / min(result["cpu_seconds"] for result in floor)
-            against = labels[floor_mode] if floor_mode != mode else ""
-            print(f"{'parquet' if mode.startswith('parquet') else 'in-memory':<10} {label:<28} {seconds:>8.3f} "
-                  f"{against:<26} {seconds / min(r['seconds'] for r in floor):>6.2f} {per_round[len(per_round) // 2]:>9.2f} "
-                  f"{cpu:>6.2f} {max(result['peak_mb'] for result in results):>8.0f}")
-        if "parquet-analysis" in runs and "parquet-floor" in runs:
-            plain = min(r["seconds"] for r in runs["parquet-analysis"]) / min(r["seconds"] for r in runs["parquet-floor"])
-            print(f"parquet full analysis + unit check against the floor that never reads the ids: {plain:.2f} x")
-        print("x: best against best; median x: the median over rounds of each round's ratio; "
-              "cpu x: CPU seconds of all threads, best against best")
-        print("targets: each analysis <= 1.20 x the floor it is set against (regression adjustment: 1.30 x); "
-              "parquet path peak < 400 MB")
+        rows = with_floors(set(args.only.split(","))) if args.only else [row for row in RUNS if row[0] not in MEMORY_RUNS]
+        if args.units > IN_MEMORY_UNITS:
+            rows = [row for row in rows if not row[0].startswith("memory")]
+            print(f"in-memory runs left out above {IN_MEMORY_UNITS:,} units: pandas would hold every row")
+        print_units(measure_rounds(rows, path, args.rounds, args.repeat), rows)
     return 0
 
 

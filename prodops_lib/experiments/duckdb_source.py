@@ -1,15 +1,18 @@
 """DuckDB plumbing shared by the SQL collector and the distribution chart: quoting, file
-readers, one private in-memory database per process, and one-line errors."""
+readers, one private in-memory database per process (with a bounded memory and a spill
+folder, see :func:`database_settings`), and one-line errors."""
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import pandas as pd
 
 from ..io import InputError
 
-__all__ = ["Runner", "double_literal", "file_query", "private_cursor", "quote_name", "quote_text"]
+__all__ = ["Runner", "database_settings", "double_literal", "file_query", "private_cursor", "quote_name", "quote_text"]
 
 
 def quote_name(column: str) -> str:
@@ -38,6 +41,26 @@ def file_query(path: str | Path) -> str:
 
 _DATABASE: list = []
 
+MEMORY_LIMIT_MB = 512  # at most; a quarter of the machine's memory on smaller machines
+
+
+def database_settings() -> dict[str, str]:
+    """DuckDB settings of the private database: DuckDB's own defaults suit a database server
+    (80% of the machine's memory; spill files in a ``.tmp`` folder of the working directory).
+
+    The analysis's main pass keeps a few sums per variant, day and segment, whatever the number
+    of units, so a bounded memory costs it nothing; the operators that grow with the units (the
+    ``GROUP BY`` of the unit check on ids that are not compact integers, sorts) spill to a
+    folder in the system's temporary directory beyond the limit, so 100 million units stay
+    under 1 GB resident (docs/scale.md). Exact quantiles (winsorization caps, quantile metrics)
+    cannot spill: :meth:`Runner.execute` runs such a query again without the limit."""
+    try:
+        machine_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
+    except (ValueError, OSError, AttributeError):  # no sysconf (Windows): the fixed limit
+        machine_mb = 4 * MEMORY_LIMIT_MB
+    spill = Path(tempfile.gettempdir()) / f"prodops-duckdb-{os.getpid()}"  # a process's own: DuckDB removes it
+    return {"memory_limit": f"{min(MEMORY_LIMIT_MB, machine_mb // 4)}MB", "temp_directory": str(spill)}
+
 
 def private_cursor():
     """A cursor on this process's own in-memory DuckDB database: opening a database costs
@@ -46,7 +69,7 @@ def private_cursor():
     import duckdb
 
     if not _DATABASE:
-        _DATABASE.append(duckdb.connect())
+        _DATABASE.append(duckdb.connect(config=database_settings()))
     return _DATABASE[0].cursor()
 
 
@@ -61,6 +84,7 @@ class Runner:
 
     def __init__(self, connection, source: str, query: str | None = None) -> None:
         self.connection, self.source, self.query, self.queries = connection, source, query, 0
+        self._lifted = None  # (cursor, memory limit) while a query runs without the limit
 
     def prepare(self, sql: str, native: bool = False) -> str:
         if self.query is None:
@@ -73,10 +97,32 @@ class Runner:
         import duckdb
 
         self.queries += 1
+        prepared = self.prepare(sql, native)
         try:
-            return self.connection.execute(self.prepare(sql, native))
+            try:
+                return self.connection.execute(prepared)
+            except duckdb.OutOfMemoryException:
+                return self._without_memory_limit(prepared)
         except duckdb.Error as error:
             raise self._failed(error) from None
+
+    def _without_memory_limit(self, sql: str):
+        """An exact quantile holds every value it orders and cannot spill to disk: such a query
+        alone runs with the memory DuckDB would take by default (80% of the machine's). The
+        limit is the database's: it is lifted through another cursor, which leaves this one's
+        result alone, and restored once the result is read (:meth:`_restore_memory_limit`)."""
+        settings = self.connection.cursor()
+        self._lifted = (settings, settings.execute("SELECT current_setting('memory_limit')").fetchone()[0])
+        settings.execute("RESET memory_limit")
+        return self.connection.execute(sql)
+
+    def _restore_memory_limit(self) -> None:
+        if self._lifted:
+            settings, limit = self._lifted
+            self._lifted = None
+            self.connection.execute("SELECT 1").fetchall()  # releases the last query's memory first
+            settings.execute(f"SET memory_limit = {quote_text(limit)}")
+            settings.close()
 
     def columns(self) -> dict[str, str]:
         """The source's column names and DuckDB types."""
@@ -101,7 +147,13 @@ class Runner:
         return InputError(f"{self.source}: the query failed: {str(error).strip().splitlines()[0]}")
 
     def all(self, sql: str, native: bool = False) -> list[tuple]:
-        return self.execute(sql, native).fetchall()
+        try:
+            return self.execute(sql, native).fetchall()
+        finally:
+            self._restore_memory_limit()
 
     def frame(self, sql: str, native: bool = False) -> pd.DataFrame:
-        return self.execute(sql, native).df()
+        try:
+            return self.execute(sql, native).df()
+        finally:
+            self._restore_memory_limit()
