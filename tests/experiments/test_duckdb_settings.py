@@ -29,8 +29,9 @@ def test_settings_bound_memory_and_spill_to_the_temporary_folder():
 
 
 def test_a_tiny_memory_limit_changes_no_result(tmp_path, monkeypatch):
-    """1 MB is below what the unit check's GROUP BY on text ids, the winsorization caps and the
-    quantile's order statistics need: each such query runs again without the limit."""
+    """1 MB is below what the unit check's GROUP BY on text ids needs (and may be below what the
+    winsorization caps and the quantile's order statistics need): such a query runs again
+    without the limit."""
     data = messy_units()
     data["user_id"] = data["user_id"].map(lambda unit: None if np.isnan(unit) else f"u{int(unit)}")
     path = tmp_path / "messy.parquet"
@@ -42,7 +43,9 @@ def test_a_tiny_memory_limit_changes_no_result(tmp_path, monkeypatch):
     with duckdb.connect(config={"memory_limit": "1MB", "temp_directory": str(tmp_path / "spill")}) as connection:
         bounded = analyse_experiment(path, MESSY_SPEC, random_state=3, connection=connection)
         assert connection.execute("SELECT current_setting('memory_limit')").fetchone()[0] == "976.5 KiB"  # 1 MB, again
-    assert any("quantile_cont" in sql for sql in retried)  # the winsorization caps
+    # the unit check's GROUP BY on text ids at least (whether the caps' quantiles need the retry
+    # too depends on how DuckDB plans them); whatever ran again, no result changed
+    assert any("GROUPING SETS" in sql for sql in retried)
     in_memory = analyse_experiment(data, MESSY_SPEC, random_state=3)
     assert_same_frames(in_memory.to_frame(), bounded.to_frame(), ["metric", "variant"])
     assert_same_frames(in_memory.segments, bounded.segments, ["segment_column", "segment", "metric", "variant"])
