@@ -12,6 +12,7 @@ from prodops_lib.io import DropLog, InputError, existing_file, load_table
 from prodops_lib.labels import count_of
 from prodops_lib.params import resolve_path
 
+from .duckdb_source import database_settings
 from .engines import open_runner
 from .ledger import read_import_csv
 from .report import ExperimentReport, FakeDoorReport, load_fake_door
@@ -55,7 +56,8 @@ def _unit_level(report: ExperimentReport, check: InputCheck) -> None:
     if not path.is_file():
         raise InputError(f"{report.source}: file not found (looked at {path}); check source:")
     reader = "read_parquet(?)" if path.suffix.lower() in (".parquet", ".pq") else "read_csv(?, all_varchar=true)"
-    with duckdb.connect() as connection:
+    # the analysis's memory bound and spill folder: a distinct count of 100M text ids needs gigabytes otherwise
+    with duckdb.connect(config=database_settings()) as connection:
         try:
             columns = [row[0] for row in connection.execute(f"describe select * from {reader}", [str(path)]).fetchall()]
         except duckdb.Error as error:

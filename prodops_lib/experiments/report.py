@@ -15,6 +15,7 @@ from ..params import resolve_path
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
 from .decision import interval_text
 from .design import DesignSpec, plan_deviations
+from .duckdb_source import database_settings
 from .engines import ENGINES, EngineSource
 from .fake_door import FakeDoorAnalysis, analyse_fake_door
 from .priors import prior_text, report_priors
@@ -158,7 +159,7 @@ def _rows_in_file(path) -> int:
     import duckdb
 
     reader = "read_parquet" if path.suffix.lower() in (".parquet", ".pq") else "read_csv_auto"
-    with duckdb.connect() as connection:
+    with duckdb.connect(config=database_settings()) as connection:
         return int(connection.execute(f"select count(*) from {reader}(?)", [str(path)]).fetchone()[0])
 
 
