@@ -37,7 +37,9 @@ COLUMN_LABELS: dict[str, str] = {
     "weeks": "Weeks", "units_per_variant": "Units per variant", "mde": "Detectable change (read at the end)",
     "mde_sequential": "Detectable change (looked at daily)", "mde_in_weeks": "Detectable in the planned weeks",
     "click_through_low": "Click-through, low end (95%)", "click_through_high": "Click-through, high end (95%)",
-    "gap_now_pp": "Gap now (pp)", "win_rate": "Win rate", "wins": "Wins", "experiments": "Experiments", "name": "Name",
+    "gap_now_pp": "Gap now (pp)", "win_rate": "Win rate", "wins": "Wins", "experiments": "Experiments", "name": "Name", "betas": "Beta releases",
+    "readiness": "Readiness", "change_vs_comparable": "Change vs comparable users",
+    "change_vs_comparable_low": "Change, low end (95%)", "change_vs_comparable_high": "Change, high end (95%)",
     # experiments: effect by days since exposure (novelty and primacy)
     "day": "Exposure day", "days_exposed": "Days exposed by the end", "scale": "Effect measured as",
     "effect": "Effect (lift or difference)", "effect_ci_low": "Effect, low end (95%)",

@@ -17,8 +17,8 @@ from .impact import BetaImpact, estimate_impact
 from .inputs import load_beta
 from .readiness import Readiness, blocking_issues, decide_readiness, load_feedback_themes
 
-__all__ = ["TONES", "BetaAnalysis", "BetaMetric", "BetaReport", "adoption_block", "feedback_block", "impact_block",
-           "method_sentences", "run_beta_report", "verdict_block"]
+__all__ = ["TONES", "BetaAnalysis", "BetaMetric", "BetaReport", "adoption_block", "beta_summary", "feedback_block",
+           "impact_block", "method_sentences", "run_beta_report", "verdict_block"]
 
 TONES = {"go to general availability": "good", "fix first": "bad", "extend the beta": "warning"}
 
@@ -114,6 +114,21 @@ def run_beta_report(report: BetaReport, log: DropLog) -> BetaAnalysis:
     readiness = decide_readiness(impacts[0], adoption, themes, min_activation=report.min_activation,
                                  blocking_share=report.blocking_share)
     return BetaAnalysis(impacts, adoption, themes, readiness)
+
+
+def beta_summary(report: BetaReport, analysis: BetaAnalysis) -> dict:
+    """What the monthly review reads (``summary.json``): the readiness verdict and the primary
+    metric's adjusted change, relative to the beta units' counterfactual. A beta is not
+    randomised, so the review shows it apart from A/B tests and never counts it as a win."""
+    primary = analysis.primary
+    low, high = primary.relative_interval
+    verdict = analysis.readiness.verdict
+    return {"name": report.name, "kind": "beta release", "theme": report.theme, "team": report.team,
+            "decision": verdict, "status": "running" if verdict == "extend the beta" else "decided",
+            "primary_metric": primary.metric, "primary_metric_label": primary.label,
+            "rel_effect": float(primary.relative_effect), "rel_ci_low": float(low), "rel_ci_high": float(high),
+            "days_to_go": None, "activation": float(analysis.adoption.activation_share),
+            "parallel_trends_doubtful": bool(primary.parallel_trends_doubtful)}
 
 
 def verdict_block(report: BetaReport, analysis: BetaAnalysis) -> Html:

@@ -8,6 +8,8 @@ import pandas as pd
 
 from prodops_lib.experiments.decision import DECIDED, WINS
 
+BETA = "beta release"  # the kind a beta release's summary.json names
+
 
 @dataclass(frozen=True)
 class ExperimentsByTheme:
@@ -27,7 +29,12 @@ class ExperimentsByTheme:
     @property
     def ab_tests(self) -> pd.DataFrame:
         """A/B tests: judged by the primary metric's lift against control."""
-        return self.experiments[self.experiments["kind"] != "fake door"].reset_index(drop=True)
+        return self.experiments[~self.experiments["kind"].isin(["fake door", BETA])].reset_index(drop=True)
+
+    @property
+    def betas(self) -> pd.DataFrame:
+        """Beta releases: not randomised, judged on readiness against comparable non-beta units."""
+        return self.experiments[self.experiments["kind"] == BETA].reset_index(drop=True)
 
     @property
     def fake_doors(self) -> pd.DataFrame:
@@ -38,11 +45,15 @@ class ExperimentsByTheme:
 def experiments_by_theme(experiments: pd.DataFrame, product_themes: list[str]) -> ExperimentsByTheme:
     """Group the period's experiment summaries by theme."""
     table = experiments.copy()
+    if "kind" not in table:  # summaries saved before the kind was: a fake door is read against a target
+        table["kind"] = table["primary_metric"].astype(str).str.endswith("vs target").map(
+            {True: "fake door", False: "A/B test"})
     known = table["theme"].isin(product_themes)
     unthemed = table[~known].reset_index(drop=True)
     table.loc[~known, "theme"] = "(no theme)"
     rows = []
-    for theme, group in table.groupby("theme", sort=True):
+    for theme, everything in table.groupby("theme", sort=True):
+        group = everything[everything["kind"] != BETA]  # a beta is no experiment's win or loss
         decided = group["decision"].isin(DECIDED)
         wins = int(group["decision"].isin(WINS).sum())
         rows.append({
@@ -50,9 +61,10 @@ def experiments_by_theme(experiments: pd.DataFrame, product_themes: list[str]) -
             "win_rate": wins / int(decided.sum()) if decided.any() else float("nan"),
             "keep_running": int((group["decision"] == "keep running").sum()),
             "investigate": int((group["decision"] == "investigate").sum()),
+            "betas": int((everything["kind"] == BETA).sum()),
         })
     by_theme = pd.DataFrame(rows, columns=["theme", "experiments", "decided", "wins", "win_rate",
-                                           "keep_running", "investigate"])
+                                           "keep_running", "investigate", "betas"])
     running = table[table["decision"] == "keep running"][["name", "theme", "primary_metric", "days_to_go"]]
     ordered = table.sort_values(["theme", "name"], ignore_index=True)
     return ExperimentsByTheme(ordered, by_theme, running.reset_index(drop=True), unthemed)

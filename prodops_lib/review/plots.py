@@ -19,7 +19,7 @@ from prodops_lib.charts import (
     no_data,
 )
 from prodops_lib.review.demand_supply import DemandSupply, GapHistory
-from prodops_lib.review.experiments import ExperimentsByTheme
+from prodops_lib.review.experiments import BETA, ExperimentsByTheme
 
 DEMAND_COLOUR, EFFORT_COLOUR = "#0072B2", "#E69F00"
 # "investigate" is grey: its split is broken, so its numbers are not to be read as an effect
@@ -110,7 +110,9 @@ def plot_experiment_lifts(result: ExperimentsByTheme) -> Figure:
     split being broken."""
     experiments = result.experiments
     fake = _is_fake_door(experiments)
-    ab_tests = experiments[~fake].dropna(subset=["rel_effect"]).reset_index(drop=True)
+    beta = experiments["kind"].eq(BETA)
+    # a beta's change is against comparable users, not a randomised control: never on this axis
+    ab_tests = experiments[~fake & ~beta].dropna(subset=["rel_effect"]).reset_index(drop=True)
     missing = [c for c in _FAKE_DOOR_COLUMNS if c not in experiments.columns]  # summaries without click-through
     fake_doors = experiments[fake].reindex(columns=[*experiments.columns, *missing]).dropna(subset=["click_through"])
     fake_doors = fake_doors.reset_index(drop=True)
@@ -136,11 +138,9 @@ def plot_experiment_lifts(result: ExperimentsByTheme) -> Figure:
 
 
 def _is_fake_door(experiments: pd.DataFrame) -> pd.Series:
-    """Which experiments are fake doors: the ``kind`` column, else (summaries read before the
-    review recorded it) a primary metric read against a target, as a fake door's summary says."""
-    if "kind" in experiments.columns:
-        return experiments["kind"].eq("fake door")
-    return experiments["primary_metric"].astype(str).str.endswith("vs target")
+    """Which experiments are fake doors (:func:`.experiments.experiments_by_theme` always gives
+    the kind, inferring it for summaries saved before it was recorded)."""
+    return experiments["kind"].eq("fake door")
 
 
 def _row_label(row: pd.Series) -> str:

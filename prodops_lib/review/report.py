@@ -89,6 +89,17 @@ def experiments_tables(review: MonthlyReview) -> display.Html:
         parts.append(display.table(shown, formats={c: "{:.2%}" for c in ("click_through", "click_through_low",
                                                                           "click_through_high", "target_rate")},
                                    caption="Fake doors: click-through against the target set before the test"))
+    betas = experiments.betas
+    if len(betas):
+        shown = betas.assign(name=betas["name"].map(readable_name),
+                             primary_metric=betas["primary_metric_label"].fillna(betas["primary_metric"]))[
+            ["name", "decision", "primary_metric", "rel_effect", "rel_ci_low", "rel_ci_high", "theme"]].rename(
+            columns={"decision": "readiness", "rel_effect": "change_vs_comparable",
+                     "rel_ci_low": "change_vs_comparable_low", "rel_ci_high": "change_vs_comparable_high"})
+        parts.append(display.table(shown, formats={c: "{:+.1%}" for c in ("change_vs_comparable", "change_vs_comparable_low",
+                                                                         "change_vs_comparable_high")},
+                                   caption="Beta releases: readiness, and the primary metric's change against "
+                                           "comparable users outside the beta (not randomised)"))
     if not parts:
         parts.append(display.paragraph("No experiment result was found for this period."))
     return display.Html("".join(parts))

@@ -115,6 +115,24 @@ def test_experiments_win_rate_counts_only_decided_experiments():
     assert result.running[["name", "days_to_go"]].values.tolist() == [["c", 12.0]]
 
 
+def test_a_beta_release_is_shown_apart_and_never_counted_as_a_win():
+    """A beta is not randomised: it has its own table and column, not a place among the wins."""
+    from prodops_lib.review.plots import plot_experiment_lifts
+
+    experiments = pd.DataFrame({
+        "name": ["a", "b"], "theme": ["Alpha", "Alpha"], "kind": ["A/B test", "beta release"],
+        "decision": ["ship", "go to general availability"], "primary_metric": ["m", "sessions"],
+        "primary_metric_label": ["m", "sessions per week"], "rel_effect": [0.05, 0.04],
+        "rel_ci_low": [0.01, 0.03], "rel_ci_high": [0.09, 0.05], "days_to_go": [None, None],
+    })
+    result = experiments_by_theme(experiments, THEMES)
+    alpha = result.by_theme.set_index("theme").loc["Alpha"]
+    assert alpha[["experiments", "decided", "wins", "betas"]].tolist() == [1, 1, 1, 1]
+    assert result.ab_tests["name"].tolist() == ["a"] and result.betas["name"].tolist() == ["b"]
+    chart = plot_experiment_lifts(result)
+    assert [label.get_text() for label in chart.axes[0].get_yticklabels()] == ["a · Alpha"]
+
+
 def test_what_changed_compares_with_last_period():
     current = {"allocation_by_theme": pd.DataFrame({"theme": ["Alpha", "Beta"], "share": [0.30, 0.70]}),
                "demand_supply": pd.DataFrame({"theme": ["Alpha", "Beta"], "demand_items_share": [0.6, 0.4]}),
