@@ -48,6 +48,7 @@ def _themes_used(settings: ReviewParams, reports: Mapping[str, tuple[str, Path |
     """(setting, report, theme names) of the allocation rules and the experiments."""
     from prodops_lib.allocation.config import AllocationParams
     from prodops_lib.allocation.inputs import load_rules
+    from prodops_lib.beta.report import BetaReport
     from prodops_lib.experiments.report import ExperimentReport, FakeDoorReport
 
     allocation = settings.sources.allocation
@@ -58,6 +59,8 @@ def _themes_used(settings: ReviewParams, reports: Mapping[str, tuple[str, Path |
         notebook, parameters = reports.get(name, ("", None))
         if parameters is None:
             continue
-        theme = (load(parameters, FakeDoorReport).theme if notebook == "fake_door.ipynb"
-                 else load(parameters, ExperimentReport).experiment.theme)
+        if notebook in ("fake_door.ipynb", "beta_release.ipynb"):  # parameters with the theme at the top
+            theme = load(parameters, FakeDoorReport if notebook == "fake_door.ipynb" else BetaReport).theme
+        else:
+            theme = load(parameters, ExperimentReport).experiment.theme
         yield "experiment theme", name, [theme]
