@@ -81,15 +81,15 @@ def report_priors(spec: ExperimentSpec, log: DropLog, *, period: str | None, res
     return priors
 
 
-def prior_text(prior: LearnedPrior, label: str, min_experiments: int) -> str:
+def prior_text(prior: LearnedPrior, label: str) -> str:
     """The prior in words: "a normal prior on the relative lift learned from 24 past experiments
     on conversion (mean +1.2%, sd 2.0%, Paule–Mandel)", or why it is flat."""
     past = count_of(prior.n_experiments, "past experiment")
     if not prior.fell_back:
         return (f"a normal prior on the relative lift learned from {past} on {label} (mean {prior.mean:+.1%}, "
                 f"sd {prior.sd:.1%}, {METHODS[prior.method]})")
-    if prior.n_experiments >= min_experiments:
+    if prior.spread_is_noise:
         return (f"a flat prior: the {past} on {label} differ no more than their own noise explains, so no spread "
                 "of true lifts could be learned from them")
     measured = "no past experiment measured" if prior.n_experiments == 0 else f"only {past} measured"
-    return f"a flat prior: {measured} {label} ({min_experiments} needed)"
+    return f"a flat prior: {measured} {label} ({prior.min_experiments} needed)"

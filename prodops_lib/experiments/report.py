@@ -321,7 +321,7 @@ def prior_sentences(analysis: ExperimentAnalysis) -> list[str]:
     """The prior of each metric's Bayesian view in words, when they were learned (``prior: learned``)."""
     spec = analysis.spec
     quantiles = [metric for metric in spec.metrics if metric.kind == "quantile"] if analysis.priors else []
-    return [prior_text(prior, spec.metric_label(name), spec.prior_min_experiments)
+    return [prior_text(prior, spec.metric_label(name))
             for name, prior in (analysis.priors or {}).items()] + [
         f"no prior for {metric.display_name}: a quantile's chance comes from its bootstrap" for metric in quantiles]
 

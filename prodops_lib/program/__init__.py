@@ -358,7 +358,7 @@ def _impact(history: pd.DataFrame, months: list[str], params: ProgramParams) -> 
             impacts.append(cumulative_impact(shipped_here, str(metric), method=params.prior_method,
                                              min_experiments=params.min_experiments, alpha=params.alpha))
     prior_frame = pd.concat([p.to_frame() for p in priors], ignore_index=True) if priors else pd.DataFrame(
-        columns=["metric", "mean", "sd", "mean_standard_error", "n_experiments", "method", "fell_back"])
+        columns=["metric", "mean", "sd", "mean_standard_error", "n_experiments", "method", "fell_back", "min_experiments"])
     impact = pd.concat([i.to_frame() for i in impacts], ignore_index=True) if impacts else pd.DataFrame(
         columns=["metric", "n_shipped", "naive", "naive_low", "naive_high", "shrunk", "shrunk_low", "shrunk_high"])
     impact.insert(1, "label", impact["metric"].map(metric_words))

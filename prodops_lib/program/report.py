@@ -150,7 +150,7 @@ def impact_block(program: ExperimentProgram) -> display.Html:
 
 
 def priors_table(program: ExperimentProgram) -> display.Html:
-    noise = program.priors["fell_back"] & (program.priors["n_experiments"] >= program.params.min_experiments)
+    noise = program.priors["fell_back"] & (program.priors["n_experiments"] >= program.priors["min_experiments"])
     prior = np.select([noise, program.priors["fell_back"]], ["default (flat): lifts vary no more than noise",
                                                              "default (flat): too few experiments"], "learned")
     frame = program.priors.assign(metric=program.priors["metric"].map(metric_words), prior=prior)

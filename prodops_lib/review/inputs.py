@@ -67,27 +67,15 @@ def load_review_inputs(results_root: str | Path, sources: ReviewSources, log: Dr
         trends = _table(root, sources.feedback, "trends.csv", TRENDS_SCHEMA, log, problems)
     rows = []
     for name in sources.experiments:
-        if not _usable(root, name, problems):
+        summary = _summary(root, name, log, problems, "the experiment is left out")
+        if summary is None:
             continue
-        summary_file = root / name / "summary.json"
-        if not summary_file.is_file():
-            problems.append(f"{name}: no summary.json in its results; the experiment is left out")
-            continue
-        summary = json.loads(summary_file.read_text(encoding="utf-8"))
-        log.record_input(f"{name}/summary.json", summary_file, 1)
         row = {key: summary.get(key) for key in EXPERIMENT_FIELDS} | {"report": name}
         # summaries written before the kind was recorded: a fake door is the one with a target
         row["kind"] = row["kind"] or ("fake door" if "target_rate" in summary else "A/B test")
         rows.append(row)
     experiments = pd.DataFrame(rows, columns=[*EXPERIMENT_FIELDS, "report"])
-    program = None
-    if sources.program and _usable(root, sources.program, problems):
-        program_file = root / sources.program / "summary.json"
-        if program_file.is_file():
-            program = json.loads(program_file.read_text(encoding="utf-8"))
-            log.record_input(f"{sources.program}/summary.json", program_file, 1)
-        else:
-            problems.append(f"{sources.program}: no summary.json in its results; the program's headline is left out")
+    program = _summary(root, sources.program, log, problems, "the program's headline is left out") if sources.program else None
     return ReviewInputs(effort, demand, trends, experiments, problems, too_little, program)
 
 
@@ -103,6 +91,18 @@ def _usable(root: Path, name: str, problems: list[str]) -> bool:
             problems.append(f"{name}: the report {status.get('status')} ({status.get('error')}); its results are left out")
             return False
     return True
+
+
+def _summary(root: Path, name: str, log: DropLog, problems: list[str], consequence: str) -> dict | None:
+    """A report's ``summary.json``, or None with the problem named (missing, failed, no summary)."""
+    if not _usable(root, name, problems):
+        return None
+    summary_file = root / name / "summary.json"
+    if not summary_file.is_file():
+        problems.append(f"{name}: no summary.json in its results; {consequence}")
+        return None
+    log.record_input(f"{name}/summary.json", summary_file, 1)
+    return json.loads(summary_file.read_text(encoding="utf-8"))
 
 
 def _table(root: Path, name: str, file: str, schema: Schema, log: DropLog,

@@ -126,9 +126,9 @@ def test_too_few_past_experiments_give_the_flat_prior_and_the_page_says_why(tmp_
     assert sentence in html.unescape(str(method_block(analysis)))
     assert analysis.tables()["priors"].to_dict("records") == [
         {"metric": "converted", "mean": 0.0, "sd": None, "n_experiments": 4, "method": "pm", "fell_back": True}]
-    assert prior_text(LearnedPrior("clicked", 0.0, None, None, 0, "pm", True), "clicked", 10) == (
+    assert prior_text(LearnedPrior("clicked", 0.0, None, None, 0, "pm", True), "clicked") == (
         "a flat prior: no past experiment measured clicked (10 needed)")
-    assert prior_text(LearnedPrior("converted", 0.012, 0.02, 0.004, 24, "pm", False), "conversion", 10) == (
+    assert prior_text(LearnedPrior("converted", 0.012, 0.02, 0.004, 24, "pm", False), "conversion") == (
         "a normal prior on the relative lift learned from 24 past experiments on conversion "
         "(mean +1.2%, sd 2.0%, Paule–Mandel)")
 
@@ -140,7 +140,7 @@ def test_past_lifts_that_vary_no_more_than_their_noise_keep_the_flat_prior(tmp_p
     spec = _spec(history=str(_history(tmp_path, effects, [0.02] * 12)))
     prior = report_priors(spec, io.DropLog(), period="2026-10", results_dir=None)["converted"]
     assert (prior.sd, prior.fell_back, prior.n_experiments) == (None, True, 12)
-    assert prior_text(prior, "converted", 10).startswith("a flat prior: the 12 past experiments on converted differ "
+    assert prior_text(prior, "converted").startswith("a flat prior: the 12 past experiments on converted differ "
                                                          "no more than their own noise explains")
 
 
