@@ -8,6 +8,7 @@ snake_case header is ever shown; listing it here gives it a better label.
 
 from __future__ import annotations
 
+import math
 import re
 
 __all__ = ["COLUMN_LABELS", "column_label", "count_of", "metric_words", "ratio_text", "readable_name"]
@@ -57,6 +58,8 @@ COLUMN_LABELS: dict[str, str] = {
     "weeks_since_entry": "Weeks since entry", "mean_uses": "Uses per unit", "using_share": "Share using it that week",
     "activated_units": "Units that activated", "retained_share": "Still using it (of those who activated)",
     "share_of_beta_units": "Share of beta units", "blocks": "Blocks general availability",
+    "difference": "Difference", "average_rating": "Average stars (of 5)",
+    "average_nps": "Average recommend score (0–10)",
     # the experiment program
     "experiment": "Experiment", "outcome": "Outcome", "month": "Month", "started": "Started",
     "concluded": "Concluded", "open": "Open at the month's end", "ab_tests": "A/B tests",
@@ -131,6 +134,16 @@ def count_of(number: int | float, noun: str, plural: str | None = None) -> str:
     right number, instead of "experiment(s)". ``plural`` for the irregular ones ("people")."""
     many = plural or (noun[:-1] + "ies" if noun.endswith("y") and noun[-2:-1] not in "aeiou" else noun + "s")
     return f"{number:,.0f} {noun if number == 1 else many}"
+
+
+def interval_format(low: float, high: float) -> str:
+    """A signed fixed-point format for an estimate and its interval, with the decimals that give
+    the interval's width two significant digits, so all three numbers show the same decimals:
+    ``+.2f`` for 0.380 to 0.587 (``+0.38 to +0.59``), ``+.0f`` for 120 to 480."""
+    width = abs(high - low)
+    if not math.isfinite(width) or width == 0:
+        return "+.3g"
+    return f"+.{max(0, 1 - math.floor(math.log10(width)))}f"
 
 
 def ratio_text(ratio: float) -> str:

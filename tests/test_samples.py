@@ -30,6 +30,7 @@ TEXT_FILES = {  # file -> columns holding free text
     "feedback/sales_notes.csv": ["note"],
     "feedback/nps_survey.csv": ["comment"],
     "feedback/app_reviews.csv": ["review_text"],
+    "beta/feedback.csv": ["comment"],
 }
 HOSTILE = ("<script>window.__prodops_injected=1</script>",
            '<img src=x onerror="window.__prodops_injected=1">',

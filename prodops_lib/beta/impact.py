@@ -11,7 +11,7 @@ from scipy import stats
 
 from prodops_lib.experiments.decision import interval_text
 from prodops_lib.io import InputError
-from prodops_lib.labels import metric_words
+from prodops_lib.labels import interval_format, metric_words
 
 from .did import DidEstimate, EventStudy, average_effect, event_study
 from .inputs import BetaPanel
@@ -68,8 +68,9 @@ class BetaImpact:
     def effect_text(self) -> str:
         """``+0.61 (+5.9%; 95% CI +0.35 to +0.87)``, in the metric's own unit then relative."""
         a = self.adjusted
-        return (f"{a.effect:+.3g} ({self.relative_effect:+.1%}; "
-                f"{interval_text(a.ci_low, a.ci_high, a.level, '+.3g')})")
+        number = interval_format(a.ci_low, a.ci_high)
+        return (f"{a.effect:{number}} ({self.relative_effect:+.1%}; "
+                f"{interval_text(a.ci_low, a.ci_high, a.level, number)})")
 
     def to_frame(self) -> pd.DataFrame:
         """The naive and the adjusted estimate side by side."""
@@ -119,12 +120,13 @@ def _pre_trend_sentence(study: EventStudy, label: str) -> tuple[bool, str]:
 
 
 def _naive_sentence(naive: NaiveComparison, adjusted: DidEstimate, label: str) -> str:
-    compared = (f"Beta units against everyone else: {naive.difference:+.3g} {label}; against comparable units, "
-                f"before and after entry: {adjusted.effect:+.3g}.")
+    number = interval_format(adjusted.ci_low, adjusted.ci_high)
+    compared = (f"Beta units against everyone else: {naive.difference:{number}} {label}; against comparable units, "
+                f"before and after entry: {adjusted.effect:{number}}.")
     if naive.ci_low <= adjusted.effect <= naive.ci_high:
         return compared + " The two agree: the beta units were not very different before they entered."
     more = "more" if naive.gap_before_beta > 0 else "fewer"
-    return (compared + f" They differ because beta units already had {abs(naive.gap_before_beta):.3g} {more} {label} "
+    return (compared + f" They differ because beta units already had {abs(naive.gap_before_beta):{number[1:]}} {more} {label} "
             "before the beta opened: the units that joined were different to begin with, and the naive comparison "
             "credits the feature with that. The adjusted estimate compares each beta unit with non-beta units that "
             "looked like it before entry, and subtracts the difference they already had.")

@@ -3,9 +3,9 @@
 Rules, in order (the first that applies sets the verdict), worded like the A/B decision
 (:mod:`prodops_lib.experiments.decision`):
 
-1. **fix first** when beta users raised a blocking issue: a feedback theme marked blocking, or
-   raised by at least ``blocking_share`` of beta units; or when the metric got clearly worse
-   (the whole interval on the bad side).
+1. **fix first** when beta users raised a blocking issue (an issue, not praise, raised by at
+   least ``blocking_share`` of beta units: :mod:`prodops_lib.beta.feedback`), or when the
+   metric got clearly worse (the whole interval on the bad side).
 2. **extend the beta** when the impact cannot be trusted yet (parallel trends doubtful), when
    fewer than ``min_activation`` of beta units activated, or when the interval still includes
    no effect.
@@ -16,18 +16,19 @@ Rules, in order (the first that applies sets the verdict), worded like the A/B d
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Literal
 
 import pandas as pd
 
-from prodops_lib.io import SQL, Column, DropLog, Schema, load_table
 from prodops_lib.labels import count_of
 
 from .adoption import Adoption
+from .feedback import BetaFeedback
 from .impact import BetaImpact
 
-__all__ = ["Readiness", "blocking_issues", "decide_readiness", "load_feedback_themes"]
+__all__ = ["Readiness", "decide_readiness", "feedback_reasons"]
+
+TOP_ISSUES = 3  # issues named among the reasons besides the blocking ones
 
 Verdict = Literal["go to general availability", "fix first", "extend the beta"]
 
@@ -47,43 +48,39 @@ class Readiness:
         return pd.DataFrame({"verdict": self.verdict, "reason": self.reasons})
 
 
-def load_feedback_themes(source: str | Path | SQL | pd.DataFrame, *, log: DropLog | None = None) -> pd.DataFrame:
-    """Beta users' feedback themes: theme, beta_units (units that raised it) and, optionally,
-    blocking (true for an issue that must be fixed before general availability)."""
-    schema = Schema(Column("theme", nullable=False), Column("beta_units", "int", nullable=False, minimum=0),
-                    Column("blocking", "bool", required=False))
-    frame = load_table(source, schema, log=log, label=None if not isinstance(source, pd.DataFrame) else "feedback themes")
-    if "blocking" not in frame:
-        frame["blocking"] = False
-    return frame.assign(blocking=frame["blocking"].fillna(False).astype(bool))
+def feedback_reasons(feedback: BetaFeedback | None) -> list[str]:
+    """What the feedback adds to the reasons: every blocking issue and the largest others, or
+    why blocking issues were not checked."""
+    if feedback is None:
+        return ["No feedback source was given: blocking issues were not checked."]
+    if not feedback.grouped:
+        return [f"Only {count_of(feedback.texts, 'feedback text')} from beta users after entry, fewer than the "
+                f"{feedback.texts_needed} needed to group them into issues: blocking issues were not checked."]
+    issues = feedback.issues
+    problems = issues[~issues["praise"] & (issues["issue_id"] >= 0)]
+    named = pd.concat([problems[problems["blocks"]], problems[~problems["blocks"]].head(TOP_ISSUES)])
+    reasons = [f"Feedback: {row.issue!r} raised by {count_of(int(row.beta_units), 'beta unit')} "
+               f"({row.share_of_beta_units:.0%}){', which blocks general availability' if row.blocks else ''}."
+               for row in named.itertuples()]
+    if not len(named):
+        reasons.append("Feedback: beta users raised no problem, only praise.")
+    if not feedback.scored:
+        reasons.append("The feedback carries no score, so praise cannot be told from complaints: an issue raised by "
+                       f"{feedback.blocking_share:.0%} of beta units blocks even if it is a compliment.")
+    return reasons
 
 
-def blocking_issues(themes: pd.DataFrame, beta_units: int, *, blocking_share: float = 0.10) -> pd.DataFrame:
-    """The themes with the share of beta units that raised each; ``blocks`` marks those marked
-    blocking or raised by at least ``blocking_share`` of beta units. Largest first."""
-    share = themes["beta_units"] / beta_units
-    return (themes.assign(share_of_beta_units=share, blocks=themes["blocking"] | (share >= blocking_share))
-            .sort_values("beta_units", ascending=False, ignore_index=True))
-
-
-def decide_readiness(impact: BetaImpact, adoption: Adoption, themes: pd.DataFrame | None = None, *,
-                     min_activation: float = 0.30, blocking_share: float = 0.10) -> Readiness:
+def decide_readiness(impact: BetaImpact, adoption: Adoption, feedback: BetaFeedback | None = None, *,
+                     min_activation: float = 0.30) -> Readiness:
     """Apply the rules in the module docstring."""
     sign = 1.0 if impact.direction == "increase" else -1.0
     low, high = sorted((sign * impact.adjusted.ci_low, sign * impact.adjusted.ci_high))
-    issues = (blocking_issues(themes, adoption.beta_units, blocking_share=blocking_share)
-              if themes is not None and len(themes) else None)
-    blocking = issues[issues["blocks"]] if issues is not None else pd.DataFrame()
+    blocking = feedback.blocking if feedback is not None else pd.DataFrame()
     effect = f"{impact.label} {impact.effect_text()}"
     activation = (f"{adoption.activation_share:.0%} of beta units activated the feature "
                   f"({adoption.activated_units:,} of {adoption.beta_units:,})")
     reasons = [f"Impact on {effect}, against comparable units outside the beta, before and after entry.",
-               impact.pre_trend_sentence, impact.naive_sentence, activation + "."]
-    if issues is None:
-        reasons.append("No feedback themes were given: blocking issues were not checked.")
-    else:
-        reasons += [f"Feedback: {row.theme!r} raised by {count_of(int(row.beta_units), 'beta unit')} "
-                    f"({row.share_of_beta_units:.0%}){', blocking' if row.blocks else ''}." for row in issues.itertuples()]
+               impact.pre_trend_sentence, impact.naive_sentence, activation + ".", *feedback_reasons(feedback)]
 
     def verdict(kind: Verdict, headline: str) -> Readiness:
         return Readiness(kind, headline, reasons)
@@ -91,7 +88,7 @@ def decide_readiness(impact: BetaImpact, adoption: Adoption, themes: pd.DataFram
     if len(blocking):
         first = blocking.iloc[0]
         return verdict("fix first", f"Fix first: {first['share_of_beta_units']:.0%} of beta units raised "
-                       f"{first['theme']!r}, which blocks general availability.")
+                       f"{first['issue']!r}, which blocks general availability.")
     if high < 0:
         return verdict("fix first", f"Fix first: {impact.label} got worse in the beta: {impact.effect_text()}.")
     if impact.parallel_trends_doubtful:

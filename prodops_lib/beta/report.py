@@ -8,14 +8,27 @@ from typing import Literal
 
 import pandas as pd
 
-from prodops_lib.display import Html, Kpi, bullets, callout, kpi_cards, paragraph, table
+from prodops_lib.display import (
+    Html,
+    Kpi,
+    bullets,
+    callout,
+    heading,
+    kpi_cards,
+    paragraph,
+    quotes,
+    table,
+)
+from prodops_lib.experiments.decision import interval_text
+from prodops_lib.feedback.config import FeedbackParams
 from prodops_lib.io import DropLog
-from prodops_lib.labels import readable_name
+from prodops_lib.labels import count_of, interval_format, readable_name
 
 from .adoption import Adoption, measure_adoption
+from .feedback import BetaFeedback, beta_feedback
 from .impact import BetaImpact, estimate_impact
 from .inputs import load_beta
-from .readiness import Readiness, blocking_issues, decide_readiness, load_feedback_themes
+from .readiness import Readiness, decide_readiness
 
 __all__ = ["TONES", "BetaAnalysis", "BetaMetric", "BetaReport", "adoption_block", "beta_summary", "feedback_block",
            "impact_block", "method_sentences", "run_beta_report", "verdict_block"]
@@ -37,7 +50,9 @@ class BetaReport:
     """``parameters/beta_<name>.yaml``: the beta's files and how to read them.
 
     ``units`` has unit, in_beta, entry_date; ``panel`` has unit, period and one column per
-    metric and for ``usage_column``; ``feedback`` (optional) has theme, beta_units, blocking.
+    metric and for ``usage_column``; ``feedback`` (optional) is the beta users' feedback in the
+    feedback report's shape (``sources`` with column maps; each source's ``customer`` column
+    names the unit), grouped into issues by :mod:`prodops_lib.beta.feedback`.
     The window is ``pre_periods`` before entry and ``post_periods`` from entry, with
     ``matching_periods`` before it to choose comparison units on.
     """
@@ -50,7 +65,7 @@ class BetaReport:
     hypothesis: str = ""
     theme: str = ""
     team: str | None = None
-    feedback: str | None = None
+    feedback: FeedbackParams | None = None
     frequency: Literal["day", "week"] = "week"
     pre_periods: int = 4
     post_periods: int = 4
@@ -63,6 +78,8 @@ class BetaReport:
     def __post_init__(self) -> None:
         if not self.metrics:
             raise ValueError("metrics is empty; list at least the primary metric")
+        if not 0 < self.blocking_share <= 1:
+            raise ValueError(f"blocking_share {self.blocking_share!r} must be above 0 and at most 1")
         if not 0 < self.alpha < 0.5:
             raise ValueError(f"alpha {self.alpha!r} must be between 0 and 0.5")
         for name in ("pre_periods", "post_periods", "matching_periods", "neighbours"):
@@ -72,12 +89,12 @@ class BetaReport:
 
 @dataclass(frozen=True)
 class BetaAnalysis:
-    """Everything the page shows: the impact per metric (primary first), adoption, the
-    feedback themes and the verdict."""
+    """Everything the page shows: the impact per metric (primary first), adoption, what beta
+    users raised (``None`` without a feedback source) and the verdict."""
 
     impacts: list[BetaImpact]
     adoption: Adoption
-    themes: pd.DataFrame | None
+    feedback: BetaFeedback | None
     readiness: Readiness
 
     @property
@@ -91,8 +108,9 @@ class BetaAnalysis:
                                          for impact in self.impacts], ignore_index=True),
                "cohorts": self.primary.cohorts, "adoption": self.adoption.to_frame(),
                "readiness": self.readiness.to_frame()}
-        if self.themes is not None:
-            out["feedback"] = self.themes
+        if self.feedback is not None:
+            out["feedback_issues"] = self.feedback.issues
+            out["feedback_quotes"] = self.feedback.quotes
         return out
 
 
@@ -107,13 +125,10 @@ def run_beta_report(report: BetaReport, log: DropLog) -> BetaAnalysis:
                                neighbours=report.neighbours, matching_periods=report.matching_periods,
                                level=1 - report.alpha) for metric in report.metrics]
     adoption = measure_adoption(beta, report.usage_column)
-    themes = None
-    if report.feedback:
-        themes = blocking_issues(load_feedback_themes(report.feedback, log=log), adoption.beta_units,
-                                 blocking_share=report.blocking_share)
-    readiness = decide_readiness(impacts[0], adoption, themes, min_activation=report.min_activation,
-                                 blocking_share=report.blocking_share)
-    return BetaAnalysis(impacts, adoption, themes, readiness)
+    feedback = (beta_feedback(report.feedback, beta, log, blocking_share=report.blocking_share)
+                if report.feedback is not None else None)
+    readiness = decide_readiness(impacts[0], adoption, feedback, min_activation=report.min_activation)
+    return BetaAnalysis(impacts, adoption, feedback, readiness)
 
 
 def beta_summary(report: BetaReport, analysis: BetaAnalysis) -> dict:
@@ -135,11 +150,12 @@ def verdict_block(report: BetaReport, analysis: BetaAnalysis) -> Html:
     """The verdict and its headline, the figures it rests on, then every reason."""
     readiness, impact, adoption = analysis.readiness, analysis.primary, analysis.adoption
     a = impact.adjusted
+    number = interval_format(a.ci_low, a.ci_high)
     cards = [Kpi("Verdict", readiness.verdict.upper(), readable_name(report.name), TONES[readiness.verdict]),
-             Kpi(f"{impact.label.capitalize()}: effect", f"{a.effect:+.3g} ({impact.relative_effect:+.1%})",
-                 f"{a.level:.0%} CI {a.ci_low:+.3g} to {a.ci_high:+.3g}",
+             Kpi(f"{impact.label.capitalize()}: effect", f"{a.effect:{number}} ({impact.relative_effect:+.1%})",
+                 interval_text(a.ci_low, a.ci_high, a.level, number),
                  "warning" if impact.parallel_trends_doubtful else ("good" if a.ci_low > 0 or a.ci_high < 0 else "neutral")),
-             Kpi("Naive beta vs rest", f"{impact.naive.difference:+.3g}", "not the feature's effect: see below"),
+             Kpi("Naive beta vs rest", f"{impact.naive.difference:{number}}", "not the feature's effect: see below"),
              Kpi("Activated", f"{adoption.activation_share:.0%}", f"{adoption.activated_units:,} of {adoption.beta_units:,} beta units")]
     intro = paragraph(f"Hypothesis: {report.hypothesis}") if report.hypothesis else ""
     return Html(callout(readiness.headline, tone=TONES[readiness.verdict]) + kpi_cards(cards) + intro
@@ -149,7 +165,7 @@ def verdict_block(report: BetaReport, analysis: BetaAnalysis) -> Html:
 def impact_block(impact: BetaImpact) -> Html:
     """The naive and adjusted estimates side by side, why they differ, and the pre-trend check."""
     tone = "warning" if impact.parallel_trends_doubtful else "good"
-    number = "{:+.3g}"
+    number = "{:" + interval_format(impact.adjusted.ci_low, impact.adjusted.ci_high) + "}"
     formats = {"difference": number, "ci_low": number, "ci_high": number, "beta_units": "{:,.0f}",
                "comparison_units": "{:,.0f}"}
     shown = impact.to_frame().drop(columns="metric")
@@ -167,12 +183,35 @@ def adoption_block(adoption: Adoption) -> Html:
                         caption="Use of the feature by week since entering the beta"))
 
 
-def feedback_block(analysis: BetaAnalysis) -> Html:
-    if analysis.themes is None:
-        return paragraph("No feedback themes were given for this beta.")
-    shown = analysis.themes.drop(columns="blocking").assign(blocks=analysis.themes["blocks"].map({True: "yes", False: "no"}))
-    return table(shown, formats={"share_of_beta_units": "{:.0%}"},
-                 caption="What beta users raised, most raised first")
+def feedback_block(analysis: BetaAnalysis, *, quoted_issues: int = 5) -> Html:
+    """What beta users raised: one row per issue under its theme, with the share of beta units
+    that raised it, then the quotes of the ``quoted_issues`` largest issues, problems before
+    praise (redacted by the loader, escaped here)."""
+    feedback = analysis.feedback
+    if feedback is None:
+        return paragraph("No feedback source was given for this beta: add a feedback: block to its parameters.")
+    intro = (f"{count_of(feedback.texts, 'feedback text')} from {count_of(feedback.units_writing, 'beta unit')} "
+             f"({feedback.units_writing / feedback.beta_units:.0%} of {feedback.beta_units:,}), written after entry.")
+    if not feedback.grouped:
+        return paragraph(intro + f" Too few to group into issues: at least {feedback.texts_needed} are needed.")
+    issues = feedback.issues
+    # a theme of one issue is that issue: its name is shown once
+    shown = issues.assign(theme=issues["theme"].where(issues["theme"] != issues["issue"], ""),
+                          kind=issues["praise"].map({True: "praise", False: "problem"}),
+                          blocks=issues["blocks"].map({True: "yes", False: "no"}))
+    columns = ["theme", "issue", "beta_units", "share_of_beta_units", "items", "average_rating", "average_nps", "kind",
+               "blocks"]
+    shown = shown[columns].dropna(axis="columns", how="all")
+    shown = shown.drop(columns=[*(["theme"] if shown["theme"].eq("").all() else []),
+                                *([] if feedback.scored else ["kind"])])
+    rows = table(shown, formats={"share_of_beta_units": "{:.0%}", "average_rating": "{:.1f}", "average_nps": "{:.1f}"},
+                 caption="What beta users raised, by the beta units that raised it")
+    # problems before praise: what might hold the release back is what a PM reads first
+    quoted = issues[issues["issue_id"] >= 0].sort_values("praise", kind="stable").head(quoted_issues)
+    return Html(paragraph(intro + f" An issue blocks general availability when {feedback.blocking_share:.0%} or more "
+                          "of beta units raised it" + (", unless its scores make it praise." if feedback.scored else "."))
+                + rows + "".join(heading(f"{row.issue} — {count_of(int(row.beta_units), 'beta unit')}", 3)
+                                 + quotes(feedback.quotes_for(int(row.issue_id))) for row in quoted.itertuples()))
 
 
 def method_sentences(report: BetaReport, analysis: BetaAnalysis) -> list[str]:
@@ -193,5 +232,15 @@ def method_sentences(report: BetaReport, analysis: BetaAnalysis) -> list[str]:
         "joint Wald test; below p = 0.05 the parallel-trends assumption is called doubtful.",
         "Naive comparison: the average of beta units from their entry on, minus that of all other units from the "
         "first entry on.",
+        *([_feedback_method(report)] if report.feedback is not None else []),
         *notes,
     ]
+
+
+def _feedback_method(report: BetaReport) -> str:
+    options = report.feedback.clustering
+    return ("Feedback: texts from beta units on or after their entry day, cleaned, redacted and grouped into issues and "
+            f"themes by the feedback report's pipeline ({options.embedding} embeddings, issues of at least "
+            f"{options.min_issue_size} texts); an issue's size is the number of beta units that raised it. An issue "
+            f"blocks general availability when {report.blocking_share:.0%} or more of beta units raised it, unless its "
+            "average score is praise (4 stars of 5 or more, or 9 of 10 on the recommend scale).")

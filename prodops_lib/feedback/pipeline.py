@@ -28,7 +28,7 @@ from prodops_lib.io import DropLog
 from prodops_lib.labels import ratio_text
 from prodops_lib.params import parse_period
 
-__all__ = ["FeedbackAnalysis", "analyse_feedback"]
+__all__ = ["FeedbackAnalysis", "analyse_feedback", "group_feedback"]
 
 
 @dataclass(frozen=True)
@@ -244,18 +244,12 @@ def _with_keys(description: ThemeDescription, lineage: IssueLineage) -> ThemeDes
                    quotes=description.quotes.assign(issue_key=description.quotes["issue_id"].map(key_of)))
 
 
-def analyse_feedback(settings: FeedbackParams, period: str, log: DropLog,
-                     items: pd.DataFrame | None = None, previous: IssueRegistry | None = None) -> FeedbackAnalysis:
-    """Run the analysis of ``settings`` for ``period``; ``items`` skips loading (tests);
-    ``previous`` is last month's issue registry, whose keys and names carry over."""
-    period = parse_period(period)
-    if items is None:
-        items = load_feedback(settings.sources, log, period=period, history_months=settings.history_months,
-                              accounts=settings.accounts)
-    prepared = prepare_feedback(items, settings.duplicates)
+def group_feedback(prepared: PreparedFeedback, settings: FeedbackParams
+                   ) -> tuple[Embeddings, Clustering, list[ProductTheme], ThemeDescription]:
+    """Embed the prepared texts, cluster them into issues and themes, map them to the product
+    themes of ``settings.taxonomy`` and describe both levels (names, sizes, quotes). Callers
+    check there are enough texts first (:func:`texts_needed_for_themes`)."""
     options = settings.clustering
-    require_enough_feedback(prepared, log, period=period, history_months=settings.history_months,
-                            sources=settings.sources, minimum=texts_needed_for_themes(options))
     embedder = make_embedder(options.embedding, options.model, options.cache_dir, options.seed)
     embeddings = embed_texts(embedder, prepared.items["text"])
     taxonomy = load_taxonomy(settings.taxonomy) if settings.taxonomy else []
@@ -275,6 +269,22 @@ def analyse_feedback(settings: FeedbackParams, period: str, log: DropLog,
                                   taxonomy=taxonomy, taxonomy_vectors=taxonomy_vectors,
                                   min_similarity=settings.mapping_min_similarity,
                                   quotes_per_issue=settings.quotes_per_issue, mapping=mapping)
+    return embeddings, clustering, taxonomy, description
+
+
+def analyse_feedback(settings: FeedbackParams, period: str, log: DropLog,
+                     items: pd.DataFrame | None = None, previous: IssueRegistry | None = None) -> FeedbackAnalysis:
+    """Run the analysis of ``settings`` for ``period``; ``items`` skips loading (tests);
+    ``previous`` is last month's issue registry, whose keys and names carry over."""
+    period = parse_period(period)
+    if items is None:
+        items = load_feedback(settings.sources, log, period=period, history_months=settings.history_months,
+                              accounts=settings.accounts)
+    prepared = prepare_feedback(items, settings.duplicates)
+    options = settings.clustering
+    require_enough_feedback(prepared, log, period=period, history_months=settings.history_months,
+                            sources=settings.sources, minimum=texts_needed_for_themes(options))
+    embeddings, clustering, taxonomy, description = group_feedback(prepared, settings)
     issue_names = description.issues.set_index("issue_id")["label"]
     lineage = match_issues(previous, period, prepared.items["item_id"], clustering.issue_ids, embeddings.vectors,
                            [issue_names[i] for i in range(clustering.n_issues)],

@@ -92,7 +92,7 @@ def write_sample_data(out_dir: Path) -> list[Path]:
     beta_files, beta = write_beta(out_dir)
     allocation_files, allocation = write_allocation(out_dir)
     feedback_files, feedback = write_feedback(out_dir)
-    hostile = allocation.pop("hostile_text") | feedback.pop("hostile_text")
+    hostile = allocation.pop("hostile_text") | feedback.pop("hostile_text") | beta["feedback"].pop("hostile_text")
     truth = {
         "description": "Planted truth of data/sample, written by prodops_lib.samples.write_sample_data.",
         "months": list(SAMPLE_MONTHS), "report_period": REPORT_PERIOD,

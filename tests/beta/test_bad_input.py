@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pandas as pd
 import pytest
 
-from prodops_lib.beta import estimate_impact, load_beta, load_feedback_themes, measure_adoption
+from prodops_lib.beta import estimate_impact, load_beta, measure_adoption
 from prodops_lib.io import DropLog, InputError
 
 UNITS = "unit,in_beta,entry_date\nu1,true,2026-06-10\nu2,false,\nu3,false,\n"
@@ -84,9 +83,3 @@ def test_unknown_metric_usage_column_and_direction_are_one_liners(tmp_path: Path
         measure_adoption(beta, "uses")
     with pytest.raises(InputError, match=r"^frequency 'month' is not day or week"):
         load_beta(tmp_path / "units.csv", tmp_path / "panel.csv", ["sessions"], frequency="month")
-
-
-def test_feedback_themes_with_a_negative_count_name_the_column() -> None:
-    with pytest.raises(InputError) as error:
-        load_feedback_themes(pd.DataFrame({"theme": ["Slow"], "beta_units": [-1]}))
-    assert "beta_units" in str(error.value) and "\n" not in str(error.value)

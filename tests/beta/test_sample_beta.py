@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from prodops_lib import params
@@ -11,20 +9,13 @@ from prodops_lib.beta import (
     decide_readiness,
     estimate_impact,
     load_beta,
-    load_feedback_themes,
     measure_adoption,
     report,
 )
 from prodops_lib.io import DropLog
 
 from ..conftest import ROOT
-
-SAMPLE = ROOT / "data" / "sample"
-
-
-@pytest.fixture(scope="module")
-def truth() -> dict:
-    return json.loads((SAMPLE / "truth.json").read_text(encoding="utf-8"))["beta"]
+from .conftest import SAMPLE
 
 
 @pytest.fixture(scope="module")
@@ -57,11 +48,11 @@ def test_sample_beta_adoption_and_verdict(beta, truth: dict) -> None:
     # an activated unit uses the feature in week k with probability 0.4 + 0.6 × 0.75^k
     assert adoption.retention_after(0) == 1.0
     assert adoption.retention_after(4) == pytest.approx(0.4 + 0.6 * 0.75 ** 4, abs=0.08)
-    themes = load_feedback_themes(SAMPLE / "beta" / "feedback.csv")
     impact = estimate_impact(beta, "sessions", label="sessions per week", pre_periods=4, post_periods=6)
-    readiness = decide_readiness(impact, adoption, themes)
+    readiness = decide_readiness(impact, adoption)
     assert readiness.verdict == truth["verdict"]
-    assert readiness.headline.startswith("Go to general availability: sessions per week +0.484")
+    assert readiness.headline.startswith("Go to general availability: sessions per week +0.48 (+4.2%; "
+                                         "95% CI +0.38 to +0.59)")
 
 
 def test_the_parameter_file_runs_the_report_to_its_planted_verdict(truth: dict) -> None:
@@ -69,4 +60,6 @@ def test_the_parameter_file_runs_the_report_to_its_planted_verdict(truth: dict) 
     analysis = report.run_beta_report(settings, DropLog())
     assert analysis.readiness.verdict == truth["verdict"]
     assert [impact.metric for impact in analysis.impacts] == ["sessions", "reports_created"]
-    assert set(analysis.tables()) == {"impact", "event_study", "cohorts", "adoption", "readiness", "feedback"}
+    assert set(analysis.tables()) == {"impact", "event_study", "cohorts", "adoption", "readiness", "feedback_issues",
+                                      "feedback_quotes"}
+    assert analysis.feedback.texts == 102 and not len(analysis.feedback.blocking)
