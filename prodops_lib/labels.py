@@ -56,7 +56,8 @@ COLUMN_LABELS: dict[str, str] = {
     # beta releases
     "comparison": "Compared with", "comparison_units": "Comparison units", "beta_units": "Beta units",
     "weeks_since_entry": "Weeks since entry", "mean_uses": "Uses per unit", "using_share": "Share using it that week",
-    "activated_units": "Units that activated", "retained_share": "Still using it (of those who activated)",
+    "activated_units": "Activated by that week", "retained_share": "Still using it (of those who used it)",
+    "weeks_since_first_use": "Weeks since first use",
     "share_of_beta_units": "Share of beta units", "blocks": "Blocks general availability",
     "difference": "Difference", "average_rating": "Average stars (of 5)",
     "average_nps": "Average recommend score (0–10)",

@@ -1,11 +1,11 @@
 """Adoption of the beta feature: who activated, how much they use it week by week since entry,
-and how many of those who activated still use it (the retention curve)."""
+and how many of those who activated still use it week by week since their first use (the
+retention curve: a unit that first used the feature in its third week is in its week 0 then)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-import numpy as np
 import pandas as pd
 
 from prodops_lib.io import InputError
@@ -18,20 +18,23 @@ __all__ = ["Adoption", "measure_adoption"]
 @dataclass(frozen=True)
 class Adoption:
     """``by_week`` has one row per week since entry: beta units observed, mean uses per unit,
-    the share of them using the feature, and the retention among units that activated."""
+    the share of them using the feature, and how many of them had activated by then;
+    ``retention`` one row per week since a unit's first use: activated units observed that
+    many weeks after their first use, and the share of them using the feature that week."""
 
     usage_column: str
     beta_units: int
     activated_units: int
     by_week: pd.DataFrame
+    retention: pd.DataFrame
 
     @property
     def activation_share(self) -> float:
         return self.activated_units / self.beta_units if self.beta_units else float("nan")
 
     def retention_after(self, weeks: int) -> float:
-        """The share of activated units still using the feature ``weeks`` weeks after entry."""
-        row = self.by_week[self.by_week["weeks_since_entry"] == weeks]
+        """The share of activated units still using the feature ``weeks`` weeks after first use."""
+        row = self.retention[self.retention["weeks_since_first_use"] == weeks]
         return float(row["retained_share"].iloc[0]) if len(row) else float("nan")
 
     def to_frame(self) -> pd.DataFrame:
@@ -41,7 +44,8 @@ class Adoption:
 def measure_adoption(beta: BetaPanel, usage_column: str) -> Adoption:
     """A beta unit *activated* when ``usage_column`` is above 0 in any period from its entry on;
     daily panels are summed to weeks since entry first. Retention in week ``k`` is the share of
-    activated units seen in week ``k`` that used the feature in it."""
+    activated units seen ``k`` weeks after their first use that used the feature that week
+    (week 0 is 100% by definition; units not yet observed that long are not counted)."""
     if usage_column not in beta.metrics:
         raise InputError(f"usage column {usage_column!r} is not among the panel's metrics {list(beta.metrics)}; "
                          "add it under metrics")
@@ -51,11 +55,14 @@ def measure_adoption(beta: BetaPanel, usage_column: str) -> Adoption:
               .groupby(["unit", "weeks_since_entry"], as_index=False)[usage_column].sum())
     weekly["using"] = weekly[usage_column] > 0
     activated = weekly.groupby("unit")["using"].any()
-    weekly["activated"] = weekly["unit"].map(activated)
+    first_use = weekly[weekly["using"]].groupby("unit")["weeks_since_entry"].min()
+    weekly["activated_by_then"] = weekly["weeks_since_entry"] >= weekly["unit"].map(first_use)
     by_week = weekly.groupby("weeks_since_entry").agg(
         beta_units=("unit", "size"), mean_uses=(usage_column, "mean"), using_share=("using", "mean"),
-        activated_units=("activated", "sum")).reset_index()
-    retained = weekly[weekly["activated"]].groupby("weeks_since_entry")["using"].mean()
-    by_week["retained_share"] = by_week["weeks_since_entry"].map(retained).astype(float)
-    by_week.loc[by_week["activated_units"] == 0, "retained_share"] = np.nan
-    return Adoption(usage_column, beta_units=int(activated.size), activated_units=int(activated.sum()), by_week=by_week)
+        activated_units=("activated_by_then", "sum")).reset_index()
+    since = weekly[weekly["unit"].isin(first_use.index)]
+    since = since.assign(weeks_since_first_use=since["weeks_since_entry"] - since["unit"].map(first_use))
+    retention = (since[since["weeks_since_first_use"] >= 0].groupby("weeks_since_first_use")
+                 .agg(units=("unit", "size"), retained_share=("using", "mean")).reset_index())
+    return Adoption(usage_column, beta_units=int(activated.size), activated_units=int(activated.sum()),
+                    by_week=by_week, retention=retention.astype({"retained_share": float}))

@@ -30,7 +30,7 @@ from prodops_lib.io import DropLog
 
 from .inputs import BetaPanel
 
-__all__ = ["PRAISE_NPS", "PRAISE_RATING", "BetaFeedback", "beta_feedback"]
+__all__ = ["PRAISE_NPS", "PRAISE_RATING", "BetaFeedback", "beta_feedback", "load_beta_feedback"]
 
 PRAISE_RATING = 4.0  # average stars of 5 at which an issue reads as praise
 PRAISE_NPS = 9.0  # average of the 0–10 recommend scale: promoters (Reichheld 2003)
@@ -115,14 +115,21 @@ def _issue_rows(description: ThemeDescription, scores: pd.DataFrame, beta_units:
             .drop(columns="last").reset_index(drop=True))
 
 
+def load_beta_feedback(settings: FeedbackParams, panel: BetaPanel, log: DropLog) -> pd.DataFrame:
+    """The feedback rows (cleaned and redacted by the feedback loader) that beta units wrote on
+    or after their entry day, from the first entry's month to the panel's last; every other
+    row is counted in ``log`` with its reason."""
+    period, months = _months(panel)
+    items = load_feedback(settings.sources, log, period=period, history_months=months, accounts=settings.accounts)
+    return _beta_rows(items, panel, log)
+
+
 def beta_feedback(settings: FeedbackParams, panel: BetaPanel, log: DropLog, *,
                   blocking_share: float = 0.10) -> BetaFeedback:
     """Load the beta users' feedback, keep what beta units wrote after entry, group it into
     issues and themes, and size each issue by the beta units that raised it."""
-    period, months = _months(panel)
-    settings = replace(settings, history_months=months)
-    items = load_feedback(settings.sources, log, period=period, history_months=months, accounts=settings.accounts)
-    items = _beta_rows(items, panel, log)
+    settings = replace(settings, history_months=_months(panel)[1])
+    items = load_beta_feedback(settings, panel, log)
     prepared = prepare_feedback(items, settings.duplicates)
     needed = texts_needed_for_themes(settings.clustering)
     scored = any(source.columns.rating or source.columns.nps for source in settings.sources)

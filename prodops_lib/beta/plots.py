@@ -37,18 +37,19 @@ def plot_event_study(impact: BetaImpact) -> Figure:
 
 
 def plot_adoption(adoption: Adoption) -> Figure:
-    """Share of beta units using the feature, and retention of those who activated, by week
-    since entry."""
-    frame = adoption.by_week
+    """Two panels: the share of beta units using the feature by week since entry, and the
+    retention of those who activated by week since their first use."""
     figure = Figure(figsize=(8.0, 3.4), layout="constrained")
-    axes = figure.subplots()
-    axes.plot(frame["weeks_since_entry"], frame["using_share"], marker="o", label="beta units using it that week")
-    axes.plot(frame["weeks_since_entry"], frame["retained_share"], marker="s",
-              label="of those who activated, still using it")
-    axes.yaxis.set_major_formatter(PercentFormatter(1.0))
-    axes.set_ylim(0, 1.05)
-    axes.set_xlabel("Weeks since entering the beta")
-    axes.set_ylabel("Share of units")
-    axes.set_title("Adoption of the beta feature")
-    legend_outside(figure, below=True)
+    usage, retention = figure.subplots(1, 2, sharey=True)
+    usage.plot(adoption.by_week["weeks_since_entry"], adoption.by_week["using_share"], marker="o")
+    usage.set_xlabel("Weeks since entering the beta")
+    usage.set_ylabel("Share of units")
+    usage.set_title("Beta units using it that week")
+    retention.plot(adoption.retention["weeks_since_first_use"], adoption.retention["retained_share"], marker="s",
+                   color="C1")
+    retention.set_xlabel("Weeks since first use")
+    retention.set_title("Of those who used it, still using it")
+    usage.yaxis.set_major_formatter(PercentFormatter(1.0))
+    usage.set_ylim(0, 1.05)
+    figure.suptitle("Adoption of the beta feature")
     return figure

@@ -107,6 +107,7 @@ class BetaAnalysis:
                "event_study": pd.concat([impact.event_study.to_frame().assign(metric=impact.metric)
                                          for impact in self.impacts], ignore_index=True),
                "cohorts": self.primary.cohorts, "adoption": self.adoption.to_frame(),
+               "retention": self.adoption.retention,
                "readiness": self.readiness.to_frame()}
         if self.feedback is not None:
             out["feedback_issues"] = self.feedback.issues
@@ -174,13 +175,17 @@ def impact_block(impact: BetaImpact) -> Html:
                 + paragraph(impact.naive_sentence) + callout(impact.pre_trend_sentence, tone=tone))
 
 
-def adoption_block(adoption: Adoption) -> Html:
+def adoption_block(adoption: Adoption, *, retention_week: int = 4) -> Html:
     percent = "{:.0%}"
+    retained = adoption.retention_after(retention_week)
+    kept = (f" {retained:.0%} of those who used it were still using it {retention_week} weeks after their first use."
+            if retained == retained else "")
     return Html(paragraph(f"{adoption.activation_share:.0%} of beta units used the feature at least once "
-                          f"({adoption.activated_units:,} of {adoption.beta_units:,}).")
-                + table(adoption.by_week, formats={"mean_uses": "{:.2f}", "using_share": percent,
-                                                   "retained_share": percent},
-                        caption="Use of the feature by week since entering the beta"))
+                          f"({adoption.activated_units:,} of {adoption.beta_units:,}).{kept}")
+                + table(adoption.by_week, formats={"mean_uses": "{:.2f}", "using_share": percent},
+                        caption="Use of the feature by week since entering the beta")
+                + table(adoption.retention, formats={"retained_share": percent},
+                        caption="Retention: units still using the feature, by week since their first use"))
 
 
 def feedback_block(analysis: BetaAnalysis, *, quoted_issues: int = 5) -> Html:

@@ -48,6 +48,13 @@ def _fake_door(parameters: Path, period: str | None, reports: dict) -> InputChec
     return check_fake_door(load(parameters, FakeDoorReport), period)
 
 
+def _beta(parameters: Path, period: str | None, reports: dict) -> InputCheck:
+    from prodops_lib.beta.check import check_beta
+    from prodops_lib.beta.report import BetaReport
+
+    return check_beta(load(parameters, BetaReport), period)
+
+
 def _review(parameters: Path, period: str | None, reports: dict) -> InputCheck:
     from prodops_lib.review.check import check_review
     from prodops_lib.review.spec import ReviewParams
@@ -63,6 +70,7 @@ CHECKERS: dict[str, Callable[[Path, str | None, dict], InputCheck]] = {
     "resource_allocation.ipynb": _allocation,
     "ab_test.ipynb": _experiment,
     "fake_door.ipynb": _fake_door,
+    "beta_release.ipynb": _beta,
     "monthly_review.ipynb": _review,
 }
 

@@ -27,7 +27,12 @@ def test_weekly_activation_usage_and_retention_by_hand() -> None:
     by_week = adoption.by_week.set_index("weeks_since_entry")
     assert by_week["mean_uses"].tolist() == pytest.approx([2 / 3, 1.0, 1 / 3])
     assert by_week["using_share"].tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3])
-    assert by_week["retained_share"].tolist() == pytest.approx([0.5, 0.5, 0.5])  # of a and b, one each week
+    assert by_week["activated_units"].tolist() == [1, 2, 2]  # b first used it in week 1
+    # since first use: a (week 0) used it at lags 0, 2 and not 1; b (week 1) at lag 0, not 1
+    retention = adoption.retention.set_index("weeks_since_first_use")
+    assert retention["units"].tolist() == [2, 2, 1]
+    assert retention["retained_share"].tolist() == pytest.approx([1.0, 0.0, 1.0])
+    assert adoption.retention_after(2) == 1.0 and np.isnan(adoption.retention_after(3))
 
 
 def test_a_daily_panel_is_summed_to_weeks_since_entry() -> None:
@@ -36,4 +41,4 @@ def test_a_daily_panel_is_summed_to_weeks_since_entry() -> None:
     adoption = measure_adoption(align(units, panel, ["feature_uses"], frequency="day"), "feature_uses")
     by_week = adoption.by_week.set_index("weeks_since_entry")
     assert by_week["mean_uses"].tolist() == pytest.approx([1 / 3, 7 / 3])
-    assert np.isclose(adoption.retention_after(1), 0.5)
+    assert np.isclose(adoption.retention_after(1), 0.0)  # a stopped after its first week, b has no week 2

@@ -60,6 +60,7 @@ def test_the_parameter_file_runs_the_report_to_its_planted_verdict(truth: dict) 
     analysis = report.run_beta_report(settings, DropLog())
     assert analysis.readiness.verdict == truth["verdict"]
     assert [impact.metric for impact in analysis.impacts] == ["sessions", "reports_created"]
-    assert set(analysis.tables()) == {"impact", "event_study", "cohorts", "adoption", "readiness", "feedback_issues",
+    assert set(analysis.tables()) == {"impact", "event_study", "cohorts", "adoption", "retention", "readiness",
+                                      "feedback_issues",
                                       "feedback_quotes"}
     assert analysis.feedback.texts == 102 and not len(analysis.feedback.blocking)
