@@ -33,7 +33,7 @@ COLUMN_LABELS: dict[str, str] = {
     "baseline": "Baseline", "sd": "Standard deviation per unit", "planned_effect": "Planned effect (relative)",
     "n_per_variant": "Units per variant", "n_per_variant_unadjusted": "Units per variant without adjustment",
     "n_per_variant_sequential": "Units per variant, looked at daily", "days": "Days",
-    "days_sequential": "Days, looked at daily", "cuped_reduction": "Variance removed by CUPED",
+    "days_sequential": "Days, looked at daily", "cuped_reduction": "Variance removed by CUPED", "cuped_with": "CUPED measured with",
     "regression_reduction": "Variance removed by regression", "reduction_used": "Variance removed (planned)",
     "weeks": "Weeks", "units_per_variant": "Units per variant", "mde": "Detectable change (read at the end)",
     "mde_sequential": "Detectable change (looked at daily)", "mde_in_weeks": "Detectable in the planned weeks",

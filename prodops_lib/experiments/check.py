@@ -12,13 +12,14 @@ from prodops_lib.io import DropLog, InputError, existing_file, load_table
 from prodops_lib.labels import count_of
 from prodops_lib.params import resolve_path
 
+from .design import read_pre_period
 from .duckdb_source import database_settings
 from .engines import open_runner
 from .ledger import read_import_csv
 from .report import ExperimentReport, FakeDoorReport, load_fake_door
 from .srm import BORDERLINE, similar_labels, srm_test
 
-__all__ = ["check_experiment", "check_fake_door"]
+__all__ = ["check_design", "check_experiment", "check_fake_door"]
 
 
 def _variant_warnings(variants: list[str], control: str | None, expected: dict[str, float] | None) -> list[str]:
@@ -142,4 +143,29 @@ def check_fake_door(report: FakeDoorReport, period: str | None = None) -> InputC
     check.lines.append(f"{report.source}: {describe_drops(log, report.source)}")
     check.tables["arms found"] = frame[["variant", "exposures", "clicks"]]
     check.warnings.extend(_variant_warnings(frame["variant"].astype(str).tolist(), report.control, None))
+    return check
+
+
+def check_design(report: ExperimentReport, period: str | None = None) -> InputCheck:
+    """What the design notebook reads: the pre-period rows of the ``design:`` block, its window,
+    units and days, and which columns the variance reduction will use."""
+    del period  # a plan reads only its pre-period
+    if report.design is None:
+        raise InputError(f"experiment {report.experiment.name!r}: no design: block in its parameters; add one with "
+                         "pre_source (see docs/inputs.md)")
+    check, log = InputCheck(), DropLog()
+    rows = read_pre_period(report.design, report.experiment, log)
+    check.lines.append(f"{report.design.pre_source}: {describe_drops(log, report.design.pre_source)}")
+    unit = str(report.experiment.unit)
+    check.lines.append(f"{count_of(rows[unit].nunique(), 'unit')} over {count_of(rows['day'].nunique(), 'day')}, "
+                       f"{rows['day'].min():%Y-%m-%d} to {rows['day'].max():%Y-%m-%d}")
+    for metric in report.experiment.metrics:
+        if metric.covariate:
+            column = report.design.covariates.get(metric.covariate, metric.covariate)
+            check.lines.append(f"{metric.name}: CUPED measured with {column!r}" if column in rows.columns else
+                               f"{metric.name}: CUPED measured with its own earlier value ({metric.covariate!r} is not a "
+                               "pre-period column; map it under design.covariates)")
+    if rows["day"].nunique() < 14:
+        check.warnings.append(f"only {count_of(rows['day'].nunique(), 'day')} of pre-period: traffic and variance are "
+                              "read from a short window; two weeks or more are steadier")
     return check

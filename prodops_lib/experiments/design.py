@@ -38,7 +38,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import math
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 
 import numpy as np
 import pandas as pd
@@ -85,7 +85,9 @@ class DesignSpec:
     the experiment's primary metric), ``variants`` the number of arms counting the control
     (default: the experiment's ``expected_split``, else 2). ``fake_door_target`` and
     ``fake_door_expected`` (click-through rates) ask for the visits a fake door needs, with
-    ``fake_door_daily_visits`` for its duration.
+    ``fake_door_daily_visits`` for its duration. ``covariates`` maps a metric's CUPED covariate
+    (as the A/B analysis names it, e.g. ``pre_searches``) to the pre-period column it is counted
+    from (``searches``); a covariate named like a pre-period column needs no entry.
     """
 
     pre_source: str
@@ -99,6 +101,7 @@ class DesignSpec:
     fake_door_target: float | None = None
     fake_door_expected: float | None = None
     fake_door_daily_visits: float | None = None
+    covariates: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.mde is not None and (not isinstance(self.mde, int | float) or not 0 < self.mde < 10):
@@ -140,8 +143,13 @@ def read_pre_period(design: DesignSpec, spec: ExperimentSpec, log: DropLog | Non
     if not spec.unit:
         raise InputError(f"experiment {spec.name!r}: the design reads one row per unit and day, which needs "
                          "experiment.unit (the unit id column)")
+    measured = _metric_columns(spec)
+    named = [name for name in dict.fromkeys(_covariate_column(metric, design) for metric in _plannable(spec))
+             if name and name not in measured]
     schema = Schema(Column(spec.unit, nullable=False), Column(design.date_column, "datetime", nullable=False),
-                    *(Column(name, "float", nullable=False) for name in _metric_columns(spec)))
+                    *(Column(name, "float", nullable=False) for name in measured),
+                    # a covariate the design maps must be there; one it does not map is read when present
+                    *(Column(name, "float", required=name in design.covariates.values()) for name in named))
     rows = load_table(design.pre_source, schema, log=log, label=design.pre_source,
                       settings={design.date_column: "design.date_column"})
     day = rows[design.date_column].dt.normalize()
@@ -155,6 +163,11 @@ def read_pre_period(design: DesignSpec, spec: ExperimentSpec, log: DropLog | Non
         raise InputError(f"{design.pre_source}: the pre-period {start.date()} to {end.date()} has fewer than 2 days "
                          "of rows; widen design.pre_start/pre_end or check design.date_column")
     return rows
+
+
+def _covariate_column(metric: MetricSpec, design: DesignSpec) -> str | None:
+    """The pre-period column a metric's CUPED covariate is counted from, if it names one."""
+    return design.covariates.get(metric.covariate, metric.covariate) if metric.covariate else None
 
 
 def unit_values(rows: pd.DataFrame, spec: ExperimentSpec) -> pd.DataFrame:
@@ -184,14 +197,18 @@ class VarianceReduction:
     cuped: float
     regression: float
     units: int
+    cuped_covariate: str = ""  # the pre-period column CUPED used; empty: the metric's own earlier value
 
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([self.__dict__])
 
 
-def variance_reduction(rows: pd.DataFrame, spec: ExperimentSpec, metric: MetricSpec) -> VarianceReduction:
-    """CUPED's ``ρ²`` (the metric's own first-half value as covariate) and regression
-    adjustment's ``R²`` (every first-half metric column and a seen-before indicator)."""
+def variance_reduction(rows: pd.DataFrame, spec: ExperimentSpec, metric: MetricSpec,
+                       covariate_column: str | None = None) -> VarianceReduction:
+    """CUPED's ``ρ²`` with ``covariate_column`` summed over the first half as covariate (the
+    column the analysis's covariate is counted from; without one, the metric's own first-half
+    value) and regression adjustment's ``R²`` (every first-half metric column and a seen-before
+    indicator)."""
     days = np.sort(rows["day"].unique())
     middle = days[len(days) // 2]
     first = unit_values(rows[rows["day"] < middle], spec)
@@ -199,7 +216,11 @@ def variance_reduction(rows: pd.DataFrame, spec: ExperimentSpec, metric: MetricS
     before = first.reindex(second.index)
     seen = before.notna().all(axis=1).to_numpy(float)
     before = before.fillna(0.0)
-    covariate = before[metric.value_column].to_numpy(float)
+    if covariate_column:
+        earlier = rows[rows["day"] < middle].groupby(spec.unit)[covariate_column].sum()
+        covariate = earlier.reindex(second.index).fillna(0.0).to_numpy(float)
+    else:
+        covariate = before[metric.value_column].to_numpy(float)
     outcome = _moments(second, metric, covariate)
     with np.errstate(invalid="ignore", divide="ignore"):
         cuped = float(outcome.cov_linearized_x**2 / (outcome.var_linearized * outcome.var_x))
@@ -212,7 +233,7 @@ def variance_reduction(rows: pd.DataFrame, spec: ExperimentSpec, metric: MetricS
     total = float(centred @ centred)
     regression = 1.0 - float((contribution - fitted) @ (contribution - fitted)) / total if total > 0 else 0.0
     return VarianceReduction(metric=metric.name, cuped=0.0 if math.isnan(cuped) else cuped,
-                             regression=max(regression, 0.0), units=len(second))
+                             regression=max(regression, 0.0), units=len(second), cuped_covariate=covariate_column or "")
 
 
 # --------------------------------------------------------------------------- traffic
@@ -314,6 +335,7 @@ class MetricPlan:
     n_per_variant_sequential: int
     days_sequential: int
     mde_in_weeks: float | None
+    cuped_covariate: str = ""  # the pre-period column CUPED was measured with; empty: the metric's own value
 
 
 @dataclass(frozen=True)
@@ -482,7 +504,8 @@ def _metric_plan(rows, values, spec, metric, design, alpha, variants, reach, pla
     if not sd > 0 or baseline == 0:
         raise InputError(f"{design.pre_source}: metric {metric.name!r} is constant ({baseline:g}) over the pre-period, "
                          "so no sample size can be computed; check its column or the window")
-    measured = variance_reduction(rows, spec, metric)
+    column = _covariate_column(metric, design)
+    measured = variance_reduction(rows, spec, metric, column if column in rows.columns else None)
     used = measured.cuped if metric.covariate else (measured.regression if metric.regression_covariates else 0.0)
     used = min(used, 0.99)
     if metric.role == "guardrail" and metric.non_inferiority_margin:
@@ -498,6 +521,7 @@ def _metric_plan(rows, values, spec, metric, design, alpha, variants, reach, pla
         cuped_reduction=measured.cuped, regression_reduction=measured.regression, reduction_used=used,
         planned_effect=float(effect), alternative=alternative, n_per_variant=n, n_per_variant_unadjusted=unadjusted,
         days=days, n_per_variant_sequential=n, days_sequential=days, mde_in_weeks=None,
+        cuped_covariate=measured.cuped_covariate,
     )
     mde_in_weeks = _detectable(plan, reach.units_in(planned_days) / variants, alpha, spec.power) if planned_days else None
     return replace(plan, mde_in_weeks=mde_in_weeks)

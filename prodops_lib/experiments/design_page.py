@@ -66,13 +66,15 @@ def baselines_block(design: ExperimentDesign) -> Html:
 
 def reduction_block(design: ExperimentDesign) -> Html:
     """How much of the noise a pre-period adjustment removes, measured on the pre-period."""
-    frame = design.to_frame()[["label", "cuped_reduction", "regression_reduction", "reduction_used",
-                               "n_per_variant_unadjusted", "n_per_variant"]].rename(columns={"label": "metric"})
+    frame = design.to_frame()
+    frame = frame.assign(cuped_with=[column or "its own earlier value" for column in frame["cuped_covariate"]])
+    frame = frame[["label", "cuped_with", "cuped_reduction", "regression_reduction", "reduction_used",
+                   "n_per_variant_unadjusted", "n_per_variant"]].rename(columns={"label": "metric"})
     used = design.primary.reduction_used
     text = ("Measured by splitting the pre-period in two: each unit's value in the second half, predicted from the "
-            "first half (CUPED: the metric's own earlier value; regression: every earlier metric and whether the unit "
-            "was seen at all). The plan uses the adjustment the analysis is set to use (a metric's covariate or "
-            "covariates). ")
+            "first half (CUPED: the column the analysis's covariate is counted from, else the metric's own earlier "
+            "value; regression: every earlier metric and whether the unit was seen at all). The plan uses the "
+            "adjustment the analysis is set to use (a metric's covariate or covariates). ")
     text += (f"For {design.primary.label} it removes {used:.0%} of the variance, so the test needs "
              f"{1 - design.primary.n_per_variant / design.primary.n_per_variant_unadjusted:.0%} fewer units."
              if used > 0 else f"{design.primary.label} is planned without an adjustment.")

@@ -48,6 +48,13 @@ def _fake_door(parameters: Path, period: str | None, reports: dict) -> InputChec
     return check_fake_door(load(parameters, FakeDoorReport), period)
 
 
+def _design(parameters: Path, period: str | None, reports: dict) -> InputCheck:
+    from prodops_lib.experiments.check import check_design
+    from prodops_lib.experiments.report import ExperimentReport
+
+    return check_design(load(parameters, ExperimentReport), period)
+
+
 def _beta(parameters: Path, period: str | None, reports: dict) -> InputCheck:
     from prodops_lib.beta.check import check_beta
     from prodops_lib.beta.report import BetaReport
@@ -71,6 +78,7 @@ CHECKERS: dict[str, Callable[[Path, str | None, dict], InputCheck]] = {
     "ab_test.ipynb": _experiment,
     "fake_door.ipynb": _fake_door,
     "beta_release.ipynb": _beta,
+    "experiment_design.ipynb": _design,
     "monthly_review.ipynb": _review,
 }
 

@@ -8,6 +8,7 @@ analysis's power statement): the standardised effect is ``δ / sqrt(p(1-p))`` at
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -22,6 +23,7 @@ from prodops_lib.experiments.design import (
     design_experiment,
     fake_door_visits,
     plan_deviations,
+    read_pre_period,
     sequential_inflation,
     traffic,
     variance_reduction,
@@ -179,6 +181,17 @@ def test_sample_design_for_search_ranking():
     assert design.traffic.per_day == pytest.approx(460, rel=0.02)  # truth.json: 460 new searchers a day
     assert 0 < plan.cuped_reduction < plan.regression_reduction < 0.5
     assert plan.n_per_variant < plan.n_per_variant_unadjusted < plan.n_per_variant_sequential
+    # CUPED is measured with what the analysis adjusts by: pre_searches, counted from searches.
+    # Reference: ρ² of each user's clicked (second half) and searches (first half, 0 if unseen) by numpy
+    rows = read_pre_period(settings.design, settings.experiment)
+    middle = np.sort(rows["day"].unique())[rows["day"].nunique() // 2]
+    outcome = rows[rows["day"] >= middle].groupby("user_id")["clicked"].max()
+    searches = rows[rows["day"] < middle].groupby("user_id")["searches"].sum().reindex(outcome.index).fillna(0)
+    assert plan.cuped_covariate == "searches"
+    assert plan.cuped_reduction == pytest.approx(np.corrcoef(outcome, searches)[0, 1] ** 2, rel=1e-9)
+    assert plan.cuped_reduction == pytest.approx(0.0121, abs=5e-5)  # against 0.070 for clicked's own earlier value
+    own = design_experiment(settings.experiment, dataclasses.replace(settings.design, covariates={})).primary
+    assert own.cuped_covariate == "" and own.cuped_reduction == pytest.approx(0.0697, abs=5e-5)
     # the test ran four weeks with 4,000 users per arm: the plan says it detects about 10%, not 5%
     assert plan.mde_in_weeks == pytest.approx(design.detectable_effect(4), rel=1e-12)
     assert 0.08 < plan.mde_in_weeks < 0.12
@@ -257,6 +270,13 @@ def test_bad_design_input_is_one_line(tmp_path):
     one_day.write_text("user_id,date,clicked\nu1,2026-01-01,1\nu2,2026-01-01,0\n")
     with pytest.raises(InputError, match="fewer than 2 days"):
         design_experiment(_spec(), DesignSpec(pre_source=str(one_day), mde=0.1))
+    with_covariate = _spec("mean", covariate="pre_searches")
+    two_days = tmp_path / "two_days.csv"
+    two_days.write_text("user_id,date,clicked\nu1,2026-01-01,1\nu2,2026-01-02,0\n")
+    with pytest.raises(InputError, match="searches") as error:  # mapped, so it must be there
+        design_experiment(with_covariate, DesignSpec(pre_source=str(two_days), mde=0.1,
+                                                     covariates={"pre_searches": "searches"}))
+    assert "\n" not in str(error.value)
     no_unit = ExperimentSpec(name="x", metrics=[{"name": "clicked", "kind": "proportion", "role": "primary"}])
     with pytest.raises(InputError, match=r"needs experiment\.unit"):
         design_experiment(no_unit, DesignSpec(pre_source=str(one_day), mde=0.1))
@@ -278,3 +298,15 @@ def test_design_notebook_runs_with_papermill(tmp_path, monkeypatch):
     assert plan.loc[plan["metric"] == "clicked", "n_per_variant"].item() > 4_000  # more than the test had
     headline = json.loads((tmp_path / "results" / "headline.json").read_text())
     assert "clicked" in json.dumps(headline)
+
+
+def test_prodops_check_reads_the_design_pre_period():
+    from prodops_lib.experiments.check import check_design
+
+    settings = params.load("parameters/ab_search_ranking.yaml", ExperimentReport)
+    check = check_design(settings)
+    rows = pd.read_parquet("data/sample/experiments/search_ranking_pre.parquet")
+    assert check.lines[:3] == [f"data/sample/experiments/search_ranking_pre.parquet: {len(rows):,} rows read, none dropped",
+                               f"{rows['user_id'].nunique():,} units over 28 days, 2026-09-08 to 2026-10-05",
+                               "clicked: CUPED measured with 'searches'"]
+    assert check.warnings == []
