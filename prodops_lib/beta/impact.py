@@ -56,6 +56,8 @@ class BetaImpact:
     parallel_trends_doubtful: bool
     pre_trend_sentence: str
     naive_sentence: str
+    weighted: DidEstimate | None = None  # the check: every eligible unit weighted by its odds of joining
+    weighted_sentence: str = ""
 
     @property
     def relative_effect(self) -> float:
@@ -73,14 +75,20 @@ class BetaImpact:
                 f"{interval_text(a.ci_low, a.ci_high, a.level, number)})")
 
     def to_frame(self) -> pd.DataFrame:
-        """The naive and the adjusted estimate side by side."""
+        """The naive estimate, the adjusted one, and the weighted check, side by side."""
         a, n = self.adjusted, self.naive
-        return pd.DataFrame([
-            {"metric": self.metric, "comparison": "everyone outside the beta (naive)", "difference": n.difference,
-             "ci_low": n.ci_low, "ci_high": n.ci_high, "beta_units": None, "comparison_units": None},
-            {"metric": self.metric, "comparison": "matched units, before and after entry (adjusted)",
-             "difference": a.effect, "ci_low": a.ci_low, "ci_high": a.ci_high, "beta_units": a.beta_units,
-             "comparison_units": a.comparison_units}])
+
+        def row(comparison: str, estimate: DidEstimate) -> dict:
+            return {"metric": self.metric, "comparison": comparison, "difference": estimate.effect,
+                    "ci_low": estimate.ci_low, "ci_high": estimate.ci_high, "beta_units": estimate.beta_units,
+                    "comparison_units": estimate.comparison_units}
+
+        rows = [{"metric": self.metric, "comparison": "everyone outside the beta (naive)", "difference": n.difference,
+                 "ci_low": n.ci_low, "ci_high": n.ci_high, "beta_units": None, "comparison_units": None},
+                row("matched units, before and after entry (adjusted)", a)]
+        if self.weighted is not None:
+            rows.append(row("all units weighted by their odds of joining (check)", self.weighted))
+        return pd.DataFrame(rows)
 
 
 def naive_comparison(beta: BetaPanel, metric: str, *, level: float = 0.95) -> NaiveComparison:
@@ -132,6 +140,16 @@ def _naive_sentence(naive: NaiveComparison, adjusted: DidEstimate, label: str) -
             "looked like it before entry, and subtracts the difference they already had.")
 
 
+def _weighted_sentence(weighted: DidEstimate, adjusted: DidEstimate) -> str:
+    number = interval_format(adjusted.ci_low, adjusted.ci_high)
+    found = (f"Check: weighting every unit outside the beta by its odds of joining, instead of matching, gives "
+             f"{weighted.effect:{number}} ({interval_text(weighted.ci_low, weighted.ci_high, weighted.level, number)})")
+    if adjusted.ci_low <= weighted.effect <= adjusted.ci_high and weighted.ci_low <= adjusted.effect <= weighted.ci_high:
+        return found + ": the two ways of choosing comparison units agree."
+    return (found + ": the two ways of choosing comparison units disagree, so the estimate depends on which units "
+            "count as comparable; read it with care.")
+
+
 def estimate_impact(beta: BetaPanel, metric: str, *, label: str | None = None, direction: str = "increase",
                     pre_periods: int = 4, post_periods: int = 4, neighbours: int | None = 5,
                     matching_periods: int = 4, level: float = 0.95) -> BetaImpact:
@@ -154,5 +172,11 @@ def estimate_impact(beta: BetaPanel, metric: str, *, label: str | None = None, d
     treated = stack.rows["treated"].to_numpy()
     counterfactual = float(stack.values[treated, pre_periods:].mean() - adjusted.effect)
     doubtful, pre_sentence = _pre_trend_sentence(study, label)
+    weighted = None
+    if neighbours is not None:
+        weighted = average_effect(stack_cohorts(beta, metric, pre_periods=pre_periods, post_periods=post_periods,
+                                                neighbours=neighbours, matching_periods=matching_periods,
+                                                comparison="weighting"), level=level)
     return BetaImpact(metric, label, direction, adjusted, study, naive, stack.cohorts, counterfactual, doubtful,
-                      pre_sentence, _naive_sentence(naive, adjusted, label))
+                      pre_sentence, _naive_sentence(naive, adjusted, label), weighted,
+                      _weighted_sentence(weighted, adjusted) if weighted is not None else "")

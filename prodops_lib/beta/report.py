@@ -171,8 +171,9 @@ def impact_block(impact: BetaImpact) -> Html:
                "comparison_units": "{:,.0f}"}
     shown = impact.to_frame().drop(columns="metric")
     return Html(table(shown, formats=formats, level=impact.adjusted.level,
-                      caption=f"{impact.label.capitalize()}: two ways to read the beta")
-                + paragraph(impact.naive_sentence) + callout(impact.pre_trend_sentence, tone=tone))
+                      caption=f"{impact.label.capitalize()}: the naive reading, the adjusted one, and a check")
+                + paragraph(impact.naive_sentence) + (paragraph(impact.weighted_sentence) if impact.weighted_sentence else "")
+                + callout(impact.pre_trend_sentence, tone=tone))
 
 
 def adoption_block(adoption: Adoption, *, retention_week: int = 4) -> Html:

@@ -14,6 +14,13 @@ replacement (scikit-learn ``NearestNeighbors``); a comparison unit's weight is t
 beta units it serves divided by ``neighbours``, so the weighted comparison group has one unit
 of weight per beta unit.
 
+The alternative, ``comparison="weighting"``, keeps every eligible unit and weights it by its
+odds of joining, ``p/(1 − p)``, with ``p`` from a logistic regression of joining on the same
+standardised level and trend (scikit-learn, unpenalised; ``p`` capped at 0.99 so one unit
+cannot carry a cohort), scaled to one unit of weight per beta unit: the inverse-propensity
+weights for the effect on the beta units (Abadie 2005). The report shows it beside the matched
+estimate as a check: the two lean on different assumptions about who joins.
+
 The level and trend are measured on the ``matching_periods`` just *before* the window, not on
 the window's own pre-entry periods. Matching on the same noisy periods the difference is taken
 from biases it: beta units are more engaged for good, a comparison unit picked for an equally
@@ -27,14 +34,19 @@ its 95% intervals covered the truth 63% of the time.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 import pandas as pd
+from sklearn.linear_model import LogisticRegression
 from sklearn.neighbors import NearestNeighbors
 
 from .inputs import BetaPanel
 
-__all__ = ["Stack", "stack_cohorts"]
+__all__ = ["Comparison", "Stack", "stack_cohorts"]
+
+Comparison = Literal["matching", "weighting"]
+MAX_PROPENSITY = 0.99
 
 
 @dataclass(frozen=True)
@@ -74,12 +86,26 @@ def _match_weights(treated: np.ndarray, controls: np.ndarray, neighbours: int) -
     return np.bincount(index.ravel(), minlength=len(controls)) / k
 
 
-def stack_cohorts(beta: BetaPanel, metric: str, *, pre_periods: int = 4, post_periods: int = 4,
-                  neighbours: int | None = 5, matching_periods: int = 4) -> Stack:
-    """Build one window per entry cohort with its matched comparison units and stack them.
+def _propensity_weights(treated: np.ndarray, controls: np.ndarray) -> np.ndarray:
+    """Each control's odds of joining, from a logistic regression of joining on the features,
+    scaled so the controls weigh as many units as there are beta units."""
+    features = np.concatenate([treated, controls])
+    scale = features.std(axis=0)
+    scale[scale == 0] = 1.0
+    joined = np.r_[np.ones(len(treated)), np.zeros(len(controls))]
+    model = LogisticRegression(C=np.inf, max_iter=1000).fit(features / scale, joined)  # unpenalised
+    chance = np.minimum(model.predict_proba(controls / scale)[:, 1], MAX_PROPENSITY)
+    odds = chance / (1 - chance)
+    return odds * len(treated) / odds.sum()
 
-    ``neighbours=None`` keeps every eligible comparison unit with weight 1 (no matching; then
-    ``matching_periods`` is not needed).
+
+def stack_cohorts(beta: BetaPanel, metric: str, *, pre_periods: int = 4, post_periods: int = 4,
+                  neighbours: int | None = 5, matching_periods: int = 4, comparison: Comparison = "matching") -> Stack:
+    """Build one window per entry cohort with its comparison units (matched, or weighted by
+    their odds of joining with ``comparison="weighting"``) and stack them.
+
+    ``neighbours=None`` keeps every eligible comparison unit with weight 1 (no matching nor
+    weighting; then ``matching_periods`` is not needed).
     A unit missing a period of the window is left out of that window (a cohort then reads
     fewer units); a cohort whose window does not fit in the panel is listed in ``cohorts``
     with the reason.
@@ -114,6 +140,9 @@ def stack_cohorts(beta: BetaPanel, metric: str, *, pre_periods: int = 4, post_pe
             continue
         if neighbours is None:
             control_weight = np.ones(int(eligible.sum()))
+        elif comparison == "weighting":
+            features = _level_and_trend(matching)
+            control_weight = _propensity_weights(features[treated], features[eligible])
         else:
             features = _level_and_trend(matching)
             control_weight = _match_weights(features[treated], features[eligible], neighbours)
