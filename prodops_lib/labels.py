@@ -56,7 +56,7 @@ COLUMN_LABELS: dict[str, str] = {
     # beta releases
     "comparison": "Compared with", "comparison_units": "Comparison units", "beta_units": "Beta units",
     "weeks_since_entry": "Weeks since entry", "mean_uses": "Uses per unit", "using_share": "Share using it that week",
-    "activated_units": "Activated by that week", "retained_share": "Still using it (of those who used it)",
+    "activated_units": "Units that activated", "retained_share": "Used it that week (of those who had used it)",
     "weeks_since_first_use": "Weeks since first use",
     "share_of_beta_units": "Share of beta units", "blocks": "Blocks general availability",
     "difference": "Difference", "average_rating": "Average stars (of 5)",

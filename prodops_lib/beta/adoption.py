@@ -12,15 +12,19 @@ from prodops_lib.io import InputError
 
 from .inputs import BetaPanel
 
-__all__ = ["Adoption", "measure_adoption"]
+__all__ = ["MIN_OBSERVED", "Adoption", "measure_adoption"]
+
+MIN_OBSERVED = 0.5  # a week is shown when at least this share of the units has reached it
 
 
 @dataclass(frozen=True)
 class Adoption:
-    """``by_week`` has one row per week since entry: beta units observed, mean uses per unit,
-    the share of them using the feature, and how many of them had activated by then;
-    ``retention`` one row per week since a unit's first use: activated units observed that
-    many weeks after their first use, and the share of them using the feature that week."""
+    """``by_week`` has one row per week since entry: beta units observed, mean uses per unit and
+    the share of them using the feature that week; ``retention`` one row per week since a
+    unit's first use: activated units observed that many weeks after their first use, and the
+    share of them using the feature that week. Weeks observed for fewer than half of the units
+    (the latest entrants have not reached them yet) are left out: their shares rest on whoever
+    entered first."""
 
     usage_column: str
     beta_units: int
@@ -56,13 +60,13 @@ def measure_adoption(beta: BetaPanel, usage_column: str) -> Adoption:
     weekly["using"] = weekly[usage_column] > 0
     activated = weekly.groupby("unit")["using"].any()
     first_use = weekly[weekly["using"]].groupby("unit")["weeks_since_entry"].min()
-    weekly["activated_by_then"] = weekly["weeks_since_entry"] >= weekly["unit"].map(first_use)
     by_week = weekly.groupby("weeks_since_entry").agg(
-        beta_units=("unit", "size"), mean_uses=(usage_column, "mean"), using_share=("using", "mean"),
-        activated_units=("activated_by_then", "sum")).reset_index()
+        beta_units=("unit", "size"), mean_uses=(usage_column, "mean"), using_share=("using", "mean")).reset_index()
     since = weekly[weekly["unit"].isin(first_use.index)]
     since = since.assign(weeks_since_first_use=since["weeks_since_entry"] - since["unit"].map(first_use))
     retention = (since[since["weeks_since_first_use"] >= 0].groupby("weeks_since_first_use")
                  .agg(units=("unit", "size"), retained_share=("using", "mean")).reset_index())
     return Adoption(usage_column, beta_units=int(activated.size), activated_units=int(activated.sum()),
-                    by_week=by_week, retention=retention.astype({"retained_share": float}))
+                    by_week=by_week[by_week["beta_units"] >= MIN_OBSERVED * activated.size].reset_index(drop=True),
+                    retention=retention[retention["units"] >= MIN_OBSERVED * len(first_use)]
+                    .astype({"retained_share": float}).reset_index(drop=True))

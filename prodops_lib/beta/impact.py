@@ -58,7 +58,22 @@ class BetaImpact:
     naive_sentence: str
     weighted: DidEstimate | None = None  # the check: every eligible unit weighted by its odds of joining
     weighted_sentence: str = ""
+    frequency: str = "week"  # what one period of the panel is
 
+    def summary_sentences(self) -> list[str]:
+        """The impact's reasons in one line each, for the verdict (the Impact section explains them)."""
+        number = interval_format(self.adjusted.ci_low, self.adjusted.ci_high)
+        trends = ("Beta units were already drifting away from comparable units before entry, so the effect cannot be "
+                  "read yet." if self.parallel_trends_doubtful else
+                  "Before entry, beta units and comparable units moved in parallel, so the comparison holds.")
+        naive = self.naive
+        who = ("close to the adjusted estimate" if naive.ci_low <= self.adjusted.effect <= naive.ci_high
+               else "mostly who joined, not the feature: beta units were different before they entered")
+        lines = [trends, f"Beta units against everyone else: {naive.difference:{number}} {self.label}, {who}."]
+        if self.weighted is not None:
+            agree = "agrees" if "agree." in self.weighted_sentence else "disagrees: read the effect with care"
+            lines.append(f"A check weighting units by their odds of joining {agree} ({self.weighted.effect:{number}}).")
+        return lines
     @property
     def relative_effect(self) -> float:
         return self.adjusted.effect / self.counterfactual_mean
@@ -68,10 +83,11 @@ class BetaImpact:
         return self.adjusted.ci_low / self.counterfactual_mean, self.adjusted.ci_high / self.counterfactual_mean
 
     def effect_text(self) -> str:
-        """``+0.61 (+5.9%; 95% CI +0.35 to +0.87)``, in the metric's own unit then relative."""
+        """``+0.61 (+5.9% of the level without the beta; 95% CI +0.35 to +0.87)``, in the
+        metric's own unit then relative to the beta units' level had they not joined."""
         a = self.adjusted
         number = interval_format(a.ci_low, a.ci_high)
-        return (f"{a.effect:{number}} ({self.relative_effect:+.1%}; "
+        return (f"{a.effect:{number}} ({self.relative_effect:+.1%} of the level without the beta; "
                 f"{interval_text(a.ci_low, a.ci_high, a.level, number)})")
 
     def to_frame(self) -> pd.DataFrame:
@@ -111,7 +127,7 @@ def naive_comparison(beta: BetaPanel, metric: str, *, level: float = 0.95) -> Na
                            float(difference - z * se), float(difference + z * se), float(gap), level)
 
 
-def _pre_trend_sentence(study: EventStudy, label: str) -> tuple[bool, str]:
+def _pre_trend_sentence(study: EventStudy, label: str, number: str, frequency: str) -> tuple[bool, str]:
     if study.leads == 0:
         return False, ("Parallel trends cannot be checked: the window has fewer than two periods before entry; "
                        "set pre_periods to 2 or more.")
@@ -119,12 +135,13 @@ def _pre_trend_sentence(study: EventStudy, label: str) -> tuple[bool, str]:
     largest = leads.loc[leads["effect"].abs().idxmax()]
     if study.leads_p_value < DOUBTFUL_P:
         return True, (f"Parallel trends are doubtful: before entering the beta, beta units already drifted away from "
-                      f"their comparison units (by up to {largest['effect']:+.3g} {label}, {int(-largest['event_time'])} "
-                      f"periods before entry; joint test p = {study.leads_p_value:.2g}). Part of the estimated effect "
-                      "may be that drift, not the feature.")
+                      f"their comparison units (by up to {largest['effect']:{number}} {label}, "
+                      f"{int(-largest['event_time'])} {frequency}s before entry; differences this large arise by chance "
+                      f"with p = {study.leads_p_value:.2g}). Part of the estimated effect may be that drift, not the "
+                      "feature.")
     return False, (f"Before entry, beta units and their comparison units moved in parallel: the differences before "
-                   f"entry are small (largest {largest['effect']:+.3g} {label}) and consistent with chance "
-                   f"(joint test p = {study.leads_p_value:.2g}).")
+                   f"entry are small (largest {largest['effect']:{number}} {label}) and common by chance "
+                   f"(p = {study.leads_p_value:.2g}).")
 
 
 def _naive_sentence(naive: NaiveComparison, adjusted: DidEstimate, label: str) -> str:
@@ -171,7 +188,8 @@ def estimate_impact(beta: BetaPanel, metric: str, *, label: str | None = None, d
     naive = naive_comparison(beta, metric, level=level)
     treated = stack.rows["treated"].to_numpy()
     counterfactual = float(stack.values[treated, pre_periods:].mean() - adjusted.effect)
-    doubtful, pre_sentence = _pre_trend_sentence(study, label)
+    doubtful, pre_sentence = _pre_trend_sentence(study, label, interval_format(adjusted.ci_low, adjusted.ci_high),
+                                                 beta.frequency)
     weighted = None
     if neighbours is not None:
         weighted = average_effect(stack_cohorts(beta, metric, pre_periods=pre_periods, post_periods=post_periods,
@@ -179,4 +197,4 @@ def estimate_impact(beta: BetaPanel, metric: str, *, label: str | None = None, d
                                                 comparison="weighting"), level=level)
     return BetaImpact(metric, label, direction, adjusted, study, naive, stack.cohorts, counterfactual, doubtful,
                       pre_sentence, _naive_sentence(naive, adjusted, label), weighted,
-                      _weighted_sentence(weighted, adjusted) if weighted is not None else "")
+                      _weighted_sentence(weighted, adjusted) if weighted is not None else "", beta.frequency)

@@ -29,7 +29,7 @@ def plot_event_study(impact: BetaImpact) -> Figure:
     axes.axhline(0, color="0.3", linewidth=0.8)
     axes.axvline(-0.5, color="0.5", linestyle="--", linewidth=0.8)
     axes.axhline(impact.adjusted.effect, color="C0", linestyle=":", linewidth=1, label="average effect after entry")
-    axes.set_xlabel("Periods since entering the beta (−1: the reference period)")
+    axes.set_xlabel(f"{impact.frequency.capitalize()}s since entering the beta (−1: the reference {impact.frequency})")
     axes.set_ylabel(f"Difference in {impact.label}")
     axes.set_title(f"{impact.label.capitalize()}: beta units against comparable units, around entry")
     legend_outside(figure, below=True)
@@ -48,7 +48,7 @@ def plot_adoption(adoption: Adoption) -> Figure:
     retention.plot(adoption.retention["weeks_since_first_use"], adoption.retention["retained_share"], marker="s",
                    color="C1")
     retention.set_xlabel("Weeks since first use")
-    retention.set_title("Of those who used it, still using it")
+    retention.set_title("Of those who had used it, using it")
     usage.yaxis.set_major_formatter(PercentFormatter(1.0))
     usage.set_ylim(0, 1.05)
     figure.suptitle("Adoption of the beta feature")

@@ -80,8 +80,7 @@ def decide_readiness(impact: BetaImpact, adoption: Adoption, feedback: BetaFeedb
     activation = (f"{adoption.activation_share:.0%} of beta units activated the feature "
                   f"({adoption.activated_units:,} of {adoption.beta_units:,})")
     reasons = [f"Impact on {effect}, against comparable units outside the beta, before and after entry.",
-               impact.pre_trend_sentence, impact.naive_sentence, *([impact.weighted_sentence] if impact.weighted_sentence else []),
-               activation + ".", *feedback_reasons(feedback)]
+               *impact.summary_sentences(), activation + ".", *feedback_reasons(feedback)]
 
     def verdict(kind: Verdict, headline: str) -> Readiness:
         return Readiness(kind, headline, reasons)

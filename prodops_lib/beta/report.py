@@ -24,7 +24,7 @@ from prodops_lib.feedback.config import FeedbackParams
 from prodops_lib.io import DropLog
 from prodops_lib.labels import count_of, interval_format, readable_name
 
-from .adoption import Adoption, measure_adoption
+from .adoption import MIN_OBSERVED, Adoption, measure_adoption
 from .feedback import BetaFeedback, beta_feedback
 from .impact import BetaImpact, estimate_impact
 from .inputs import load_beta
@@ -179,14 +179,15 @@ def impact_block(impact: BetaImpact) -> Html:
 def adoption_block(adoption: Adoption, *, retention_week: int = 4) -> Html:
     percent = "{:.0%}"
     retained = adoption.retention_after(retention_week)
-    kept = (f" {retained:.0%} of those who used it were still using it {retention_week} weeks after their first use."
+    kept = (f" {retained:.0%} of those who used it used it again in week {retention_week} after their first use."
             if retained == retained else "")
     return Html(paragraph(f"{adoption.activation_share:.0%} of beta units used the feature at least once "
-                          f"({adoption.activated_units:,} of {adoption.beta_units:,}).{kept}")
+                          f"({adoption.activated_units:,} of {adoption.beta_units:,}).{kept} Weeks that fewer than "
+                          f"{MIN_OBSERVED:.0%} of the units have reached yet are left out.")
                 + table(adoption.by_week, formats={"mean_uses": "{:.2f}", "using_share": percent},
                         caption="Use of the feature by week since entering the beta")
                 + table(adoption.retention, formats={"retained_share": percent},
-                        caption="Retention: units still using the feature, by week since their first use"))
+                        caption="Retention: units using the feature, by week since their first use"))
 
 
 def feedback_block(analysis: BetaAnalysis, *, quoted_issues: int = 5) -> Html:
@@ -203,7 +204,7 @@ def feedback_block(analysis: BetaAnalysis, *, quoted_issues: int = 5) -> Html:
     issues = feedback.issues
     # a theme of one issue is that issue: its name is shown once
     shown = issues.assign(theme=issues["theme"].where(issues["theme"] != issues["issue"], ""),
-                          kind=issues["praise"].map({True: "praise", False: "problem"}),
+                          kind=issues["praise"].map({True: "praise", False: "problem or request"}),
                           blocks=issues["blocks"].map({True: "yes", False: "no"}))
     columns = ["theme", "issue", "beta_units", "share_of_beta_units", "items", "average_rating", "average_nps", "kind",
                "blocks"]

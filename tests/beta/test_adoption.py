@@ -27,7 +27,6 @@ def test_weekly_activation_usage_and_retention_by_hand() -> None:
     by_week = adoption.by_week.set_index("weeks_since_entry")
     assert by_week["mean_uses"].tolist() == pytest.approx([2 / 3, 1.0, 1 / 3])
     assert by_week["using_share"].tolist() == pytest.approx([1 / 3, 1 / 3, 1 / 3])
-    assert by_week["activated_units"].tolist() == [1, 2, 2]  # b first used it in week 1
     # since first use: a (week 0) used it at lags 0, 2 and not 1; b (week 1) at lag 0, not 1
     retention = adoption.retention.set_index("weeks_since_first_use")
     assert retention["units"].tolist() == [2, 2, 1]

@@ -51,7 +51,8 @@ def test_sample_beta_adoption_and_verdict(beta, truth: dict) -> None:
     impact = estimate_impact(beta, "sessions", label="sessions per week", pre_periods=4, post_periods=6)
     readiness = decide_readiness(impact, adoption)
     assert readiness.verdict == truth["verdict"]
-    assert readiness.headline.startswith("Go to general availability: sessions per week +0.48 (+4.2%; "
+    assert readiness.headline.startswith("Go to general availability: sessions per week +0.48 (+4.2% of the level "
+                                         "without the beta; "
                                          "95% CI +0.38 to +0.59)")
 
 
