@@ -413,11 +413,11 @@ class ExperimentDesign:
 
     def message(self) -> str:
         plan = self.primary
-        text = (f"To detect a {self.mde:.0%} change in {plan.label} (from {plan.baseline:.3g}) with {self.power:.0%} "
+        text = (f"To detect a {self.mde:.0%} change in {plan.label} (from {plan.baseline:.4g}) with {self.power:.0%} "
                 f"power, each of the {self.variants} variants needs {plan.n_per_variant:,} units: "
                 f"{_duration(plan.days)} at the pre-period's traffic")
         if plan.reduction_used > 0:
-            text += (f" (the pre-period adjustment removes {plan.reduction_used:.0%} of the variance; without it, "
+            text += (f" (the pre-period adjustment removes {plan.reduction_used:.1%} of the variance; without it, "
                      f"{plan.n_per_variant_unadjusted:,})")
         text += (f". Looked at daily with the always-valid boundary, it needs {plan.n_per_variant_sequential:,} per "
                  f"variant: {_duration(plan.days_sequential)}.")

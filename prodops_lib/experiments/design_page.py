@@ -10,7 +10,7 @@ from matplotlib.ticker import PercentFormatter
 
 from ..charts import legend_outside
 from ..display import Html, Kpi, bullets, callout, figure, kpi_cards, paragraph, table
-from ..labels import count_of
+from ..labels import count_of, readable_name
 from .design import ExperimentDesign
 from .spec import ExperimentSpec
 
@@ -47,10 +47,11 @@ def plan_block(design: ExperimentDesign, spec: ExperimentSpec) -> Html:
         cards.append(Kpi(f"Detectable in {count_of(design.weeks, 'week')}", _PCT(plan.mde_in_weeks),
                          f"planned {design.mde:.0%}", tone))
     verdict = design.message()
-    if design.weeks and (plan.days < 0 or plan.days > 7 * design.weeks):
-        verdict += (f" The planned {count_of(design.weeks, 'week')} are too short for {design.mde:.0%}: run longer, "
-                    "accept the larger detectable effect, or test fewer variants.")
-    return Html(callout(verdict, tone=tone, title="The plan") + kpi_cards(cards) + bullets(facts))
+    if design.weeks and (plan.days < 0 or plan.days > 7 * design.weeks):  # the conclusion first
+        verdict = (f"The planned {count_of(design.weeks, 'week')} are too short for a {design.mde:.0%} change: run "
+                   "longer, accept the larger detectable effect, or test fewer variants. " + verdict)
+    return Html(callout(verdict, tone=tone, title=f"The plan for {readable_name(spec.name)}") + kpi_cards(cards)
+                + bullets(facts))
 
 
 def baselines_block(design: ExperimentDesign) -> Html:
@@ -75,8 +76,8 @@ def reduction_block(design: ExperimentDesign) -> Html:
             "first half (CUPED: the column the analysis's covariate is counted from, else the metric's own earlier "
             "value; regression: every earlier metric and whether the unit was seen at all). The plan uses the "
             "adjustment the analysis is set to use (a metric's covariate or covariates). ")
-    text += (f"For {design.primary.label} it removes {used:.0%} of the variance, so the test needs "
-             f"{1 - design.primary.n_per_variant / design.primary.n_per_variant_unadjusted:.0%} fewer units."
+    text += (f"For {design.primary.label} it removes {used:.1%} of the variance, so the test needs "
+             f"{1 - design.primary.n_per_variant / design.primary.n_per_variant_unadjusted:.1%} fewer units."
              if used > 0 else f"{design.primary.label} is planned without an adjustment.")
     return Html(paragraph(text) + table(frame, formats={"cuped_reduction": _PCT, "regression_reduction": _PCT,
                                                         "reduction_used": _PCT, "n_per_variant_unadjusted": "{:,}",
@@ -104,8 +105,9 @@ def detectable_block(design: ExperimentDesign, weeks: range | list[int] = range(
     """The inverse question, as a chart and a table: what a test of a given length can detect."""
     curve = design.detectable_curve(weeks)
     text = (f"The smallest change in {design.primary.label} each length of test detects {design.power:.0%} of the "
-            f"time, at the pre-period's traffic ({design.traffic.per_day:,.0f} new units a day over its "
-            f"{design.traffic.days} days, then {design.traffic.tail_rate:,.0f} a day).")
+            f"time, at the pre-period's traffic: on average {design.traffic.per_day:,.0f} new units a day over its "
+            f"{design.traffic.days} days, and {design.traffic.tail_rate:,.0f} a day (its last week's rate) for longer "
+            "tests.")
     return Html(paragraph(text) + figure(plot_detectable_effect(design, weeks))
                 + table(curve, formats={"units_per_variant": "{:,.0f}", "mde": _PCT, "mde_sequential": _PCT}))
 
