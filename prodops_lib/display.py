@@ -364,10 +364,10 @@ def appendix(log: DropLog, parameters: Any, results_dir: str | Path) -> Html:
     save_result(parameters, "parameters", results_dir)
     quality = log.to_frame()
     dropped = int(quality["rows_dropped"].sum()) if len(quality) else 0
-    summary = (
-        f"{count_of(len(log.inputs), 'input')} read; {count_of(dropped, 'row')} dropped in total, each with its reason below."
-        if dropped else f"{count_of(len(log.inputs), 'input')} read; no rows were dropped."
-    )
+    data = sum(entry["kind"] == "data" for entry in log.inputs)
+    read = f"{count_of(data, 'data input')} and {count_of(len(log.inputs) - data, 'parameter file')} read"
+    summary = (f"{read}; {count_of(dropped, 'row')} dropped in total, each with its reason below." if dropped
+               else f"{read}; no rows were dropped.")
     inputs = pd.DataFrame(log.inputs, columns=["source", "kind", "path", "sha256", "rows"])
     inputs["sha256"] = inputs["sha256"].map(lambda digest: digest[:16] + "…" if isinstance(digest, str) else "—")
     flat = pd.json_normalize(to_jsonable(parameters), sep=".") if parameters else pd.DataFrame()
