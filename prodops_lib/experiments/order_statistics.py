@@ -152,8 +152,8 @@ def _runs(keys: np.ndarray, counts: np.ndarray, held: np.ndarray) -> list[tuple[
 
 def _fetch(run, base: str, value: str, key: str, group: str, where: str, grouped: bool,
            ranges: dict[Hashable, list[tuple[float, float]]]) -> dict[Hashable, pd.DataFrame]:
-    """Per group, the distinct values (not 0: its bin is known) within the bins of keys
-    ``ranges`` (first, last), with their bin key and count: one query for all."""
+    """Per group, the distinct values (not 0: its bin is known) between the bounds of the bins
+    keyed ``ranges`` (first, last; a little beyond), with their bin key and count: one query."""
     within = []
     for name, of_group in ranges.items():
         for first, last in of_group:
@@ -179,13 +179,16 @@ def _window(keys: np.ndarray, counts: np.ndarray, held: np.ndarray, runs: list[t
             last.append(ends[b : b + 1])
     if runs and fetched is None:
         return None
+    if runs:  # every value read, those just outside the bins included: keys never decrease as values grow
+        fetched = fetched.sort_values("value", kind="stable")
+        if (np.diff(fetched["k"].to_numpy(dtype=float)) < 0).any():
+            return None
     for first, last_bin in runs:
         inside = fetched[(fetched["k"] >= keys[first]) & (fetched["k"] <= keys[last_bin])]
-        inside = inside.sort_values("value", kind="stable")
         read, expected = int(inside["units"].sum()), int(counts[first : last_bin + 1].sum())
-        zeros = (keys[first : last_bin + 1] == 0) & True
+        zeros = keys[first : last_bin + 1] == 0
         expected -= int(counts[first : last_bin + 1][zeros].sum())  # zero is not read: its bin says how many
-        if read != expected or (np.diff(inside["k"].to_numpy(dtype=float)) < 0).any():
+        if read != expected:
             return None
         run_values, run_units = inside["value"].to_numpy(dtype=float), inside["units"].to_numpy(dtype=np.int64)
         if zeros.any():  # zero, in its place among the values read
