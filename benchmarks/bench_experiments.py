@@ -27,7 +27,7 @@ figures for 1, 10 and 100 million units are in ``docs/scale.md``. ``--only
 parquet-textids,parquet-winsorized,parquet-p90`` (with ``--sizes`` or ``--units``) measures
 what memory bounds cost: the unit check on text ids (``'u' || user_id``, a ``GROUP BY`` that
 spills to disk beyond DuckDB's memory limit), revenue winsorized at its 99th percentile and a
-90th-percentile metric (exact quantiles, which cannot spill).
+90th-percentile metric (exact order statistics read in two passes, :mod:`.order_statistics`).
 
 Times are the best of ``--repeat`` runs inside each subprocess (the first run pays one-off
 import and cache costs for both sides alike), over ``--rounds`` rounds in which analysis and
@@ -112,8 +112,8 @@ def spec(check_units: bool = True, regression: bool = False, winsorized: bool = 
     """The benchmark experiment; ``check_units=False`` leaves out the unit column (and so the
     check for units seen in several variants), to show what that check costs; ``regression``
     adjusts revenue for three covariates instead of CUPED on one. ``winsorized`` caps revenue
-    at its 99th percentile and ``quantile`` adds its 90th percentile as a metric: exact
-    quantiles, which hold every value in memory."""
+    at its 99th percentile and ``quantile`` adds its 90th percentile as a metric: exact order
+    statistics, read through a histogram."""
     from prodops_lib.experiments import ExperimentSpec, MetricSpec
 
     revenue = (MetricSpec("revenue", covariates=REGRESSION_COVARIATES) if regression

@@ -12,11 +12,13 @@ that runs it. Around the aggregate, only cheap or conditional work:
   ``GROUP BY`` on a 64-bit hash of the id find candidate repeats, which are regrouped by the id
   itself and excluded by an anti-join. On the other engines the exact check itself: one
   ``GROUP BY`` unit, and the crossover units excluded by a ``NOT IN`` subquery;
-* winsorization thresholds (``quantile_cont``, exact on every engine) when a metric asks for them;
+* winsorization thresholds when a metric asks for them: exact linear-interpolation percentiles
+  from order statistics read by :mod:`.order_statistics` in bounded memory (the same on every
+  engine);
 * for quantile metrics, the handful of order statistics the bootstrap needs
-  (see :mod:`.quantiles`): two exact ``percentile_disc`` bounds, then a narrow window of
-  values with their counts (the same on every engine: exact order statistics, not an
-  approximate percentile).
+  (see :mod:`.quantiles`), read exactly in bounded memory by :mod:`.order_statistics` (a
+  histogram, then the values of the few bins that hold the wanted ranks; the same on every
+  engine, not an approximate percentile).
 
 Follows the rules in :mod:`.aggregate`, so it agrees with :mod:`.aggregate_frame` to 1e-9.
 DuckDB-only SQL, run as written (``native=True``): the DESCRIBE of the source's types, the unit
@@ -48,6 +50,7 @@ from .duckdb_source import Runner, double_literal, private_cursor, quote_name, q
 from .engines import SOURCE
 from .extremes import ExtremeUnit, checks_extremes, extreme_unit, may_be_extreme
 from .maturity import analysis_end_day, immature_reason, maturity_cutoff
+from .order_statistics import Selection, interpolate, linear_quantile, select_ranks
 from .quantiles import bootstrap_ranks, quantile_rng
 from .regression import (
     MISSING_LEVEL,
@@ -316,22 +319,23 @@ class _Expressions:
 
 
 def _thresholds(run: Runner, base: str, spec: ExperimentSpec, notes: dict) -> dict[int, tuple[float, float]]:
-    """Pooled winsorization thresholds per winsorized metric (linear-interpolation percentiles)."""
-    wanted = [(i, metric) for i, metric in enumerate(spec.metrics) if metric.winsorized]
-    if not wanted:
-        return {}
-    items = []
-    for i, metric in wanted:
-        sql = _Expressions(metric)
-        condition = [c for c in (sql.valid, f"{sql.unmasked['y']} <> 0" if metric.winsorize_scope == "nonzero" else None) if c]
-        levels = [level if level is not None else 0.5 for level in (metric.winsorize_lower, metric.winsorize_upper)]
-        where = f" FILTER (WHERE {' AND '.join(condition)})" if condition else ""
-        items.append(f"quantile_cont({sql.unmasked['y']}, [{levels[0]!r}, {levels[1]!r}]){where} AS m{i}")
-    row = run.all(f"WITH base AS ({base}) SELECT {', '.join(items)} FROM base WHERE __variant IS NOT NULL")[0]
+    """Pooled winsorization thresholds per winsorized metric: linear-interpolation percentiles
+    from exact order statistics read in bounded memory (:mod:`.order_statistics`)."""
     thresholds = {}
-    for (i, metric), (low, high) in zip(wanted, row, strict=True):
-        thresholds[i] = (low if metric.winsorize_lower is not None else -np.inf,
-                         high if metric.winsorize_upper is not None else np.inf)
+    for i, metric in enumerate(spec.metrics):
+        if not metric.winsorized:
+            continue
+        sql = _Expressions(metric)
+        value = sql.unmasked["y"]
+        condition = [c for c in ("__variant IS NOT NULL", sql.valid,
+                                 f"{value} <> 0" if metric.winsorize_scope == "nonzero" else None) if c]
+        levels = [level for level in (metric.winsorize_lower, metric.winsorize_upper) if level is not None]
+        window = select_ranks(run, base, Selection(
+            value, lambda _, n, levels=levels: np.concatenate([linear_quantile(n, q) for q in levels]),
+            where=" AND ".join(condition))).get(None)
+        caps = {level: interpolate(window, level) if window else None for level in levels}
+        thresholds[i] = (caps[metric.winsorize_lower] if metric.winsorize_lower is not None else -np.inf,
+                         caps[metric.winsorize_upper] if metric.winsorize_upper is not None else np.inf)
         notes["winsorized"][metric.name] = {"lower": thresholds[i][0], "upper": thresholds[i][1]}
     return thresholds
 
@@ -521,45 +525,25 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
 def _quantile_draws(run: Runner, base: str, spec: ExperimentSpec, thresholds: dict, wide: pd.DataFrame,
                     order: list[str], samples: int, random_state: int) -> dict:
     """Bootstrap replicates of each quantile metric, reading only the ranks they need: per
-    metric, one query for each variant's two bounding order statistics (``percentile_disc``),
-    and one for the values between them with their counts (on Spark each query costs a job)."""
+    metric, a histogram of each variant's values, then the values of the bins that hold the
+    wanted ranks (:mod:`.order_statistics`; on Spark each query costs a job)."""
     draws = {}
     for i, metric in enumerate(spec.metrics):
         if metric.kind != "quantile":
             continue
         sql = _Expressions(metric, thresholds.get(i))
-        value = sql.unmasked["y"]
         counts = dict(zip(wide["variant"], wide[f"{i}:n"].astype(int), strict=True))
-        wanted = {}  # variant: (n, k, ranks, lowest rank, highest rank)
+        wanted = {}  # variant: (k, ranks)
         for position, variant in enumerate(order):
             if counts.get(variant, 0):
-                n = counts[variant]
-                k, ranks = bootstrap_ranks(n, float(metric.quantile), samples, quantile_rng(random_state, i, position))
-                wanted[variant] = (n, k, ranks, int(min(k, ranks.min())), int(max(k, ranks.max())))
+                wanted[variant] = bootstrap_ranks(counts[variant], float(metric.quantile), samples,
+                                                  quantile_rng(random_state, i, position))
         if not wanted:
             continue
-        valid = f" AND {sql.valid}" if sql.valid else ""
-        of = {variant: f"__variant = {quote_text(variant)}" for variant in wanted}
-        bounds = run.all(f"WITH base AS ({base}) SELECT " + ", ".join(
-            f"quantile_disc({value}, {(rank - 0.5) / n!r}) FILTER (WHERE {of[variant]})"
-            for variant, (n, _, _, low_rank, high_rank) in wanted.items() for rank in (low_rank, high_rank))
-            + f" FROM base WHERE __variant IN ({', '.join(map(quote_text, wanted))}){valid}")[0]
-        low, high = dict(zip(wanted, bounds[0::2], strict=True)), dict(zip(wanted, bounds[1::2], strict=True))
-        below = " OR ".join(f"({of[v]} AND {value} < {double_literal(low[v])})" for v in wanted)
-        window = run.frame(
-            f"WITH base AS ({base}) SELECT __variant AS variant, CASE WHEN {below} THEN NULL ELSE {value} END AS value, "
-            f"count(*) AS units FROM base WHERE ("
-            + " OR ".join(f"({of[v]} AND {value} <= {double_literal(high[v])})" for v in wanted)
-            + f"){valid} GROUP BY 1, 2")
-        for variant, (n, k, ranks, _, _) in wanted.items():
-            rows = window[window["variant"] == variant]
-            lowest = int(rows.loc[rows["value"].isna(), "units"].sum())  # units below the lower bound
-            rows = rows[rows["value"].notna()].sort_values("value")
-            last_rank = lowest + np.cumsum(rows["units"].to_numpy())
-            values = rows["value"].to_numpy(dtype=float)
-
-            def at(rank: np.ndarray, values=values, last_rank=last_rank) -> np.ndarray:
-                return values[np.searchsorted(last_rank, rank, side="left")]
-
-            draws[(metric.name, variant)] = (float(at(np.array([k]))[0]), at(ranks), n)
+        where = " AND ".join(c for c in (f"__variant IN ({', '.join(map(quote_text, wanted))})", sql.valid) if c)
+        windows = select_ranks(run, base, Selection(sql.unmasked["y"], lambda variant, _, wanted=wanted: np.append(*wanted[variant]),
+                                                    where=where, group="__variant"))
+        for variant, (k, ranks) in wanted.items():
+            window = windows[variant]
+            draws[(metric.name, variant)] = (float(window.at(np.array([k]))[0]), window.at(ranks), window.n)
     return draws

@@ -15,6 +15,7 @@ import pandas as pd
 
 from ..io import SQL
 from .duckdb_source import Runner, double_literal, file_query, private_cursor, quote_name
+from .order_statistics import Selection, interpolate, linear_quantile, select_ranks
 from .spec import ExperimentSpec, MetricSpec
 
 __all__ = ["value_distribution"]
@@ -69,8 +70,10 @@ def _sql_counts(data: object, spec: ExperimentSpec, metric: MetricSpec, bins: in
         where += f" AND {denominator} <> 0"
     with private_cursor() if connection is None else nullcontext(connection) as cursor:
         run = Runner(cursor, str(getattr(data, "name", data)))
-        low, high = run.all(f"SELECT min({value}), quantile_cont({value}, {TOP_PERCENTILE}) FROM ({query}) WHERE {where}")[0]
-        low, width, count = _edges(float(low), float(high), metric, bins)
+        # the edges from exact order statistics (the smallest is rank 1): quantile_cont would hold every value
+        ranked = select_ranks(run, query, Selection(value, lambda _, n: [1, *linear_quantile(n, TOP_PERCENTILE)],
+                                                    where=where))[None]
+        low, width, count = _edges(float(ranked.at([1])[0]), interpolate(ranked, TOP_PERCENTILE), metric, bins)
         counts = run.frame(
             f"SELECT CAST({quote_name(spec.variant_column)} AS VARCHAR) AS variant, CAST(least(greatest(floor(("
             f"{value} - {double_literal(low)}) / {double_literal(width)}), 0), {count - 1}) AS INTEGER) AS bin, "

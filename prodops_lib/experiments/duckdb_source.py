@@ -52,8 +52,10 @@ def database_settings() -> dict[str, str]:
     of units, so a bounded memory costs it nothing; the operators that grow with the units (the
     ``GROUP BY`` of the unit check on ids that are not compact integers, sorts) spill to a
     folder in the system's temporary directory beyond the limit, so 100 million units stay
-    under 1 GB resident (docs/scale.md). Exact quantiles (winsorization caps, quantile metrics)
-    cannot spill: :meth:`Runner.execute` runs such a query again without the limit."""
+    under 1 GB resident (docs/scale.md). Winsorization caps and quantile metrics read their
+    order statistics through a histogram (:mod:`.order_statistics`), not with an exact quantile
+    aggregate, which cannot spill. A query that runs out of memory all the same (an operator
+    that cannot spill, in a source's own SQL) runs again without the limit (:meth:`Runner.execute`)."""
     try:
         machine_mb = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2**20
     except (ValueError, OSError, AttributeError):  # no sysconf (Windows): the fixed limit
@@ -107,8 +109,8 @@ class Runner:
             raise self._failed(error) from None
 
     def _without_memory_limit(self, sql: str):
-        """An exact quantile holds every value it orders and cannot spill to disk: such a query
-        alone runs with the memory DuckDB would take by default (80% of the machine's). The
+        """Some operators (an exact quantile, which holds every value it orders) cannot spill to
+        disk: such a query alone runs with the memory DuckDB would take by default (80% of the machine's). The
         limit is the database's: it is lifted through another cursor, which leaves this one's
         result alone, and restored once the result is read (:meth:`_restore_memory_limit`)."""
         settings = self.connection.cursor()

@@ -46,21 +46,9 @@ def compile_sql(sql: str, dialect: str) -> str:
             return exp.cast(exp.cast(node.this, exp.DataType.Type.INT), node.to)
         return node
 
-    def spark_percentiles(node: exp.Expression) -> exp.Expression:
-        """Spark's exact percentiles: ``percentile`` (linear interpolation, as DuckDB's
-        ``quantile_cont``, and it takes a list) and ``percentile_disc(p) WITHIN GROUP``."""
-        if isinstance(node, exp.PercentileCont) and node.expression:
-            return exp.Anonymous(this="percentile", expressions=[node.this, node.expression])
-        if isinstance(node, exp.PercentileDisc) and node.expression:
-            return exp.WithinGroup(this=exp.Anonymous(this="percentile_disc", expressions=[node.expression]),
-                                   expression=exp.Order(expressions=[exp.Ordered(this=node.this, nulls_first=True)]))
-        return node
-
     tree = sqlglot.parse_one(sql, read="duckdb")
     if dialect != "duckdb":
         tree = tree.transform(numeric_booleans)
-    if dialect in ("spark", "databricks"):
-        tree = tree.transform(spark_percentiles)
     return tree.sql(dialect=dialect, unsupported_level=sqlglot.ErrorLevel.RAISE)
 
 

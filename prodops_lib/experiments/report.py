@@ -453,9 +453,9 @@ def _engine_sentences(analysis: ExperimentAnalysis) -> list[str]:
     sentences = [f"The unit-level data stayed on {where}: one query (written once and compiled for its SQL dialect by "
                  "SQLGlot) returned the per-variant sums, after one that checks each unit is in a single variant."]
     if any(metric.kind == "quantile" for metric in analysis.spec.metrics):
-        sentences.append(f"Quantiles come from exact order statistics read on {where} (its percentile_disc, then the "
-                         "few values around the ranks the bootstrap draws), not from an approximate percentile, so "
-                         "they equal a local analysis of the same data.")
+        sentences.append(f"Quantiles come from exact order statistics read on {where} (a histogram of the values, "
+                         "then the few values in the bins that hold the ranks the bootstrap draws), not from an "
+                         "approximate percentile, so they equal a local analysis of the same data.")
     return sentences
 
 
