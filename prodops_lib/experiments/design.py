@@ -413,13 +413,15 @@ class ExperimentDesign:
 
     def message(self) -> str:
         plan = self.primary
-        text = (f"To detect a {self.mde:.0%} change in {plan.label} (from {plan.baseline:.4g}) with {self.power:.0%} "
+        baseline = f"{plan.baseline:.1%}" if plan.kind == "proportion" else f"{plan.baseline:.4g}"
+        text = (f"To detect a {self.mde:.0%} change in {plan.label} (from {baseline}) with {self.power:.0%} "
                 f"power, each of the {self.variants} variants needs {plan.n_per_variant:,} units: "
                 f"{_duration(plan.days)} at the pre-period's traffic")
         if plan.reduction_used > 0:
             text += (f" (the pre-period adjustment removes {plan.reduction_used:.1%} of the variance; without it, "
                      f"{plan.n_per_variant_unadjusted:,})")
-        text += (f". Looked at daily with the always-valid boundary, it needs {plan.n_per_variant_sequential:,} per "
+        text += (f". To look at the result every day (with the stricter threshold that makes early looks safe), it needs "
+                 f"{plan.n_per_variant_sequential:,} per "
                  f"variant: {_duration(plan.days_sequential)}.")
         if self.weeks and plan.mde_in_weeks is not None:
             text += f" In the planned {count_of(self.weeks, 'week')} it detects {plan.mde_in_weeks:.1%}."

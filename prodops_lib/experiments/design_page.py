@@ -39,7 +39,7 @@ def plan_block(design: ExperimentDesign, spec: ExperimentSpec) -> Html:
              f"(alpha {design.alpha:g} split over the metrics and variants the analysis corrects for), "
              f"power {design.power:.0%}."]
     tone = "good" if design.weeks and 0 < plan.days <= 7 * design.weeks else "warning"
-    cards = [Kpi("Units per variant", f"{plan.n_per_variant:,}", "fixed horizon", "neutral"),
+    cards = [Kpi("Units per variant", f"{plan.n_per_variant:,}", "read once at the end", "neutral"),
              Kpi("Duration", _weeks(plan.days), f"at {design.traffic.per_day:,.0f} new units a day", tone),
              Kpi("Looked at daily", _weeks(plan.days_sequential),
                  f"{plan.n_per_variant_sequential:,} per variant", "neutral")]

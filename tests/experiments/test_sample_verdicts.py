@@ -36,7 +36,7 @@ def test_search_ranking_keeps_running_with_the_days_it_still_needs():
     analysis = analyse("ab_search_ranking")
     assert analysis.decision.verdict == "keep running"
     assert analysis.power.required_n > analysis.power.n_per_variant and analysis.power.more_days > 0
-    assert "no detectable effect on clicked yet" in analysis.decision.headline
+    assert "no detectable effect on searchers who clicked a result yet" in analysis.decision.headline
     for variant, lift in TRUTH["search_ranking"]["true"]["clicked_relative_lift"].items():
         if variant != "control":
             row = primary_row(analysis, variant)
