@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import math
 import re
 import warnings
 from collections.abc import Iterable, Mapping, Sequence
@@ -41,6 +42,7 @@ __all__ = [
     "diagnose_csv",
     "existing_file",
     "file_sha256",
+    "id_text",
     "load_table",
     "read_csv_written",
     "read_frame",
@@ -237,6 +239,21 @@ def portable_path(path: str | Path) -> str:
     except ValueError:
         text = resolved.as_posix()
     return _STAGING.sub(r"\1\2", text)
+
+
+def id_text(values: pd.Series) -> pd.Series:
+    """Ids as text that match across files: surrounding spaces stripped, and a whole number
+    stored as a float (a column with a blank cell, or a parquet double) written as the integer
+    it is, so ``12.0`` in one export matches ``12`` in another. Missing ids stay missing."""
+    def one(value: object) -> object:
+        if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+            return pd.NA
+        if isinstance(value, float) and value.is_integer():
+            return str(int(value))
+        text = str(value).strip()
+        return text if text else pd.NA
+
+    return values.map(one).astype("string")
 
 
 _HASHES: dict[tuple[str, int, int], str] = {}

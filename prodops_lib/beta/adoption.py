@@ -47,7 +47,8 @@ class Adoption:
 
 def measure_adoption(beta: BetaPanel, usage_column: str) -> Adoption:
     """A beta unit *activated* when ``usage_column`` is above 0 in any period from its entry on;
-    daily panels are summed to weeks since entry first. Retention in week ``k`` is the share of
+    daily panels are summed to weeks since entry first, each unit's weeks with all seven days
+    only. Retention in week ``k`` is the share of
     activated units seen ``k`` weeks after their first use that used the feature that week
     (week 0 is 100% by definition; units not yet observed that long are not counted)."""
     if usage_column not in beta.metrics:
@@ -56,7 +57,9 @@ def measure_adoption(beta: BetaPanel, usage_column: str) -> Adoption:
     after = beta.panel[beta.panel["in_beta"] & (beta.panel["event_time"] >= 0)]
     days = 7 if beta.frequency == "day" else 1
     weekly = (after.assign(weeks_since_entry=(after["event_time"] // days).astype(int))
-              .groupby(["unit", "weeks_since_entry"], as_index=False)[usage_column].sum())
+              .groupby(["unit", "weeks_since_entry"], as_index=False).agg(**{usage_column: (usage_column, "sum"),
+                                                                             "days": (usage_column, "size")}))
+    weekly = weekly[weekly["days"] == days].drop(columns="days")  # a unit's last, partial week would read as a drop
     weekly["using"] = weekly[usage_column] > 0
     activated = weekly.groupby("unit")["using"].any()
     first_use = weekly[weekly["using"]].groupby("unit")["weeks_since_entry"].min()

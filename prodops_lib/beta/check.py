@@ -11,11 +11,11 @@ from __future__ import annotations
 import pandas as pd
 
 from prodops_lib.check import InputCheck, describe_drops
-from prodops_lib.feedback.prepare import texts_needed_for_themes
+from prodops_lib.feedback.prepare import prepare_feedback, texts_needed_for_themes
 from prodops_lib.io import DropLog
 from prodops_lib.labels import count_of
 
-from .feedback import load_beta_feedback
+from .feedback import is_scored, load_beta_feedback
 from .inputs import load_beta
 from .report import BetaReport
 
@@ -26,9 +26,7 @@ def check_beta(report: BetaReport, period: str | None = None) -> InputCheck:
     """Units, panel and feedback of ``report``, read as the report reads them."""
     del period  # a beta is analysed over its whole panel
     check, log = InputCheck(), DropLog()
-    names = [metric.name for metric in report.metrics]
-    panel = load_beta(report.units, report.panel, names + ([report.usage_column] if report.usage_column not in names else []),
-                      frequency=report.frequency, log=log)
+    panel = load_beta(report.units, report.panel, report.panel_columns, frequency=report.frequency, log=log)
     for source in (report.units, report.panel):
         check.lines.append(f"{source}: {describe_drops(log, str(source))}")
     entries = panel.units.loc[panel.units["in_beta"], "entry_date"]
@@ -47,15 +45,16 @@ def check_beta(report: BetaReport, period: str | None = None) -> InputCheck:
         check.warnings.append("no feedback: block, so blocking issues will not be checked")
         return check
     items = load_beta_feedback(report.feedback, panel, log)
+    texts = prepare_feedback(items, report.feedback.duplicates).n_items  # repeats folded, as the report counts
     for source in report.feedback.sources:
         check.lines.append(f"{source.path}: {describe_drops(log, source.name)}")
-    check.lines.append(f"{count_of(len(items), 'feedback text')} from {count_of(items['customer_id'].nunique(), 'beta unit')}"
+    check.lines.append(f"{count_of(texts, 'feedback text')} from {count_of(items['customer_id'].nunique(), 'beta unit')}"
                        " after entry, to group into issues")
     minimum = texts_needed_for_themes(report.feedback.clustering)
-    if len(items) < minimum:
-        check.warnings.append(f"only {count_of(len(items), 'feedback text')} from beta units after entry; grouping "
+    if texts < minimum:
+        check.warnings.append(f"only {count_of(texts, 'feedback text')} from beta units after entry; grouping "
                               f"needs {minimum}, so blocking issues will not be checked")
-    if not any(source.columns.rating or source.columns.nps for source in report.feedback.sources):
+    if not is_scored(report.feedback):
         check.warnings.append("no rating or nps column mapped in feedback: praise cannot be told from complaints, so a "
                               "widely shared compliment would block general availability")
     return check

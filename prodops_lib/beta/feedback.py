@@ -10,7 +10,7 @@ unit, before entry), as are the feedback loader's own drops (empty text, outside
 
 An issue **blocks** general availability when at least ``blocking_share`` of all beta units
 raised it, unless its feedback is scored as praise: an average of at least 4 stars of 5, or
-9 of 10 on the recommend scale (NPS promoters). Issues group feedback by what it is about, not
+9 of 10 on the recommend scale (NPS promoters), over an issue most of whose texts are scored. Issues group feedback by what it is about, not
 by how people feel, so without a score a widely shared compliment would block too; the page
 says so when no score is mapped.
 """
@@ -26,14 +26,15 @@ from prodops_lib.feedback.config import FeedbackParams
 from prodops_lib.feedback.describe import ThemeDescription, quotes_of
 from prodops_lib.feedback.pipeline import group_feedback
 from prodops_lib.feedback.prepare import load_feedback, prepare_feedback, texts_needed_for_themes
-from prodops_lib.io import DropLog
+from prodops_lib.io import DropLog, id_text
 
 from .inputs import BetaPanel
 
-__all__ = ["PRAISE_NPS", "PRAISE_RATING", "BetaFeedback", "beta_feedback", "load_beta_feedback"]
+__all__ = ["PRAISE_NPS", "PRAISE_RATING", "BetaFeedback", "beta_feedback", "is_scored", "load_beta_feedback"]
 
 PRAISE_RATING = 4.0  # average stars of 5 at which an issue reads as praise
 PRAISE_NPS = 9.0  # average of the 0–10 recommend scale: promoters (Reichheld 2003)
+MIN_SCORED = 0.5  # share of an issue's texts that must carry a score for its average to count
 
 _ISSUE_COLUMNS = ["issue_id", "theme", "issue", "items", "beta_units", "share_of_beta_units", "average_rating",
                   "average_nps", "praise", "blocks"]
@@ -77,13 +78,16 @@ class BetaFeedback:
 def _beta_rows(items: pd.DataFrame, panel: BetaPanel, log: DropLog) -> pd.DataFrame:
     """The rows written by a beta unit on or after its entry day; the rest counted in ``log``."""
     beta = panel.units[panel.units["in_beta"]]
-    entry = pd.Series(pd.to_datetime(beta["entry_date"]).to_numpy(), index=beta["unit"].astype("string").str.strip())
+    entry = pd.Series(pd.to_datetime(beta["entry_date"]).to_numpy(), index=id_text(beta["unit"]))
+    items = items.assign(customer_id=id_text(items["customer_id"]))
     entered = items["customer_id"].map(entry)
     outside = entered.isna()
+    # the loader keeps times in UTC: a text written just after midnight east of UTC counts on the day before
     early = ~outside & (items["created"].dt.tz_localize(None).dt.normalize() < entered)
     for reason, mask in (("not from a beta unit", outside), ("before the unit entered the beta", early)):
         for source, group in items[mask].groupby("source", sort=False):
-            log.drop(str(source), reason, len(group), example=f"id {group['item_id'].iloc[0]}")
+            first = group.iloc[0]
+            log.drop(str(source), reason, len(group), example=f"id {first['item_id']} (unit {first['customer_id']})")
     return items[~outside & ~early].reset_index(drop=True)
 
 
@@ -95,6 +99,17 @@ def _months(panel: BetaPanel) -> tuple[str, int]:
     return last.strftime("%Y-%m"), max(int((last - first).n) + 1, 1)
 
 
+def _average_score(scores: pd.Series) -> float:
+    """The issue's average score, when most of its texts carry one: a few rated texts among
+    many unrated do not speak for the issue (NaN then)."""
+    return float(scores.mean()) if scores.notna().mean() >= MIN_SCORED else float("nan")
+
+
+def is_scored(settings: FeedbackParams) -> bool:
+    """Whether any source maps a score (stars or the 0–10 recommend scale)."""
+    return any(source.columns.rating or source.columns.nps for source in settings.sources)
+
+
 def _issue_rows(description: ThemeDescription, scores: pd.DataFrame, beta_units: int,
                 blocking_share: float) -> pd.DataFrame:
     items = description.items.merge(scores, on="item_id", how="left")
@@ -102,7 +117,7 @@ def _issue_rows(description: ThemeDescription, scores: pd.DataFrame, beta_units:
     for issue in description.issues.itertuples():
         members = items[items["issue_id"] == issue.issue_id]
         units = int(members["customer_id"].nunique())
-        rating, nps = members["rating"].mean(), members["nps"].mean()
+        rating, nps = _average_score(members["rating"]), _average_score(members["nps"])
         praise = bool((rating >= PRAISE_RATING) or (nps >= PRAISE_NPS))
         share = units / beta_units if beta_units else float("nan")
         rows.append({"issue_id": int(issue.issue_id), "theme": issue.theme, "issue": issue.label,
@@ -132,7 +147,7 @@ def beta_feedback(settings: FeedbackParams, panel: BetaPanel, log: DropLog, *,
     items = load_beta_feedback(settings, panel, log)
     prepared = prepare_feedback(items, settings.duplicates)
     needed = texts_needed_for_themes(settings.clustering)
-    scored = any(source.columns.rating or source.columns.nps for source in settings.sources)
+    scored = is_scored(settings)
     common = {"beta_units": panel.beta_units, "units_writing": int(items["customer_id"].nunique()),
               "texts": prepared.n_items, "texts_needed": needed, "scored": scored, "blocking_share": blocking_share}
     if prepared.n_items < needed:

@@ -20,6 +20,8 @@ from .stack import stack_cohorts
 __all__ = ["BetaImpact", "NaiveComparison", "estimate_impact", "naive_comparison"]
 
 DOUBTFUL_P = 0.05  # the leads' joint test below this: parallel trends are doubtful
+MAX_IMBALANCE = 0.25  # standardised mean difference left after weighting above which the check is not made
+MIN_EFFECTIVE_UNITS = 10  # effective comparison units per cohort below which it is not made either
 
 
 @dataclass(frozen=True)
@@ -70,9 +72,16 @@ class BetaImpact:
         who = ("close to the adjusted estimate" if naive.ci_low <= self.adjusted.effect <= naive.ci_high
                else "mostly who joined, not the feature: beta units were different before they entered")
         lines = [trends, f"Beta units against everyone else: {naive.difference:{number}} {self.label}, {who}."]
+        gap = self.cohorts["imbalance"].max()
+        if gap > MAX_IMBALANCE:  # level gaps cancel in the difference-in-differences; trend gaps do not
+            lines.append(f"The matched units still differ from beta units before entry by up to {gap:.2f} standard "
+                         "deviations in level or trend: too few units outside the beta look like them.")
         if self.weighted is not None:
-            agree = "agrees" if "agree." in self.weighted_sentence else "disagrees: read the effect with care"
-            lines.append(f"A check weighting units by their odds of joining {agree} ({self.weighted.effect:{number}}).")
+            verdict = "agrees" if agree(self.adjusted, self.weighted) else "disagrees: read the effect with care"
+            lines.append(f"A check weighting units by their odds of joining {verdict} ({self.weighted.effect:{number}}).")
+        elif self.weighted_sentence:
+            lines.append("A check weighting units by their odds of joining was not possible: too few non-beta units "
+                         "resemble beta units.")
         return lines
     @property
     def relative_effect(self) -> float:
@@ -157,14 +166,31 @@ def _naive_sentence(naive: NaiveComparison, adjusted: DidEstimate, label: str) -
             "looked like it before entry, and subtracts the difference they already had.")
 
 
-def _weighted_sentence(weighted: DidEstimate, adjusted: DidEstimate) -> str:
+def agree(first: DidEstimate, second: DidEstimate) -> bool:
+    """Two estimates agree when each lies inside the other's interval."""
+    return first.ci_low <= second.effect <= first.ci_high and second.ci_low <= first.effect <= second.ci_high
+
+
+def _weighted_check(beta: BetaPanel, metric: str, adjusted: DidEstimate, level: float,
+                    **window) -> tuple[DidEstimate | None, str]:
+    """The estimate with comparison units weighted by their odds of joining, and its sentence;
+    no estimate when the weights cannot make the comparison units resemble the beta units."""
+    stack = stack_cohorts(beta, metric, comparison="weighting", **window)
+    used = stack.cohorts.dropna(subset=["imbalance"])
+    gap, effective = float(used["imbalance"].max()), float(used["effective_comparison_units"].min())
+    if gap > MAX_IMBALANCE or effective < MIN_EFFECTIVE_UNITS:
+        return None, ("Check not possible: weighting units by their odds of joining could not make them resemble the "
+                      f"beta units before entry (a gap of {gap:.2f} standard deviations remains; "
+                      f"{effective:.0f} effective comparison units), so the effect rests on matching alone.")
+    weighted = average_effect(stack, level=level)
     number = interval_format(adjusted.ci_low, adjusted.ci_high)
-    found = (f"Check: weighting every unit outside the beta by its odds of joining, instead of matching, gives "
-             f"{weighted.effect:{number}} ({interval_text(weighted.ci_low, weighted.ci_high, weighted.level, number)})")
-    if adjusted.ci_low <= weighted.effect <= adjusted.ci_high and weighted.ci_low <= adjusted.effect <= weighted.ci_high:
-        return found + ": the two ways of choosing comparison units agree."
-    return (found + ": the two ways of choosing comparison units disagree, so the estimate depends on which units "
-            "count as comparable; read it with care.")
+    found = (f"Check: weighting every comparable unit (outside the beta, or entering it later) by its odds of joining, "
+             f"instead of matching, gives {weighted.effect:{number}} "
+             f"({interval_text(weighted.ci_low, weighted.ci_high, weighted.level, number)})")
+    if agree(adjusted, weighted):
+        return weighted, found + ": the two ways of choosing comparison units agree."
+    return weighted, (found + ": the two ways of choosing comparison units disagree, so the estimate depends on which "
+                      "units count as comparable; read it with care.")
 
 
 def estimate_impact(beta: BetaPanel, metric: str, *, label: str | None = None, direction: str = "increase",
@@ -190,11 +216,11 @@ def estimate_impact(beta: BetaPanel, metric: str, *, label: str | None = None, d
     counterfactual = float(stack.values[treated, pre_periods:].mean() - adjusted.effect)
     doubtful, pre_sentence = _pre_trend_sentence(study, label, interval_format(adjusted.ci_low, adjusted.ci_high),
                                                  beta.frequency)
-    weighted = None
+    weighted, weighted_sentence = None, ""
     if neighbours is not None:
-        weighted = average_effect(stack_cohorts(beta, metric, pre_periods=pre_periods, post_periods=post_periods,
-                                                neighbours=neighbours, matching_periods=matching_periods,
-                                                comparison="weighting"), level=level)
+        weighted, weighted_sentence = _weighted_check(beta, metric, adjusted, level, pre_periods=pre_periods,
+                                                      post_periods=post_periods, neighbours=neighbours,
+                                                      matching_periods=matching_periods)
     return BetaImpact(metric, label, direction, adjusted, study, naive, stack.cohorts, counterfactual, doubtful,
-                      pre_sentence, _naive_sentence(naive, adjusted, label), weighted,
-                      _weighted_sentence(weighted, adjusted) if weighted is not None else "", beta.frequency)
+                      pre_sentence, _naive_sentence(naive, adjusted, label), weighted, weighted_sentence,
+                      beta.frequency)

@@ -17,7 +17,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from prodops_lib.io import SQL, Column, DropLog, InputError, Schema, load_table
+from prodops_lib.io import SQL, Column, DropLog, InputError, Schema, id_text, load_table
 
 __all__ = ["BetaPanel", "align", "load_beta"]
 
@@ -93,7 +93,7 @@ def align(units: pd.DataFrame, panel: pd.DataFrame, metrics: Sequence[str], *, f
     """Put typed units and panel frames on one period index (what :func:`load_beta` does after
     reading; simulations call it directly). Rows dropped are counted in ``log``."""
     log = log if log is not None else DropLog()
-    unit_frame = units.assign(unit=units["unit"].astype(str))
+    unit_frame = units.assign(unit=id_text(units["unit"]))
     twice = unit_frame["unit"].duplicated()
     if twice.any():
         raise InputError(f"{units_label}: unit {unit_frame['unit'][twice].iloc[0]!r} is listed twice in column 'unit'; "
@@ -107,7 +107,7 @@ def align(units: pd.DataFrame, panel: pd.DataFrame, metrics: Sequence[str], *, f
     if unit_frame["in_beta"].all():
         raise InputError(f"{units_label}: every unit is in the beta; the comparison needs units outside it")
 
-    frame = panel.assign(unit=panel["unit"].astype(str))
+    frame = panel.assign(unit=id_text(panel["unit"]))
     unknown = ~frame["unit"].isin(unit_frame["unit"])
     log.drop(panel_label, "unit not in the units file", int(unknown.sum()),
              example=str(frame["unit"][unknown].iloc[0]) if unknown.any() else None)

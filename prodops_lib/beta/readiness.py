@@ -99,5 +99,7 @@ def decide_readiness(impact: BetaImpact, adoption: Adoption, feedback: BetaFeedb
                        "needed for general availability.")
     if low <= 0:
         return verdict("extend the beta", f"Extend the beta: no clear effect on {effect} yet.")
+    checked = feedback is not None and feedback.grouped
     return verdict("go to general availability", f"Go to general availability: {effect}, {activation}, "
-                   "and no blocking issue was raised.")
+                   + ("and no blocking issue was raised." if checked else
+                      "but beta users' feedback was not grouped, so blocking issues were not checked."))

@@ -75,6 +75,12 @@ class BetaReport:
     min_activation: float = 0.30
     blocking_share: float = 0.10
 
+    @property
+    def panel_columns(self) -> list[str]:
+        """The panel's columns the report reads: every metric, and the usage column."""
+        names = [metric.name for metric in self.metrics]
+        return names + ([self.usage_column] if self.usage_column not in names else [])
+
     def __post_init__(self) -> None:
         if not self.metrics:
             raise ValueError("metrics is empty; list at least the primary metric")
@@ -117,10 +123,7 @@ class BetaAnalysis:
 
 def run_beta_report(report: BetaReport, log: DropLog) -> BetaAnalysis:
     """Load, analyse every metric, measure adoption, read the feedback, decide."""
-    names = [metric.name for metric in report.metrics]
-    beta = load_beta(report.units, report.panel,
-                     names + ([report.usage_column] if report.usage_column not in names else []),
-                     frequency=report.frequency, log=log)
+    beta = load_beta(report.units, report.panel, report.panel_columns, frequency=report.frequency, log=log)
     impacts = [estimate_impact(beta, metric.name, label=metric.label or None, direction=metric.direction,
                                pre_periods=report.pre_periods, post_periods=report.post_periods,
                                neighbours=report.neighbours, matching_periods=report.matching_periods,
@@ -235,6 +238,11 @@ def method_sentences(report: BetaReport, analysis: BetaAnalysis) -> list[str]:
         f"{report.post_periods} from entry, per entry cohort, averaged over beta units; a unit already in the beta is "
         "never a comparison unit. Standard errors are clustered by unit (statsmodels); intervals at "
         f"{1 - report.alpha:.0%}.",
+        "Check: the same difference-in-differences with every comparable unit (outside the beta, or entering after "
+        "the window) weighted by its odds of joining, from a logistic regression on the same level and trend "
+        "(scikit-learn; inverse-propensity weights for the beta units, Abadie 2005). It is made only when the weights "
+        "leave the groups within 0.25 standard deviations on level and trend with at least 10 effective comparison "
+        "units per entry cohort.",
         "Pre-trend check: the event study's coefficients before entry, against the period just before, and their "
         "joint Wald test; below p = 0.05 the parallel-trends assumption is called doubtful.",
         "Naive comparison: the average of beta units from their entry on, minus that of all other units from the "

@@ -18,8 +18,12 @@ The alternative, ``comparison="weighting"``, keeps every eligible unit and weigh
 odds of joining, ``p/(1 − p)``, with ``p`` from a logistic regression of joining on the same
 standardised level and trend (scikit-learn, unpenalised; ``p`` capped at 0.99 so one unit
 cannot carry a cohort), scaled to one unit of weight per beta unit: the inverse-propensity
-weights for the effect on the beta units (Abadie 2005). The report shows it beside the matched
-estimate as a check: the two lean on different assumptions about who joins.
+weights for the effect on the beta units (Abadie 2005). The cap does not stop a few units from
+carrying a cohort when the groups barely overlap, so every cohort records its balance after
+weighting or matching (the largest standardised mean difference of level and trend) and the
+comparison units' effective number. The report shows the weighted estimate beside the matched
+one as a check, the two leaning on different assumptions about who joins, and only when the
+weights balance the groups.
 
 The level and trend are measured on the ``matching_periods`` just *before* the window, not on
 the window's own pre-entry periods. Matching on the same noisy periods the difference is taken
@@ -53,7 +57,7 @@ MAX_PROPENSITY = 0.99
 class Stack:
     """The stacked windows: ``values`` (stacked unit × event time, NaN-free), one row per
     stacked unit in ``rows`` (stack, unit, treated, weight), the event times of the columns,
-    and the cohorts left out with their reason."""
+    and per cohort its units, balance and effective comparison units, or why it is left out."""
 
     values: np.ndarray
     rows: pd.DataFrame
@@ -76,27 +80,40 @@ def _level_and_trend(pre: np.ndarray) -> np.ndarray:
     return np.column_stack([pre.mean(axis=1), slope])
 
 
-def _match_weights(treated: np.ndarray, controls: np.ndarray, neighbours: int) -> np.ndarray:
-    """Each control's weight: the beta units it is among the nearest ``neighbours`` of, / neighbours."""
+def _standardised(treated: np.ndarray, controls: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Both groups' features divided by their pooled standard deviation (1 where constant)."""
     scale = np.concatenate([treated, controls]).std(axis=0)
     scale[scale == 0] = 1.0
+    return treated / scale, controls / scale
+
+
+def _match_weights(treated: np.ndarray, controls: np.ndarray, neighbours: int) -> np.ndarray:
+    """Each control's weight: the beta units it is among the nearest ``neighbours`` of, / neighbours."""
+    treated, controls = _standardised(treated, controls)
     k = min(neighbours, len(controls))
-    finder = NearestNeighbors(n_neighbors=k).fit(controls / scale)
-    _, index = finder.kneighbors(treated / scale)
+    _, index = NearestNeighbors(n_neighbors=k).fit(controls).kneighbors(treated)
     return np.bincount(index.ravel(), minlength=len(controls)) / k
 
 
 def _propensity_weights(treated: np.ndarray, controls: np.ndarray) -> np.ndarray:
     """Each control's odds of joining, from a logistic regression of joining on the features,
     scaled so the controls weigh as many units as there are beta units."""
-    features = np.concatenate([treated, controls])
-    scale = features.std(axis=0)
-    scale[scale == 0] = 1.0
+    treated, controls = _standardised(treated, controls)
     joined = np.r_[np.ones(len(treated)), np.zeros(len(controls))]
-    model = LogisticRegression(C=np.inf, max_iter=1000).fit(features / scale, joined)  # unpenalised
-    chance = np.minimum(model.predict_proba(controls / scale)[:, 1], MAX_PROPENSITY)
+    # unpenalised, fitted to convergence: the odds equal a maximum-likelihood logit's
+    model = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(np.concatenate([treated, controls]), joined)
+    chance = np.minimum(model.predict_proba(controls)[:, 1], MAX_PROPENSITY)
     odds = chance / (1 - chance)
     return odds * len(treated) / odds.sum()
+
+
+def _balance(treated: np.ndarray, controls: np.ndarray, weight: np.ndarray) -> tuple[float, float]:
+    """How alike the weighted comparison units are to the beta units on the features: the
+    largest standardised mean difference (in pooled standard deviations; under 0.25 is the
+    usual bar, Stuart 2010), and the comparison units' effective number, (Σw)² / Σw²."""
+    treated, controls = _standardised(treated, controls)
+    gap = np.abs(treated.mean(axis=0) - np.average(controls, axis=0, weights=weight)).max()
+    return float(gap), float(weight.sum() ** 2 / (weight ** 2).sum())
 
 
 def stack_cohorts(beta: BetaPanel, metric: str, *, pre_periods: int = 4, post_periods: int = 4,
@@ -138,14 +155,14 @@ def stack_cohorts(beta: BetaPanel, metric: str, *, pre_periods: int = 4, post_pe
                             "comparison_units": 0, "reason": "no unit with every period of the window"
                             if not treated.any() else "no comparison unit outside the beta in its window"})
             continue
-        if neighbours is None:
+        if neighbours is None:  # nothing chosen on the periods before the window: nothing to balance on
             control_weight = np.ones(int(eligible.sum()))
-        elif comparison == "weighting":
-            features = _level_and_trend(matching)
-            control_weight = _propensity_weights(features[treated], features[eligible])
+            imbalance, effective = float("nan"), float(control_weight.size)
         else:
             features = _level_and_trend(matching)
-            control_weight = _match_weights(features[treated], features[eligible], neighbours)
+            control_weight = (_propensity_weights(features[treated], features[eligible]) if comparison == "weighting"
+                              else _match_weights(features[treated], features[eligible], neighbours))
+            imbalance, effective = _balance(features[treated], features[eligible], control_weight)
         kept = control_weight > 0
         control_index = np.flatnonzero(eligible)[kept]
         treated_index = np.flatnonzero(treated)
@@ -155,8 +172,10 @@ def stack_cohorts(beta: BetaPanel, metric: str, *, pre_periods: int = 4, post_pe
             "treated": np.r_[np.ones(len(treated_index), bool), np.zeros(len(control_index), bool)],
             "weight": np.r_[np.ones(len(treated_index)), control_weight[kept]]}))
         cohorts.append({"cohort": cohort, "beta_units": entered, "beta_units_used": len(treated_index),
-                        "comparison_units": len(control_index), "reason": None})
-    cohort_frame = pd.DataFrame(cohorts, columns=["cohort", "beta_units", "beta_units_used", "comparison_units", "reason"])
+                        "comparison_units": len(control_index), "effective_comparison_units": effective,
+                        "imbalance": imbalance, "reason": None})
+    cohort_frame = pd.DataFrame(cohorts, columns=["cohort", "beta_units", "beta_units_used", "comparison_units",
+                                                  "effective_comparison_units", "imbalance", "reason"])
     if not rows:
         return Stack(np.empty((0, len(event_times))), pd.DataFrame(columns=["stack", "unit", "treated", "weight"]),
                      event_times, cohort_frame, pre_periods)

@@ -12,7 +12,7 @@ from prodops_lib.io import DropLog, InputError, existing_file, load_table
 from prodops_lib.labels import count_of
 from prodops_lib.params import resolve_path
 
-from .design import read_pre_period
+from .design import covariate_column, read_pre_period
 from .duckdb_source import database_settings
 from .engines import open_runner
 from .ledger import read_import_csv
@@ -160,11 +160,12 @@ def check_design(report: ExperimentReport, period: str | None = None) -> InputCh
     check.lines.append(f"{count_of(rows[unit].nunique(), 'unit')} over {count_of(rows['day'].nunique(), 'day')}, "
                        f"{rows['day'].min():%Y-%m-%d} to {rows['day'].max():%Y-%m-%d}")
     for metric in report.experiment.metrics:
-        if metric.covariate:
-            column = report.design.covariates.get(metric.covariate, metric.covariate)
-            check.lines.append(f"{metric.name}: CUPED measured with {column!r}" if column in rows.columns else
-                               f"{metric.name}: CUPED measured with its own earlier value ({metric.covariate!r} is not a "
-                               "pre-period column; map it under design.covariates)")
+        column = covariate_column(metric, report.design)
+        if column in rows.columns:
+            check.lines.append(f"{metric.name}: CUPED measured with {column!r}")
+        elif column:
+            check.warnings.append(f"{metric.name}: CUPED measured with its own earlier value ({metric.covariate!r} is "
+                                  "not a pre-period column; map it under design.covariates)")
     if rows["day"].nunique() < 14:
         check.warnings.append(f"only {count_of(rows['day'].nunique(), 'day')} of pre-period: traffic and variance are "
                               "read from a short window; two weeks or more are steadier")

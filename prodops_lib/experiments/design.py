@@ -60,6 +60,7 @@ __all__ = [
     "MetricPlan",
     "Traffic",
     "VarianceReduction",
+    "covariate_column",
     "design_experiment",
     "fake_door_visits",
     "plan_deviations",
@@ -143,15 +144,22 @@ def read_pre_period(design: DesignSpec, spec: ExperimentSpec, log: DropLog | Non
     if not spec.unit:
         raise InputError(f"experiment {spec.name!r}: the design reads one row per unit and day, which needs "
                          "experiment.unit (the unit id column)")
+    covariates = {metric.covariate for metric in spec.metrics if metric.covariate}
+    unknown = sorted(set(design.covariates) - covariates)
+    if unknown:
+        raise InputError(f"design.covariates: {unknown[0]!r} is not the covariate of any metric "
+                         f"({', '.join(sorted(covariates)) or 'no metric names one'}); map a metric's covariate name "
+                         "to its pre-period column")
     measured = _metric_columns(spec)
-    named = [name for name in dict.fromkeys(_covariate_column(metric, design) for metric in _plannable(spec))
+    named = [name for name in dict.fromkeys(covariate_column(metric, design) for metric in _plannable(spec))
              if name and name not in measured]
     schema = Schema(Column(spec.unit, nullable=False), Column(design.date_column, "datetime", nullable=False),
                     *(Column(name, "float", nullable=False) for name in measured),
                     # a covariate the design maps must be there; one it does not map is read when present
                     *(Column(name, "float", required=name in design.covariates.values()) for name in named))
     rows = load_table(design.pre_source, schema, log=log, label=design.pre_source,
-                      settings={design.date_column: "design.date_column"})
+                      settings={design.date_column: "design.date_column",
+                                **{column: f"design.covariates.{name}" for name, column in design.covariates.items()}})
     day = rows[design.date_column].dt.normalize()
     start = pd.Timestamp(design.pre_start) if design.pre_start else day.min()
     end = pd.Timestamp(design.pre_end) if design.pre_end else day.max()
@@ -165,7 +173,7 @@ def read_pre_period(design: DesignSpec, spec: ExperimentSpec, log: DropLog | Non
     return rows
 
 
-def _covariate_column(metric: MetricSpec, design: DesignSpec) -> str | None:
+def covariate_column(metric: MetricSpec, design: DesignSpec) -> str | None:
     """The pre-period column a metric's CUPED covariate is counted from, if it names one."""
     return design.covariates.get(metric.covariate, metric.covariate) if metric.covariate else None
 
@@ -506,7 +514,7 @@ def _metric_plan(rows, values, spec, metric, design, alpha, variants, reach, pla
     if not sd > 0 or baseline == 0:
         raise InputError(f"{design.pre_source}: metric {metric.name!r} is constant ({baseline:g}) over the pre-period, "
                          "so no sample size can be computed; check its column or the window")
-    column = _covariate_column(metric, design)
+    column = covariate_column(metric, design)
     measured = variance_reduction(rows, spec, metric, column if column in rows.columns else None)
     used = measured.cuped if metric.covariate else (measured.regression if metric.regression_covariates else 0.0)
     used = min(used, 0.99)

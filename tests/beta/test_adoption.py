@@ -41,3 +41,11 @@ def test_a_daily_panel_is_summed_to_weeks_since_entry() -> None:
     by_week = adoption.by_week.set_index("weeks_since_entry")
     assert by_week["mean_uses"].tolist() == pytest.approx([1 / 3, 7 / 3])
     assert np.isclose(adoption.retention_after(1), 0.0)  # a stopped after its first week, b has no week 2
+
+
+def test_a_partial_last_week_of_a_daily_panel_is_left_out() -> None:
+    # 10 days after entry: week 1 has 3 days, and the uses in them must not read as a drop
+    units, panel = _panel(1, {"a": [1] * 10, "b": [2] * 10, "c": [0] * 10, "x": [0] * 10})
+    adoption = measure_adoption(align(units, panel, ["feature_uses"], frequency="day"), "feature_uses")
+    assert adoption.by_week["weeks_since_entry"].tolist() == [0]
+    assert adoption.by_week["mean_uses"].tolist() == pytest.approx([(7 + 14 + 0) / 3])

@@ -280,6 +280,10 @@ def test_bad_design_input_is_one_line(tmp_path):
         design_experiment(with_covariate, DesignSpec(pre_source=str(two_days), mde=0.1,
                                                      covariates={"pre_searches": "searches"}))
     assert "\n" not in str(error.value)
+    with pytest.raises(InputError, match=r"^design\.covariates: 'pre_serches' is not the covariate of any metric "
+                                         r"\(pre_searches\)"):  # a typo would silently plan without the covariate
+        design_experiment(with_covariate, DesignSpec(pre_source=str(two_days), mde=0.1,
+                                                     covariates={"pre_serches": "searches"}))
     no_unit = ExperimentSpec(name="x", metrics=[{"name": "clicked", "kind": "proportion", "role": "primary"}])
     with pytest.raises(InputError, match=r"needs experiment\.unit"):
         design_experiment(no_unit, DesignSpec(pre_source=str(one_day), mde=0.1))
