@@ -101,7 +101,7 @@ def _propensity_weights(treated: np.ndarray, controls: np.ndarray) -> np.ndarray
     treated, controls = _standardised(treated, controls)
     joined = np.r_[np.ones(len(treated)), np.zeros(len(controls))]
     # unpenalised, fitted to convergence: the odds equal a maximum-likelihood logit's
-    model = LogisticRegression(C=np.inf, tol=1e-10, max_iter=10_000).fit(np.concatenate([treated, controls]), joined)
+    model = LogisticRegression(C=np.inf, tol=1e-8, max_iter=10_000).fit(np.concatenate([treated, controls]), joined)
     chance = np.minimum(model.predict_proba(controls)[:, 1], MAX_PROPENSITY)
     odds = chance / (1 - chance)
     return odds * len(treated) / odds.sum()
