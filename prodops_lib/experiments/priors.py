@@ -31,13 +31,12 @@ from pathlib import Path
 import pandas as pd
 
 from ..io import DropLog, existing_file
-from ..labels import count_of
 from ..params import ParameterError, parse_period, previous_period
 from .ledger import ledger_files, ledger_root_for, program_history
-from .program import METHODS, LearnedPrior, fit_prior
+from .program import LearnedPrior, fit_prior
 from .spec import ExperimentSpec
 
-__all__ = ["past_results", "prior_text", "report_priors"]
+__all__ = ["past_results", "report_priors"]
 
 # results that are not an experiment's final word: an interim read, or one whose split is broken
 UNFINISHED = ("keep running", "investigate")
@@ -79,17 +78,3 @@ def report_priors(spec: ExperimentSpec, log: DropLog, *, period: str | None, res
         priors[metric.name] = fit_prior(rows["effect"], rows["standard_error"], metric=metric.name,
                                         min_experiments=spec.prior_min_experiments)
     return priors
-
-
-def prior_text(prior: LearnedPrior, label: str) -> str:
-    """The prior in words: "a normal prior on the relative lift learned from 24 past experiments
-    on conversion (mean +1.2%, sd 2.0%, Paule–Mandel)", or why it is flat."""
-    past = count_of(prior.n_experiments, "past experiment")
-    if not prior.fell_back:
-        return (f"a normal prior on the relative lift learned from {past} on {label} (mean {prior.mean:+.1%}, "
-                f"sd {prior.sd:.1%}, {METHODS[prior.method]})")
-    if prior.spread_is_noise:
-        return (f"a flat prior: the {past} on {label} differ no more than their own noise explains, so no spread "
-                "of true lifts could be learned from them")
-    measured = "no past experiment measured" if prior.n_experiments == 0 else f"only {past} measured"
-    return f"a flat prior: {measured} {label} ({prior.min_experiments} needed)"

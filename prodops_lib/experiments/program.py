@@ -52,6 +52,7 @@ from statsmodels.stats.meta_analysis import combine_effects
 
 from ..display import safe_text
 from ..io import InputError
+from ..labels import count_of, metric_words
 
 __all__ = [
     "CumulativeImpact",
@@ -98,13 +99,23 @@ class LearnedPrior(_OneRowResult):
         """Fell back with enough experiments: their lifts vary no more than their noise explains."""
         return self.fell_back and self.n_experiments >= self.min_experiments
 
+    def text(self, label: str | None = None) -> str:
+        """The prior in words, the metric named ``label`` (default: its name in words): "a normal
+        prior on the relative lift learned from 24 past experiments on conversion (mean +1.2%,
+        sd 2.0%, Paule–Mandel)", or why it is flat."""
+        label = label or metric_words(self.metric)
+        past = count_of(self.n_experiments, "past experiment")
+        if not self.fell_back:
+            return (f"a normal prior on the relative lift learned from {past} on {label} (mean {self.mean:+.1%}, "
+                    f"sd {self.sd:.1%}, {METHODS[self.method]})")
+        if self.spread_is_noise:
+            return (f"a flat prior: the {past} on {label} differ no more than their own noise explains, so no spread "
+                    "of true lifts could be learned from them")
+        measured = "no past experiment measured" if self.n_experiments == 0 else f"only {past} measured"
+        return f"a flat prior: {measured} {label} ({self.min_experiments} needed)"
+
     def describe(self) -> str:
-        if self.fell_back:
-            why = (f"its {self.n_experiments} past lifts vary no more than their noise explains" if self.spread_is_noise
-                   else f"only {self.n_experiments} past experiments measured it")
-            return f"Prior on {self.metric}: the default (mean {self.mean:+.2%}, flat), because {why}."
-        return (f"Prior on {self.metric}: true lifts ~ Normal(mean {self.mean:+.2%}, sd {self.sd:.2%}), "
-                f"learned from {self.n_experiments} past experiments ({METHODS[self.method]}).")
+        return f"Prior on {metric_words(self.metric)}: {self.text()}."
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from .design import DesignSpec, plan_deviations
 from .duckdb_source import database_settings
 from .engines import ENGINES, EngineSource
 from .fake_door import FakeDoorAnalysis, analyse_fake_door
-from .priors import prior_text, report_priors
+from .priors import report_priors
 from .spec import ExperimentSpec
 from .srm import similar_labels
 
@@ -321,7 +321,7 @@ def prior_sentences(analysis: ExperimentAnalysis) -> list[str]:
     """The prior of each metric's Bayesian view in words, when they were learned (``prior: learned``)."""
     spec = analysis.spec
     quantiles = [metric for metric in spec.metrics if metric.kind == "quantile"] if analysis.priors else []
-    return [prior_text(prior, spec.metric_label(name))
+    return [prior.text(spec.metric_label(name))
             for name, prior in (analysis.priors or {}).items()] + [
         f"no prior for {metric.display_name}: a quantile's chance comes from its bootstrap" for metric in quantiles]
 

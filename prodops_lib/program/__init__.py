@@ -53,10 +53,10 @@ from prodops_lib.experiments.program import (
     online_fdr,
 )
 from prodops_lib.io import DropLog, existing_file
-from prodops_lib.labels import metric_words
+from prodops_lib.labels import count_of, metric_words
 from prodops_lib.params import recent_months, resolve_path
 
-__all__ = ["ExperimentProgram", "ProgramParams", "build_program", "experiment_table", "load_program_rows"]
+__all__ = ["ExperimentProgram", "ProgramParams", "build_program", "experiment_table", "impact_sentence", "load_program_rows"]
 
 SOURCE = "experiment results"
 NO_THEME, NO_TEAM = "(no theme)", "(no team)"
@@ -154,7 +154,22 @@ class ExperimentProgram:
             "declared_wins": len(self.false_wins), "expected_false_wins": self.expected_false,
             "impact": [{key: (None if isinstance(value, float) and np.isnan(value) else value)
                         for key, value in row.items()} for row in self.impact.to_dict("records")],
+            "impact_sentence": impact_sentence(self.impact.iloc[0]) if len(self.impact) else None,
         }
+
+
+def impact_sentence(row: pd.Series | dict) -> str:
+    """What the shipped A/B tests on one metric added, corrected for the winner's curse when a
+    prior could be learned: the program report's sentence, which the review repeats."""
+    one = int(row["n_shipped"]) == 1
+    tests = count_of(int(row["n_shipped"]), "shipped A/B test")
+    if row["prior"] != "learned":
+        return (f"The {tests} on {row['label']} {'adds' if one else 'add'} up to {row['naive']:+.1%} as measured; "
+                "past tests on it do not show how large true lifts usually are, so the winner's curse cannot be "
+                "corrected and the sum is likely too high.")
+    return (f"The {tests} on {row['label']} added about {row['shrunk']:+.1%} ({row['shrunk_low']:+.1%} to "
+            f"{row['shrunk_high']:+.1%}) once corrected for the winner's curse, not the {row['naive']:+.1%} "
+            f"{'its own result adds' if one else 'their own results add'} up to.")
 
 
 def load_program_rows(results_dir: str | Path, period: str, params: ProgramParams, log: DropLog) -> pd.DataFrame:

@@ -10,7 +10,7 @@ import pandas as pd
 
 from prodops_lib import display
 from prodops_lib.labels import count_of, metric_words, readable_name
-from prodops_lib.program import ExperimentProgram
+from prodops_lib.program import ExperimentProgram, impact_sentence
 
 _PCT = "{:.0%}"
 _LIFT = "{:+.1%}"
@@ -45,7 +45,7 @@ def summary_sentences(program: ExperimentProgram) -> list[tuple[str, str]]:
         sentences.append(("neutral", f"No experiment was decided from {_window_words(program)}."))
     row = headline_impact(program)
     if row is not None:
-        sentences.append(("good" if row["shrunk_low"] > 0 else "neutral", _impact_sentence(row)))
+        sentences.append(("good" if row["shrunk_low"] > 0 else "neutral", impact_sentence(row)))
     declared = len(program.false_wins)
     if declared:
         confirmed = int(program.stream.loc[program.stream["decision"] == "ship", "discovery"].sum())
@@ -64,18 +64,6 @@ def summary_sentences(program: ExperimentProgram) -> list[tuple[str, str]]:
 def _open_words(program: ExperimentProgram) -> str:
     summary = program.summary()
     return f"{summary['running']} running and {summary['investigate']} to investigate"
-
-
-def _impact_sentence(row: pd.Series) -> str:
-    one = int(row["n_shipped"]) == 1
-    tests = count_of(int(row["n_shipped"]), "shipped A/B test")
-    if row["prior"] != "learned":
-        return (f"The {tests} on {row['label']} {'adds' if one else 'add'} up to {row['naive']:+.1%} as measured; "
-                "past tests on it do not show how large true lifts usually are, so the winner's curse cannot be "
-                "corrected and the sum is likely too high.")
-    return (f"The {tests} on {row['label']} added about {row['shrunk']:+.1%} ({row['shrunk_low']:+.1%} to "
-            f"{row['shrunk_high']:+.1%}) once corrected for the winner's curse, not the {row['naive']:+.1%} "
-            f"{'its own result adds' if one else 'their own results add'} up to.")
 
 
 def summary_block(program: ExperimentProgram) -> display.Html:
@@ -138,7 +126,7 @@ def batting_table(program: ExperimentProgram) -> display.Html:
 def impact_block(program: ExperimentProgram) -> display.Html:
     if program.impact.empty:
         return display.paragraph(f"No A/B test was shipped from {_window_words(program)}, so there is no impact to add up.")
-    sentences = display.bullets(_impact_sentence(row) for _, row in program.impact.iterrows())
+    sentences = display.bullets(impact_sentence(row) for _, row in program.impact.iterrows())
     frame = program.impact[["label", "n_shipped", "shrunk", "shrunk_low", "shrunk_high", "naive", "prior"]]
     frame = frame.rename(columns={"label": "metric", "shrunk": "corrected", "shrunk_low": "corrected_low",
                                   "shrunk_high": "corrected_high", "naive": "as_measured"})

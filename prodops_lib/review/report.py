@@ -117,14 +117,8 @@ def program_block(review: MonthlyReview) -> display.Html:
     else:
         text = (f"Across the experiment program, {window}: {program['wins']} of "
                 f"{count_of(program['decided'], 'experiment')} decided were wins ({program['win_rate']:.0%}).")
-    impact = program.get("impact") or []
-    if impact:
-        top = impact[0]
-        if top.get("prior") == "learned":
-            text += (f" Shipped A/B tests added about {top['shrunk']:+.1%} to {top['label']} once corrected for the "
-                     f"winner's curse ({top['naive']:+.1%} as measured).")
-        else:
-            text += f" Shipped A/B tests add up to {top['naive']:+.1%} on {top['label']} as measured."
+    if program.get("impact_sentence"):  # the program report's own words, so both pages say one thing
+        text += " " + program["impact_sentence"]
     return display.callout(text + " The Experiment program report has the details.", tone="neutral",
                            title="Experiment program")
 

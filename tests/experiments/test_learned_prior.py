@@ -16,7 +16,7 @@ from statsmodels.stats.meta_analysis import combine_effects
 from prodops_lib import io, params
 from prodops_lib.experiments import ExperimentSpec, MetricSpec, analyse_aggregates
 from prodops_lib.experiments.ledger import LEDGER_SCHEMA_VERSION, build_ledger_rows, update_ledger
-from prodops_lib.experiments.priors import prior_text, report_priors
+from prodops_lib.experiments.priors import report_priors
 from prodops_lib.experiments.program import LearnedPrior
 from prodops_lib.experiments.report import (
     ExperimentReport,
@@ -126,9 +126,9 @@ def test_too_few_past_experiments_give_the_flat_prior_and_the_page_says_why(tmp_
     assert sentence in html.unescape(str(method_block(analysis)))
     assert analysis.tables()["priors"].to_dict("records") == [
         {"metric": "converted", "mean": 0.0, "sd": None, "n_experiments": 4, "method": "pm", "fell_back": True}]
-    assert prior_text(LearnedPrior("clicked", 0.0, None, None, 0, "pm", True), "clicked") == (
+    assert LearnedPrior("clicked", 0.0, None, None, 0, "pm", True).text("clicked") == (
         "a flat prior: no past experiment measured clicked (10 needed)")
-    assert prior_text(LearnedPrior("converted", 0.012, 0.02, 0.004, 24, "pm", False), "conversion") == (
+    assert LearnedPrior("converted", 0.012, 0.02, 0.004, 24, "pm", False).text("conversion") == (
         "a normal prior on the relative lift learned from 24 past experiments on conversion "
         "(mean +1.2%, sd 2.0%, Paule–Mandel)")
 
@@ -140,7 +140,7 @@ def test_past_lifts_that_vary_no_more_than_their_noise_keep_the_flat_prior(tmp_p
     spec = _spec(history=str(_history(tmp_path, effects, [0.02] * 12)))
     prior = report_priors(spec, io.DropLog(), period="2026-10", results_dir=None)["converted"]
     assert (prior.sd, prior.fell_back, prior.n_experiments) == (None, True, 12)
-    assert prior_text(prior, "converted").startswith("a flat prior: the 12 past experiments on converted differ "
+    assert prior.text("converted").startswith("a flat prior: the 12 past experiments on converted differ "
                                                          "no more than their own noise explains")
 
 

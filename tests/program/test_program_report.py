@@ -3,6 +3,7 @@ checked against numbers worked out by hand or against the planted truth of the s
 
 from __future__ import annotations
 
+import html
 import json
 from pathlib import Path
 
@@ -139,7 +140,10 @@ def test_the_summary_and_the_reviews_headline_say_the_same_numbers():
     text = str(program_block(Review()))
     top = saved["impact"][0]
     assert f"{saved['wins']} of {saved['decided']} experiments decided were wins ({saved['win_rate']:.0%})" in text
-    assert f"{top['shrunk']:+.1%} to {top['label']}" in text and f"({top['naive']:+.1%} as measured)" in text
+    # the review repeats the program page's own impact sentence, word for word
+    sentence = next(words for _, words in summary_sentences(program) if "winner's curse" in words)
+    assert saved["impact_sentence"] == sentence and sentence in html.unescape(text)
+    assert f"added about {top['shrunk']:+.1%}" in sentence and f"not the {top['naive']:+.1%}" in sentence
 
 
 def test_bad_program_parameters_are_one_line():
