@@ -43,11 +43,9 @@ class ExperimentsByTheme:
 
 
 def experiments_by_theme(experiments: pd.DataFrame, product_themes: list[str]) -> ExperimentsByTheme:
-    """Group the period's experiment summaries by theme."""
+    """Group the period's experiment summaries by theme (rows as :mod:`.inputs` reads them, each
+    with its ``kind``: A/B test, fake door or beta release)."""
     table = experiments.copy()
-    if "kind" not in table:  # summaries saved before the kind was: a fake door is read against a target
-        table["kind"] = table["primary_metric"].astype(str).str.endswith("vs target").map(
-            {True: "fake door", False: "A/B test"})
     known = table["theme"].isin(product_themes)
     unthemed = table[~known].reset_index(drop=True)
     table.loc[~known, "theme"] = "(no theme)"

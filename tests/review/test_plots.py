@@ -16,6 +16,8 @@ from prodops_lib.io import DropLog
 from prodops_lib.review import plots
 from prodops_lib.review.demand_supply import GapHistory
 from prodops_lib.review.experiments import experiments_by_theme
+from prodops_lib.review.inputs import load_review_inputs
+from prodops_lib.review.spec import ReviewSources
 
 from ..chart_checks import layout_problems
 from ..conftest import ROOT
@@ -70,10 +72,17 @@ def test_an_experiment_to_investigate_is_grey_and_hollow():
     assert "investigate (not trustworthy)" in legend_texts
 
 
-def test_a_fake_door_is_kept_off_the_lift_axis_without_a_kind_column():
-    # summaries read before the review recorded the kind: the primary metric says "vs target"
-    frame = experiments_frame().drop(columns=["kind"])
-    figure = plots.plot_experiment_lifts(experiments_by_theme(frame, THEMES))
+def test_a_fake_door_is_kept_off_the_lift_axis_when_its_summary_predates_the_kind(tmp_path):
+    # summaries saved before the review recorded the kind: the one with a target is a fake door
+    for name, extra in (("checkout", {}), ("door", {"target_rate": 0.03, "click_through": 0.042})):
+        (tmp_path / name).mkdir()
+        row = experiments_frame().set_index("name").loc[name].drop("kind").to_dict() | extra
+        (tmp_path / name / "summary.json").write_text(json.dumps({"name": name, **{k: v for k, v in row.items()
+                                                                                   if v == v and v is not None}}))
+    inputs = load_review_inputs(tmp_path, ReviewSources(allocation=None, feedback=None, experiments=["checkout", "door"]),
+                                DropLog())
+    assert inputs.experiments.set_index("name")["kind"].to_dict() == {"checkout": "A/B test", "door": "fake door"}
+    figure = plots.plot_experiment_lifts(experiments_by_theme(inputs.experiments, THEMES))
     assert not any("door" in label for label in ticks(panels(figure)["A/B"]))
 
 

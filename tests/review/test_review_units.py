@@ -103,7 +103,7 @@ def test_gap_history_slope_matches_a_least_squares_fit():
 def test_experiments_win_rate_counts_only_decided_experiments():
     experiments = pd.DataFrame({
         "name": ["a", "b", "c", "d", "e"], "theme": ["Alpha", "Alpha", "Alpha", "Beta", "Nope"],
-        "decision": ["ship", "don't ship", "keep running", "investigate", "ship"],
+        "decision": ["ship", "don't ship", "keep running", "investigate", "ship"], "kind": ["A/B test"] * 5,
         "primary_metric": ["m"] * 5, "days_to_go": [None, None, 12.0, None, None],
     })
     result = experiments_by_theme(experiments, THEMES)
@@ -167,7 +167,7 @@ def test_periods():
 
 def test_summary_puts_the_largest_risk_first_and_has_at_most_five_sentences(tmp_path):
     experiments = pd.DataFrame({"name": ["srm_one", "winner", "slow"], "theme": ["Alpha", "Beta", "Gamma"],
-                                "decision": ["investigate", "ship", "keep running"], "status": None,
+                                "decision": ["investigate", "ship", "keep running"], "status": None, "kind": "A/B test",
                                 "primary_metric": "m", "rel_effect": [0.1, 0.05, 0.01], "rel_ci_low": [0.0, 0.01, -0.05],
                                 "rel_ci_high": [0.2, 0.09, 0.07], "days_to_go": [None, None, 20.0], "report": "x"})
     trends = pd.DataFrame({"label": ["slack broken"], "product_theme": ["Alpha"], "trend": ["emerging"]})
