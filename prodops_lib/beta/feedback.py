@@ -17,7 +17,7 @@ says so when no score is mapped.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import pandas as pd
 
@@ -143,7 +143,6 @@ def beta_feedback(settings: FeedbackParams, panel: BetaPanel, log: DropLog, *,
                   blocking_share: float = 0.10) -> BetaFeedback:
     """Load the beta users' feedback, keep what beta units wrote after entry, group it into
     issues and themes, and size each issue by the beta units that raised it."""
-    settings = replace(settings, history_months=_months(panel)[1])
     items = load_beta_feedback(settings, panel, log)
     prepared = prepare_feedback(items, settings.duplicates)
     needed = texts_needed_for_themes(settings.clustering)

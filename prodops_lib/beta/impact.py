@@ -40,6 +40,10 @@ class NaiveComparison:
     def to_frame(self) -> pd.DataFrame:
         return pd.DataFrame([self.__dict__])
 
+    def covers(self, effect: float) -> bool:
+        """Whether the naive interval holds ``effect``: then who joined made little difference."""
+        return self.ci_low <= effect <= self.ci_high
+
 
 @dataclass(frozen=True)
 class BetaImpact:
@@ -69,7 +73,7 @@ class BetaImpact:
                   "read yet." if self.parallel_trends_doubtful else
                   "Before entry, beta units and comparable units moved in parallel, so the comparison holds.")
         naive = self.naive
-        who = ("close to the adjusted estimate" if naive.ci_low <= self.adjusted.effect <= naive.ci_high
+        who = ("close to the adjusted estimate" if naive.covers(self.adjusted.effect)
                else "mostly who joined, not the feature: beta units were different before they entered")
         lines = [trends, f"Beta units against everyone else: {naive.difference:{number}} {self.label}, {who}."]
         gap = self.cohorts["imbalance"].max()
@@ -157,7 +161,7 @@ def _naive_sentence(naive: NaiveComparison, adjusted: DidEstimate, label: str) -
     number = interval_format(adjusted.ci_low, adjusted.ci_high)
     compared = (f"Beta units against everyone else: {naive.difference:{number}} {label}; against comparable units, "
                 f"before and after entry: {adjusted.effect:{number}}.")
-    if naive.ci_low <= adjusted.effect <= naive.ci_high:
+    if naive.covers(adjusted.effect):
         return compared + " The two agree: the beta units were not very different before they entered."
     more = "more" if naive.gap_before_beta > 0 else "fewer"
     return (compared + f" They differ because beta units already had {abs(naive.gap_before_beta):{number[1:]}} {more} {label} "

@@ -25,8 +25,8 @@ from prodops_lib.io import DropLog
 from prodops_lib.labels import count_of, interval_format, readable_name
 
 from .adoption import MIN_OBSERVED, Adoption, measure_adoption
-from .feedback import BetaFeedback, beta_feedback
-from .impact import BetaImpact, estimate_impact
+from .feedback import PRAISE_NPS, PRAISE_RATING, BetaFeedback, beta_feedback
+from .impact import MAX_IMBALANCE, MIN_EFFECTIVE_UNITS, BetaImpact, estimate_impact
 from .inputs import load_beta
 from .readiness import Readiness, decide_readiness
 
@@ -241,8 +241,8 @@ def method_sentences(report: BetaReport, analysis: BetaAnalysis) -> list[str]:
         "Check: the same difference-in-differences with every comparable unit (outside the beta, or entering after "
         "the window) weighted by its odds of joining, from a logistic regression on the same level and trend "
         "(scikit-learn; inverse-propensity weights for the beta units, Abadie 2005). It is made only when the weights "
-        "leave the groups within 0.25 standard deviations on level and trend with at least 10 effective comparison "
-        "units per entry cohort.",
+        f"leave the groups within {MAX_IMBALANCE:g} standard deviations on level and trend with at least "
+        f"{MIN_EFFECTIVE_UNITS} effective comparison units per entry cohort.",
         "Pre-trend check: the event study's coefficients before entry, against the period just before, and their "
         "joint Wald test; below p = 0.05 the parallel-trends assumption is called doubtful.",
         "Naive comparison: the average of beta units from their entry on, minus that of all other units from the "
@@ -258,4 +258,5 @@ def _feedback_method(report: BetaReport) -> str:
             f"themes by the feedback report's pipeline ({options.embedding} embeddings, issues of at least "
             f"{options.min_issue_size} texts); an issue's size is the number of beta units that raised it. An issue "
             f"blocks general availability when {report.blocking_share:.0%} or more of beta units raised it, unless its "
-            "average score is praise (4 stars of 5 or more, or 9 of 10 on the recommend scale).")
+            f"average score is praise ({PRAISE_RATING:g} stars of 5 or more, or {PRAISE_NPS:g} of 10 on the recommend "
+            "scale).")

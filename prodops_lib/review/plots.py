@@ -138,8 +138,8 @@ def plot_experiment_lifts(result: ExperimentsByTheme) -> Figure:
 
 
 def _is_fake_door(experiments: pd.DataFrame) -> pd.Series:
-    """Which experiments are fake doors (:func:`.experiments.experiments_by_theme` always gives
-    the kind, inferring it for summaries saved before it was recorded)."""
+    """Which experiments are fake doors (every row has its kind: :mod:`.inputs` infers it for
+    summaries saved before it was recorded)."""
     return experiments["kind"].eq("fake door")
 
 
