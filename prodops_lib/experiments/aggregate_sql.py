@@ -48,7 +48,7 @@ from .aggregate import (
 from .aggregate_frame import MISSING_SEGMENT
 from .duckdb_source import Runner, double_literal, private_cursor, quote_name, quote_text
 from .engines import SOURCE
-from .extremes import ExtremeUnit, checks_extremes, extreme_unit, may_be_extreme
+from .extremes import TIMES_MEDIAN, ExtremeUnit, checks_extremes, extreme_unit, may_be_extreme
 from .maturity import analysis_end_day, immature_reason, maturity_cutoff
 from .order_statistics import Selection, interpolate, linear_quantile, select_ranks
 from .quantiles import bootstrap_ranks, quantile_rng
@@ -110,10 +110,15 @@ def collect_sql(
         flags = "".join(f", grouping(__s{j}) AS __g{j}" for j in range(len(spec.segments)))
         levels = _category_levels(run, table, spec, variant, filters, notes)
         end_day = _end_day(run, table, spec, variant, filters)
+        statistics = run.statistics(sorted({column for metric in spec.metrics for column in metric.columns
+                                            if types[column].startswith(_NUMERIC)}))
+        bounds = _bounds(run, spec, types, statistics)
         for reading in (table, _nan_as_missing(table, spec, types)):
             base = _base(reading, spec, variant, filters, end_day=end_day)
             thresholds = _thresholds(run, base, spec, notes)
-            projections, items = _aggregates(spec, thresholds, types, levels)
+            # a NaN read as missing is not in the statistics' count of missing values
+            projections, items = _aggregates(spec, thresholds, types, levels, statistics if reading == table else None,
+                                             bounds)
             # short aliases, renamed here: Postgres cuts identifiers at 63 bytes
             result = run.frame(
                 f"WITH base AS ({_base(reading, spec, variant, filters, projections, end_day)}) SELECT __variant AS variant"
@@ -159,9 +164,9 @@ def collect_sql(
                              .assign(segment_column=column))
             segments = pd.concat(parts, ignore_index=True)
         quantile_draws = _quantile_draws(run, base, spec, thresholds, overall_wide, order, bootstrap_samples, random_state)
-        extremes = _extreme_units(run, _base(reading, spec, variant, filters, end_day=end_day,
-                                                labels=_unit_labels(spec, run.dialect)),
-                                  spec, main, overall)
+        extremes = _extreme_units(run, base, _base(reading, spec, variant, filters, end_day=end_day,
+                                                   labels=_unit_labels(spec, run.dialect)),
+                                  spec, main, overall, bounds)
     finally:
         if registered:
             con.unregister(registered)
@@ -364,22 +369,29 @@ def _term_expression(term: Term) -> str:
 
 
 def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]], types: dict[str, str],
-                levels: dict[str, CategoryLevels]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+                levels: dict[str, CategoryLevels], statistics: dict[str, tuple] | None = None,
+                bounds: dict[int, tuple[float, float]] | None = None) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
     """The per-row values to prepare in the base query (alias, SQL), and every sum and
-    diagnostic count of the main pass (alias, SQL)."""
+    diagnostic count of the main pass (alias, SQL). A count of missing values that the source's
+    ``statistics`` show is 0 is the constant 0, and a metric with extreme-unit ``bounds`` known
+    before the pass is not scanned in it (:func:`_bounds`): each aggregate costs a few percent."""
     projections, items = [], []
     products = {"sum_y": ("y",), "sum_y2": ("y", "y"), "sum_d": ("d",), "sum_d2": ("d", "d"), "sum_yd": ("y", "d"),
                 "sum_x": ("x",), "sum_x2": ("x", "x"), "sum_yx": ("y", "x"), "sum_dx": ("d", "x")}
+
+    def complete(column: str) -> bool:
+        return statistics is not None and column in statistics and statistics[column][2] == 0
+
     for i, metric in enumerate(spec.metrics):
         sql = _Expressions(metric, thresholds.get(i))
         among = f" FILTER (WHERE {sql.mature})" if sql.mature else ""  # immature units' values are not looked at
-        items += [(f"{i}:missing:{role}", f"count(*){among} - count({quote_name(column)}){among}")
+        items += [(f"{i}:missing:{role}", "0" if complete(column) else f"count(*){among} - count({quote_name(column)}){among}")
                   for role, column in sql.raw_columns.items()]
         if sql.mature:
             items.append((f"{i}:immature", f"count(*) FILTER (WHERE NOT {sql.mature})"))
         if metric.missing == "drop" and len(sql.raw_columns) > 1:
-            items.append((f"{i}:incomplete", f"count(*) FILTER (WHERE {sql.mature + ' AND ' if sql.mature else ''}"
-                                             f"NOT ({sql.present}))"))
+            items.append((f"{i}:incomplete", "0" if all(map(complete, sql.raw_columns.values())) else
+                          f"count(*) FILTER (WHERE {sql.mature + ' AND ' if sql.mature else ''}NOT ({sql.present}))"))
         if metric.kind == "quantile":
             # the sum is only read by _has_nan: a NaN in the column shows up in it
             items += [(f"{i}:n", sql.count), (f"{i}:sum_y", f"sum({sql.values['y']})")]
@@ -402,11 +414,53 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
                 projections.append((values[term.id], sql.masked(_term_expression(term))))
         for moment, roles in term_products(metric.kind, [term.id for term in terms]).items():
             items.append((f"{i}:{moment}", f"sum({' * '.join(values[role] for role in roles)})"))
-        if checks_extremes(metric):  # what .extremes needs beyond the sums: two cheap aggregates at most
-            items.append((f"{i}:largest", f"max(abs({values['y']}))"))
-            if not types[metric.value_column].startswith((*_INTEGER, "BOOLEAN")):  # else non-zero |y| ≥ 1
-                items.append((f"{i}:smallest", f"min(nullif(abs({values['y']}), 0))"))  # cheaper than FILTER
+        if checks_extremes(metric) and i not in (bounds or {}):
+            items += _scan(values["y"], types[metric.value_column], alias=f"{i}:")
     return projections, items
+
+
+def _scan(value: str, kind: str, where: str | None = None, alias: str = "") -> list[tuple[str, str]]:
+    """What :mod:`.extremes` needs beyond the sums (alias, SQL): the largest ``|value|`` and,
+    unless the column holds integers (whose non-zero values are at least 1), the smallest
+    non-zero one; ``where`` restricts both to some rows."""
+    among = f" FILTER (WHERE {where})" if where else ""
+    items = [(f"{alias}largest", f"max(abs({value})){among}")]
+    if not kind.startswith((*_INTEGER, "BOOLEAN")):
+        items.append((f"{alias}smallest", f"min(nullif(abs({value}), 0)){among}"))  # cheaper than a FILTER of its own
+    return items
+
+
+def _bounds(run: Runner, spec: ExperimentSpec, types: dict[str, str],
+            statistics: dict[str, tuple] | None) -> dict[int, tuple[float, float]]:
+    """Per checked metric whose column has free statistics (:meth:`.Runner.statistics`), the
+    largest ``|y|`` of any unit and a lower bound of the smallest non-zero ``|y|``, the same for
+    every variant, known before the main pass, which then leaves out its own two aggregates
+    (a quarter of the floor's time at 100 million units, docs/scale.md).
+
+    The largest is the column's: any unit's value is between its minimum and maximum. Integer
+    columns' non-zero values are at least 1. Otherwise one filtered read of the column, which
+    DuckDB pushes into the parquet reader (3% of the floor), asks whether any non-zero value is
+    within ``2 · largest / TIMES_MEDIAN`` of 0: if none is, that limit is a lower bound of the
+    smallest, and the "times the median" rule cannot fire (the largest is under
+    ``TIMES_MEDIAN`` times it)."""
+    bounds = {}
+    for i, metric in enumerate(spec.metrics):
+        column = metric.value_column
+        if not checks_extremes(metric) or statistics is None or column not in statistics:
+            continue
+        low, high, _ = statistics[column]
+        largest = max(abs(float(low)), abs(float(high))) if low is not None else 0.0
+        if np.isnan(largest):
+            continue
+        integer = types[column].startswith((*_INTEGER, "BOOLEAN"))
+        smallest = 1.0 if integer else float("nan")
+        if not integer and 0 < largest < np.inf:
+            limit, name = 2 * largest / TIMES_MEDIAN, quote_name(column)
+            near_zero = run.all(f"SELECT 1 FROM {SOURCE} WHERE {name} BETWEEN {double_literal(-limit)} AND "
+                                f"{double_literal(limit)} AND {name} <> 0 LIMIT 1")
+            smallest = float("nan") if near_zero else limit
+        bounds[i] = (largest, smallest)
+    return bounds
 
 
 def _unit_labels(spec: ExperimentSpec, dialect: str) -> list[tuple[str, str]]:
@@ -420,34 +474,62 @@ def _unit_labels(spec: ExperimentSpec, dialect: str) -> list[tuple[str, str]]:
     return [("__unit", label), ("__row", "row_number() OVER ()")]
 
 
-def _extreme_units(run: Runner, labelled: str, spec: ExperimentSpec, main: pd.DataFrame,
-                   overall: pd.DataFrame) -> list[ExtremeUnit]:
-    """The units that dominate a metric (:mod:`.extremes`). The main pass's largest and smallest
-    non-zero ``|y|`` (per variant and day: combined here) and sums rule out most variants; only
-    the rest are read again, in one query over ``labelled`` (the base rows with unit labels)."""
+def _extreme_units(run: Runner, base: str, labelled: str, spec: ExperimentSpec, main: pd.DataFrame,
+                   overall: pd.DataFrame, bounds: dict[int, tuple[float, float]]) -> list[ExtremeUnit]:
+    """The units that dominate a metric (:mod:`.extremes`), read in up to three steps, each only
+    for the variants the step before could not clear:
+
+    1. bounds with the main pass's sums: the pass's own largest and smallest non-zero ``|y|``
+       (per variant and day: combined here), or the ``bounds`` known before it (:func:`_bounds`);
+    2. for variants that only the bounds before the pass left open, their own largest and
+       smallest, in one query over ``base``;
+    3. the exact read of the rest, in one query over ``labelled`` (the base rows with unit labels).
+    """
     checked = [(i, metric) for i, metric in enumerate(spec.metrics) if checks_extremes(metric)]
     if not checked:
         return []
     # numpy on a few rows: pandas' groupby would cost more than the two aggregates at a million units
-    names, variants = overall["metric"].to_numpy(), overall["variant"].to_numpy()
+    row_of = {(name, variant): k for k, (name, variant) in enumerate(zip(overall["metric"], overall["variant"], strict=True))}
+    sums = [overall[moment].to_numpy(dtype=float) for moment in ("n", "sum_y", "sum_y2")]
+
+    def open_ones(extents: dict[tuple[int, str], tuple[float, float]]) -> list[tuple[int, str]]:
+        """The (metric, variant) pairs where a rule may fire, given each one's largest and
+        smallest non-zero |y| (or bounds of them)."""
+        pairs = list(extents)
+        rows = [row_of[(spec.metrics[i].name, variant)] for i, variant in pairs]
+        largest, smallest = np.array([extents[pair] for pair in pairs], dtype=float).reshape(-1, 2).T
+        maybe = may_be_extreme(*(moment[rows] for moment in sums), largest, smallest)
+        return [pair for pair, open_ in zip(pairs, maybe, strict=True) if open_]
+
     main_variants = main["variant"].to_numpy()
-    rows_of = {variant: np.flatnonzero(main_variants == variant) for variant in set(variants)}
-    suspects = []
+    extents = {}
     for i, metric in checked:
-        of_metric = np.flatnonzero(names == metric.name)
-        largest, smallest = main[f"{i}:largest"].to_numpy(dtype=float), np.ones(len(main))
-        if f"{i}:smallest" in main:
-            smallest = main[f"{i}:smallest"].to_numpy(dtype=float)
-        bounds = np.array([(np.fmax.reduce(largest[rows_of[v]]), np.fmin.reduce(smallest[rows_of[v]]))
-                           for v in variants[of_metric]]).reshape(-1, 2)
-        sums = [overall[moment].to_numpy(dtype=float)[of_metric] for moment in ("n", "sum_y", "sum_y2")]
-        maybe = may_be_extreme(*sums, bounds[:, 0], bounds[:, 1])
-        suspects += [(metric, str(variant)) for variant in variants[of_metric][maybe]]
+        for variant in (v for name, v in row_of if name == metric.name):
+            if i in bounds:
+                extents[(i, variant)] = bounds[i]
+            else:
+                rows = main_variants == variant
+                extents[(i, variant)] = (np.fmax.reduce(main[f"{i}:largest"].to_numpy(dtype=float)[rows]),
+                                         np.fmin.reduce(main[f"{i}:smallest"].to_numpy(dtype=float)[rows])
+                                         if f"{i}:smallest" in main else 1.0)
+    suspects = open_ones(extents)
+    bounded = [(i, variant) for i, variant in suspects if i in bounds]
+    if bounded:  # step 2
+        columns = []
+        for i, variant in bounded:
+            sql = _Expressions(spec.metrics[i])
+            among = " AND ".join(c for c in (f"__variant = {quote_text(variant)}", sql.valid) if c)
+            scan = _scan(sql.unmasked["y"], "DOUBLE", among)  # the smallest of every column: integers are cheap here
+            columns += [expression for _, expression in scan]
+        row = run.all(f"WITH base AS ({base}) SELECT {', '.join(columns)} FROM base "
+                      f"WHERE __variant IN ({', '.join(sorted({quote_text(v) for _, v in bounded}))})")[0]
+        own = {pair: (row[2 * k], row[2 * k + 1]) for k, pair in enumerate(bounded)}
+        suspects = [pair for pair in suspects if pair not in own] + open_ones(own)
     if not suspects:
         return []
     columns, largest = [], []
-    for metric, variant in suspects:
-        sql = _Expressions(metric)
+    for i, variant in suspects:
+        sql = _Expressions(spec.metrics[i])
         value = sql.unmasked["y"]
         among = " AND ".join(c for c in (f"__variant = {quote_text(variant)}", sql.valid) if c)
         if run.dialect == "duckdb":  # DuckDB's ordered first(): the largest unit within the same pass
@@ -465,10 +547,10 @@ def _extreme_units(run: Runner, labelled: str, spec: ExperimentSpec, main: pd.Da
     if largest:
         row = [value for k in range(len(suspects)) for value in (*largest[k], *row[5 * k: 5 * k + 5])]
     flagged = []
-    for k, (metric, variant) in enumerate(suspects):
+    for k, (i, variant) in enumerate(suspects):
         unit, value, count, total, median, variance, mean = row[7 * k: 7 * k + 7]
-        if value is not None and (unit_found := extreme_unit(metric.name, variant, unit, value, count, total, median,
-                                                              variance, mean)):
+        if value is not None and (unit_found := extreme_unit(spec.metrics[i].name, variant, unit, value, count, total,
+                                                              median, variance, mean)):
             flagged.append(unit_found)
     return flagged
 

@@ -1,4 +1,7 @@
-"""Multiple-testing corrections for a family of p-values, by statsmodels' ``multipletests``.
+"""Multiple-testing corrections for a family of p-values, by statsmodels' ``multipletests``,
+except Holm's (the default), computed here: statsmodels' Holm branch runs a full garbage
+collection on every call (``gc.collect()``, 50 ms in a notebook's process, half of a whole
+experiment analysis's Python time), and the step-down is three array operations.
 
 Family-wise error rate (the chance of even one false alarm):
 
@@ -45,5 +48,20 @@ def adjust_p_values(p_values: Sequence[float] | np.ndarray, method: str = "holm"
     present = ~np.isnan(values)
     if not present.any():
         return adjusted
-    adjusted[present] = values[present] if method == "none" else multipletests(values[present], method=_STATSMODELS[method])[1]
+    if method == "none":
+        adjusted[present] = values[present]
+    elif method == "holm":
+        adjusted[present] = _holm(values[present])
+    else:
+        adjusted[present] = multipletests(values[present], method=_STATSMODELS[method])[1]
+    return adjusted
+
+
+def _holm(p_values: np.ndarray) -> np.ndarray:
+    """Holm's step-down: the running maximum of ``(m - j + 1)·p_(j)`` over the sorted p-values,
+    capped at 1, in the input order (what statsmodels' ``multipletests(method="holm")`` gives)."""
+    order = np.argsort(p_values, kind="stable")
+    steps = np.minimum(1.0, np.maximum.accumulate(p_values[order] * np.arange(len(p_values), 0, -1)))
+    adjusted = np.empty_like(steps)
+    adjusted[order] = steps
     return adjusted

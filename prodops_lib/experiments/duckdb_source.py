@@ -4,6 +4,7 @@ folder, see :func:`database_settings`), and one-line errors."""
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -133,6 +134,28 @@ class Runner:
         self.queries -= 1  # DESCRIBE reads no rows
         return {name: str(kind) for name, kind, *_ in self.all(f"DESCRIBE SELECT * FROM {SOURCE}", native=True)}
 
+    def statistics(self, columns: list[str]) -> dict[str, tuple] | None:
+        """Each column's smallest and largest value and its count of missing values, when DuckDB
+        answers them from the source's own statistics without reading a row (a parquet file's
+        footer, a DuckDB table); None when that would read the data (a CSV file, a query that
+        filters or computes, row groups without statistics), which costs what it saves."""
+        import duckdb
+
+        from .engines import SOURCE
+
+        if not columns or self.query is None:
+            return None
+        sql = "SELECT " + ", ".join(f"min({name}), max({name}), count(*) - count({name})"
+                                    for name in map(quote_name, columns)) + f" FROM {SOURCE}"
+        try:
+            plan = json.loads(self.connection.execute("EXPLAIN (FORMAT json) " + self.prepare(sql, native=True)).fetchall()[0][1])
+        except duckdb.Error:  # a plan DuckDB cannot show may read rows
+            return None
+        if not _reads_no_rows(plan):
+            return None
+        row = self.all(sql, native=True)[0]
+        return {column: row[3 * k: 3 * k + 3] for k, column in enumerate(columns)}
+
     def batches(self, sql: str, rows: int, native: bool = False):
         """The result's first column as numpy arrays of up to ``rows`` values, streamed (the
         whole result never sits in memory)."""
@@ -159,3 +182,15 @@ class Runner:
             return self.execute(sql, native).df()
         finally:
             self._restore_memory_limit()
+
+
+def _reads_no_rows(plan) -> bool:
+    """Whether a JSON query plan only projects constants (DuckDB folded the aggregates from
+    statistics into a ``COLUMN_DATA_SCAN``): no operator reads a file or a table."""
+    nodes = list(plan) if isinstance(plan, list) else [plan]
+    while nodes:
+        node = nodes.pop()
+        if node.get("name") not in ("PROJECTION", "COLUMN_DATA_SCAN", "DUMMY_SCAN"):
+            return False
+        nodes += node.get("children", [])
+    return True

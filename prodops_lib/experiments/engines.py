@@ -183,6 +183,10 @@ class SparkRunner:
         return {field.name: _SPARK_TYPES.get(field.dataType.simpleString(), field.dataType.simpleString().upper())
                 for field in self.schema.fields}
 
+    def statistics(self, columns: list[str]) -> None:
+        """None: Spark reads every row for a column's minimum and maximum (see :meth:`.Runner.statistics`)."""
+        return None
+
     def close(self) -> None:
         self.spark.catalog.dropTempView(self.view)
 
@@ -240,6 +244,11 @@ class WarehouseRunner:
         self.queries -= 1  # reads no rows
         return {name: _PG_TYPES.get(code, "UNKNOWN") if self.dialect == "postgres" else "UNKNOWN"
                 for name, code in zip(names, codes, strict=True)}
+
+    def statistics(self, columns: list[str]) -> None:
+        """None: whether a warehouse answers a minimum from metadata is its own affair, and
+        asking could cost a scan (see :meth:`.Runner.statistics`)."""
+        return None
 
     def close(self) -> None:
         self.engine.dispose()

@@ -45,6 +45,12 @@ above:
   smallest``. No bound on a median can come from moments alone: half of the non-zero values
   could be 1e-300 without moving them.
 
+On a source whose statistics DuckDB reads without touching a row (a parquet file's footer),
+the pass leaves out even those aggregates: the column's own largest ``|value|`` bounds every
+variant's, and one filtered read of the column, pushed into the parquet reader, bounds the
+smallest (:func:`.aggregate_sql._bounds`). A variant those coarser bounds leave open has its
+own largest and smallest read in one query before anything else is.
+
 Only a variant where some bound reaches its threshold is read again (one query for all such
 metrics, or a numpy selection on the frame path): its largest unit's id and signed value, the
 exact median of the non-zero ``|y|``, the variance and the sum of ``|y|``, and the rules above
@@ -108,7 +114,7 @@ def may_be_extreme(n: np.ndarray, sum_y: np.ndarray, sum_y2: np.ndarray, largest
     ``n``, ``Σy``, ``Σy²``), the largest ``|y|`` and a lower bound of the smallest non-zero
     ``|y|`` (NaN: none known). False is a proof that no rule fires; True means: look closer."""
     n, sum_y, sum_y2, largest, smallest = (np.asarray(a, dtype=float) for a in (n, sum_y, sum_y2, largest, smallest))
-    with np.errstate(divide="ignore", invalid="ignore"):
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf compares as it should
         present = largest > 0  # NaN (no unit) and all-zero variants: no rule can fire
         counted = n >= MIN_UNITS
         absolute = np.maximum(np.abs(sum_y), sum_y2 / largest)  # a lower bound of Σ|y|

@@ -123,11 +123,14 @@ def test_the_flags_are_the_old_scans_on_both_paths(case, unit, tmp_path):
     spec = ExperimentSpec(name="t", unit=unit, control="control", metrics=[
         MetricSpec("converted", kind="proportion", role="primary"), MetricSpec("revenue"),
         MetricSpec("orders_per_session", kind="ratio", numerator="orders", denominator="sessions")])
-    path = tmp_path / "data.parquet"
+    path, text = tmp_path / "data.parquet", tmp_path / "data.csv"
     data.to_parquet(path, index=False)
+    data.to_csv(text, index=False)
     reference = reference_flags(path, spec)
     assert [key[:2] for key in reference] == expected
+    # parquet: bounds from the footer's statistics before the pass; CSV: the pass's own aggregates
     assert _keys(collect_sql(file_query(path), spec).extreme_units) == reference
+    assert _keys(collect_sql(file_query(text), spec).extreme_units) == reference
     assert _keys(collect_frame(data, spec).extreme_units) == reference
 
 
@@ -162,13 +165,21 @@ def _count_queries(monkeypatch) -> list[str]:
 
 
 @pytest.mark.parametrize("unit", ["user_id", None])
-def test_the_check_adds_no_query_in_the_common_case_and_one_when_a_unit_may_dominate(unit, monkeypatch, tmp_path):
+@pytest.mark.parametrize(("kind", "added"), [("csv", (0, 1)), ("parquet", (1, 3))])
+def test_the_queries_the_check_adds_in_the_common_case_and_when_a_unit_may_dominate(kind, added, unit, monkeypatch,
+                                                                                      tmp_path):
+    """CSV: the pass's own largest and smallest values clear every variant of the clean data,
+    and one exact read finds the dominated one. Parquet: the pass leaves them out; one filtered
+    read of revenue shows no non-zero value near 0 (integer orders need none), and the footer's
+    largest clears the clean data. In the dominated data the file's 1e9 clears no variant: one
+    read of each variant's largest and smallest, then the exact read of B."""
     spec = ExperimentSpec(name="t", unit=unit, control="control", metrics=[
         MetricSpec("converted", kind="proportion", role="primary"), MetricSpec("revenue"),
         MetricSpec("orders_per_session", kind="ratio", numerator="orders", denominator="sessions")])
-    clean, dominated = tmp_path / "clean.parquet", tmp_path / "dominated.parquet"
-    _experiment(3000, seed=7).to_parquet(clean, index=False)
-    _dominant_revenue(_experiment(3000, seed=7)).to_parquet(dominated, index=False)
+    clean, dominated = tmp_path / f"clean.{kind}", tmp_path / f"dominated.{kind}"
+    # 10,000 units: at 3,000 the file's largest revenue could hold half of a variant's variance on its own
+    for path, data in ((clean, _experiment(10_000, seed=7)), (dominated, _dominant_revenue(_experiment(10_000, seed=7)))):
+        data.to_csv(path, index=False) if kind == "csv" else data.to_parquet(path, index=False)
     queries = _count_queries(monkeypatch)
 
     def count(path) -> int:
@@ -179,7 +190,7 @@ def test_the_check_adds_no_query_in_the_common_case_and_one_when_a_unit_may_domi
     with_check = count(clean), count(dominated)
     monkeypatch.setattr(aggregate_sql, "checks_extremes", lambda metric: False)
     without_check = count(clean), count(dominated)
-    assert with_check == (without_check[0], without_check[1] + 1)
+    assert with_check == (without_check[0] + added[0], without_check[1] + added[1])
     # and the whole analysis: no query beyond the collector's when nothing is flagged
     queries.clear()
     assert "extreme_units" not in analyse_experiment(clean, spec).notes

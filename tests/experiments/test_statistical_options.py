@@ -182,6 +182,21 @@ def test_new_corrections_match_their_closed_forms(method, expected):
     assert adjust_p_values(p_values, method) == pytest.approx(multipletests(p_values, method=statsmodels_name)[1])
 
 
+def test_holm_matches_its_closed_form_and_statsmodels():
+    p_values = [0.01, 0.04, 0.03, 0.005, 0.2]
+    # max-accumulated (m - j + 1)·p_(j) over 0.005, 0.01, 0.03, 0.04, 0.2: 0.025, 0.04, 0.09, 0.09, 0.2
+    assert adjust_p_values(p_values, "holm") == pytest.approx([0.04, 0.09, 0.09, 0.025, 0.2], rel=1e-12)
+    rng = np.random.default_rng(3)
+    for size in (1, 2, 7, 40):  # ties, values near 1 (capped) and NaN left out of the family
+        drawn = np.round(rng.uniform(0, 1, size) ** 3, 2)
+        drawn[rng.random(size) < 0.1] = np.nan
+        present = ~np.isnan(drawn)
+        expected = np.full(size, np.nan)
+        if present.any():
+            expected[present] = multipletests(drawn[present], method="holm")[1]
+        assert adjust_p_values(drawn, "holm") == pytest.approx(expected, abs=1e-15, nan_ok=True)
+
+
 def test_exact_sample_ratio_test_for_two_variants_matches_binomtest():
     result = srm_test({"control": 5150, "treatment": 4850}, method="exact")
     # scipy.stats.binomtest(5150, 10000, 0.5).pvalue
