@@ -106,7 +106,10 @@ def spark_session(remote: str | None = None):
                        .config("spark.local.dir", scratch).config("spark.sql.shuffle.partitions", "4")
                        .config("spark.sql.session.timeZone", "UTC")
                        .config("spark.sql.execution.arrow.pyspark.enabled", "true"))
-        _SESSIONS[key] = builder.getOrCreate()
+        try:
+            _SESSIONS[key] = builder.getOrCreate()
+        except Exception as error:  # pyspark's own errors: no JVM, a refused URL, a session of the other kind
+            raise InputError(f"Spark session at {remote or 'local[2]'} could not start: {_one_line(error)}") from None
         if not remote:  # failures come back as one-line errors; the JVM's stack traces would bury them
             _SESSIONS[key].sparkContext.setLogLevel("FATAL")
             import logging

@@ -1,18 +1,23 @@
-"""The same experiments on Spark (local mode) and on Postgres give the DuckDB path's results to
-1e-9: every metric kind, CUPED and regression covariates, winsorization, maturity, segments,
-the daily series, planted unit crossovers and a planted extreme unit. The engines are real:
-Spark from pyspark on Java 17, Postgres from Debian's server binaries (``.ci/run`` installs
-both), each started once per session. The reference is the DuckDB path, itself pinned to the
+"""The same experiments on Spark (local mode, and through a Spark Connect server) and on
+Postgres give the DuckDB path's results to 1e-9: every metric kind, CUPED and regression
+covariates, winsorization, maturity, segments, the daily series, planted unit crossovers and a
+planted extreme unit. The engines are real: Spark from pyspark on Java 17 (the Connect server
+is pyspark's own, started with ``spark-submit``), Postgres from Debian's server binaries
+(``.ci/run`` installs Java and Postgres), each started once per session. The reference is the DuckDB path, itself pinned to the
 pandas path (test_paths.py) and to published values (test_statistics.py)."""
 
 from __future__ import annotations
 
 import glob
 import os
+import pickle
 import pwd
 import shutil
+import socket
 import subprocess
+import sys
 import tempfile
+import time
 from pathlib import Path
 from typing import ClassVar
 
@@ -162,6 +167,82 @@ def test_spark_gives_the_duckdb_results(case, spark, data_dir, on_duckdb):
     _, spec = CASES[case]
     found = analyse_experiment(EngineSource("spark", str(data_dir / f"{case}.parquet")), spec, random_state=3)
     assert_same_analysis(on_duckdb[case], found)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def spark_connect_url():
+    """A Spark Connect server on a free local port (pyspark's own server class, two cores,
+    scratch in a temporary folder), as a cluster's would be reached: by an ``sc://`` URL."""
+    if shutil.which("java") is None:
+        pytest.skip("no Java: the Spark Connect server needs Java 17 (.ci/run installs Debian's openjdk-17-jre-headless)")
+    import pyspark
+
+    home, port = Path(pyspark.__file__).parent, _free_port()
+    scratch = tempfile.mkdtemp(prefix="prodops-connect-")
+    settings = {"spark.connect.grpc.binding.port": port, "spark.ui.enabled": "false",
+                "spark.sql.warehouse.dir": f"{scratch}/warehouse", "spark.local.dir": scratch,
+                "spark.sql.session.timeZone": "UTC", "spark.sql.shuffle.partitions": 4}
+    with open(Path(scratch) / "server.log", "w") as log:
+        server = subprocess.Popen(
+            [str(home / "bin" / "spark-submit"), "--class", "org.apache.spark.sql.connect.service.SparkConnectServer",
+             "--master", "local[2]", *[part for key, value in settings.items() for part in ("--conf", f"{key}={value}")],
+             "spark-internal"],
+            env={**os.environ, "SPARK_HOME": str(home)}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                socket.create_connection(("localhost", port), timeout=1).close()
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the Spark Connect server did not start: "
+                                       + (Path(scratch) / "server.log").read_text()[-2000:]) from None
+                time.sleep(0.5)
+        yield f"sc://localhost:{port}"
+    finally:
+        server.terminate()
+        server.wait(timeout=60)
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+_CONNECT_CLIENT = """
+import pickle, sys
+from prodops_lib.experiments import analyse_experiment
+from prodops_lib.experiments.engines import EngineSource, open_runner
+from tests.experiments.test_engines import CASES
+case, path, url, out = sys.argv[1:]
+source = EngineSource("spark", path, spark_remote=url)
+runner = open_runner(source)
+kind = type(runner.spark).__module__
+runner.close()
+with open(out, "wb") as file:
+    pickle.dump((kind, analyse_experiment(source, CASES[case][1], random_state=3)), file)
+"""
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_spark_connect_gives_the_duckdb_results(case, spark_connect_url, data_dir, on_duckdb, tmp_path):
+    """The same analysis through a Spark Connect URL (the ``spark_remote`` parameter; the
+    ``SPARK_REMOTE`` variable names the same): the session is a Connect client, not a JVM. In
+    a process of its own: pyspark refuses a Connect session beside this process's local one."""
+    out = tmp_path / "analysis.pickle"
+    subprocess.run([sys.executable, "-c", _CONNECT_CLIENT, case, str(data_dir / f"{case}.parquet"), spark_connect_url,
+                    str(out)], check=True, cwd=Path(__file__).parents[2])
+    kind, found = pickle.loads(out.read_bytes())
+    assert kind.startswith("pyspark.sql.connect")
+    assert_same_analysis(on_duckdb[case], found)
+
+
+def test_a_connect_session_beside_a_local_one_is_a_one_line_error(spark, spark_connect_url):
+    with pytest.raises(InputError, match=r"^Spark session at sc://localhost:\d+ could not start: .*regular Spark session"):
+        spark_session(spark_connect_url)
 
 
 def test_spark_reads_a_table_and_a_query(spark, data_dir, on_duckdb):
