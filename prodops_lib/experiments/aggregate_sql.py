@@ -382,11 +382,16 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
     def complete(column: str) -> bool:
         return statistics is not None and column in statistics and statistics[column][2] == 0
 
+    must_be_present: dict[str | None, set[str]] = {}  # maturity flag: the columns of metrics with missing: error
     for i, metric in enumerate(spec.metrics):
         sql = _Expressions(metric, thresholds.get(i))
         among = f" FILTER (WHERE {sql.mature})" if sql.mature else ""  # immature units' values are not looked at
-        items += [(f"{i}:missing:{role}", "0" if complete(column) else f"count(*){among} - count({quote_name(column)}){among}")
-                  for role, column in sql.raw_columns.items()]
+        if metric.missing == "error":  # any missing value stops the analysis: one count for all such columns
+            must_be_present.setdefault(sql.mature, set()).update(c for c in sql.raw_columns.values() if not complete(c))
+        else:  # dropped or filled, and counted in the report: one count per column
+            items += [(f"{i}:missing:{role}", "0" if complete(column) else
+                       f"count(*){among} - count({quote_name(column)}){among}")
+                      for role, column in sql.raw_columns.items()]
         if sql.mature:
             items.append((f"{i}:immature", f"count(*) FILTER (WHERE NOT {sql.mature})"))
         if metric.missing == "drop" and len(sql.raw_columns) > 1:
@@ -416,6 +421,11 @@ def _aggregates(spec: ExperimentSpec, thresholds: dict[int, tuple[float, float]]
             items.append((f"{i}:{moment}", f"sum({' * '.join(values[role] for role in roles)})"))
         if checks_extremes(metric) and i not in (bounds or {}):
             items += _scan(values["y"], types[metric.value_column], alias=f"{i}:")
+    for k, (mature, columns) in enumerate(sorted(must_be_present.items(), key=lambda item: str(item[0]))):
+        if columns:  # a sum is NULL when any of its terms is: the rows missing some value
+            among = f" FILTER (WHERE {mature})" if mature else ""
+            present = " + ".join(f"CAST({quote_name(column)} AS DOUBLE)" for column in sorted(columns))
+            items.append((f"missing_any:{k}", f"count(*){among} - count({present}){among}"))
     return projections, items
 
 
@@ -562,22 +572,20 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
     values = wide[numeric].to_numpy(dtype=float)  # one block: pandas look-ups per column add up here
     total = dict(zip(numeric, np.nansum(values, axis=0).tolist(), strict=True))
     finite = dict(zip(numeric, np.isfinite(values).all(axis=0).tolist(), strict=True))
+    if any(total[name] for name in total if name.startswith("missing_any:")):
+        _name_missing_values(run, base, spec, thresholds, source)
     for i, metric in enumerate(spec.metrics):
         sql = _Expressions(metric, thresholds.get(i))
-        missing = {role: int(total[f"{i}:missing:{role}"]) for role in sql.raw_columns}
+        missing = {role: int(total.get(f"{i}:missing:{role}", 0)) for role in sql.raw_columns}
         immature = int(total[f"{i}:immature"]) if sql.mature else 0
         if sql.mature:
             drops.add(immature_reason(metric, maturity_cutoff(metric, end_day)), immature)
         incomplete = 0
-        if metric.missing == "error":
-            for role, count in missing.items():
-                if count:
-                    raise missing_value_error(metric, sql.raw_columns[role], count, source)
-        elif metric.missing == "zero":
+        if metric.missing == "zero":
             for role, count in missing.items():
                 if count:
                     notes["filled_with_zero"][f"{metric.name}: {sql.raw_columns[role]}"] = count
-        else:
+        elif metric.missing == "drop":
             incomplete = int(total[f"{i}:incomplete"]) if len(sql.raw_columns) > 1 else missing["y"]
             drops.add(f"metric {metric.name!r}: missing value", incomplete)
         if metric.kind == "ratio":
@@ -602,6 +610,23 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
                 infinite = f"abs(CAST({quote_name(column)} AS DOUBLE)) = CAST('Infinity' AS DOUBLE)"
                 if run.all(f"WITH base AS ({base}) SELECT count(*) FROM base WHERE {infinite}")[0][0]:
                     raise InputError(f"{source}: metric {metric.name!r}: column {column!r} has infinite values; remove or cap them")
+
+
+def _name_missing_values(run: Runner, base: str, spec: ExperimentSpec, thresholds: dict, source: str) -> None:
+    """Some row misses a value of a metric with ``missing: error`` (the main pass's one count
+    for all of them): count each such column, as the frame path does, and stop on the first."""
+    counts = []
+    for i, metric in enumerate(spec.metrics):
+        if metric.missing == "error":
+            sql = _Expressions(metric, thresholds.get(i))
+            among = f" FILTER (WHERE {sql.mature})" if sql.mature else ""
+            counts += [(metric, column, f"count(*){among} - count({quote_name(column)}){among}")
+                       for column in sql.raw_columns.values()]
+    row = run.all(f"WITH base AS ({base}) SELECT {', '.join(sql for *_, sql in counts)} FROM base "
+                  "WHERE __variant IS NOT NULL")[0]
+    for (metric, column, _), count in zip(counts, row, strict=True):
+        if count:
+            raise missing_value_error(metric, column, int(count), source)
 
 
 def _quantile_draws(run: Runner, base: str, spec: ExperimentSpec, thresholds: dict, wide: pd.DataFrame,

@@ -14,15 +14,16 @@ from prodops_lib.io import SQL, InputError
 from .conftest import make_spec, make_units
 
 
-@pytest.fixture(params=["frame", "parquet"])
+@pytest.fixture(params=["frame", "parquet", "csv"])
 def analyse(request, tmp_path):
-    """Run the analysis on a frame, or on the same data written to parquet (DuckDB path)."""
+    """Run the analysis on a frame, or on the same data written to parquet or CSV (DuckDB path;
+    on parquet the footer's statistics stand in for some counts of the main pass)."""
 
     def run(data: pd.DataFrame, spec: ExperimentSpec):
         if request.param == "frame":
             return analyse_experiment(data, spec)
-        path = tmp_path / "data.parquet"
-        data.to_parquet(path, index=False)
+        path = tmp_path / f"data.{request.param}"
+        data.to_parquet(path, index=False) if request.param == "parquet" else data.to_csv(path, index=False)
         return analyse_experiment(path, spec)
 
     return run
@@ -75,6 +76,19 @@ def test_missing_values_are_an_error_by_default(analyse, small):
     data = small.copy()
     data.loc[[1, 2, 3], "revenue"] = np.nan
     fails(analyse, data, make_spec(), "metric 'revenue': column 'revenue' has 3 missing values; set missing: drop")
+
+
+def test_missing_values_in_several_metrics_name_the_first_metrics_column(analyse, small):
+    """The SQL path counts the rows missing any value of the ``missing: error`` metrics in one
+    aggregate, then counts each column; the message is the frame path's: the first metric in
+    the spec, its columns in order (value, then covariate), with that column's own count."""
+    data = small.copy()
+    data.loc[[5, 6], "orders"] = np.nan  # the third metric
+    data.loc[[1, 2, 3, 4], "pre_revenue"] = np.nan  # the second metric's covariate
+    data.loc[[9], "revenue"] = np.nan  # the second metric's value
+    fails(analyse, data, make_spec(), "metric 'revenue': column 'revenue' has 1 missing value; set missing: drop")
+    data.loc[[9], "revenue"] = 1.0
+    fails(analyse, data, make_spec(), "metric 'revenue': column 'pre_revenue' has 4 missing values; set missing: drop")
 
 
 def test_missing_values_dropped_or_filled_are_counted(analyse, small):
