@@ -114,6 +114,8 @@ def collect_sql(
                                             if types[column].startswith(_NUMERIC)}))
         bounds = _bounds(run, spec, types, statistics)
         for reading in (table, _nan_as_missing(table, spec, types)):
+            if reading != table and run.dialect == "duckdb":  # else nullif(x, NaN) is folded away on parquet
+                run.distrust_statistics()
             base = _base(reading, spec, variant, filters, end_day=end_day)
             thresholds = _thresholds(run, base, spec, notes)
             # a NaN read as missing is not in the statistics' count of missing values
@@ -168,6 +170,8 @@ def collect_sql(
                                                    labels=_unit_labels(spec, run.dialect)),
                                   spec, main, overall, bounds)
     finally:
+        if run.dialect == "duckdb":
+            run.trust_statistics()
         if registered:
             con.unregister(registered)
         if own:
@@ -573,7 +577,7 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
     total = dict(zip(numeric, np.nansum(values, axis=0).tolist(), strict=True))
     finite = dict(zip(numeric, np.isfinite(values).all(axis=0).tolist(), strict=True))
     if any(total[name] for name in total if name.startswith("missing_any:")):
-        _name_missing_values(run, base, spec, thresholds, source)
+        total.update(_missing_counts(run, base, spec, thresholds))
     for i, metric in enumerate(spec.metrics):
         sql = _Expressions(metric, thresholds.get(i))
         missing = {role: int(total.get(f"{i}:missing:{role}", 0)) for role in sql.raw_columns}
@@ -581,7 +585,11 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
         if sql.mature:
             drops.add(immature_reason(metric, maturity_cutoff(metric, end_day)), immature)
         incomplete = 0
-        if metric.missing == "zero":
+        if metric.missing == "error":
+            for role, count in missing.items():
+                if count:
+                    raise missing_value_error(metric, sql.raw_columns[role], count, source)
+        elif metric.missing == "zero":
             for role, count in missing.items():
                 if count:
                     notes["filled_with_zero"][f"{metric.name}: {sql.raw_columns[role]}"] = count
@@ -612,21 +620,19 @@ def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, n
                     raise InputError(f"{source}: metric {metric.name!r}: column {column!r} has infinite values; remove or cap them")
 
 
-def _name_missing_values(run: Runner, base: str, spec: ExperimentSpec, thresholds: dict, source: str) -> None:
+def _missing_counts(run: Runner, base: str, spec: ExperimentSpec, thresholds: dict) -> dict[str, int]:
     """Some row misses a value of a metric with ``missing: error`` (the main pass's one count
-    for all of them): count each such column, as the frame path does, and stop on the first."""
-    counts = []
+    for all of them): each such column's count, under the main pass's names, so the metrics are
+    checked in order as on the frame path."""
+    counts = {}
     for i, metric in enumerate(spec.metrics):
         if metric.missing == "error":
             sql = _Expressions(metric, thresholds.get(i))
             among = f" FILTER (WHERE {sql.mature})" if sql.mature else ""
-            counts += [(metric, column, f"count(*){among} - count({quote_name(column)}){among}")
-                       for column in sql.raw_columns.values()]
-    row = run.all(f"WITH base AS ({base}) SELECT {', '.join(sql for *_, sql in counts)} FROM base "
-                  "WHERE __variant IS NOT NULL")[0]
-    for (metric, column, _), count in zip(counts, row, strict=True):
-        if count:
-            raise missing_value_error(metric, column, int(count), source)
+            counts.update({f"{i}:missing:{role}": f"count(*){among} - count({quote_name(column)}){among}"
+                           for role, column in sql.raw_columns.items()})
+    row = run.all(f"WITH base AS ({base}) SELECT {', '.join(counts.values())} FROM base WHERE __variant IS NOT NULL")[0]
+    return {name: int(count) for name, count in zip(counts, row, strict=True)}
 
 
 def _quantile_draws(run: Runner, base: str, spec: ExperimentSpec, thresholds: dict, wide: pd.DataFrame,

@@ -88,6 +88,7 @@ class Runner:
     def __init__(self, connection, source: str, query: str | None = None) -> None:
         self.connection, self.source, self.query, self.queries = connection, source, query, 0
         self._lifted = None  # (cursor, memory limit) while a query runs without the limit
+        self._optimizers = None  # the optimizers turned off before distrust_statistics()
 
     def prepare(self, sql: str, native: bool = False) -> str:
         if self.query is None:
@@ -135,26 +136,48 @@ class Runner:
         return {name: str(kind) for name, kind, *_ in self.all(f"DESCRIBE SELECT * FROM {SOURCE}", native=True)}
 
     def statistics(self, columns: list[str]) -> dict[str, tuple] | None:
-        """Each column's smallest and largest value and its count of missing values, when DuckDB
-        answers them from the source's own statistics without reading a row (a parquet file's
-        footer, a DuckDB table); None when that would read the data (a CSV file, a query that
-        filters or computes, row groups without statistics), which costs what it saves."""
+        """The smallest and largest value and the count of missing values of each of
+        ``columns`` that DuckDB answers from the source's own statistics without reading a row
+        (a parquet file's footer); None for none. Left out, since reading would cost what it
+        saves: every column of a CSV file or of a query that filters or computes, and columns
+        whose row groups lack statistics or hold a missing value or an infinity."""
         import duckdb
 
         from .engines import SOURCE
 
-        if not columns or self.query is None:
+        if self.query is None:
             return None
-        sql = "SELECT " + ", ".join(f"min({name}), max({name}), count(*) - count({name})"
-                                    for name in map(quote_name, columns)) + f" FROM {SOURCE}"
-        try:
-            plan = json.loads(self.connection.execute("EXPLAIN (FORMAT json) " + self.prepare(sql, native=True)).fetchall()[0][1])
-        except duckdb.Error:  # a plan DuckDB cannot show may read rows
+
+        def query(names: list[str]) -> str:
+            return "SELECT " + ", ".join(f"min({name}), max({name}), count(*) - count({name})"
+                                         for name in map(quote_name, names)) + f" FROM {SOURCE}"
+
+        free = []
+        for column in columns:  # one by one: a column with a missing value or an infinity is never folded
+            try:
+                plan = self.connection.execute("EXPLAIN (FORMAT json) " + self.prepare(query([column]), native=True))
+                if _reads_no_rows(json.loads(plan.fetchall()[0][1])):
+                    free.append(column)
+            except duckdb.Error:  # a plan DuckDB cannot show may read rows
+                continue
+        if not free:
             return None
-        if not _reads_no_rows(plan):
-            return None
-        row = self.all(sql, native=True)[0]
-        return {column: row[3 * k: 3 * k + 3] for k, column in enumerate(columns)}
+        row = self.all(query(free), native=True)[0]
+        return {column: row[3 * k: 3 * k + 3] for k, column in enumerate(free)}
+
+    def distrust_statistics(self) -> None:
+        """Let the queries that follow see every value: parquet writers leave NaN out of a
+        column's minimum and maximum, and DuckDB's optimizer, trusting them, folds a test for
+        NaN away (``nullif(x, 'NaN')`` keeps the NaN). Undone by :meth:`trust_statistics`."""
+        if self._optimizers is None:
+            self._optimizers = self.connection.execute("SELECT current_setting('disabled_optimizers')").fetchone()[0]
+            turned_off = ",".join(part for part in (self._optimizers, "statistics_propagation") if part)
+            self.connection.execute(f"SET disabled_optimizers = {quote_text(turned_off)}")
+
+    def trust_statistics(self) -> None:
+        if self._optimizers is not None:
+            self.connection.execute(f"SET disabled_optimizers = {quote_text(self._optimizers)}")
+            self._optimizers = None
 
     def batches(self, sql: str, rows: int, native: bool = False):
         """The result's first column as numpy arrays of up to ``rows`` values, streamed (the

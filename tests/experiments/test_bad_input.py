@@ -91,6 +91,65 @@ def test_missing_values_in_several_metrics_name_the_first_metrics_column(analyse
     fails(analyse, data, make_spec(), "metric 'revenue': column 'pre_revenue' has 4 missing values; set missing: drop")
 
 
+@pytest.mark.parametrize(("change", "expected"), [
+    (lambda data: data.assign(converted=data["converted"].where(data.index != 3, 2)),
+     "metric 'converted' .kind 'proportion'. needs 0/1 values in column 'converted', found 2"),
+    (lambda data: data.assign(revenue=data["revenue"].where(data.index != 4, np.inf)),
+     "metric 'revenue': column 'revenue' has infinite values"),
+])
+def test_an_earlier_metrics_error_comes_before_a_later_metrics_missing_values(analyse, small, change, expected):
+    """The metrics are checked in the spec's order on every path: the first metric's bad value
+    is named even though the third metric's column misses values."""
+    data = change(small.copy())
+    data.loc[[5, 6], "orders"] = np.nan
+    fails(analyse, data, make_spec(), expected)
+
+
+def _parquet_with_nan(data: pd.DataFrame, path) -> None:
+    """Written as pyarrow writes NaN (not null) values: left out of the float columns' minimum
+    and maximum, which DuckDB's optimizer then trusts."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    pq.write_table(pa.table({name: pa.array(data[name].to_numpy(), from_pandas=False) for name in data.columns}), path)
+
+
+def test_nan_in_a_parquet_file_is_a_missing_value_as_on_the_frame_path(small, tmp_path):
+    data = small.copy()
+    data.loc[[1, 2, 3], "revenue"] = np.nan
+    path = tmp_path / "nan.parquet"
+    _parquet_with_nan(data, path)
+    import duckdb
+    import pyarrow.parquet as pq
+
+    assert np.isnan(pq.read_table(path).column("revenue").to_numpy()).sum() == 3  # NaN, not null
+    # what DuckDB's optimizer makes of it: the footer says there is no NaN, so the test is folded to false
+    assert duckdb.sql(f"SELECT count(*) FROM read_parquet('{path}') WHERE isnan(revenue)").fetchall() == [(0,)]
+    for source in (data, path):
+        fails(analyse_experiment, source, make_spec(),
+              "metric 'revenue': column 'revenue' has 3 missing values; set missing: drop")
+    metrics = [MetricSpec("converted", kind="proportion", role="primary"), MetricSpec("revenue", missing="zero")]
+    filled = [analyse_experiment(source, make_spec(metrics=metrics)) for source in (data, path)]
+    assert [analysis.notes["filled_with_zero"] for analysis in filled] == [{"revenue: revenue": 3}] * 2
+    assert filled[1].results["abs_effect"].to_numpy() == pytest.approx(filled[0].results["abs_effect"].to_numpy(),
+                                                                        rel=1e-9)
+
+
+def test_the_footer_statistics_serve_the_columns_they_cover(small, tmp_path):
+    """A covariate with a missing value (never folded from the footer) leaves the other columns'
+    statistics in use."""
+    from prodops_lib.experiments.duckdb_source import Runner, file_query, private_cursor
+
+    data = small.copy()
+    data.loc[[1], "pre_revenue"] = np.nan
+    path = tmp_path / "one_missing.parquet"
+    data.to_parquet(path, index=False)
+    found = Runner(private_cursor(), "x", file_query(path)).statistics(["pre_revenue", "revenue", "orders"])
+    assert set(found) == {"revenue", "orders"}
+    assert found["revenue"] == (data["revenue"].min(), data["revenue"].max(), 0)
+    assert found["orders"] == (data["orders"].min(), data["orders"].max(), 0)
+
+
 def test_missing_values_dropped_or_filled_are_counted(analyse, small):
     data = small.copy()
     data.loc[[1, 2, 3], "revenue"] = np.nan

@@ -175,7 +175,7 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # stopped after this module: an idle server still takes a quarter of a core
 def spark_connect_url():
     """A Spark Connect server on a free local port (pyspark's own server class, two cores,
     scratch in a temporary folder), as a cluster's would be reached: by an ``sc://`` URL."""
