@@ -48,7 +48,14 @@ from .aggregate import (
 from .aggregate_frame import MISSING_SEGMENT
 from .duckdb_source import Runner, double_literal, private_cursor, quote_name, quote_text
 from .engines import SOURCE
-from .extremes import TIMES_MEDIAN, ExtremeUnit, checks_extremes, extreme_unit, may_be_extreme
+from .extremes import (
+    FLOAT_LIMIT,
+    TIMES_MEDIAN,
+    ExtremeUnit,
+    checks_extremes,
+    extreme_unit,
+    may_be_extreme,
+)
 from .maturity import analysis_end_day, immature_reason, maturity_cutoff
 from .order_statistics import Selection, interpolate, linear_quantile, select_ranks
 from .quantiles import bootstrap_ranks, quantile_rng
@@ -528,17 +535,29 @@ def _extreme_units(run: Runner, base: str, labelled: str, spec: ExperimentSpec, 
                                          if f"{i}:smallest" in main else 1.0)
     suspects = open_ones(extents)
     bounded = [(i, variant) for i, variant in suspects if i in bounds]
-    if bounded:  # step 2
-        columns = []
-        for i, variant in bounded:
-            sql = _Expressions(spec.metrics[i])
-            among = " AND ".join(c for c in (f"__variant = {quote_text(variant)}", sql.valid) if c)
-            scan = _scan(sql.unmasked["y"], "DOUBLE", among)  # the smallest of every column: integers are cheap here
-            columns += [expression for _, expression in scan]
+    own = {}  # step 2: each open variant's own largest (and smallest, where the bounds gave none)
+    for i in sorted({i for i, _ in bounded}):
+        pairs = [pair for pair in bounded if pair[0] == i]
+        sql = _Expressions(spec.metrics[i])
+        value = sql.unmasked["y"]
+        among = {pair: " AND ".join(c for c in (f"__variant = {quote_text(pair[1])}", sql.valid) if c) for pair in pairs}
+        if np.isnan(bounds[i][1]):  # no bound of the smallest: both, from every value of these variants
+            columns = [expression for pair in pairs for _, expression in _scan(value, "DOUBLE", among[pair])]
+            where = f"__variant IN ({', '.join(sorted(quote_text(v) for _, v in pairs))})"
+            row = run.all(f"WITH base AS ({base}) SELECT {', '.join(columns)} FROM base WHERE {where}")[0]
+            own.update({pair: (row[2 * k], row[2 * k + 1]) for k, pair in enumerate(pairs)})
+            continue
+        # only the values that could fire a rule: above the largest |y| each variant's sums allow, which
+        # the parquet reader skips whole row groups for (under 1% of the floor at 100M units)
+        rows = [row_of[(spec.metrics[i].name, variant)] for _, variant in pairs]
+        allowed = _largest_allowed(*(moment[rows] for moment in sums), bounds[i][0], bounds[i][1])
+        columns = [f"max(abs({value})) FILTER (WHERE {among[pair]} AND abs({value}) > {double_literal(limit)})"
+                   for pair, limit in zip(pairs, allowed, strict=True)]
         row = run.all(f"WITH base AS ({base}) SELECT {', '.join(columns)} FROM base "
-                      f"WHERE __variant IN ({', '.join(sorted({quote_text(v) for _, v in bounded}))})")[0]
-        own = {pair: (row[2 * k], row[2 * k + 1]) for k, pair in enumerate(bounded)}
-        suspects = [pair for pair in suspects if pair not in own] + open_ones(own)
+                      f"WHERE abs({value}) > {double_literal(allowed.min())}")[0]
+        own.update({pair: (largest if largest is not None else 0.0, bounds[i][1])  # 0: none above, cleared
+                    for pair, largest in zip(pairs, row, strict=True)})
+    suspects = [pair for pair in suspects if pair not in own] + open_ones(own)
     if not suspects:
         return []
     columns, largest = [], []
@@ -567,6 +586,23 @@ def _extreme_units(run: Runner, base: str, labelled: str, spec: ExperimentSpec, 
                                                               median, variance, mean)):
             flagged.append(unit_found)
     return flagged
+
+
+def _largest_allowed(n: np.ndarray, sum_y: np.ndarray, sum_y2: np.ndarray, largest: float,
+                     smallest: float) -> np.ndarray:
+    """Per variant, a largest ``|y|`` at which :func:`.extremes.may_be_extreme` still rules every
+    rule out, given the variant's sums and ``smallest``: no value above it, no flag. Found by
+    bisection between 0 and ``largest`` (where some rule may fire), since a larger largest never
+    makes a rule less likely to fire: the next double up may fire one."""
+    # on the bits of the doubles, which order non-negative doubles as their values: 64 steps to adjacent doubles
+    low = np.zeros(len(n), dtype=np.int64)
+    high = np.full(len(n), min(largest, FLOAT_LIMIT), dtype=float).view(np.int64)
+    smallest_of = np.full(len(n), smallest)
+    while (high - low > 1).any():
+        middle = low + (high - low) // 2
+        firing = may_be_extreme(n, sum_y, sum_y2, middle.view(float), smallest_of)
+        low, high = np.where(firing, low, middle), np.where(firing, middle, high)
+    return low.view(float)
 
 
 def _diagnostics(wide: pd.DataFrame, spec: ExperimentSpec, drops: DropCounter, notes: dict, source: str,

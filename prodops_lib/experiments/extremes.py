@@ -48,8 +48,9 @@ above:
 On a source whose statistics DuckDB reads without touching a row (a parquet file's footer),
 the pass leaves out even those aggregates: the column's own largest ``|value|`` bounds every
 variant's, and one filtered read of the column, pushed into the parquet reader, bounds the
-smallest (:func:`.aggregate_sql._bounds`). A variant those coarser bounds leave open has its
-own largest and smallest read in one query before anything else is.
+smallest (:func:`.aggregate_sql._bounds`). A variant those coarser bounds leave open is read
+again only for the values above the largest its own sums allow (parquet row groups below it
+are skipped), or, without a bound of the smallest, for its own largest and smallest.
 
 Only a variant where some bound reaches its threshold is read again (one query for all such
 metrics, or a numpy selection on the frame path): its largest unit's id and signed value, the

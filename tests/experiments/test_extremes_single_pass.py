@@ -197,6 +197,46 @@ def test_the_queries_the_check_adds_in_the_common_case_and_when_a_unit_may_domin
     assert len(queries) == without_check[0]
 
 
+@pytest.mark.parametrize(("kind", "added"), [("csv", 1), ("parquet", 3)])
+def test_a_whale_in_one_variant_reads_only_the_values_that_could_fire_in_the_others(kind, added, monkeypatch,
+                                                                                     tmp_path):
+    """B's whale (400 orders) is the file's largest, so the footer clears no variant. Orders are
+    integers, so their smallest needs no read; the next read asks each variant only for values
+    above the largest its own sums allow (``_largest_allowed``), which control and C have none
+    of, and the exact read is B's alone. Parquet: the near-0 read of revenue, that read, the
+    exact one; CSV: the exact read only."""
+    spec = ExperimentSpec(name="t", unit="user_id", control="control", metrics=[
+        MetricSpec("converted", kind="proportion", role="primary"), MetricSpec("revenue"),
+        MetricSpec("orders_per_session", kind="ratio", numerator="orders", denominator="sessions")])
+    data, path = _whale(_experiment(10_000, seed=7)), tmp_path / f"whale.{kind}"
+    data.to_csv(path, index=False) if kind == "csv" else data.to_parquet(path, index=False)
+    queries = _count_queries(monkeypatch)
+    flagged = collect_sql(file_query(path), spec).extreme_units
+    assert [(unit.metric, unit.variant, unit.value) for unit in flagged] == [("orders_per_session", "B", 400.0)]
+    with_check = list(queries)
+    queries.clear()
+    monkeypatch.setattr(aggregate_sql, "checks_extremes", lambda metric: False)
+    collect_sql(file_query(path), spec)
+    assert len(with_check) == len(queries) + added
+    # the read of the values above each variant's allowed largest: one, for orders
+    assert sum("FILTER" in query and ") > '" in query for query in with_check) == (kind == "parquet")
+
+
+def test_the_largest_allowed_is_the_edge_of_the_rules():
+    """Just below ``_largest_allowed`` no rule can fire; just above it one may."""
+    rng = np.random.default_rng(11)
+    n = rng.integers(1, 10_000, 300).astype(float)
+    mean = rng.normal(0, 50, 300)
+    spread = rng.lognormal(8, 3, 300)
+    sum_y, sum_y2 = n * mean, spread + n * mean**2
+    smallest = np.where(rng.random(300) < 0.5, 1.0, rng.lognormal(-3, 2, 300))
+    for k in range(300):
+        allowed = aggregate_sql._largest_allowed(n[k:k + 1], sum_y[k:k + 1], sum_y2[k:k + 1], 1e300, smallest[k])[0]
+        args = (n[k:k + 1], sum_y[k:k + 1], sum_y2[k:k + 1])
+        assert not may_be_extreme(*args, np.array([allowed]), smallest[k:k + 1])[0]
+        assert may_be_extreme(*args, np.array([np.nextafter(allowed, np.inf)]), smallest[k:k + 1])[0]
+
+
 def test_the_bounds_never_rule_out_a_flag():
     """``may_be_extreme`` False must prove that ``extreme_unit`` flags nothing: checked on
     2,000 random variants built to sit near every threshold (few units, negatives, zeros,
