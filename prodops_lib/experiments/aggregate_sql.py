@@ -452,18 +452,18 @@ def _scan(value: str, kind: str, where: str | None = None, alias: str = "") -> l
 
 
 def _bounds(run: Runner, spec: ExperimentSpec, types: dict[str, str],
-            statistics: dict[str, tuple] | None) -> dict[int, tuple[float, float]]:
-    """Per checked metric whose column has free statistics (:meth:`.Runner.statistics`), the
-    largest ``|y|`` of any unit and a lower bound of the smallest non-zero ``|y|``, the same for
-    every variant, known before the main pass, which then leaves out its own two aggregates
-    (a quarter of the floor's time at 100 million units, docs/scale.md).
+            statistics: dict[str, tuple] | None) -> dict[int, tuple[float, float, int]]:
+    """Per checked metric whose column has free statistics (:meth:`.Runner.statistics`),
+    ``(largest, limit, near_zero)``, known before the main pass, which then leaves out its own
+    two aggregates (a quarter of the floor's time at 100 million units, docs/scale.md):
 
-    The largest is the column's: any unit's value is between its minimum and maximum. Integer
-    columns' non-zero values are at least 1. Otherwise one filtered read of the column, which
-    DuckDB pushes into the parquet reader (3% of the floor), asks whether any non-zero value is
-    within ``2 · largest / TIMES_MEDIAN`` of 0: if none is, that limit is a lower bound of the
-    smallest, and the "times the median" rule cannot fire (the largest is under
-    ``TIMES_MEDIAN`` times it)."""
+    * ``largest``: the column's largest ``|value|``, which bounds every unit's;
+    * ``limit``: ``2 · largest / TIMES_MEDIAN``. While a variant's median non-zero ``|y|`` is
+      above it, the "times the median" rule cannot fire there (:func:`_median_floor`);
+    * ``near_zero``: how many non-zero values of the whole column lie within ``limit`` of 0, by
+      one filtered read that DuckDB pushes into the parquet reader (3% of the floor).
+
+    Integer columns need no read: their non-zero values are at least 1 (``limit`` 1, none near 0)."""
     bounds = {}
     for i, metric in enumerate(spec.metrics):
         column = metric.value_column
@@ -473,15 +473,30 @@ def _bounds(run: Runner, spec: ExperimentSpec, types: dict[str, str],
         largest = max(abs(float(low)), abs(float(high))) if low is not None else 0.0
         if np.isnan(largest):
             continue
-        integer = types[column].startswith((*_INTEGER, "BOOLEAN"))
-        smallest = 1.0 if integer else float("nan")
-        if not integer and 0 < largest < np.inf:
+        if types[column].startswith((*_INTEGER, "BOOLEAN")):
+            bounds[i] = (largest, 1.0, 0)
+        elif 0 < largest < np.inf:
             limit, name = 2 * largest / TIMES_MEDIAN, quote_name(column)
-            near_zero = run.all(f"SELECT 1 FROM {SOURCE} WHERE {name} BETWEEN {double_literal(-limit)} AND "
-                                f"{double_literal(limit)} AND {name} <> 0 LIMIT 1")
-            smallest = float("nan") if near_zero else limit
-        bounds[i] = (largest, smallest)
+            near_zero = run.all(f"SELECT count(*) FROM {SOURCE} WHERE {name} BETWEEN {double_literal(-limit)} AND "
+                                f"{double_literal(limit)} AND {name} <> 0")[0][0]
+            bounds[i] = (largest, limit, int(near_zero))
+        else:  # all 0 (no rule fires) or infinite (the overflow rule decides)
+            bounds[i] = (largest, float("nan"), 0)
     return bounds
+
+
+def _median_floor(bound: tuple[float, float, int], sum_y: float, sum_y2: float) -> float:
+    """A lower bound of a variant's median non-zero ``|y|`` from :func:`_bounds` and the
+    variant's ``Σy`` and ``Σy²`` (NaN: none). The variant has at least ``Σy² / largest²``
+    non-zero values (each is at most ``largest``) and at least ``(Σy)² / Σy²`` (Cauchy–Schwarz),
+    and its median is at most ``limit`` only if half of them are among the column's
+    ``near_zero``: with fewer, the median is above ``limit``."""
+    largest, limit, near_zero = bound
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        non_zero = max(sum_y2 / (largest * largest), sum_y * sum_y / sum_y2)
+    if near_zero == 0 or near_zero < (1 - 1e-9) * non_zero / 2:
+        return limit
+    return float("nan")
 
 
 def _unit_labels(spec: ExperimentSpec, dialect: str) -> list[tuple[str, str]]:
@@ -526,8 +541,9 @@ def _extreme_units(run: Runner, base: str, labelled: str, spec: ExperimentSpec, 
     extents = {}
     for i, metric in checked:
         for variant in (v for name, v in row_of if name == metric.name):
-            if i in bounds:
-                extents[(i, variant)] = bounds[i]
+            if i in bounds:  # a lower bound of the median stands in for one of the smallest
+                row = row_of[(metric.name, variant)]
+                extents[(i, variant)] = (bounds[i][0], _median_floor(bounds[i], sums[1][row], sums[2][row]))
             else:
                 rows = main_variants == variant
                 extents[(i, variant)] = (np.fmax.reduce(main[f"{i}:largest"].to_numpy(dtype=float)[rows]),
@@ -537,26 +553,28 @@ def _extreme_units(run: Runner, base: str, labelled: str, spec: ExperimentSpec, 
     bounded = [(i, variant) for i, variant in suspects if i in bounds]
     own = {}  # step 2: each open variant's own largest (and smallest, where the bounds gave none)
     for i in sorted({i for i, _ in bounded}):
-        pairs = [pair for pair in bounded if pair[0] == i]
         sql = _Expressions(spec.metrics[i])
         value = sql.unmasked["y"]
-        among = {pair: " AND ".join(c for c in (f"__variant = {quote_text(pair[1])}", sql.valid) if c) for pair in pairs}
-        if np.isnan(bounds[i][1]):  # no bound of the smallest: both, from every value of these variants
-            columns = [expression for pair in pairs for _, expression in _scan(value, "DOUBLE", among[pair])]
-            where = f"__variant IN ({', '.join(sorted(quote_text(v) for _, v in pairs))})"
+        among = {pair: " AND ".join(c for c in (f"__variant = {quote_text(pair[1])}", sql.valid) if c)
+                 for pair in bounded if pair[0] == i}
+        unbounded = [pair for pair in among if np.isnan(extents[pair][1])]
+        if unbounded:  # no bound of the median: the largest and smallest, from every value of these variants
+            columns = [expression for pair in unbounded for _, expression in _scan(value, "DOUBLE", among[pair])]
+            where = f"__variant IN ({', '.join(sorted(quote_text(v) for _, v in unbounded))})"
             row = run.all(f"WITH base AS ({base}) SELECT {', '.join(columns)} FROM base WHERE {where}")[0]
-            own.update({pair: (row[2 * k], row[2 * k + 1]) for k, pair in enumerate(pairs)})
-            continue
-        # only the values that could fire a rule: above the largest |y| each variant's sums allow, which
-        # the parquet reader skips whole row groups for (under 1% of the floor at 100M units)
-        rows = [row_of[(spec.metrics[i].name, variant)] for _, variant in pairs]
-        allowed = _largest_allowed(*(moment[rows] for moment in sums), bounds[i][0], bounds[i][1])
-        columns = [f"max(abs({value})) FILTER (WHERE {among[pair]} AND abs({value}) > {double_literal(limit)})"
-                   for pair, limit in zip(pairs, allowed, strict=True)]
-        row = run.all(f"WITH base AS ({base}) SELECT {', '.join(columns)} FROM base "
-                      f"WHERE abs({value}) > {double_literal(allowed.min())}")[0]
-        own.update({pair: (largest if largest is not None else 0.0, bounds[i][1])  # 0: none above, cleared
-                    for pair, largest in zip(pairs, row, strict=True)})
+            own.update({pair: (row[2 * k], row[2 * k + 1]) for k, pair in enumerate(unbounded)})
+        if pairs := [pair for pair in among if pair not in unbounded]:
+            # only the values that could fire a rule: above the largest |y| each variant's sums allow, which
+            # the parquet reader skips whole row groups for (under 1% of the floor at 100M units)
+            rows = [row_of[(spec.metrics[i].name, variant)] for _, variant in pairs]
+            floors = np.array([extents[pair][1] for pair in pairs])
+            allowed = _largest_allowed(*(moment[rows] for moment in sums), bounds[i][0], floors)
+            columns = [f"max(abs({value})) FILTER (WHERE {among[pair]} AND abs({value}) > {double_literal(limit)})"
+                       for pair, limit in zip(pairs, allowed, strict=True)]
+            row = run.all(f"WITH base AS ({base}) SELECT {', '.join(columns)} FROM base "
+                          f"WHERE abs({value}) > {double_literal(allowed.min())}")[0]
+            own.update({pair: (largest if largest is not None else 0.0, extents[pair][1])  # 0: none above, cleared
+                        for pair, largest in zip(pairs, row, strict=True)})
     suspects = [pair for pair in suspects if pair not in own] + open_ones(own)
     if not suspects:
         return []
@@ -589,7 +607,7 @@ def _extreme_units(run: Runner, base: str, labelled: str, spec: ExperimentSpec, 
 
 
 def _largest_allowed(n: np.ndarray, sum_y: np.ndarray, sum_y2: np.ndarray, largest: float,
-                     smallest: float) -> np.ndarray:
+                     smallest: np.ndarray) -> np.ndarray:
     """Per variant, a largest ``|y|`` at which :func:`.extremes.may_be_extreme` still rules every
     rule out, given the variant's sums and ``smallest``: no value above it, no flag. Found by
     bisection between 0 and ``largest`` (where some rule may fire), since a larger largest never
@@ -597,7 +615,7 @@ def _largest_allowed(n: np.ndarray, sum_y: np.ndarray, sum_y2: np.ndarray, large
     # on the bits of the doubles, which order non-negative doubles as their values: 64 steps to adjacent doubles
     low = np.zeros(len(n), dtype=np.int64)
     high = np.full(len(n), min(largest, FLOAT_LIMIT), dtype=float).view(np.int64)
-    smallest_of = np.full(len(n), smallest)
+    smallest_of = np.broadcast_to(np.asarray(smallest, dtype=float), (len(n),))
     while (high - low > 1).any():
         middle = low + (high - low) // 2
         firing = may_be_extreme(n, sum_y, sum_y2, middle.view(float), smallest_of)

@@ -112,8 +112,9 @@ def checks_extremes(metric: MetricSpec) -> bool:
 def may_be_extreme(n: np.ndarray, sum_y: np.ndarray, sum_y2: np.ndarray, largest: np.ndarray,
                    smallest: np.ndarray) -> np.ndarray:
     """Per variant, whether a rule could flag its largest unit, from the pass's sums (units
-    ``n``, ``Σy``, ``Σy²``), the largest ``|y|`` and a lower bound of the smallest non-zero
-    ``|y|`` (NaN: none known). False is a proof that no rule fires; True means: look closer."""
+    ``n``, ``Σy``, ``Σy²``), the largest ``|y|`` and a lower bound of the median non-zero
+    ``|y|``, such as the smallest non-zero one (NaN: none known). False is a proof that no rule
+    fires; True means: look closer."""
     n, sum_y, sum_y2, largest, smallest = (np.asarray(a, dtype=float) for a in (n, sum_y, sum_y2, largest, smallest))
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):  # inf compares as it should
         present = largest > 0  # NaN (no unit) and all-zero variants: no rule can fire

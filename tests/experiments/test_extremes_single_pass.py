@@ -222,6 +222,50 @@ def test_a_whale_in_one_variant_reads_only_the_values_that_could_fire_in_the_oth
     assert sum("FILTER" in query and ") > '" in query for query in with_check) == (kind == "parquet")
 
 
+def test_a_few_refunds_near_zero_do_not_send_the_variants_to_a_full_read(monkeypatch, tmp_path):
+    """Three refunds of a tenth of a cent in a file whose largest revenue is about 700: non-zero
+    values within 2 · largest / 10⁶ of 0, but far fewer than half of any variant's payers, so
+    no median can be that small and the near-0 read (one count) is the only read added."""
+    spec = ExperimentSpec(name="t", unit="user_id", control="control", metrics=[MetricSpec("revenue", role="primary")])
+    data = _experiment(10_000, seed=7)
+    data.loc[data.index[:3], "revenue"] = -0.001
+    assert 2 * data["revenue"].abs().max() / TIMES_MEDIAN >= 0.001
+    path = tmp_path / "refunds.parquet"
+    data.to_parquet(path, index=False)
+    assert reference_flags(path, spec) == []
+    queries = _count_queries(monkeypatch)
+    assert collect_sql(file_query(path), spec).extreme_units == []
+    with_check = len(queries)
+    queries.clear()
+    monkeypatch.setattr(aggregate_sql, "checks_extremes", lambda metric: False)
+    collect_sql(file_query(path), spec)
+    assert with_check == len(queries) + 1
+
+
+def test_the_median_floor_is_a_lower_bound_of_the_median():
+    """Whenever ``_median_floor`` gives the limit, the median non-zero |y| (numpy) is above it:
+    random variants with a share of values near 0, over a column whose largest is the
+    variant's or larger."""
+    rng = np.random.default_rng(5)
+    given = 0
+    for _ in range(3000):
+        size = int(rng.integers(2, 400))
+        values = rng.lognormal(rng.normal(0, 2), rng.uniform(0.1, 3), size) * rng.choice([-1, 1], size)
+        values[rng.random(size) < rng.uniform(0, 0.7)] = 0.0
+        largest = np.abs(values).max() * rng.choice([1.0, 1.0, rng.uniform(1, 100)])
+        if largest == 0:
+            continue
+        limit = 2 * largest / TIMES_MEDIAN
+        tiny = rng.integers(0, max(2, size // 2))  # near-0 values, in place of some of the others
+        values[rng.permutation(size)[:tiny]] = rng.uniform(1e-12, 1, tiny) * limit
+        near_zero = int(np.count_nonzero((values != 0) & (np.abs(values) <= limit))) + int(rng.integers(0, 3))
+        floor = aggregate_sql._median_floor((largest, limit, near_zero), values.sum(), (values**2).sum())
+        if floor == floor:  # not NaN: claimed
+            given += 1
+            assert np.median(np.abs(values[values != 0])) > floor
+    assert given > 50  # the cases where it claims anything: about 90 of the 3,000
+
+
 def test_the_largest_allowed_is_the_edge_of_the_rules():
     """Just below ``_largest_allowed`` no rule can fire; just above it one may."""
     rng = np.random.default_rng(11)
