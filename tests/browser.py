@@ -208,6 +208,14 @@ BROKEN_WORDS_JS = """
   return broken;
 }
 """
+# the appendix's tables (data quality, inputs, parameters) in a narrow window: their paths and
+# hashes may break anywhere, so none needs a sideways scroll
+SCROLLING_APPENDIX_TABLES_JS = """
+() => Array.from(document.querySelectorAll('#data-quality ~ .prodops-table-wrap'))
+  .filter(box => box.scrollWidth > box.clientWidth + 1)
+  .map(box => box.previousElementSibling ? box.previousElementSibling.textContent.trim() : '?')
+"""
+NARROW_WINDOW_PX = 800
 SUMMARY_TOP_JS = """
 () => {
   const heading = Array.from(document.querySelectorAll('h2'))
@@ -223,6 +231,7 @@ class PageLayout:
 
     html_path: Path
     summary_top_px: float | None  # on a 1280 x 800 viewport
+    scrolling_appendix_tables: tuple[str, ...]  # the headings of appendix tables that scroll in an 800 px window
     overflowing_headers: tuple[str, ...]  # table header cells beyond an A4 page's printable width
     scrolling_boxes: int  # boxes that would print a scrollbar
     broken_words: tuple[str, ...]  # short words a table cell is too narrow to print whole
@@ -245,6 +254,8 @@ def check_layout(html_paths: list[Path], pdf_dir: Path) -> list[PageLayout]:
                 page = context.new_page()
                 page.goto(Path(html_path).resolve().as_uri(), wait_until="load", timeout=PAGE_TIMEOUT_MS)
                 summary_top = page.evaluate(SUMMARY_TOP_JS)
+                page.set_viewport_size({"width": NARROW_WINDOW_PX, "height": 800})
+                scrolling_appendix = page.evaluate(SCROLLING_APPENDIX_TABLES_JS)
                 page.emulate_media(media="print")
                 page.set_viewport_size({"width": PRINT_WIDTH_PX, "height": 1000})
                 headers = page.evaluate(OVERFLOWING_HEADERS_JS)
@@ -253,7 +264,7 @@ def check_layout(html_paths: list[Path], pdf_dir: Path) -> list[PageLayout]:
                 pdf = pdf_dir / f"{Path(html_path).stem}.pdf"
                 page.pdf(path=str(pdf), format="A4")
                 context.close()
-                layouts.append(PageLayout(Path(html_path), summary_top, tuple(headers), int(boxes), tuple(broken), pdf))
+                layouts.append(PageLayout(Path(html_path), summary_top, tuple(scrolling_appendix), tuple(headers), int(boxes), tuple(broken), pdf))
         finally:
             browser.close()
     return layouts

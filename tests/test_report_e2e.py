@@ -140,6 +140,8 @@ def test_every_report_prints_within_the_page_and_shows_its_summary_first(sample_
         assert layout.broken_words == (), f"{name}: table cells too narrow to print these words whole: {layout.broken_words}"
         assert layout.summary_top_px is not None and layout.summary_top_px < 800, \
             f"{name}: the summary starts at {layout.summary_top_px} px, below a 1280 x 800 screen"
+        assert layout.scrolling_appendix_tables == (), \
+            f"{name}: appendix tables scroll sideways in an 800 px window: {layout.scrolling_appendix_tables}"
         assert layout.pdf.read_bytes().startswith(b"%PDF")
 
 
