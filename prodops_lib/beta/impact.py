@@ -66,9 +66,14 @@ class BetaImpact:
     weighted_sentence: str = ""
     frequency: str = "week"  # what one period of the panel is
 
+    @property
+    def number_format(self) -> str:
+        """The one format of this impact's figures: the decimals its adjusted interval needs."""
+        return interval_format(self.adjusted.ci_low, self.adjusted.ci_high)
+
     def summary_sentences(self) -> list[str]:
         """The impact's reasons in one line each, for the verdict (the Impact section explains them)."""
-        number = interval_format(self.adjusted.ci_low, self.adjusted.ci_high)
+        number = self.number_format
         trends = ("Beta units were already drifting away from comparable units before entry, so the effect cannot be "
                   "read yet." if self.parallel_trends_doubtful else
                   "Before entry, beta units and comparable units moved in parallel, so the comparison holds.")
@@ -98,8 +103,7 @@ class BetaImpact:
     def effect_text(self) -> str:
         """``+0.61 (+5.9% of the level without the beta; 95% CI +0.35 to +0.87)``, in the
         metric's own unit then relative to the beta units' level had they not joined."""
-        a = self.adjusted
-        number = interval_format(a.ci_low, a.ci_high)
+        a, number = self.adjusted, self.number_format
         return (f"{a.effect:{number}} ({self.relative_effect:+.1%} of the level without the beta; "
                 f"{interval_text(a.ci_low, a.ci_high, a.level, number)})")
 
@@ -157,8 +161,7 @@ def _pre_trend_sentence(study: EventStudy, label: str, number: str, frequency: s
                    f"(p = {study.leads_p_value:.2g}).")
 
 
-def _naive_sentence(naive: NaiveComparison, adjusted: DidEstimate, label: str) -> str:
-    number = interval_format(adjusted.ci_low, adjusted.ci_high)
+def _naive_sentence(naive: NaiveComparison, adjusted: DidEstimate, label: str, number: str) -> str:
     compared = (f"Beta units against everyone else: {naive.difference:{number}} {label}; against comparable units, "
                 f"before and after entry: {adjusted.effect:{number}}.")
     if naive.covers(adjusted.effect):
@@ -175,7 +178,7 @@ def agree(first: DidEstimate, second: DidEstimate) -> bool:
     return first.ci_low <= second.effect <= first.ci_high and second.ci_low <= first.effect <= second.ci_high
 
 
-def _weighted_check(beta: BetaPanel, metric: str, adjusted: DidEstimate, level: float,
+def _weighted_check(beta: BetaPanel, metric: str, adjusted: DidEstimate, level: float, number: str,
                     **window) -> tuple[DidEstimate | None, str]:
     """The estimate with comparison units weighted by their odds of joining, and its sentence;
     no estimate when the weights cannot make the comparison units resemble the beta units."""
@@ -187,7 +190,6 @@ def _weighted_check(beta: BetaPanel, metric: str, adjusted: DidEstimate, level: 
                       f"beta units before entry (a gap of {gap:.2f} standard deviations remains; "
                       f"{effective:.0f} effective comparison units), so the effect rests on matching alone.")
     weighted = average_effect(stack, level=level)
-    number = interval_format(adjusted.ci_low, adjusted.ci_high)
     found = (f"Check: weighting every comparable unit (outside the beta, or entering it later) by its odds of joining, "
              f"instead of matching, gives {weighted.effect:{number}} "
              f"({interval_text(weighted.ci_low, weighted.ci_high, weighted.level, number)})")
@@ -218,13 +220,13 @@ def estimate_impact(beta: BetaPanel, metric: str, *, label: str | None = None, d
     naive = naive_comparison(beta, metric, level=level)
     treated = stack.rows["treated"].to_numpy()
     counterfactual = float(stack.values[treated, pre_periods:].mean() - adjusted.effect)
-    doubtful, pre_sentence = _pre_trend_sentence(study, label, interval_format(adjusted.ci_low, adjusted.ci_high),
-                                                 beta.frequency)
+    number = interval_format(adjusted.ci_low, adjusted.ci_high)  # BetaImpact.number_format
+    doubtful, pre_sentence = _pre_trend_sentence(study, label, number, beta.frequency)
     weighted, weighted_sentence = None, ""
     if neighbours is not None:
-        weighted, weighted_sentence = _weighted_check(beta, metric, adjusted, level, pre_periods=pre_periods,
+        weighted, weighted_sentence = _weighted_check(beta, metric, adjusted, level, number, pre_periods=pre_periods,
                                                       post_periods=post_periods, neighbours=neighbours,
                                                       matching_periods=matching_periods)
     return BetaImpact(metric, label, direction, adjusted, study, naive, stack.cohorts, counterfactual, doubtful,
-                      pre_sentence, _naive_sentence(naive, adjusted, label), weighted, weighted_sentence,
+                      pre_sentence, _naive_sentence(naive, adjusted, label, number), weighted, weighted_sentence,
                       beta.frequency)
