@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["COLUMN_LABELS", "column_label", "count_of", "metric_words", "ratio_text", "readable_name"]
+__all__ = ["COLUMN_LABELS", "column_label", "count_of", "metric_words", "money", "money_digits", "ratio_text",
+           "readable_name"]
 
 COLUMN_LABELS: dict[str, str] = {
     # experiments
@@ -145,6 +146,30 @@ def interval_format(low: float, high: float) -> str:
     if not math.isfinite(width) or width == 0:
         return "+.3g"
     return f"+.{max(0, 1 - math.floor(math.log10(width)))}f"
+
+
+def money(value: float, currency: str | None, number: str = ",.0f") -> str:
+    """An amount with its currency as an English reader expects it: ``$1,250``, ``€0.43``,
+    ``CHF 1,250`` (a code without a symbol of its own is written before the amount, spaced),
+    ``-£12``; ``number`` formats the amount, and a leading ``+`` signs it (``+$0.43``). Without a
+    currency, the number alone."""
+    if currency is None or not math.isfinite(value):
+        return f"{value:{number}}"
+    from babel.numbers import get_currency_symbol
+
+    symbol = get_currency_symbol(currency, locale="en_US")
+    amount = f"{abs(value):{number.removeprefix('+')}}"
+    sign = "-" if value < 0 and float(amount.replace(",", "")) != 0 else ("+" if number.startswith("+") else "")
+    return f"{sign}{symbol}{' ' if symbol[-1].isalpha() else ''}{amount}"
+
+
+def money_digits(currency: str | None, default: int = 2) -> int:
+    """The decimals an amount of ``currency`` is written with (2 for EUR, 0 for JPY)."""
+    if currency is None:
+        return default
+    from babel.numbers import get_currency_precision
+
+    return get_currency_precision(currency)
 
 
 def ratio_text(ratio: float) -> str:

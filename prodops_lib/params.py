@@ -37,6 +37,7 @@ __all__ = [
     "load_taxonomy",
     "load_yaml",
     "month_bounds",
+    "parse_currency",
     "parse_period",
     "project_root",
     "recent_months",
@@ -90,6 +91,18 @@ def parse_period(period: object, source: str = "period") -> str:
         raise ParameterError(
             f"{source}: {period!r} is not a month; write it as YYYY-MM, e.g. 2026-10"
         )
+    return text
+
+
+def parse_currency(code: object, source: str = "currency") -> str:
+    """Check an ISO 4217 currency code (``EUR``, ``usd``) against CLDR's list and return it
+    upper-case. A ValueError, not a ParameterError, so that a parameter file's loader adds the
+    file and key it comes from."""
+    from babel.numbers import is_currency
+
+    text = str(code).strip().upper()
+    if not is_currency(text):
+        raise ValueError(f"{source}: {code!r} is not an ISO 4217 currency code; write it as e.g. USD, EUR or GBP")
     return text
 
 

@@ -19,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from prodops_lib.params import ParameterError, build, parse_period
+from prodops_lib.params import ParameterError, build, parse_currency, parse_period
 
 __all__ = [
     "MIN_EFFORT",
@@ -214,7 +214,8 @@ class AllocationParams:
     ``drop`` (counted in the drop log). ``months_of_history`` ending at ``period``
     (``null`` = everything). ``min_effort`` is the least effort in the period, in the unit, for
     a verdict on shares and gaps (default per unit: :data:`MIN_EFFORT`); below it the report
-    shows the numbers but says there is too little effort to judge them.
+    shows the numbers but says there is too little effort to judge them. ``currency`` is the
+    ISO 4217 code of the people file's ``monthly_cost`` (``EUR``), written with every cost.
     """
 
     sources: Sources
@@ -230,6 +231,7 @@ class AllocationParams:
     unknown_people: Literal["keep", "drop"] = "keep"
     unknown_team: str = "Unknown"
     min_effort: float | None = None
+    currency: str | None = None
 
     @property
     def effort_needed(self) -> float:
@@ -238,6 +240,8 @@ class AllocationParams:
     def __post_init__(self) -> None:
         if self.min_effort is not None and self.min_effort < 0:
             raise ValueError(f"min_effort: must be 0 or more, got {self.min_effort}")
+        if self.currency is not None:
+            object.__setattr__(self, "currency", parse_currency(self.currency))
         if isinstance(self.rules, dict):
             object.__setattr__(self, "rules", build(ThemeRules, self.rules, source="rules"))
         elif not isinstance(self.rules, (str, ThemeRules)):

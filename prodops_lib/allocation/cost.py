@@ -25,19 +25,22 @@ __all__ = ["CostByTheme", "cost_by_theme"]
 class CostByTheme:
     """``frame``: ``theme, cost, share, person_months, capitalizable`` for the period;
     ``monthly``: the cost shares by month and team (an :class:`~.shares.EffortShare` whose
-    effort column is cost); ``capitalizable_share`` for the period."""
+    effort column is cost); ``capitalizable_share`` for the period; ``currency`` the ISO 4217
+    code of the people file's costs, when the parameters name it."""
 
     frame: pd.DataFrame
     monthly: EffortShare
     period: str
     capitalizable_share: float
     total_cost: float
+    currency: str | None = None
 
     def to_frame(self) -> pd.DataFrame:
         return self.frame.copy()
 
 
-def cost_by_theme(effort: Effort, capitalizable: Sequence[str] = (), period: str | None = None) -> CostByTheme | None:
+def cost_by_theme(effort: Effort, capitalizable: Sequence[str] = (), period: str | None = None,
+                  currency: str | None = None) -> CostByTheme | None:
     """Cost per theme in ``period`` (default: the last month); ``None`` without a people file
     or without any cost in it."""
     person_time = effort.person_time
@@ -60,4 +63,4 @@ def cost_by_theme(effort: Effort, capitalizable: Sequence[str] = (), period: str
     frame["capitalizable"] = frame["theme"].isin(list(capitalizable))
     frame = frame[["theme", "cost", "share", "person_months", "capitalizable"]]
     capitalizable_share = float(frame.loc[frame["capitalizable"], "cost"].sum() / total) if total > 0 else float("nan")
-    return CostByTheme(frame, monthly, period, capitalizable_share, total)
+    return CostByTheme(frame, monthly, period, capitalizable_share, total, currency)

@@ -14,6 +14,7 @@ import pandas as pd
 
 from prodops_lib.display import Kpi
 from prodops_lib.io import DropLog, InputError
+from prodops_lib.labels import money
 
 from .concentration import Concentration, compute_concentration
 from .config import UNIT_LABELS, AllocationParams
@@ -134,7 +135,7 @@ class Allocation:
                          "bad" if unclassified > 0.15 else ("warning" if unclassified > 0.05 else "good")))
         if self.cost is not None:
             cards.append(Kpi("Capitalisable", f"{self.cost.capitalizable_share:.0%}",
-                             f"of {self.cost.total_cost:,.0f} loaded cost"))
+                             f"of {money(self.cost.total_cost, self.cost.currency)} loaded cost"))
         return cards
 
     def unclassified_items(self, n: int = 10) -> pd.DataFrame:
@@ -220,7 +221,7 @@ def analyse(inputs: AllocationInputs, settings: AllocationParams, log: DropLog) 
         targets=targets,
         trends=compute_trends(shares),
         concentration=compute_concentration(effort),
-        cost=cost_by_theme(effort, capitalizable),
+        cost=cost_by_theme(effort, capitalizable, currency=settings.currency),
         estimates=estimate_vs_actual(inputs.items, classification, worklogs=inputs.worklogs,
                                      logged_hours=effort.logged_by_item, months=list(effort.months)),
         effort_needed=settings.effort_needed,

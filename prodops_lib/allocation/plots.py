@@ -14,6 +14,7 @@ from matplotlib.ticker import FuncFormatter, PercentFormatter
 
 from prodops_lib.charts import COLOURS, HIGHLIGHTED, legend_outside
 from prodops_lib.display import PALETTE
+from prodops_lib.labels import money
 
 from .cost import CostByTheme
 from .estimates import EstimateAccuracy
@@ -146,10 +147,10 @@ def cost_bars(cost: CostByTheme, ax=None) -> Figure:
     colours = [PALETTE[0] if flag else PALETTE[1] for flag in rows["capitalizable"]]
     ax.barh(rows["theme"], rows["cost"], color=colours)
     for position, row in enumerate(rows.itertuples()):
-        ax.text(row.cost, position, f"  {row.cost:,.0f} ({row.share:.0%})", va="center", fontsize=8.5)
+        ax.text(row.cost, position, f"  {money(row.cost, cost.currency)} ({row.share:.0%})", va="center", fontsize=8.5)
     ax.set_xlim(0, rows["cost"].max() * 1.3 if len(rows) else 1)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: f"{value:,.0f}"))
-    ax.set_xlabel("loaded cost")
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: money(value, cost.currency)))
+    ax.set_xlabel(f"loaded cost ({cost.currency})" if cost.currency else "loaded cost")
     ax.set_title(f"Cost per theme, {cost.period}: {cost.capitalizable_share:.0%} capitalisable (blue)")
     ax.grid(axis="y", visible=False)
     return fig

@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..display import Html, Kpi, bullets, callout, figure, kpi_cards, paragraph, table
 from ..io import DropLog, InputError, load_table
-from ..labels import readable_name
+from ..labels import money, money_digits, readable_name
 from ..params import resolve_path
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
 from .decision import interval_text
@@ -300,7 +300,7 @@ def results_block(analysis: ExperimentAnalysis) -> Html:
     test's name are in results.csv and the Method section. An "investigate" decision greys it."""
     columns = ["metric", "variant", "rel_effect", "rel_ci_low", "rel_ci_high", "significant", "chance_to_beat_control",
                "p_value_adjusted", "mean_control", "mean_variant", "role"]
-    frame = _with_readable_averages(analysis.results)[[c for c in columns if c in analysis.results.columns]]
+    frame = _with_readable_averages(analysis.results, analysis.spec)[[c for c in columns if c in analysis.results.columns]]
     frame = frame.assign(metric=frame["metric"].map(analysis.spec.metric_label))
     formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _bound, "rel_ci_high": _bound,
                "p_value_adjusted": "{:.3g}", "chance_to_beat_control": "{:.1%}"}
@@ -326,15 +326,20 @@ def prior_sentences(analysis: ExperimentAnalysis) -> list[str]:
         f"no prior for {metric.display_name}: a quantile's chance comes from its bootstrap" for metric in quantiles]
 
 
-def _with_readable_averages(results: pd.DataFrame) -> pd.DataFrame:
-    """The control and variant averages as text: a rate for proportion metrics (9.94%), four
-    significant digits otherwise; a column holds several metrics, so one format cannot do."""
-    def text(value: float, kind: str) -> str:
+def _with_readable_averages(results: pd.DataFrame, spec: ExperimentSpec) -> pd.DataFrame:
+    """The control and variant averages as text: a rate for proportion metrics (9.94%), an
+    amount in its currency for money ($12.40), four significant digits otherwise; a column
+    holds several metrics, so one format cannot do."""
+    def text(value: float, kind: str, metric: str) -> str:
         if pd.isna(value):
             return "—"
+        currency = spec.metric(metric).currency
+        if currency is not None:
+            return money(value, currency, f",.{money_digits(currency)}f")
         return f"{value:.2%}" if kind == "proportion" else f"{value:,.4g}"
 
-    return results.assign(**{column: [text(value, kind) for value, kind in zip(results[column], results["kind"], strict=True)]
+    return results.assign(**{column: [text(value, kind, metric) for value, kind, metric
+                                      in zip(results[column], results["kind"], results["metric"], strict=True)]
                              for column in ("mean_control", "mean_variant")})
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field, fields
 from typing import Literal, get_args
 
 from prodops_lib.labels import metric_words
+from prodops_lib.params import parse_currency
 
 __all__ = ["ExperimentSpec", "MetricSpec"]
 
@@ -72,6 +73,8 @@ class MetricSpec:
 
     ``label`` is how the report names the metric to a reader ("Checkout conversion"); without
     it, the name with spaces for underscores ("orders per session"). ``results.csv`` keeps ``name``.
+    ``currency`` (an ISO 4217 code, ``USD``) says a mean, ratio or quantile metric is an amount
+    of money, so its averages and differences are written ``$12.40``.
 
     The test, per metric because a one-sided test's side depends on the metric's direction:
     ``alternative`` is ``two-sided`` (default), ``greater`` (only "the variant is higher" can be
@@ -106,6 +109,7 @@ class MetricSpec:
     equal_var: bool = False
     test: Test = "auto"
     label: str | None = None
+    currency: str | None = None
 
     def __post_init__(self) -> None:
         where = f"metric {self.name!r}"
@@ -118,6 +122,10 @@ class MetricSpec:
         _check_choice(where, "winsorize_scope", self.winsorize_scope, ("all", "nonzero"))
         self._check_covariates(where)
         self._check_test(where)
+        if self.currency is not None:
+            if self.kind == "proportion":
+                raise ValueError(f"{where}: a proportion is a share of units, not an amount of money; remove currency")
+            object.__setattr__(self, "currency", parse_currency(self.currency, f"{where}: currency"))
         if self.kind == "ratio":
             if not self.numerator or not self.denominator:
                 raise ValueError(f"{where}: kind 'ratio' needs 'numerator' and 'denominator' columns")
