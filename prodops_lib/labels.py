@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["COLUMN_LABELS", "column_label", "count_of", "metric_words", "money", "money_digits", "ratio_text",
-           "readable_name"]
+__all__ = ["COLUMN_LABELS", "column_label", "count_of", "engine_name", "metric_words", "money", "money_digits",
+           "ratio_text", "readable_name"]
 
 COLUMN_LABELS: dict[str, str] = {
     # experiments
@@ -170,6 +170,16 @@ def money_digits(currency: str | None, default: int = 2) -> int:
     from babel.numbers import get_currency_precision
 
     return get_currency_precision(currency)
+
+
+_ENGINE_NAMES = {"duckdb": "DuckDB", "spark": "Spark", "postgres": "Postgres", "trino": "Trino",
+                 "bigquery": "BigQuery", "snowflake": "Snowflake", "databricks": "Databricks", "redshift": "Redshift",
+                 "tsql": "SQL Server", "mysql": "MySQL", "oracle": "Oracle", "sql": "the warehouse"}
+
+
+def engine_name(dialect: str) -> str:
+    """A query engine as its users name it: ``postgres`` → ``Postgres``, ``bigquery`` → ``BigQuery``."""
+    return _ENGINE_NAMES.get(dialect, dialect[:1].upper() + dialect[1:])
 
 
 def ratio_text(ratio: float) -> str:

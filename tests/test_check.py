@@ -125,6 +125,23 @@ def test_variant_labels_differing_in_case_or_spacing_and_a_missing_control_are_w
         "set experiment.control"]
 
 
+def test_a_text_metric_and_rows_without_a_variant_are_found_before_the_run(tmp_path):
+    rows = "".join(f"u{i},{['control', 'treatment', ''][i % 3]},{i % 2},{'2) $100 - $200' if i == 7 else i}\n"
+                   for i in range(30))
+    csv = "user_id,variant,converted,spend\n" + rows
+    metrics = "[{name: converted, kind: proportion, role: primary}, {name: spend}]"
+    [result] = check_bundle(_experiment_bundle(tmp_path, csv, f"{{name: t, unit: user_id, metrics: {metrics}}}"))
+    # the report's own line, as the analysis would stop with it
+    assert result.error == (f"{tmp_path / 'units.csv'}: metric 'spend': column 'spend' is not numeric "
+                            "(value '2) $100 - $200'); clean the column or fix the source")
+    [result] = check_bundle(_experiment_bundle(tmp_path, csv.replace("2) $100 - $200", "7"),
+                                               f"{{name: t, unit: user_id, metrics: {metrics}}}"))
+    assert result.check.warnings == ["10 rows without a variant in 'variant'; the report drops them and counts them "
+                                     "in its data quality"]
+    assert result.check.tables["variants found"].to_dict("records") == [
+        {"variant": "control", "rows": 10, "units": 10}, {"variant": "treatment", "rows": 10, "units": 10}]
+
+
 def test_a_fake_door_count_that_is_not_a_number_is_one_line_naming_the_row(tmp_path):
     from prodops_lib.experiments.report import FakeDoorReport, load_fake_door
     from prodops_lib.io import DropLog, InputError

@@ -70,7 +70,7 @@ from .regression import (
 from .spec import ExperimentSpec, MetricSpec
 from .unit_check_sql import INTEGER_TYPES, unit_filters_duckdb, unit_filters_exact
 
-__all__ = ["collect_sql"]
+__all__ = ["check_numeric", "collect_sql"]
 
 _INTEGER = INTEGER_TYPES
 _NUMERIC = (*_INTEGER, "FLOAT", "DOUBLE", "DECIMAL", "BOOLEAN", "UHUGEINT")
@@ -104,7 +104,7 @@ def collect_sql(
         check_columns(list(types), spec, source)
         for metric in spec.metrics:
             for column in metric.columns:
-                _check_numeric(run, table, column, types[column], metric, source)
+                check_numeric(run, table, column, types[column], metric, source)
         if spec.unit and run.dialect == "duckdb":
             filters, registered = unit_filters_duckdb(run, con, table, spec, types[spec.unit], variant, drops, notes)
         elif spec.unit:
@@ -219,18 +219,22 @@ def _nan_as_missing(table: str, spec: ExperimentSpec, types: dict[str, str]) -> 
     return f"(SELECT {columns} FROM {table}) AS __readable"
 
 
-def _check_numeric(run: Runner, table: str, column: str, kind: str, metric: MetricSpec, source: str) -> None:
+def check_numeric(run: Runner, table: str, column: str, kind: str, metric: MetricSpec, source: str) -> None:
+    """A one-line error naming the metric and column when a column of type ``kind`` holds a
+    value that is not a number (a numeric type needs no query)."""
     if kind.startswith(_NUMERIC):
         return
-    bad = run.all(
-        f"SELECT {quote_name(column)} FROM {table} WHERE {quote_name(column)} IS NOT NULL "
-        f"AND TRY_CAST({quote_name(column)} AS DOUBLE) IS NULL LIMIT 1"
-    )
-    if bad:
-        raise InputError(
-            f"{source}: metric {metric.name!r}: column {column!r} is not numeric "
-            f"(value {bad[0][0]!r}); clean the column or fix the source"
+    fix = "clean the column or fix the source"
+    try:
+        bad = run.all(
+            f"SELECT {quote_name(column)} FROM {table} WHERE {quote_name(column)} IS NOT NULL "
+            f"AND TRY_CAST({quote_name(column)} AS DOUBLE) IS NULL LIMIT 1"
         )
+    except InputError as error:  # an engine without TRY_CAST (Postgres) fails on the first such value instead
+        said = str(error).removeprefix(f"{source}: the query failed: ")
+        raise InputError(f"{source}: metric {metric.name!r}: column {column!r} is not numeric ({said}); {fix}") from None
+    if bad:
+        raise InputError(f"{source}: metric {metric.name!r}: column {column!r} is not numeric (value {bad[0][0]!r}); {fix}")
 
 
 _DAY = "CAST(TRY_CAST({} AS TIMESTAMP) AS DATE)"

@@ -200,6 +200,7 @@ def _collect(source: Source, spec: ExperimentSpec, options: dict, connection) ->
             collected = collect_sql("", spec, runner=runner, **options)
         finally:
             runner.close()
+        collected.notes["dialect"] = runner.dialect  # which warehouse, for the report's words
         data = source
     elif isinstance(source, SQL):
         collected = collect_sql(source.query, spec, connection=connection, source=source.name, **options)

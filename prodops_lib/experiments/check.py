@@ -12,9 +12,11 @@ from prodops_lib.io import DropLog, InputError, existing_file, load_table
 from prodops_lib.labels import count_of
 from prodops_lib.params import resolve_path
 
+from .aggregate import check_columns
+from .aggregate_sql import check_numeric
 from .design import covariate_column, read_pre_period
-from .duckdb_source import database_settings
-from .engines import open_runner
+from .duckdb_source import Runner, file_query, private_cursor, quote_name
+from .engines import SOURCE, open_runner
 from .ledger import read_import_csv
 from .report import ExperimentReport, FakeDoorReport, load_fake_door
 from .srm import BORDERLINE, similar_labels, srm_test
@@ -49,58 +51,51 @@ def _sample_ratio(units: dict[str, int], spec, check: InputCheck) -> None:
                               "the assignment before trusting the effects")
 
 
-def _unit_level(report: ExperimentReport, check: InputCheck) -> None:
-    import duckdb
-
-    spec = report.experiment
-    path = resolve_path(report.source)
-    if not path.is_file():
-        raise InputError(f"{report.source}: file not found (looked at {path}); check source:")
-    reader = "read_parquet(?)" if path.suffix.lower() in (".parquet", ".pq") else "read_csv(?, all_varchar=true)"
-    # the analysis's memory bound and spill folder: a distinct count of 100M text ids needs gigabytes otherwise
-    with duckdb.connect(config=database_settings()) as connection:
-        try:
-            columns = [row[0] for row in connection.execute(f"describe select * from {reader}", [str(path)]).fetchall()]
-        except duckdb.Error as error:
-            raise InputError(f"{report.source}: not readable as a table ({str(error).splitlines()[0]})") from None
-        if spec.variant_column not in columns:
-            raise InputError(f"{report.source}: variant column {spec.variant_column!r} (experiment.variant_column) "
-                             f"is missing; columns present: {', '.join(columns[:12])}")
-        unit = f'count(distinct "{spec.unit}")' if spec.unit in columns else "count(*)"
-        arms = connection.execute(
-            f'select cast("{spec.variant_column}" as varchar) as variant, count(*) as rows, {unit} as units '
-            f"from {reader} group by 1 order by 1", [str(path)]).df()
-        if spec.timestamp_column and spec.timestamp_column in columns:
-            stamps = connection.execute(
-                f'select min(try_cast("{spec.timestamp_column}" as timestamp)), '
-                f'max(try_cast("{spec.timestamp_column}" as timestamp)), '
-                f'count(*) filter (where "{spec.timestamp_column}" is not null and '
-                f'try_cast("{spec.timestamp_column}" as timestamp) is null) from {reader}', [str(path)]).fetchone()
-            first, last, unreadable = stamps
-            if first is not None:
-                check.lines.append(f"exposures: {first:%Y-%m-%d} to {last:%Y-%m-%d}")
-                check.months = [str(m) for m in pd.period_range(first, last, freq="M")]
-            if unreadable:
-                check.warnings.append(f"{unreadable:,} values of {spec.timestamp_column!r} are not timestamps; "
-                                      "those units are dropped and counted in the report")
+def _unit_level(run, spec, check: InputCheck) -> None:
+    """The rows, columns, variants and units, and exposure dates of the unit-level source of
+    ``run`` (a DuckDB runner over a file, or a Spark or warehouse runner: the same queries,
+    compiled for each), with the report's own one-line errors for a missing or non-numeric column."""
+    types = run.columns()
+    columns = list(types)
+    check_columns(columns, spec, run.source)
+    for metric in spec.metrics:
+        for column in metric.columns:
+            check_numeric(run, SOURCE, column, types[column], metric, run.source)
+    variant = quote_name(spec.variant_column)
+    unit = f"count(DISTINCT {quote_name(spec.unit)})" if spec.unit else "count(*)"
+    arms = run.frame(f"SELECT CAST({variant} AS VARCHAR) AS variant, count(*) AS rows, {unit} AS units "
+                     f"FROM {SOURCE} GROUP BY 1 ORDER BY 1")
+    arms[["rows", "units"]] = arms[["rows", "units"]].astype("int64")
+    rows = int(arms["rows"].sum())
+    missing = arms["variant"].isna()
+    if missing.any():  # not an arm: the report drops these rows before the sample ratio test
+        check.warnings.append(f"{count_of(int(arms.loc[missing, 'rows'].sum()), 'row')} without a variant in "
+                              f"{spec.variant_column!r}; the report drops them and counts them in its data quality")
+        arms = arms[~missing].reset_index(drop=True)
+    arms["variant"] = arms["variant"].astype(str).astype(object)  # one type whichever engine answered
+    if spec.timestamp_column:
+        stamp = quote_name(spec.timestamp_column)
+        unreadable = (f", count(*) FILTER (WHERE {stamp} IS NOT NULL AND TRY_CAST({stamp} AS TIMESTAMP) IS NULL)"
+                      # elsewhere TRY_CAST is written as a CAST, which fails on such a value, as the report would
+                      if run.dialect in ("duckdb", "spark") else "")
+        first, last, *rest = run.all(f"SELECT min(TRY_CAST({stamp} AS TIMESTAMP)), max(TRY_CAST({stamp} AS TIMESTAMP))"
+                                     f"{unreadable} FROM {SOURCE}")[0]
+        if first is not None:
+            first, last = pd.Timestamp(first), pd.Timestamp(last)
+            check.lines.append(f"exposures: {first:%Y-%m-%d} to {last:%Y-%m-%d}")
+            check.months = [str(m) for m in pd.period_range(first, last, freq="M")]
+        if rest and rest[0]:
+            check.warnings.append(f"{rest[0]:,} values of {spec.timestamp_column!r} are not timestamps; "
+                                  "those units are dropped and counted in the report")
     used = {"unit": spec.unit, "variant": spec.variant_column, "timestamp": spec.timestamp_column,
             "segments": spec.segments or None}
     for metric in spec.metrics:
-        used[f"metric {metric.name}"] = [c for c in (metric.column or (None if metric.numerator else metric.name),
-                                                     metric.numerator, metric.denominator, metric.covariate) if c]
-        used[f"metric {metric.name}"] += metric.regression_covariates
-    missing = sorted({c for value in used.values() if value for c in ([value] if isinstance(value, str) else value)}
-                     - set(columns))
-    if missing:
-        raise InputError(f"{report.source}: column {missing[0]!r} named in the experiment is missing; "
-                         f"columns present: {', '.join(columns[:12])}")
-    check.lines.insert(0, f"{report.source}: {int(arms['rows'].sum()):,} rows")
+        used[f"metric {metric.name}"] = [*metric.columns, *metric.categorical_covariates]
+    check.lines.insert(0, f"{run.source}: {rows:,} rows")
     check.lines.extend("  " + line for line in describe_columns(columns, used))
     check.tables["variants found"] = arms
-    check.warnings.extend(_variant_warnings(arms["variant"].astype(str).tolist(), spec.control, spec.expected_split))
-    _sample_ratio(dict(zip(arms["variant"].astype(str), arms["units"], strict=True)), spec, check)
-    if spec.unit and spec.unit not in columns:
-        check.warnings.append(f"unit column {spec.unit!r} is missing: every row is counted as a unit")
+    check.warnings.extend(_variant_warnings(arms["variant"].tolist(), spec.control, spec.expected_split))
+    _sample_ratio(dict(zip(arms["variant"], arms["units"], strict=True)), spec, check)
 
 
 def check_experiment(report: ExperimentReport, period: str | None = None) -> InputCheck:
@@ -119,14 +114,17 @@ def check_experiment(report: ExperimentReport, period: str | None = None) -> Inp
         check.warnings.extend(_variant_warnings(frame[column].astype(str).tolist(), report.experiment.control,
                                                 report.experiment.expected_split))
     elif report.engine_source():
-        source = report.engine_source()
-        runner = open_runner(source)  # the extra is installed, the variable set, the source readable
-        columns = list(runner.columns())
-        runner.close()
-        check.lines.append(f"{report.engine} source: {len(columns)} columns; read where it lives, only per-variant "
-                           "sums come back")
+        runner = open_runner(report.engine_source())  # the extra is installed, the variable set, the source readable
+        try:
+            _unit_level(runner, report.experiment, check)
+        finally:
+            runner.close()
+        check.lines.insert(1, "  read where it lives: only counts and per-variant sums come back")
     else:
-        _unit_level(report, check)
+        path = resolve_path(report.source)
+        if not path.is_file():
+            raise InputError(f"{report.source}: file not found (looked at {path}); check source:")
+        _unit_level(Runner(private_cursor(), report.source, file_query(path)), report.experiment, check)
     history = report.experiment.history
     if history:  # read now, so a bad history file is found before the run
         past = read_import_csv(existing_file(history, f"experiment.history ({history})"))

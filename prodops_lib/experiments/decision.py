@@ -165,7 +165,8 @@ def decide(
         if pending:
             return verdict("keep running", f"Keep running: {best['variant']} improves {change}, but guardrail "
                            f"{', '.join(pending)} is not yet shown to stay within its margin.", best["variant"])
-        return verdict("ship", f"Ship {best['variant']}: {change}, and no guardrail got worse.", best["variant"])
+        held = ", and no guardrail got worse" if guardrails else ""
+        return verdict("ship", f"Ship {best['variant']}: {change}{held}.", best["variant"])
     losers = [row for row in rows if row["significant"] and _goodness(row) < 0]
     if rows and len(losers) == len(rows):
         effects = "; ".join(f"{row['variant']} {describe_effect(row, level)}" for row in losers)

@@ -14,6 +14,7 @@ environment variable the parameters name, and a Spark cluster from ``spark_remot
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import re
@@ -25,7 +26,8 @@ import pandas as pd
 
 from ..io import InputError
 
-__all__ = ["DIALECTS", "ENGINES", "SOURCE", "EngineSource", "compile_sql", "open_runner", "spark_session"]
+__all__ = ["DIALECTS", "ENGINES", "SOURCE", "EngineSource", "compile_sql", "open_runner", "running_sessions",
+           "spark_session", "stop_sessions"]
 
 SOURCE = "__prodops_source"  # the placeholder table every query of .aggregate_sql reads
 ENGINES = ("duckdb", "spark", "sql")
@@ -65,14 +67,24 @@ class EngineSource:
     connection: str | None = None
     name: str = ""  # the label in messages and the drop log; empty: "<engine> source"
 
+    @property
+    def reads(self) -> str:
+        """What ``source`` is: a ``table`` name, ``parquet`` files (Spark: a path or folder) or a ``query``."""
+        text = self.source.strip()
+        if self.engine == "spark":
+            if re.fullmatch(r"[\w.`]+", text) and not text.endswith(".parquet"):
+                return "table"
+            return "parquet" if text.rstrip("/").endswith(".parquet") or os.path.isdir(text) else "query"
+        return "table" if re.fullmatch(r'[\w."`$]+', text) else "query"
+
 
 def open_runner(source: EngineSource):
     """A runner for ``source`` on its engine (one-line errors for a missing extra or variable)."""
     label = source.name or f"{source.engine} source"
     if source.engine == "spark":
-        return SparkRunner(spark_session(source.spark_remote), source.source, label)
+        return SparkRunner(spark_session(source.spark_remote), source, label)
     if source.engine == "sql":
-        return WarehouseRunner(_warehouse(source.connection), source.source, label)
+        return WarehouseRunner(_warehouse(source.connection), source, label)
     raise InputError(f"engine {source.engine!r} is not one of {', '.join(ENGINES)}")
 
 
@@ -87,6 +99,10 @@ def spark_session(remote: str | None = None):
     """A SparkSession: at ``remote`` (or ``SPARK_REMOTE``; ``sc://`` URLs use Spark Connect), or a
     local one on two cores with its warehouse and scratch space in a temporary folder, the UI off
     and few shuffle partitions (the result is a few rows)."""
+    import warnings
+
+    # pyspark's note about its own support of pandas 3, printed on every start, says nothing to a reader
+    warnings.filterwarnings("ignore", message="PySpark does not yet fully support pandas", category=FutureWarning)
     try:
         from pyspark.sql import SparkSession
     except ImportError:
@@ -101,7 +117,14 @@ def spark_session(remote: str | None = None):
             import tempfile
 
             scratch = tempfile.mkdtemp(prefix="prodops-spark-")
+            # the JVM's own log (start-up notes, warnings about the host name) would interleave with
+            # the kit's output and bury its one-line errors: errors only, and no stage progress bars
+            logging_file = os.path.join(scratch, "log4j2.properties")
+            with open(logging_file, "w", encoding="utf-8") as out:
+                out.write(_SPARK_LOGGING)
             builder = (builder.master(remote or "local[2]").config("spark.ui.enabled", "false")
+                       .config("spark.ui.showConsoleProgress", "false")
+                       .config("spark.driver.extraJavaOptions", f"-Dlog4j2.configurationFile=file:{logging_file}")
                        .config("spark.sql.warehouse.dir", os.path.join(scratch, "warehouse"))
                        .config("spark.local.dir", scratch).config("spark.sql.shuffle.partitions", "4")
                        .config("spark.sql.session.timeZone", "UTC")
@@ -118,6 +141,35 @@ def spark_session(remote: str | None = None):
     return _SESSIONS[key]
 
 
+_SPARK_LOGGING = """\
+rootLogger.level = error
+rootLogger.appenderRef.stderr.ref = console
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+# pyspark's gateway sets the level a shell announces ("Setting default log level to WARN") from its own
+logger.gateway.name = org.apache.spark.api.python.PythonGatewayServer
+logger.gateway.level = error
+"""
+
+
+def running_sessions() -> set[str]:
+    """The Spark sessions this process started (by master or remote URL)."""
+    return set(_SESSIONS)
+
+
+def stop_sessions(keep: set[str] = frozenset()) -> None:
+    """Stop the Spark sessions this process started, except those in ``keep``: a local one
+    holds a JVM and its memory, which ``prodops report`` would otherwise keep through the runs
+    of its notebooks (each kernel starts its own)."""
+    for key in set(_SESSIONS) - set(keep):
+        session = _SESSIONS.pop(key)
+        with contextlib.suppress(Exception):  # already stopped, or its server gone: nothing is left to free
+            session.stop()
+
+
 def _warehouse(variable: str | None):
     """A SQLAlchemy engine from the URL in environment variable ``variable``."""
     if not variable:
@@ -132,8 +184,33 @@ def _warehouse(variable: str | None):
         raise _missing_extra("warehouse", "sqlalchemy") from None
     try:
         return sqlalchemy.create_engine(url)
-    except Exception as error:  # the URL itself is never shown: it may hold a password
-        raise InputError(f"connection: the URL in {variable!r} was not accepted ({type(error).__name__})") from None
+    except Exception as error:  # the URL itself is never shown: it may hold a password, its scheme cannot
+        scheme = url.split("://", 1)[0] if "://" in url else None
+        raise InputError(f"connection: the URL in {variable!r} was not accepted: {_url_fix(scheme, error)}") from None
+
+
+# the SQLAlchemy dialect package of each warehouse the docs name (docs/scale.md)
+_DIALECT_PACKAGES = {"trino": "trino", "snowflake": "snowflake-sqlalchemy", "bigquery": "sqlalchemy-bigquery",
+                     "databricks": "databricks-sqlalchemy", "redshift": "sqlalchemy-redshift"}
+
+
+def _url_fix(scheme: str | None, error: Exception) -> str:
+    """What to change when SQLAlchemy refuses a URL, from its scheme (``dialect+driver``)."""
+    import sqlalchemy.exc
+
+    dialect = scheme.split("+", 1)[0] if scheme else None
+    if dialect == "postgres":
+        return "SQLAlchemy names Postgres postgresql; start the URL with postgresql+psycopg://"
+    if isinstance(error, sqlalchemy.exc.NoSuchModuleError):  # before ArgumentError, its base class
+        package = _DIALECT_PACKAGES.get(dialect)
+        return (f"no SQLAlchemy dialect {scheme!r} is installed; install {package}" if package else
+                f"no SQLAlchemy dialect {scheme!r} is installed; install the warehouse's SQLAlchemy dialect package")
+    if scheme is None or isinstance(error, sqlalchemy.exc.ArgumentError):
+        return "it is not a SQLAlchemy URL; write it as dialect+driver://user@host/database"
+    if isinstance(error, ImportError):
+        return (f"its driver ({error.name or scheme}) is not installed; install it, or name an installed driver "
+                "after the dialect (e.g. postgresql+psycopg://)")
+    return type(error).__name__
 
 
 def _one_line(error: Exception) -> str:
@@ -150,16 +227,12 @@ class SparkRunner:
 
     dialect = "spark"
 
-    def __init__(self, spark, source: str, label: str) -> None:
+    def __init__(self, spark, source: EngineSource, label: str) -> None:
         self.spark, self.source, self.queries = spark, label, 0
         self.view = f"prodops_source_{uuid.uuid4().hex}"
+        read = {"table": spark.table, "parquet": spark.read.parquet, "query": spark.sql}[source.reads]
         try:
-            if re.fullmatch(r"[\w.`]+", source) and not source.endswith(".parquet"):
-                frame = spark.table(source)
-            elif source.rstrip("/").endswith(".parquet") or os.path.isdir(source):
-                frame = spark.read.parquet(source)
-            else:
-                frame = spark.sql(source)
+            frame = read(source.source.strip())
             frame.createOrReplaceTempView(self.view)
         except Exception as error:
             raise InputError(f"{label}: Spark could not read the source: {_one_line(error)}") from None
@@ -202,11 +275,11 @@ _PG_TYPES = {16: "BOOLEAN", 20: "BIGINT", 21: "SMALLINT", 23: "INTEGER", 700: "F
 class WarehouseRunner:
     """Runs the collector's queries through a SQLAlchemy engine, in the engine's dialect."""
 
-    def __init__(self, engine, source: str, label: str) -> None:
+    def __init__(self, engine, source: EngineSource, label: str) -> None:
         self.engine, self.source, self.queries = engine, label, 0
         self.dialect = {"postgresql": "postgres", "mssql": "tsql"}.get(engine.dialect.name, engine.dialect.name)
-        is_table = re.fullmatch(r'[\w."`$]+', source.strip()) is not None
-        self.table = source.strip() if is_table else f"({source.strip().rstrip(';')}) AS {SOURCE}"
+        text = source.source.strip()
+        self.table = text if source.reads == "table" else f"({text.rstrip(';')}) AS {SOURCE}"
 
     def prepare(self, sql: str) -> str:
         return _PLACEHOLDER.sub(lambda _: self.table, compile_sql(sql, self.dialect))
@@ -214,19 +287,24 @@ class WarehouseRunner:
     def _run(self, sql: str) -> tuple[list[tuple], list[str], list]:
         self.queries += 1
         try:
-            with self.engine.connect() as connection:
-                # the DB-API cursor itself: a query without parameters goes as written, so a % in
-                # the source's text is not taken for a placeholder
-                cursor = connection.connection.cursor()
-                try:
-                    cursor.execute(self.prepare(sql))
-                    description = cursor.description
-                    rows = [tuple(row) for row in cursor.fetchall()]
-                finally:
-                    cursor.close()
-                return rows, [d[0] for d in description], [d[1] for d in description]
+            connection = self.engine.connect()
+        except Exception as error:  # SQLAlchemy's message names the host and user, never the password
+            raise InputError(f"{self.source}: could not connect to the warehouse: {_one_line(error)}") from None
+        try:
+            # the DB-API cursor itself: a query without parameters goes as written, so a % in
+            # the source's text is not taken for a placeholder
+            cursor = connection.connection.cursor()
+            try:
+                cursor.execute(self.prepare(sql))
+                description = cursor.description
+                rows = [tuple(row) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
+            return rows, [d[0] for d in description], [d[1] for d in description]
         except Exception as error:
             raise InputError(f"{self.source}: the query failed: {_one_line(error)}") from None
+        finally:
+            connection.close()
 
     def all(self, sql: str) -> list[tuple]:
         return self._run(sql)[0]

@@ -10,8 +10,9 @@ import pandas as pd
 
 from ..display import Html, Kpi, bullets, callout, figure, kpi_cards, paragraph, table
 from ..io import DropLog, InputError, load_table
-from ..labels import money, money_digits, readable_name
+from ..labels import engine_name, money, money_digits, readable_name
 from ..params import resolve_path
+from .aggregate import ROW_DROPS
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
 from .decision import interval_text
 from .design import DesignSpec, plan_deviations
@@ -135,8 +136,9 @@ def run_experiment_report(report: ExperimentReport, log: DropLog, *, period: str
     if report.engine_source():
         analysis = analyse_experiment(report.engine_source(), spec, bootstrap_samples=report.bootstrap_samples,
                                       random_state=report.random_state, priors=priors)
-        log.record_input(f"{report.engine} source", None, None)
-        log.drop_frame(analysis.drops.assign(source=f"{report.engine} source"))
+        label = engine_source_label(analysis)
+        log.record_input(label, None, rows_read(analysis))
+        log.drop_frame(analysis.drops.assign(source=label))
     elif report.aggregates:
         frame = load_table(report.source, log=log, label=report.source)
         analysis = analyse_aggregates(frame, spec, source=report.source, priors=priors)
@@ -152,6 +154,29 @@ def run_experiment_report(report: ExperimentReport, log: DropLog, *, period: str
         deviations = plan_deviations(report.design, spec, days, analysis.decision.verdict)
         analysis = replace(analysis, notes={**analysis.notes, "plan_deviations": deviations})
     return analysis
+
+
+def engine_source_label(analysis: ExperimentAnalysis) -> str:
+    """The source of an analysis that ran on Spark or a warehouse, as the appendix names it:
+    ``Postgres table hillstrom``, ``Spark query``, ``Spark parquet files /lake/exposures``."""
+    source = analysis.data
+    where = engine_name(analysis.notes.get("dialect", source.engine))
+    if source.reads == "query":
+        return f"{where} query"
+    return f"{where} {'table' if source.reads == 'table' else 'parquet files'} {source.source.strip()}"
+
+
+def engine_where(analysis: ExperimentAnalysis) -> str:
+    """Where the unit-level data of an engine analysis stayed: ``on Spark``, ``in Postgres``."""
+    name = engine_name(analysis.notes.get("dialect", analysis.data.engine))
+    return f"on {name}" if analysis.data.engine == "spark" else f"in {name}"
+
+
+def rows_read(analysis: ExperimentAnalysis) -> int:
+    """The source's rows the analysis read: the units analysed and the rows dropped whole (no
+    variant, no unit id, a unit in two variants), as a file's row count would give."""
+    whole = analysis.drops[analysis.drops["reason"].isin(ROW_DROPS)]
+    return int(sum(analysis.units.values()) + whole["rows"].sum())
 
 
 def _rows_in_file(path) -> int:
@@ -414,7 +439,8 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
         slope = {"within": "pooled within the arms", "pooled": "fitted to both arms' units together"}
         sentences.append("CUPED adjusts " + ", ".join(covariates) + " for each unit's pre-experiment value: the part a "
                          f"slope {' or '.join(slope[s] for s in sorted(slopes, reverse=True))} predicts is removed, "
-                         "which narrows the interval and leaves the expected effect unchanged.")
+                         "which leaves the expected effect unchanged and narrows the interval by as much as the "
+                         "pre-experiment value predicts. " + _cuped_gains(analysis))
     adjusted = [f"{metric.display_name} ({', '.join(metric.regression_covariates)})" for metric in spec.metrics
                 if metric.regression_covariates]
     if adjusted:
@@ -450,15 +476,34 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
     return bullets(sentences)
 
 
+def _cuped_gains(analysis: ExperimentAnalysis) -> str:
+    """What CUPED removed per metric: the share of the variance (averaged over the variants)
+    and how much narrower that makes the interval (its width goes with the square root)."""
+    parts = []
+    for metric in (metric for metric in analysis.spec.metrics if metric.covariate):
+        shares = analysis.results.loc[analysis.results["metric"] == metric.name, "cuped_variance_reduction"]
+        removed = float(shares.mean()) if shares.notna().any() else math.nan
+        if not math.isfinite(removed):
+            continue
+        name = metric.display_name
+        if removed < 0.01:
+            parts.append(f"For {name} it removed under 1% of the variance, so the interval is about as wide as "
+                         f"without it: the pre-experiment value barely predicts {name}.")
+        else:
+            parts.append(f"For {name} it removed {removed:.0%} of the variance: an interval "
+                         f"{1 - math.sqrt(1 - removed):.0%} narrower.")
+    return " ".join(parts)
+
+
 def _engine_sentences(analysis: ExperimentAnalysis) -> list[str]:
     """Where the sums were computed, when the data stayed on Spark or in a warehouse."""
     if not isinstance(analysis.data, EngineSource):
         return []
-    where = "Spark" if analysis.data.engine == "spark" else "the warehouse"
-    sentences = [f"The unit-level data stayed on {where}: one query (written once and compiled for its SQL dialect by "
+    where = engine_where(analysis)
+    sentences = [f"The unit-level data stayed {where}: one query (written once and compiled for its SQL dialect by "
                  "SQLGlot) returned the per-variant sums, after one that checks each unit is in a single variant."]
     if any(metric.kind == "quantile" for metric in analysis.spec.metrics):
-        sentences.append(f"Quantiles come from exact order statistics read on {where} (a histogram of the values, "
+        sentences.append(f"Quantiles come from exact order statistics read {where} (a histogram of the values, "
                          "then the few values in the bins that hold the ranks the bootstrap draws), not from an "
                          "approximate percentile, so they equal a local analysis of the same data.")
     return sentences
@@ -572,7 +617,7 @@ def distribution_chart(analysis: ExperimentAnalysis, results_dir) -> Html:
     if analysis.data is None:
         return paragraph("This analysis used per-variant aggregates, so there is no unit-level distribution to show.")
     if isinstance(analysis.data, EngineSource):
-        return paragraph(f"The unit-level data stayed on {analysis.data.engine}, which returned only per-variant sums, "
+        return paragraph(f"The unit-level data stayed {engine_where(analysis)}, which returned only per-variant sums, "
                          "so there is no distribution to show.")
     from ..display import save_result
     from .plots import plot_distribution

@@ -113,9 +113,11 @@ def check_bundle(bundle_path: str | Path, *, period: str | None = None,
                  only: list[str] | None = None) -> list[ReportCheck]:
     """Check the reports of the bundle (or those named in ``only``) for ``period`` (default:
     each report's last month with data)."""
+    from prodops_lib.experiments.engines import running_sessions, stop_sessions
+
     bundle = load_bundle(bundle_path)
     root = bundle_root(bundle_path)
-    results = []
+    results, running = [], running_sessions()
     reports = {entry.name: (Path(entry.notebook).name, resolve_path(entry.parameters, root) if entry.parameters else None)
                for entry in bundle.reports}
     for entry in bundle.select(only):
@@ -127,6 +129,7 @@ def check_bundle(bundle_path: str | Path, *, period: str | None = None,
             results.append(ReportCheck(entry, checker(resolve_path(entry.parameters, root), period, reports)))
         except (ParameterError, InputError) as error:
             results.append(ReportCheck(entry, error=str(error)))
+    stop_sessions(keep=running)  # the checks' own Spark session: the reports that follow start theirs
     return results
 
 

@@ -33,6 +33,15 @@ def test_clear_winner_ships():
     assert analysis.summary["headline"].startswith("Ship B: converted +15.0% (95% CI")
     assert any("100% chance to beat control" in reason for reason in analysis.decision.reasons)
     json.dumps(analysis.summary)  # JSON-able as it is
+    assert "guardrail" not in analysis.decision.headline  # none was set: nothing to say about one
+
+
+def test_a_ship_headline_says_the_guardrails_held_only_when_there_are_some(units, spec):
+    from prodops_lib.experiments import analyse_experiment
+
+    analysis = analyse_experiment(units, spec)  # conversion +2 points in B; orders per session unchanged
+    assert analysis.decision.verdict == "ship" and analysis.decision.variant == "B"
+    assert analysis.decision.headline.endswith(", and no guardrail got worse.")
 
 
 def test_flat_result_with_enough_units_does_not_ship_and_states_the_mde():

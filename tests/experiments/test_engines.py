@@ -101,8 +101,9 @@ def assert_same_analysis(expected, found) -> None:
     assert_same_frames(expected.segments, found.segments, ["segment_column", "segment", "metric", "variant"])
     assert found.units == expected.units
     assert found.drops[["reason", "rows"]].to_dict("records") == expected.drops[["reason", "rows"]].to_dict("records")
-    notes = {key: value for key, value in found.notes.items() if key not in ("winsorized", "extreme_units")}
-    assert notes == {key: value for key, value in expected.notes.items() if key not in ("winsorized", "extreme_units")}
+    apart = ("winsorized", "extreme_units", "dialect")  # compared below; the engine's own name
+    notes = {key: value for key, value in found.notes.items() if key not in apart}
+    assert notes == {key: value for key, value in expected.notes.items() if key not in apart}
     for metric, caps in expected.notes["winsorized"].items():  # the same order statistics, interpolated in Python
         assert found.notes["winsorized"][metric] == pytest.approx(caps, rel=1e-12)
     for unit, reference in zip(found.notes.get("extreme_units", []), expected.notes.get("extreme_units", []),
@@ -240,6 +241,36 @@ def test_spark_connect_gives_the_duckdb_results(case, spark_connect_url, data_di
     assert_same_analysis(on_duckdb[case], found)
 
 
+def test_a_local_session_prints_nothing_of_its_own(tmp_path):
+    """The JVM's start-up notes, warnings and stage progress bars would interleave with the kit's
+    output (``prodops check`` and ``report`` print to the same terminal): none is printed."""
+    script = ("from prodops_lib.experiments.engines import spark_session\n"
+              "print(spark_session().range(0, 2_000_000).selectExpr('id % 3 AS v').groupBy('v').count().count())\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "3\n"
+    printed = [line for line in done.stderr.splitlines() if line.strip()]
+    # the java launcher's own note about Spark's vector module is the one line left
+    assert [line for line in printed if "incubator modules" not in line] == []
+
+
+def test_prodops_check_on_spark_prints_only_its_findings_and_stops_its_session(data_dir, tmp_path):
+    """``prodops check`` on a bundle whose experiment runs on Spark: the check's lines, no JVM
+    output among them, and no session left running for the reports that follow."""
+    parameters = tmp_path / "ab_spark.yaml"
+    parameters.write_text(f"source: {data_dir / 'messy.parquet'}\nengine: spark\nexperiment:\n  name: messy\n"
+                          "  unit: user_id\n  metrics: [{name: converted, kind: proportion, role: primary}]\n")
+    bundle = tmp_path / "bundle.yaml"
+    notebook = Path(__file__).resolve().parents[2] / "notebooks" / "ab_test.ipynb"
+    bundle.write_text(f"reports:\n  - {{name: ab, notebook: {notebook}, parameters: {parameters}}}\n")
+    script = ("from prodops_lib.report import cli\nfrom prodops_lib.experiments.engines import running_sessions\n"
+              f"code = cli.main(['check', '--bundle', {str(bundle)!r}])\nprint('left running:', running_sessions(), code)\n")
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
+    assert done.stdout.splitlines()[:2] == [f"ab ({parameters}): 1 warning", f"  spark source: {len(messy_units()):,} rows"]
+    assert done.stdout.splitlines()[-1] == "left running: set() 0"
+    assert [line for line in done.stderr.splitlines() if line.strip() and "incubator modules" not in line] == []
+
+
 def test_a_connect_session_beside_a_local_one_is_a_one_line_error(spark, spark_connect_url):
     with pytest.raises(InputError, match=r"^Spark session at sc://localhost:\d+ could not start: .*regular Spark session"):
         spark_session(spark_connect_url)
@@ -255,6 +286,24 @@ def test_spark_reads_a_table_and_a_query(spark, data_dir, on_duckdb):
     assert_same_frames(reference.to_frame(), from_query.to_frame(), ["metric", "variant"])
     with pytest.raises(InputError, match="Spark could not read the source"):
         analyse_experiment(EngineSource("spark", "no_such_table"), spec)
+    assert "stayed on Spark" in str(method_block(from_table))
+
+
+def test_prodops_check_on_spark_finds_what_the_check_of_the_file_finds(spark, data_dir):
+    """The same queries as on the file, compiled for Spark: rows, variants and units, exposure
+    dates, the sample ratio test and the warnings; a missing column stops it as the report would."""
+    from prodops_lib.experiments.check import check_experiment
+    from prodops_lib.experiments.report import ExperimentReport
+
+    on_file = check_experiment(ExperimentReport(source=str(data_dir / "messy.parquet"), experiment=MESSY_SPEC))
+    on_spark = check_experiment(ExperimentReport(source=str(data_dir / "messy.parquet"), experiment=MESSY_SPEC,
+                                                 engine="spark"))
+    assert on_spark.tables["variants found"].equals(on_file.tables["variants found"])
+    assert on_spark.lines[0] == f"spark source: {len(messy_units()):,} rows"
+    assert on_spark.lines[2:] == on_file.lines[1:] and on_spark.warnings == on_file.warnings
+    wrong = ExperimentSpec(name="t", variant_column="segmnt", metrics=MESSY_SPEC.metrics[:1])
+    with pytest.raises(InputError, match=r"^spark source: variant_column 'segmnt' is not a column \(columns: user_id"):
+        check_experiment(ExperimentReport(source=str(data_dir / "messy.parquet"), experiment=wrong, engine="spark"))
 
 
 # --- Postgres -------------------------------------------------------------------------------
@@ -325,7 +374,8 @@ def test_postgres_gives_the_duckdb_results(case, postgres_tables, on_duckdb):
     found = analyse_experiment(EngineSource("sql", case, connection=_PG_VARIABLE), spec, random_state=3)
     assert_same_analysis(on_duckdb[case], found)
     method = str(method_block(found))
-    assert "stayed on the warehouse" in method and "exact order statistics" in method
+    assert found.notes["dialect"] == "postgres"
+    assert "stayed in Postgres" in method and "exact order statistics read in Postgres" in method
     assert _PG_VARIABLE not in method and "postgresql" not in method  # never the URL, nor where it is kept
 
 
@@ -390,13 +440,55 @@ def test_a_missing_extra_says_which_to_install(monkeypatch):
         analyse_experiment(EngineSource("spark", "t"), MESSY_SPEC)
 
 
-def test_prodops_check_reads_the_columns_on_the_engine(postgres_tables):
+def test_prodops_check_on_postgres_finds_what_the_check_of_the_file_finds(postgres_tables, data_dir):
     from prodops_lib.experiments.check import check_experiment
     from prodops_lib.experiments.report import ExperimentReport
 
-    report = ExperimentReport(source="messy", experiment=MESSY_SPEC, engine="sql", connection=_PG_VARIABLE)
-    check = check_experiment(report)
-    assert check.lines == ["sql source: 10 columns; read where it lives, only per-variant sums come back"]
+    def check(spec, source="messy"):
+        return check_experiment(ExperimentReport(source=source, experiment=spec, engine="sql", connection=_PG_VARIABLE))
+
+    on_file = check_experiment(ExperimentReport(source=str(data_dir / "messy.parquet"), experiment=MESSY_SPEC))
+    on_postgres = check(MESSY_SPEC)
+    assert on_postgres.tables["variants found"].equals(on_file.tables["variants found"])
+    assert on_postgres.lines[:2] == [f"sql source: {len(messy_units()):,} rows",
+                                     "  read where it lives: only counts and per-variant sums come back"]
+    assert on_postgres.lines[2:] == on_file.lines[1:] and on_postgres.warnings == on_file.warnings
+    # the mistakes a new user makes stop the check with the report's own line
+    with pytest.raises(InputError, match=r"^sql source: variant_column 'segmnt' is not a column \(columns: user_id"):
+        check(ExperimentSpec(name="t", variant_column="segmnt", metrics=MESSY_SPEC.metrics[:1]))
+    with pytest.raises(InputError, match=r"^sql source: metric 'converted' column 'convertd' is not a column"):
+        check(ExperimentSpec(name="t", metrics=[MetricSpec("converted", column="convertd", kind="proportion",
+                                                          role="primary")]))
+    text_metric = ExperimentSpec(name="t", metrics=[MetricSpec("spend", column="country", role="primary")])
+    with pytest.raises(InputError, match=r"^sql source: metric 'spend': column 'country' is not numeric "
+                                         r"\(invalid input syntax for type double precision: \"\w+\"\); clean the column"):
+        check(text_metric)
+    with pytest.raises(InputError, match=r"^sql source: metric 'spend': column 'country' is not numeric"):
+        analyse_experiment(EngineSource("sql", "messy", connection=_PG_VARIABLE), text_metric)
+    wrong_control = check(ExperimentSpec(name="t", control="Control", metrics=MESSY_SPEC.metrics[:1]))
+    assert any(warning.startswith("control 'Control' is not among the variants found") for warning in wrong_control.warnings)
+
+
+def test_a_refused_url_says_what_to_write(monkeypatch):
+    from prodops_lib.experiments.engines import _warehouse
+
+    expected = {
+        "postgres://analyst:s3cret@host/db": "SQLAlchemy names Postgres postgresql; start the URL with postgresql+psycopg://",
+        "snowflake://analyst:s3cret@account/db": "no SQLAlchemy dialect 'snowflake' is installed; install snowflake-sqlalchemy",
+        "analyst:s3cret@host": "it is not a SQLAlchemy URL; write it as dialect+driver://user@host/database",
+    }
+    for url, fix in expected.items():
+        monkeypatch.setenv("PRODOPS_TEST_URL", url)
+        with pytest.raises(InputError) as raised:
+            _warehouse("PRODOPS_TEST_URL")
+        assert str(raised.value) == f"connection: the URL in 'PRODOPS_TEST_URL' was not accepted: {fix}"
+
+
+def test_a_server_that_cannot_be_reached_is_a_connection_error_not_a_query_error(monkeypatch, tmp_path):
+    monkeypatch.setenv("PRODOPS_TEST_URL", f"postgresql+psycopg://analyst:s3cret@/db?host={tmp_path}")
+    with pytest.raises(InputError, match=r"^sql source: could not connect to the warehouse: .*connection") as raised:
+        analyse_experiment(EngineSource("sql", "t", connection="PRODOPS_TEST_URL"), MESSY_SPEC)
+    assert "s3cret" not in str(raised.value)
 
 
 def test_the_report_pages_blocks_render_from_a_warehouse(postgres_tables, postgres_url, tmp_path):
@@ -420,6 +512,9 @@ def test_the_report_pages_blocks_render_from_a_warehouse(postgres_tables, postgr
               display.appendix(log, settings, tmp_path)]
     plot_forest(analysis)
     page = "".join(str(block) for block in blocks)
-    assert "stayed on the warehouse" in page and _PG_VARIABLE in page
+    assert "stayed in Postgres" in page and _PG_VARIABLE in page
     assert postgres_url not in page and "prodops@" not in page
-    assert [entry["source"] for entry in log.inputs if entry["kind"] == "data"] == ["sql source"]
+    # the table by name, with the rows a file of the same units has (units and whole rows dropped)
+    [source] = [entry for entry in log.inputs if entry["kind"] == "data"]
+    assert (source["source"], source["rows"]) == ("Postgres table messy", len(messy_units()))
+    assert set(log.to_frame()["source"]) == {"Postgres table messy"}

@@ -49,6 +49,16 @@ def test_cuped_removes_about_rho_squared_of_the_variance(analysis):
     assert row(analysis, "revenue", "C")["method"] == "Welch t-test, CUPED"
 
 
+def test_the_method_says_how_much_cuped_removed(analysis):
+    from prodops_lib.experiments.report import method_block
+
+    # ρ = 0.7 planted: about ρ² = 49% of the variance, an interval 1 - √(1 - ρ²) ≈ 29% narrower
+    removed = analysis.to_frame().query("metric == 'revenue'")["cuped_variance_reduction"].mean()
+    assert removed == pytest.approx(0.49, abs=0.03)
+    assert (f"For revenue it removed {removed:.0%} of the variance: an interval {1 - np.sqrt(1 - removed):.0%} "
+            "narrower.") in str(method_block(analysis))
+
+
 def test_guardrail_without_effect_is_non_inferior(analysis):
     guardrail = row(analysis, "orders_per_session", "B")
     assert guardrail["guardrail_status"] == "non-inferior"

@@ -385,7 +385,7 @@ def test_parameter_file_and_method_block_name_the_adjustments(tmp_path):
     from prodops_lib.params import load, project_root
 
     text = (project_root() / "parameters/ab_checkout_redesign.yaml").read_text().replace(
-        "{name: revenue, kind: mean, covariate: pre_revenue, winsorize_upper: 0.999, missing: drop}",
+        "{name: revenue, kind: mean, covariate: pre_revenue, winsorize_upper: 0.999, missing: drop, currency: USD}",
         "{name: revenue, covariates: [pre_revenue], categorical_covariates: [platform, plan], missing: drop}\n"
         "    - {name: revenue_cuped, column: revenue, covariate: pre_revenue, cuped_slope: pooled, missing: drop}")
     assert "categorical_covariates" in text
