@@ -9,6 +9,8 @@ sits outside the axes, where constrained layout makes room for it); labels never
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -16,10 +18,33 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.legend import Legend
 from matplotlib.text import Text
+from matplotlib.ticker import Formatter
 
 from prodops_lib.display import PALETTE
+from prodops_lib.labels import money, step_decimals
 
-__all__ = ["COLOURS", "GREY", "HIGHLIGHTED", "label_line_ends", "label_points", "legend_outside", "no_data", "spread"]
+__all__ = ["COLOURS", "GREY", "HIGHLIGHTED", "MoneyFormatter", "label_line_ends", "label_points", "legend_outside",
+           "no_data", "spread"]
+
+
+class MoneyFormatter(Formatter):
+    """Tick labels as amounts of ``currency`` (``$1,200``, ``+$0.50``) with the decimals the
+    ticks' step needs: ticks 0.001 apart read ``$0.001``, not all ``$0.00``. ``signed`` puts a
+    + on gains (a difference between variants)."""
+
+    def __init__(self, currency: str | None, *, signed: bool = False) -> None:
+        self.currency, self.signed = currency, signed
+
+    def format_ticks(self, values) -> list[str]:
+        ticks = sorted(set(values))
+        step = min((b - a for a, b in itertools.pairwise(ticks)), default=0.0)
+        return [self._text(value, step) for value in values]
+
+    def __call__(self, value: float, pos: int | None = None) -> str:  # one value alone: the cursor's readout
+        return self._text(value, 10 ** math.floor(math.log10(abs(value) / 100)) if value else 0.0)
+
+    def _text(self, value: float, step: float) -> str:
+        return money(value, self.currency, f"{'+' if self.signed else ''},.{step_decimals(step, self.currency)}f")
 
 HIGHLIGHTED = 5  # series in colour per chart; the rest are grey
 GREY = "#BBBBBB"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import math
 import re
 
-__all__ = ["COLUMN_LABELS", "column_label", "count_of", "engine_name", "metric_words", "money", "money_digits",
-           "ratio_text", "readable_name"]
+__all__ = ["COLUMN_LABELS", "column_label", "count_of", "engine_name", "estimate_format", "metric_words", "money", "money_digits",
+           "money_text", "ratio_text", "readable_name", "step_decimals"]
 
 COLUMN_LABELS: dict[str, str] = {
     # experiments
@@ -159,7 +159,8 @@ def money(value: float, currency: str | None, number: str = ",.0f") -> str:
 
     symbol = get_currency_symbol(currency, locale="en_US")
     amount = f"{abs(value):{number.removeprefix('+')}}"
-    sign = "-" if value < 0 and float(amount.replace(",", "")) != 0 else ("+" if number.startswith("+") else "")
+    shown = float(amount.replace(",", "")) != 0  # a value that rounds to zero takes no sign
+    sign = "-" if value < 0 and shown else ("+" if number.startswith("+") and shown else "")
     return f"{sign}{symbol}{' ' if symbol[-1].isalpha() else ''}{amount}"
 
 
@@ -172,6 +173,27 @@ def money_digits(currency: str | None, default: int = 2) -> int:
     return get_currency_precision(currency)
 
 
+def money_text(value: float, currency: str | None, significant: int = 3) -> str:
+    """An amount with the currency's decimals, or ``significant`` digits below one unit:
+    ``$44.01``, and ``$0.00320`` rather than a ``$0.00`` that hides a 41% difference from ``$0.00452``."""
+    decimals = money_digits(currency)
+    if math.isfinite(value) and 0 < abs(value) < 1:
+        decimals = max(decimals, significant - 1 - math.floor(math.log10(abs(value))))
+    return money(value, currency, f",.{decimals}f")
+
+
+def step_decimals(step: float, currency: str | None = None) -> int:
+    """The decimals that tell apart values ``step`` apart (axis ticks): 0 for 250, 1 for 0.5,
+    2 for 0.25; an amount of money below one unit takes at least its currency's decimals
+    (``$0.50``, not ``$0.5``)."""
+    if not (math.isfinite(step) and step > 0):
+        return 0
+    decimals = max(0, -math.floor(math.log10(step)))
+    while decimals < 12 and abs(step * 10**decimals - round(step * 10**decimals)) > 1e-6:
+        decimals += 1
+    return max(decimals, money_digits(currency)) if decimals and currency else decimals
+
+
 _ENGINE_NAMES = {"duckdb": "DuckDB", "spark": "Spark", "postgres": "Postgres", "trino": "Trino",
                  "bigquery": "BigQuery", "snowflake": "Snowflake", "databricks": "Databricks", "redshift": "Redshift",
                  "tsql": "SQL Server", "mysql": "MySQL", "oracle": "Oracle", "sql": "the warehouse"}
@@ -180,6 +202,12 @@ _ENGINE_NAMES = {"duckdb": "DuckDB", "spark": "Spark", "postgres": "Postgres", "
 def engine_name(dialect: str) -> str:
     """A query engine as its users name it: ``postgres`` → ``Postgres``, ``bigquery`` → ``BigQuery``."""
     return _ENGINE_NAMES.get(dialect, dialect[:1].upper() + dialect[1:])
+
+
+def estimate_format(estimate) -> str:
+    """:func:`interval_format` of an estimate with ``ci_low`` and ``ci_high``: the one format of
+    the estimate and of every figure shown beside it."""
+    return interval_format(estimate.ci_low, estimate.ci_high)
 
 
 def ratio_text(ratio: float) -> str:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from prodops_lib import params
+from prodops_lib.io import InputError
 from prodops_lib.report import cli
 from prodops_lib.report.check import check_bundle, last_common_month
 from prodops_lib.report.run import run_bundle
@@ -140,6 +141,42 @@ def test_a_text_metric_and_rows_without_a_variant_are_found_before_the_run(tmp_p
                                      "in its data quality"]
     assert result.check.tables["variants found"].to_dict("records") == [
         {"variant": "control", "rows": 10, "units": 10}, {"variant": "treatment", "rows": 10, "units": 10}]
+
+
+def test_the_check_stops_where_the_report_stops_and_reads_what_the_report_reads(tmp_path):
+    from prodops_lib.experiments import ExperimentSpec, MetricSpec, analyse_experiment
+
+    metrics = "[{name: converted, kind: proportion, role: primary}]"
+    spec = ExperimentSpec(name="t", unit="user_id", metrics=[MetricSpec("converted", kind="proportion", role="primary")])
+    # a unit with two rows in one variant: the report's own error, before the run
+    rows = "".join(f"u{i},{['control', 'treatment'][i % 2]},{int(i % 3 == 0)}\n" for i in range(40)) + "u2,control,1\n"
+    [result] = check_bundle(_experiment_bundle(tmp_path, "user_id,variant,converted\n" + rows,
+                                               f"{{name: t, unit: user_id, metrics: {metrics}}}"))
+    with pytest.raises(InputError) as raised:
+        analyse_experiment(tmp_path / "units.csv", spec)
+    assert "with several rows in one variant (e.g. u2)" in result.error
+    assert result.error.split(": ", 1)[1] == str(raised.value).split(": ", 1)[1]
+    # ids that are numbers for DuckDB's whole type sample, then one text id: both read it, with types from every row
+    rows = "".join(f"{i},{['control', 'treatment'][i % 2]},{int(i % 3 == 0)}\n" for i in range(30_000)) + "u-x,control,1\n"
+    [result] = check_bundle(_experiment_bundle(tmp_path, "user_id,variant,converted\n" + rows,
+                                               f"{{name: t, unit: user_id, metrics: {metrics}}}"))
+    assert result.error is None and result.check.tables["variants found"]["units"].tolist() == [15_001, 15_000]
+    assert analyse_experiment(tmp_path / "units.csv", spec).units == {"control": 15_001, "treatment": 15_000}
+    # a Latin-1 export: the loaders' message, which says what to set
+    (tmp_path / "units.csv").write_bytes("user_id,variant,converted\nü1,control,1\nü2,treatment,0\n".encode("latin-1"))
+    [result] = check_bundle(tmp_path / "bundle.yaml")
+    assert "encoding" in result.error and "the query failed" not in result.error
+
+
+def test_unreadable_exposure_times_are_said_to_count_in_the_effect(tmp_path):
+    rows = "".join(f"u{i},{['control', 'treatment'][i % 2]},{i % 2},{'soon' if i < 3 else '2026-10-0' + str(1 + i % 9)}\n"
+                   for i in range(40))
+    metrics = "[{name: converted, kind: proportion, role: primary}]"
+    [result] = check_bundle(_experiment_bundle(tmp_path, "user_id,variant,converted,seen\n" + rows,
+                                               f"{{name: t, unit: user_id, timestamp_column: seen, metrics: {metrics}}}"))
+    assert "3 values of 'seen' are not times; those units count in the effect, not in the chart over time" \
+        in result.check.warnings
+    assert "exposures: 2026-10-01 to 2026-10-09" in result.check.lines
 
 
 def test_a_fake_door_count_that_is_not_a_number_is_one_line_naming_the_row(tmp_path):

@@ -7,10 +7,11 @@ from __future__ import annotations
 import pytest
 
 from prodops_lib import allocation, params
+from prodops_lib.charts import MoneyFormatter
 from prodops_lib.experiments import MetricSpec, analyse_experiment
 from prodops_lib.experiments.report import results_block
 from prodops_lib.io import DropLog
-from prodops_lib.labels import money, money_digits
+from prodops_lib.labels import money, money_digits, money_text
 from prodops_lib.params import ParameterError, parse_currency
 
 from .conftest import ROOT
@@ -25,11 +26,34 @@ from .experiments.conftest import make_units
     (1250, "CHF", ",.0f", "CHF 1,250"),   # no symbol of its own: the code, spaced
     (5, "CAD", ",.2f", "CA$5.00"),
     (1234, "JPY", ",.0f", "¥1,234"),
-    (-0.001, "USD", "+,.2f", "+$0.00"),   # rounds to zero: no minus sign on a zero
+    (-0.001, "USD", "+,.2f", "$0.00"),    # rounds to zero: no sign on a zero
     (3, None, ",.2f", "3.00"),
 ])
 def test_an_amount_is_written_with_its_currency(value, currency, number, expected):
     assert money(value, currency, number) == expected
+
+
+@pytest.mark.parametrize(("value", "currency", "expected"), [
+    (0.0032, "USD", "$0.00320"),  # three significant digits below one unit: not a $0.00 beside $0.00452
+    (0.00452, "USD", "$0.00452"),
+    (44.01, "USD", "$44.01"),
+    (1234.5, "EUR", "€1,234.50"),
+    (12, "JPY", "¥12"),
+    (0, "USD", "$0.00"),
+])
+def test_an_average_keeps_the_digits_that_tell_it_apart(value, currency, expected):
+    assert money_text(value, currency) == expected
+
+
+@pytest.mark.parametrize(("ticks", "currency", "signed", "expected"), [
+    ([-0.002, -0.001, 0, 0.001, 0.002], "USD", True, ["-$0.002", "-$0.001", "$0.000", "+$0.001", "+$0.002"]),
+    ([-1, -0.5, 0, 0.5], "USD", True, ["-$1.00", "-$0.50", "$0.00", "+$0.50"]),
+    ([0, 0.25, 0.5], "EUR", False, ["€0.00", "€0.25", "€0.50"]),
+    ([0, 0.5, 1.0, 1.5], "JPY", False, ["¥0.0", "¥0.5", "¥1.0", "¥1.5"]),
+    ([0, 100_000, 200_000], "USD", False, ["$0", "$100,000", "$200,000"]),
+])
+def test_axis_ticks_take_the_decimals_their_step_needs(ticks, currency, signed, expected):
+    assert MoneyFormatter(currency, signed=signed).format_ticks(ticks) == expected
 
 
 def test_a_currency_has_its_own_decimals():
@@ -38,6 +62,8 @@ def test_a_currency_has_its_own_decimals():
 
 def test_a_currency_code_is_checked_and_normalised():
     assert parse_currency(" eur ") == "EUR"
+    with pytest.raises(ValueError, match="'XXX' is not an ISO 4217 currency code"):
+        parse_currency("XXX")  # ISO's code for "no currency" would show as ¤
     with pytest.raises(ValueError, match=r"^currency: 'EUX' is not an ISO 4217 currency code; write it as e\.g\. USD"):
         parse_currency("EUX")
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.figure import Figure
 from matplotlib.patches import Patch
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import PercentFormatter
 
-from prodops_lib.charts import COLOURS, HIGHLIGHTED, legend_outside
+from prodops_lib.charts import COLOURS, HIGHLIGHTED, MoneyFormatter, legend_outside
 from prodops_lib.display import PALETTE
 from prodops_lib.labels import money
 
@@ -149,7 +149,7 @@ def cost_bars(cost: CostByTheme, ax=None) -> Figure:
     for position, row in enumerate(rows.itertuples()):
         ax.text(row.cost, position, f"  {money(row.cost, cost.currency)} ({row.share:.0%})", va="center", fontsize=8.5)
     ax.set_xlim(0, rows["cost"].max() * 1.3 if len(rows) else 1)
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda value, _: money(value, cost.currency)))
+    ax.xaxis.set_major_formatter(MoneyFormatter(cost.currency))
     ax.set_xlabel(f"loaded cost ({cost.currency})" if cost.currency else "loaded cost")
     ax.set_title(f"Cost per theme, {cost.period}: {cost.capitalizable_share:.0%} capitalisable (blue)")
     ax.grid(axis="y", visible=False)

@@ -11,7 +11,7 @@ from scipy import stats
 
 from prodops_lib.experiments.decision import interval_text
 from prodops_lib.io import InputError
-from prodops_lib.labels import interval_format, metric_words
+from prodops_lib.labels import estimate_format, metric_words
 
 from .did import DidEstimate, EventStudy, average_effect, event_study
 from .inputs import BetaPanel
@@ -66,14 +66,9 @@ class BetaImpact:
     weighted_sentence: str = ""
     frequency: str = "week"  # what one period of the panel is
 
-    @property
-    def number_format(self) -> str:
-        """The one format of this impact's figures: the decimals its adjusted interval needs."""
-        return interval_format(self.adjusted.ci_low, self.adjusted.ci_high)
-
     def summary_sentences(self) -> list[str]:
         """The impact's reasons in one line each, for the verdict (the Impact section explains them)."""
-        number = self.number_format
+        number = estimate_format(self.adjusted)
         trends = ("Beta units were already drifting away from comparable units before entry, so the effect cannot be "
                   "read yet." if self.parallel_trends_doubtful else
                   "Before entry, beta units and comparable units moved in parallel, so the comparison holds.")
@@ -103,7 +98,7 @@ class BetaImpact:
     def effect_text(self) -> str:
         """``+0.61 (+5.9% of the level without the beta; 95% CI +0.35 to +0.87)``, in the
         metric's own unit then relative to the beta units' level had they not joined."""
-        a, number = self.adjusted, self.number_format
+        a, number = self.adjusted, estimate_format(self.adjusted)
         return (f"{a.effect:{number}} ({self.relative_effect:+.1%} of the level without the beta; "
                 f"{interval_text(a.ci_low, a.ci_high, a.level, number)})")
 
@@ -220,7 +215,7 @@ def estimate_impact(beta: BetaPanel, metric: str, *, label: str | None = None, d
     naive = naive_comparison(beta, metric, level=level)
     treated = stack.rows["treated"].to_numpy()
     counterfactual = float(stack.values[treated, pre_periods:].mean() - adjusted.effect)
-    number = interval_format(adjusted.ci_low, adjusted.ci_high)  # BetaImpact.number_format
+    number = estimate_format(adjusted)
     doubtful, pre_sentence = _pre_trend_sentence(study, label, number, beta.frequency)
     weighted, weighted_sentence = None, ""
     if neighbours is not None:

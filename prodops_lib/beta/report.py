@@ -22,7 +22,7 @@ from prodops_lib.display import (
 from prodops_lib.experiments.decision import interval_text
 from prodops_lib.feedback.config import FeedbackParams
 from prodops_lib.io import DropLog
-from prodops_lib.labels import count_of, readable_name
+from prodops_lib.labels import count_of, estimate_format, readable_name
 
 from .adoption import MIN_OBSERVED, Adoption, measure_adoption
 from .feedback import PRAISE_NPS, PRAISE_RATING, BetaFeedback, beta_feedback
@@ -153,7 +153,7 @@ def beta_summary(report: BetaReport, analysis: BetaAnalysis) -> dict:
 def verdict_block(report: BetaReport, analysis: BetaAnalysis) -> Html:
     """The verdict and its headline, the figures it rests on, then every reason."""
     readiness, impact, adoption = analysis.readiness, analysis.primary, analysis.adoption
-    a, number = impact.adjusted, impact.number_format
+    a, number = impact.adjusted, estimate_format(impact.adjusted)
     cards = [Kpi("Verdict", readiness.verdict.upper(), readable_name(report.name), TONES[readiness.verdict]),
              Kpi(f"{impact.label.capitalize()}: effect", f"{a.effect:{number}} ({impact.relative_effect:+.1%})",
                  interval_text(a.ci_low, a.ci_high, a.level, number),
@@ -168,7 +168,7 @@ def verdict_block(report: BetaReport, analysis: BetaAnalysis) -> Html:
 def impact_block(impact: BetaImpact) -> Html:
     """The naive and adjusted estimates side by side, why they differ, and the pre-trend check."""
     tone = "warning" if impact.parallel_trends_doubtful else "good"
-    number = "{:" + impact.number_format + "}"
+    number = "{:" + estimate_format(impact.adjusted) + "}"
     formats = {"difference": number, "ci_low": number, "ci_high": number, "beta_units": "{:,.0f}",
                "comparison_units": "{:,.0f}"}
     shown = impact.to_frame().drop(columns="metric")

@@ -219,6 +219,11 @@ def _nan_as_missing(table: str, spec: ExperimentSpec, types: dict[str, str]) -> 
     return f"(SELECT {columns} FROM {table}) AS __readable"
 
 
+# how engines word a value that cannot be cast to a number (Postgres, DuckDB, Spark, Trino, BigQuery, Snowflake)
+_CAST_FAILURES = ("invalid input syntax", "could not convert", "conversion error", "cast_invalid_input",
+                  "cannot cast", "bad double value", "is not recognized", "invalid number")
+
+
 def check_numeric(run: Runner, table: str, column: str, kind: str, metric: MetricSpec, source: str) -> None:
     """A one-line error naming the metric and column when a column of type ``kind`` holds a
     value that is not a number (a numeric type needs no query)."""
@@ -232,6 +237,8 @@ def check_numeric(run: Runner, table: str, column: str, kind: str, metric: Metri
         )
     except InputError as error:  # an engine without TRY_CAST (Postgres) fails on the first such value instead
         said = str(error).removeprefix(f"{source}: the query failed: ")
+        if not any(words in said.lower() for words in _CAST_FAILURES):
+            raise  # a timeout, a lost connection: not the column's fault
         raise InputError(f"{source}: metric {metric.name!r}: column {column!r} is not numeric ({said}); {fix}") from None
     if bad:
         raise InputError(f"{source}: metric {metric.name!r}: column {column!r} is not numeric (value {bad[0][0]!r}); {fix}")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
-from ..io import SQL, InputError, diagnose_csv, existing_file
+from ..io import SQL, InputError, existing_file
 from .aggregate import (
     CollectedData,
     check_metric_units,
@@ -35,7 +35,7 @@ from .aggregate_sql import collect_sql
 from .corrections import FAMILYWISE
 from .decision import Decision, decide
 from .distribution import value_distribution
-from .duckdb_source import file_query
+from .duckdb_source import file_query, read_unit_file
 from .effects import cumulative_table, results_table
 from .engines import EngineSource, open_runner
 from .extremes import CAP_QUANTILE, ExtremeUnit
@@ -207,14 +207,10 @@ def _collect(source: Source, spec: ExperimentSpec, options: dict, connection) ->
         data = source
     elif isinstance(source, str | os.PathLike):
         path = existing_file(source, str(source))
-        try:
-            collected = collect_sql(file_query(path), spec, connection=connection, source=path.name, **options)
-        except InputError as error:
-            # DuckDB could not read it, or read no rows: the loaders' own message says why
-            if "the query failed" in str(error) or "(found: none)" in str(error):
-                diagnose_csv(path, path.name)
-            raise
-        data = path
+        collected, query = read_unit_file(
+            path, path.name, lambda query: collect_sql(query, spec, connection=connection, source=path.name, **options))
+        # read again as it was read (the distribution chart): the plain path, or the query that worked
+        data = path if query == file_query(path) else SQL(query, (str(path),), path.name)
     else:
         raise ValueError(
             "analyse_experiment: source must be a DataFrame, a CSV/parquet path, prodops_lib.io.SQL or an EngineSource, "

@@ -12,14 +12,15 @@ from prodops_lib.io import DropLog, InputError, existing_file, load_table
 from prodops_lib.labels import count_of
 from prodops_lib.params import resolve_path
 
-from .aggregate import check_columns
+from .aggregate import DropCounter, check_columns
 from .aggregate_sql import check_numeric
 from .design import covariate_column, read_pre_period
-from .duckdb_source import Runner, file_query, private_cursor, quote_name
+from .duckdb_source import Runner, private_cursor, quote_name, read_unit_file
 from .engines import SOURCE, open_runner
 from .ledger import read_import_csv
 from .report import ExperimentReport, FakeDoorReport, load_fake_door
 from .srm import BORDERLINE, similar_labels, srm_test
+from .unit_check_sql import unit_filters_exact
 
 __all__ = ["check_design", "check_experiment", "check_fake_door"]
 
@@ -51,42 +52,41 @@ def _sample_ratio(units: dict[str, int], spec, check: InputCheck) -> None:
                               "the assignment before trusting the effects")
 
 
-def _unit_level(run, spec, check: InputCheck) -> None:
+def _unit_level(run, spec) -> InputCheck:
     """The rows, columns, variants and units, and exposure dates of the unit-level source of
     ``run`` (a DuckDB runner over a file, or a Spark or warehouse runner: the same queries,
     compiled for each), with the report's own one-line errors for a missing or non-numeric column."""
+    check = InputCheck()
     types = run.columns()
     columns = list(types)
     check_columns(columns, spec, run.source)
     for metric in spec.metrics:
         for column in metric.columns:
             check_numeric(run, SOURCE, column, types[column], metric, run.source)
-    variant = quote_name(spec.variant_column)
-    unit = f"count(DISTINCT {quote_name(spec.unit)})" if spec.unit else "count(*)"
-    arms = run.frame(f"SELECT CAST({variant} AS VARCHAR) AS variant, count(*) AS rows, {unit} AS units "
-                     f"FROM {SOURCE} GROUP BY 1 ORDER BY 1")
-    arms[["rows", "units"]] = arms[["rows", "units"]].astype("int64")
+    variant = f"CAST({quote_name(spec.variant_column)} AS VARCHAR)"
+    # one pass: rows, units (and ids, to find a unit with two rows in one variant) and exposure times per variant
+    unit = quote_name(str(spec.unit))
+    counts = [f"count(DISTINCT {unit}) AS units", f"count({unit}) AS ids"] if spec.unit else ["count(*) AS units"]
+    if spec.timestamp_column:
+        stamp = quote_name(spec.timestamp_column)
+        counts += [f"min(TRY_CAST({stamp} AS TIMESTAMP)) AS first", f"max(TRY_CAST({stamp} AS TIMESTAMP)) AS last"]
+        if run.dialect in ("duckdb", "spark"):  # elsewhere (Postgres) a value that is not a time fails, as in the report
+            counts.append(f"count(*) FILTER (WHERE {stamp} IS NOT NULL AND TRY_CAST({stamp} AS TIMESTAMP) IS NULL) "
+                          "AS unreadable")
+    arms = run.frame(f"SELECT {variant} AS variant, count(*) AS rows, {', '.join(counts)} FROM {SOURCE} "
+                     "GROUP BY 1 ORDER BY 1")
+    if spec.unit and (arms["ids"] > arms["units"])[arms["variant"].notna()].any():
+        unit_filters_exact(run, SOURCE, spec, variant, DropCounter(run.source), {})  # the report's own error
     rows = int(arms["rows"].sum())
     missing = arms["variant"].isna()
     if missing.any():  # not an arm: the report drops these rows before the sample ratio test
         check.warnings.append(f"{count_of(int(arms.loc[missing, 'rows'].sum()), 'row')} without a variant in "
                               f"{spec.variant_column!r}; the report drops them and counts them in its data quality")
-        arms = arms[~missing].reset_index(drop=True)
-    arms["variant"] = arms["variant"].astype(str).astype(object)  # one type whichever engine answered
     if spec.timestamp_column:
-        stamp = quote_name(spec.timestamp_column)
-        unreadable = (f", count(*) FILTER (WHERE {stamp} IS NOT NULL AND TRY_CAST({stamp} AS TIMESTAMP) IS NULL)"
-                      # elsewhere TRY_CAST is written as a CAST, which fails on such a value, as the report would
-                      if run.dialect in ("duckdb", "spark") else "")
-        first, last, *rest = run.all(f"SELECT min(TRY_CAST({stamp} AS TIMESTAMP)), max(TRY_CAST({stamp} AS TIMESTAMP))"
-                                     f"{unreadable} FROM {SOURCE}")[0]
-        if first is not None:
-            first, last = pd.Timestamp(first), pd.Timestamp(last)
-            check.lines.append(f"exposures: {first:%Y-%m-%d} to {last:%Y-%m-%d}")
-            check.months = [str(m) for m in pd.period_range(first, last, freq="M")]
-        if rest and rest[0]:
-            check.warnings.append(f"{rest[0]:,} values of {spec.timestamp_column!r} are not timestamps; "
-                                  "those units are dropped and counted in the report")
+        _exposures(arms, spec, check)
+    arms = arms.loc[~missing, ["variant", "rows", "units"]].reset_index(drop=True)
+    arms[["rows", "units"]] = arms[["rows", "units"]].astype("int64")
+    arms["variant"] = arms["variant"].astype(str).astype(object)  # one type whichever engine answered
     used = {"unit": spec.unit, "variant": spec.variant_column, "timestamp": spec.timestamp_column,
             "segments": spec.segments or None}
     for metric in spec.metrics:
@@ -96,6 +96,20 @@ def _unit_level(run, spec, check: InputCheck) -> None:
     check.tables["variants found"] = arms
     check.warnings.extend(_variant_warnings(arms["variant"].tolist(), spec.control, spec.expected_split))
     _sample_ratio(dict(zip(arms["variant"], arms["units"], strict=True)), spec, check)
+    return check
+
+
+def _exposures(arms: pd.DataFrame, spec, check: InputCheck) -> None:
+    """The exposure dates (and months) of the variants' first and last exposure times, and
+    the values that are not times."""
+    first, last = pd.to_datetime(arms["first"]).min(), pd.to_datetime(arms["last"]).max()
+    if pd.notna(first):
+        check.lines.append(f"exposures: {first:%Y-%m-%d} to {last:%Y-%m-%d}")
+        check.months = [str(m) for m in pd.period_range(first, last, freq="M")]
+    unreadable = int(arms["unreadable"].sum()) if "unreadable" in arms else 0
+    if unreadable:
+        check.warnings.append(f"{unreadable:,} values of {spec.timestamp_column!r} are not times; those units count "
+                              "in the effect, not in the chart over time")
 
 
 def check_experiment(report: ExperimentReport, period: str | None = None) -> InputCheck:
@@ -116,7 +130,7 @@ def check_experiment(report: ExperimentReport, period: str | None = None) -> Inp
     elif report.engine_source():
         runner = open_runner(report.engine_source())  # the extra is installed, the variable set, the source readable
         try:
-            _unit_level(runner, report.experiment, check)
+            check = _unit_level(runner, report.experiment)
         finally:
             runner.close()
         check.lines.insert(1, "  read where it lives: only counts and per-variant sums come back")
@@ -124,7 +138,8 @@ def check_experiment(report: ExperimentReport, period: str | None = None) -> Inp
         path = resolve_path(report.source)
         if not path.is_file():
             raise InputError(f"{report.source}: file not found (looked at {path}); check source:")
-        _unit_level(Runner(private_cursor(), report.source, file_query(path)), report.experiment, check)
+        check, _ = read_unit_file(path, report.source,
+                                  lambda query: _unit_level(Runner(private_cursor(), report.source, query), report.experiment))
     history = report.experiment.history
     if history:  # read now, so a bad history file is found before the run
         past = read_import_csv(existing_file(history, f"experiment.history ({history})"))

@@ -36,7 +36,7 @@ from .segments import EXPLORATORY_WARNING
 from .spec import ExperimentSpec
 from .srm import SrmResult
 
-__all__ = ["DECIDED", "WINS", "Decision", "decide", "describe_effect", "interval_text"]
+__all__ = ["DECIDED", "NOTICEABLE_REDUCTION", "WINS", "Decision", "decide", "describe_effect", "interval_text"]
 
 # The verdicts that end an experiment, A/B tests' and fake doors' (build / don't build), and the
 # ones that count as a win: what the review's and the program's win rates are read from.
@@ -57,6 +57,10 @@ class Decision:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+# the least share of the variance a covariate must remove to be said to reduce the noise (it reads 1%)
+NOTICEABLE_REDUCTION = 0.005
 
 
 def _present(value: object) -> bool:
@@ -131,7 +135,7 @@ def decide(
     reduction = [row["cuped_variance_reduction"] for row in rows if _present(row["cuped_variance_reduction"])]
     if reduction:
         covariates = primary.covariate or ", ".join(primary.regression_covariates)
-        if np.mean(reduction) >= 0.005:
+        if np.mean(reduction) >= NOTICEABLE_REDUCTION:
             reasons.append(f"Taking each unit's pre-experiment {covariates} into account removed "
                            f"{np.mean(reduction):.0%} of the noise in {primary.display_name}.")
         else:  # covariates unrelated to the metric cost a little precision (the slopes are estimated)

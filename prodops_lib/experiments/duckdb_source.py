@@ -7,13 +7,18 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pandas as pd
 
-from ..io import InputError
+from ..io import InputError, diagnose_csv
 
-__all__ = ["Runner", "database_settings", "double_literal", "file_query", "private_cursor", "quote_name", "quote_text"]
+__all__ = ["Runner", "database_settings", "double_literal", "file_query", "private_cursor", "quote_name", "quote_text",
+           "read_unit_file"]
+
+T = TypeVar("T")
 
 
 def quote_name(column: str) -> str:
@@ -31,13 +36,36 @@ def double_literal(value: float) -> str:
     return f"{quote_text(repr(float(value)))}::DOUBLE"
 
 
-def file_query(path: str | Path) -> str:
-    """A query reading a CSV or parquet file (by extension)."""
+def file_query(path: str | Path, *, types_from_every_row: bool = False) -> str:
+    """A query reading a CSV or parquet file (by extension). DuckDB guesses a CSV column's
+    type from a sample of its first rows; ``types_from_every_row`` makes it read them all (ten
+    times slower), for a file whose later rows contradict the guess."""
     suffix = Path(path).suffix.lower()
     reader = {".parquet": "read_parquet", ".csv": "read_csv", ".tsv": "read_csv", ".gz": "read_csv"}.get(suffix)
     if reader is None:
         raise InputError(f"{path}: unknown file type {suffix!r}; use a .csv or .parquet file")
-    return f"SELECT * FROM {reader}({quote_text(str(path))})"
+    options = ", sample_size = -1" if types_from_every_row and reader == "read_csv" else ""
+    return f"SELECT * FROM {reader}({quote_text(str(path))}{options})"
+
+
+def read_unit_file(path: Path, label: str, read: Callable[[str], T]) -> tuple[T, str]:
+    """``read(query)`` on the query of a unit-level file, and the query that worked: the file
+    as DuckDB guesses its types, else, when a later row contradicts the guess (an id column of
+    numbers that holds a text id after the sample), with types from every row. A file DuckDB
+    cannot read, or reads empty, gets the loaders' own message (a CSV that is not UTF-8, ...)."""
+    query = file_query(path)
+    try:
+        try:
+            return read(query), query
+        except InputError as error:
+            if "Conversion Error" not in str(error) or query == file_query(path, types_from_every_row=True):
+                raise
+            query = file_query(path, types_from_every_row=True)
+            return read(query), query
+    except InputError as error:
+        if "the query failed" in str(error) or "(found: none)" in str(error):
+            diagnose_csv(path, label)
+        raise
 
 
 _DATABASE: list = []
@@ -192,7 +220,10 @@ class Runner:
             raise self._failed(error) from None
 
     def _failed(self, error: Exception) -> InputError:
-        return InputError(f"{self.source}: the query failed: {str(error).strip().splitlines()[0]}")
+        lines = [line.strip() for line in str(error).strip().splitlines() if line.strip()]
+        # a CSV's conversion error names the line first and the column and value further down
+        detail = next((line for line in lines[1:] if line.startswith("Error when converting column")), None)
+        return InputError(f"{self.source}: the query failed: {lines[0]}" + (f" ({detail})" if detail else ""))
 
     def all(self, sql: str, native: bool = False) -> list[tuple]:
         try:

@@ -25,9 +25,10 @@ from decimal import Decimal
 import pandas as pd
 
 from ..io import InputError
+from ..labels import engine_name
 
-__all__ = ["DIALECTS", "ENGINES", "SOURCE", "EngineSource", "compile_sql", "open_runner", "running_sessions",
-           "spark_session", "stop_sessions"]
+__all__ = ["DIALECTS", "ENGINES", "SOURCE", "EngineSource", "compile_sql", "describe_source", "open_runner",
+           "running_sessions", "spark_session", "stop_sessions"]
 
 SOURCE = "__prodops_source"  # the placeholder table every query of .aggregate_sql reads
 ENGINES = ("duckdb", "spark", "sql")
@@ -78,14 +79,28 @@ class EngineSource:
         return "table" if re.fullmatch(r'[\w."`$]+', text) else "query"
 
 
+def describe_source(source: EngineSource, dialect: str) -> str:
+    """The source as messages, the check and the report's appendix name it: ``Postgres table
+    analytics.units``, ``Spark query``, ``Spark parquet files /lake/exposures``."""
+    where = engine_name(dialect)
+    if source.reads == "query":
+        return f"{where} query"
+    return f"{where} {'table' if source.reads == 'table' else 'parquet files'} {source.source.strip()}"
+
+
 def open_runner(source: EngineSource):
     """A runner for ``source`` on its engine (one-line errors for a missing extra or variable)."""
-    label = source.name or f"{source.engine} source"
     if source.engine == "spark":
-        return SparkRunner(spark_session(source.spark_remote), source, label)
+        return SparkRunner(spark_session(source.spark_remote), source, source.name or describe_source(source, "spark"))
     if source.engine == "sql":
-        return WarehouseRunner(_warehouse(source.connection), source, label)
+        engine = _warehouse(source.connection)
+        return WarehouseRunner(engine, source, source.name or describe_source(source, _dialect(engine)))
     raise InputError(f"engine {source.engine!r} is not one of {', '.join(ENGINES)}")
+
+
+def _dialect(engine) -> str:
+    """SQLGlot's name of a SQLAlchemy engine's dialect."""
+    return {"postgresql": "postgres", "mssql": "tsql"}.get(engine.dialect.name, engine.dialect.name)
 
 
 def _missing_extra(extra: str, package: str) -> InputError:
@@ -183,10 +198,20 @@ def _warehouse(variable: str | None):
     except ImportError:
         raise _missing_extra("warehouse", "sqlalchemy") from None
     try:
-        return sqlalchemy.create_engine(url)
+        engine = sqlalchemy.create_engine(url)
     except Exception as error:  # the URL itself is never shown: it may hold a password, its scheme cannot
         scheme = url.split("://", 1)[0] if "://" in url else None
         raise InputError(f"connection: the URL in {variable!r} was not accepted: {_url_fix(scheme, error)}") from None
+    if "@" in (engine.url.host or ""):  # SQLAlchemy split a password at its first @: the rest would show as the host
+        raise InputError(f"connection: the URL in {variable!r} has an @ in its user name or password; write it "
+                         "as %40 there")
+    return engine
+
+
+def _without_secret(text: str, password: str | None) -> str:
+    """``text`` with ``password`` masked: a driver's message names the host and user, and
+    should never hold the password, but a message is not ours to trust."""
+    return text.replace(password, "***") if password else text
 
 
 # the SQLAlchemy dialect package of each warehouse the docs name (docs/scale.md)
@@ -209,7 +234,9 @@ def _url_fix(scheme: str | None, error: Exception) -> str:
         return "it is not a SQLAlchemy URL; write it as dialect+driver://user@host/database"
     if isinstance(error, ImportError):
         return (f"its driver ({error.name or scheme}) is not installed; install it, or name an installed driver "
-                "after the dialect (e.g. postgresql+psycopg://)")
+                f"after the dialect ({dialect}+driver://)")
+    if isinstance(error, ValueError):  # SQLAlchemy's own reading of the parts: a port that is not a number
+        return f"a part of it is not valid ({_one_line(error)}); check the port and the other parts"
     return type(error).__name__
 
 
@@ -267,6 +294,18 @@ class SparkRunner:
         self.spark.catalog.dropTempView(self.view)
 
 
+def _generic_type(kind) -> str:
+    """A SQLAlchemy column type named as DuckDB names it (only what the checks ask: number or not)."""
+    import sqlalchemy
+
+    for generic, name in ((sqlalchemy.Boolean, "BOOLEAN"), (sqlalchemy.Integer, "BIGINT"), (sqlalchemy.Float, "DOUBLE"),
+                          (sqlalchemy.Numeric, "DECIMAL"), (sqlalchemy.DateTime, "TIMESTAMP"), (sqlalchemy.Date, "DATE"),
+                          (sqlalchemy.String, "VARCHAR")):
+        if isinstance(kind, generic):
+            return name
+    return "UNKNOWN"
+
+
 # Postgres type OIDs (pg_type), named as DuckDB names them; other drivers' codes read as unknown
 _PG_TYPES = {16: "BOOLEAN", 20: "BIGINT", 21: "SMALLINT", 23: "INTEGER", 700: "FLOAT", 701: "DOUBLE",
              1700: "DECIMAL", 25: "VARCHAR", 1043: "VARCHAR", 1082: "DATE", 1114: "TIMESTAMP", 1184: "TIMESTAMP"}
@@ -277,19 +316,22 @@ class WarehouseRunner:
 
     def __init__(self, engine, source: EngineSource, label: str) -> None:
         self.engine, self.source, self.queries = engine, label, 0
-        self.dialect = {"postgresql": "postgres", "mssql": "tsql"}.get(engine.dialect.name, engine.dialect.name)
+        self.dialect = _dialect(engine)
         text = source.source.strip()
-        self.table = text if source.reads == "table" else f"({text.rstrip(';')}) AS {SOURCE}"
+        self.is_table = source.reads == "table"
+        self.table = text if self.is_table else f"({text.rstrip(';')}) AS {SOURCE}"
 
     def prepare(self, sql: str) -> str:
         return _PLACEHOLDER.sub(lambda _: self.table, compile_sql(sql, self.dialect))
 
     def _run(self, sql: str) -> tuple[list[tuple], list[str], list]:
         self.queries += 1
+        password = self.engine.url.password
         try:
             connection = self.engine.connect()
-        except Exception as error:  # SQLAlchemy's message names the host and user, never the password
-            raise InputError(f"{self.source}: could not connect to the warehouse: {_one_line(error)}") from None
+        except Exception as error:
+            said = _without_secret(_one_line(error), password)
+            raise InputError(f"{self.source}: could not connect to the warehouse: {said}") from None
         try:
             # the DB-API cursor itself: a query without parameters goes as written, so a % in
             # the source's text is not taken for a placeholder
@@ -302,7 +344,7 @@ class WarehouseRunner:
                 cursor.close()
             return rows, [d[0] for d in description], [d[1] for d in description]
         except Exception as error:
-            raise InputError(f"{self.source}: the query failed: {_one_line(error)}") from None
+            raise InputError(f"{self.source}: the query failed: {_without_secret(_one_line(error), password)}") from None
         finally:
             connection.close()
 
@@ -321,10 +363,27 @@ class WarehouseRunner:
         return frame
 
     def columns(self) -> dict[str, str]:
+        """Column names and their types, named as DuckDB names them: a table's from the
+        warehouse's catalog (SQLAlchemy's inspector, any dialect), a query's from Postgres'
+        type codes; UNKNOWN otherwise (a text column is then found by its values)."""
         _, names, codes = self._run(f"SELECT * FROM {SOURCE} LIMIT 0")
         self.queries -= 1  # reads no rows
-        return {name: _PG_TYPES.get(code, "UNKNOWN") if self.dialect == "postgres" else "UNKNOWN"
-                for name, code in zip(names, codes, strict=True)}
+        types = {name: _PG_TYPES.get(code, "UNKNOWN") if self.dialect == "postgres" else "UNKNOWN"
+                 for name, code in zip(names, codes, strict=True)}
+        if self.is_table and "UNKNOWN" in types.values():
+            types.update({name: kind for name, kind in self._catalog_types().items()
+                          if types.get(name) == "UNKNOWN"})
+        return types
+
+    def _catalog_types(self) -> dict[str, str]:
+        import sqlalchemy
+
+        schema, _, table = self.table.rpartition(".")
+        try:
+            found = sqlalchemy.inspect(self.engine).get_columns(table.strip('"`'), schema=schema.strip('"`') or None)
+        except Exception:  # no catalog to read (a view, no rights): the values will tell
+            return {}
+        return {column["name"]: _generic_type(column["type"]) for column in found}
 
     def statistics(self, columns: list[str]) -> None:
         """None: whether a warehouse answers a minimum from metadata is its own affair, and

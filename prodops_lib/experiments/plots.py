@@ -10,10 +10,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
-from matplotlib.ticker import FuncFormatter, PercentFormatter
+from matplotlib.ticker import PercentFormatter
 
-from prodops_lib.charts import legend_outside
-from prodops_lib.labels import money, money_digits, readable_name
+from prodops_lib.charts import MoneyFormatter, legend_outside
+from prodops_lib.labels import readable_name
 
 from .analysis import ExperimentAnalysis
 from .fake_door import FakeDoorAnalysis
@@ -97,7 +97,7 @@ def plot_cumulative(analysis: ExperimentAnalysis, metric: str | None = None, var
     axes.axhline(0, color="0.3", linewidth=1)
     currency = analysis.spec.metric(chosen).currency
     if currency is not None:
-        axes.yaxis.set_major_formatter(FuncFormatter(lambda value, _: money(value, currency, f"+,.{money_digits(currency)}f")))
+        axes.yaxis.set_major_formatter(MoneyFormatter(currency, signed=True))
     axes.set_ylabel(f"{analysis.spec.metric_label(chosen)}: variant − {analysis.spec.control}")
     axes.set_title(f"{analysis.spec.metric_label(chosen)}: cumulative effect by day"
                    + (" (not trustworthy until the split is explained)" if untrusted else ""))

@@ -10,11 +10,11 @@ import pandas as pd
 
 from ..display import Html, Kpi, bullets, callout, figure, kpi_cards, paragraph, table
 from ..io import DropLog, InputError, load_table
-from ..labels import engine_name, money, money_digits, readable_name
+from ..labels import engine_name, money_text, readable_name
 from ..params import resolve_path
 from .aggregate import ROW_DROPS
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
-from .decision import interval_text
+from .decision import NOTICEABLE_REDUCTION, interval_text
 from .design import DesignSpec, plan_deviations
 from .duckdb_source import database_settings
 from .engines import ENGINES, EngineSource
@@ -136,9 +136,8 @@ def run_experiment_report(report: ExperimentReport, log: DropLog, *, period: str
     if report.engine_source():
         analysis = analyse_experiment(report.engine_source(), spec, bootstrap_samples=report.bootstrap_samples,
                                       random_state=report.random_state, priors=priors)
-        label = engine_source_label(analysis)
-        log.record_input(label, None, rows_read(analysis))
-        log.drop_frame(analysis.drops.assign(source=label))
+        log.record_input(analysis.source, None, rows_read(analysis))  # "Postgres table analytics.units"
+        log.drop_frame(analysis.drops)
     elif report.aggregates:
         frame = load_table(report.source, log=log, label=report.source)
         analysis = analyse_aggregates(frame, spec, source=report.source, priors=priors)
@@ -154,16 +153,6 @@ def run_experiment_report(report: ExperimentReport, log: DropLog, *, period: str
         deviations = plan_deviations(report.design, spec, days, analysis.decision.verdict)
         analysis = replace(analysis, notes={**analysis.notes, "plan_deviations": deviations})
     return analysis
-
-
-def engine_source_label(analysis: ExperimentAnalysis) -> str:
-    """The source of an analysis that ran on Spark or a warehouse, as the appendix names it:
-    ``Postgres table hillstrom``, ``Spark query``, ``Spark parquet files /lake/exposures``."""
-    source = analysis.data
-    where = engine_name(analysis.notes.get("dialect", source.engine))
-    if source.reads == "query":
-        return f"{where} query"
-    return f"{where} {'table' if source.reads == 'table' else 'parquet files'} {source.source.strip()}"
 
 
 def engine_where(analysis: ExperimentAnalysis) -> str:
@@ -360,7 +349,7 @@ def _with_readable_averages(results: pd.DataFrame, spec: ExperimentSpec) -> pd.D
             return "—"
         currency = spec.metric(metric).currency
         if currency is not None:
-            return money(value, currency, f",.{money_digits(currency)}f")
+            return money_text(value, currency)
         return f"{value:.2%}" if kind == "proportion" else f"{value:,.4g}"
 
     return results.assign(**{column: [text(value, kind, metric) for value, kind, metric
@@ -486,11 +475,11 @@ def _cuped_gains(analysis: ExperimentAnalysis) -> str:
         if not math.isfinite(removed):
             continue
         name = metric.display_name
-        if removed < 0.01:
-            parts.append(f"For {name} it removed under 1% of the variance, so the interval is about as wide as "
-                         f"without it: the pre-experiment value barely predicts {name}.")
+        if removed < NOTICEABLE_REDUCTION:  # the decision's own threshold: the two never disagree
+            parts.append(f"For {name} the pre-experiment value did not reduce the noise (the variance), so the "
+                         "interval is about as wide as without it.")
         else:
-            parts.append(f"For {name} it removed {removed:.0%} of the variance: an interval "
+            parts.append(f"For {name} it removed {removed:.0%} of the noise (the variance): an interval "
                          f"{1 - math.sqrt(1 - removed):.0%} narrower.")
     return " ".join(parts)
 

@@ -120,16 +120,18 @@ def check_bundle(bundle_path: str | Path, *, period: str | None = None,
     results, running = [], running_sessions()
     reports = {entry.name: (Path(entry.notebook).name, resolve_path(entry.parameters, root) if entry.parameters else None)
                for entry in bundle.reports}
-    for entry in bundle.select(only):
-        checker = CHECKERS.get(Path(entry.notebook).name)
-        if checker is None or not entry.parameters:
-            results.append(ReportCheck(entry))
-            continue
-        try:
-            results.append(ReportCheck(entry, checker(resolve_path(entry.parameters, root), period, reports)))
-        except (ParameterError, InputError) as error:
-            results.append(ReportCheck(entry, error=str(error)))
-    stop_sessions(keep=running)  # the checks' own Spark session: the reports that follow start theirs
+    try:
+        for entry in bundle.select(only):
+            checker = CHECKERS.get(Path(entry.notebook).name)
+            if checker is None or not entry.parameters:
+                results.append(ReportCheck(entry))
+                continue
+            try:
+                results.append(ReportCheck(entry, checker(resolve_path(entry.parameters, root), period, reports)))
+            except (ParameterError, InputError) as error:
+                results.append(ReportCheck(entry, error=str(error)))
+    finally:
+        stop_sessions(keep=running)  # the checks' own Spark session: the reports that follow start theirs
     return results
 
 

@@ -266,7 +266,7 @@ def test_prodops_check_on_spark_prints_only_its_findings_and_stops_its_session(d
     script = ("from prodops_lib.report import cli\nfrom prodops_lib.experiments.engines import running_sessions\n"
               f"code = cli.main(['check', '--bundle', {str(bundle)!r}])\nprint('left running:', running_sessions(), code)\n")
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, cwd=tmp_path)
-    assert done.stdout.splitlines()[:2] == [f"ab ({parameters}): 1 warning", f"  spark source: {len(messy_units()):,} rows"]
+    assert done.stdout.splitlines()[:2] == [f"ab ({parameters}): 1 warning", f"  Spark parquet files {data_dir / 'messy.parquet'}: {len(messy_units()):,} rows"]
     assert done.stdout.splitlines()[-1] == "left running: set() 0"
     assert [line for line in done.stderr.splitlines() if line.strip() and "incubator modules" not in line] == []
 
@@ -299,10 +299,10 @@ def test_prodops_check_on_spark_finds_what_the_check_of_the_file_finds(spark, da
     on_spark = check_experiment(ExperimentReport(source=str(data_dir / "messy.parquet"), experiment=MESSY_SPEC,
                                                  engine="spark"))
     assert on_spark.tables["variants found"].equals(on_file.tables["variants found"])
-    assert on_spark.lines[0] == f"spark source: {len(messy_units()):,} rows"
+    assert on_spark.lines[0] == f"Spark parquet files {data_dir / 'messy.parquet'}: {len(messy_units()):,} rows"
     assert on_spark.lines[2:] == on_file.lines[1:] and on_spark.warnings == on_file.warnings
     wrong = ExperimentSpec(name="t", variant_column="segmnt", metrics=MESSY_SPEC.metrics[:1])
-    with pytest.raises(InputError, match=r"^spark source: variant_column 'segmnt' is not a column \(columns: user_id"):
+    with pytest.raises(InputError, match=r"^Spark parquet files .*messy.parquet: variant_column 'segmnt' is not a column \(columns: user_id"):
         check_experiment(ExperimentReport(source=str(data_dir / "messy.parquet"), experiment=wrong, engine="spark"))
 
 
@@ -387,7 +387,7 @@ def test_postgres_reads_a_query(postgres_tables, on_duckdb, data_dir):
     found = analyse_experiment(source, spec)
     assert_same_frames(analyse_experiment(data_dir / "messy.parquet", spec).to_frame(), found.to_frame(),
                        ["metric", "variant"])
-    assert set(found.drops["source"]) == {"sql source"}
+    assert set(found.drops["source"]) == {"Postgres query"}
     # the unit check (two queries: ids repeat here), the cap of revenue (its histogram, then the values
     # of the bin holding its rank), one pass
     runner = open_runner(source)
@@ -450,20 +450,20 @@ def test_prodops_check_on_postgres_finds_what_the_check_of_the_file_finds(postgr
     on_file = check_experiment(ExperimentReport(source=str(data_dir / "messy.parquet"), experiment=MESSY_SPEC))
     on_postgres = check(MESSY_SPEC)
     assert on_postgres.tables["variants found"].equals(on_file.tables["variants found"])
-    assert on_postgres.lines[:2] == [f"sql source: {len(messy_units()):,} rows",
+    assert on_postgres.lines[:2] == [f"Postgres table messy: {len(messy_units()):,} rows",
                                      "  read where it lives: only counts and per-variant sums come back"]
     assert on_postgres.lines[2:] == on_file.lines[1:] and on_postgres.warnings == on_file.warnings
     # the mistakes a new user makes stop the check with the report's own line
-    with pytest.raises(InputError, match=r"^sql source: variant_column 'segmnt' is not a column \(columns: user_id"):
+    with pytest.raises(InputError, match=r"^Postgres table messy: variant_column 'segmnt' is not a column \(columns: user_id"):
         check(ExperimentSpec(name="t", variant_column="segmnt", metrics=MESSY_SPEC.metrics[:1]))
-    with pytest.raises(InputError, match=r"^sql source: metric 'converted' column 'convertd' is not a column"):
+    with pytest.raises(InputError, match=r"^Postgres table messy: metric 'converted' column 'convertd' is not a column"):
         check(ExperimentSpec(name="t", metrics=[MetricSpec("converted", column="convertd", kind="proportion",
                                                           role="primary")]))
     text_metric = ExperimentSpec(name="t", metrics=[MetricSpec("spend", column="country", role="primary")])
-    with pytest.raises(InputError, match=r"^sql source: metric 'spend': column 'country' is not numeric "
+    with pytest.raises(InputError, match=r"^Postgres table messy: metric 'spend': column 'country' is not numeric "
                                          r"\(invalid input syntax for type double precision: \"\w+\"\); clean the column"):
         check(text_metric)
-    with pytest.raises(InputError, match=r"^sql source: metric 'spend': column 'country' is not numeric"):
+    with pytest.raises(InputError, match=r"^Postgres table messy: metric 'spend': column 'country' is not numeric"):
         analyse_experiment(EngineSource("sql", "messy", connection=_PG_VARIABLE), text_metric)
     wrong_control = check(ExperimentSpec(name="t", control="Control", metrics=MESSY_SPEC.metrics[:1]))
     assert any(warning.startswith("control 'Control' is not among the variants found") for warning in wrong_control.warnings)
@@ -484,9 +484,65 @@ def test_a_refused_url_says_what_to_write(monkeypatch):
         assert str(raised.value) == f"connection: the URL in 'PRODOPS_TEST_URL' was not accepted: {fix}"
 
 
+def test_an_at_sign_in_a_password_is_caught_before_it_can_show_as_a_host(monkeypatch):
+    from prodops_lib.experiments.engines import _warehouse
+
+    monkeypatch.setenv("PRODOPS_TEST_URL", "postgresql+psycopg://analyst:p@ss@nohost.invalid/db")
+    with pytest.raises(InputError) as raised:
+        _warehouse("PRODOPS_TEST_URL")
+    assert str(raised.value) == ("connection: the URL in 'PRODOPS_TEST_URL' has an @ in its user name or password; "
+                                 "write it as %40 there")
+    monkeypatch.setenv("PRODOPS_TEST_URL", "postgresql+psycopg://analyst:pw@host:54x32/db")
+    with pytest.raises(InputError, match=r"was not accepted: a part of it is not valid \(invalid literal for int\(\) "
+                                         r"with base 10: '54x32'\); check the port"):
+        _warehouse("PRODOPS_TEST_URL")
+
+
+def test_a_driver_message_never_shows_the_password(postgres_url, monkeypatch):
+    """Whatever a driver says, the password is masked (here the server refuses the user, and
+    the query's own failure names no password; both pass through the mask)."""
+    from prodops_lib.experiments.engines import _without_secret
+
+    assert _without_secret('failed for "analyst" with password s3cr3t', "s3cr3t") == 'failed for "analyst" with password ***'
+    assert _without_secret("no password here", None) == "no password here"
+    socket_folder = postgres_url.split("host=")[1]
+    monkeypatch.setenv("PRODOPS_TEST_URL", f"postgresql+psycopg://nobody:s3cr3t@/postgres?host={socket_folder}")
+    with pytest.raises(InputError) as raised:
+        analyse_experiment(EngineSource("sql", "messy", connection="PRODOPS_TEST_URL"), MESSY_SPEC)
+    assert str(raised.value).startswith("Postgres table messy: could not connect to the warehouse: ")
+    assert "s3cr3t" not in str(raised.value)
+
+
+def test_a_failure_that_is_not_a_cast_is_not_called_a_text_column():
+    from prodops_lib.experiments.aggregate_sql import check_numeric
+
+    class TimingOut:
+        source = "Postgres table t"
+
+        def all(self, sql):
+            raise InputError("Postgres table t: the query failed: canceling statement due to statement timeout")
+
+    with pytest.raises(InputError, match=r"^Postgres table t: the query failed: canceling statement due to statement "
+                                         r"timeout$"):
+        check_numeric(TimingOut(), "t", "revenue", "VARCHAR", MetricSpec("revenue", role="primary"), "Postgres table t")
+
+
+def test_a_table_s_column_types_come_from_the_catalog(postgres_tables):
+    runner = open_runner(EngineSource("sql", "messy", connection=_PG_VARIABLE))
+    try:
+        catalog, described = runner._catalog_types(), runner.columns()
+    finally:
+        runner.close()
+    # pandas wrote these columns: the catalog (SQLAlchemy's inspector, any dialect) and Postgres' type codes agree
+    assert catalog["revenue"] == described["revenue"] == "DOUBLE"
+    assert catalog["converted"] == described["converted"] == "BIGINT"
+    assert catalog["variant"] == described["variant"] == "VARCHAR"
+    assert catalog["exposed_at"] == described["exposed_at"] == "TIMESTAMP"
+
+
 def test_a_server_that_cannot_be_reached_is_a_connection_error_not_a_query_error(monkeypatch, tmp_path):
     monkeypatch.setenv("PRODOPS_TEST_URL", f"postgresql+psycopg://analyst:s3cret@/db?host={tmp_path}")
-    with pytest.raises(InputError, match=r"^sql source: could not connect to the warehouse: .*connection") as raised:
+    with pytest.raises(InputError, match=r"^Postgres table t: could not connect to the warehouse: .*connection") as raised:
         analyse_experiment(EngineSource("sql", "t", connection="PRODOPS_TEST_URL"), MESSY_SPEC)
     assert "s3cret" not in str(raised.value)
 

@@ -55,8 +55,34 @@ def test_the_method_says_how_much_cuped_removed(analysis):
     # ρ = 0.7 planted: about ρ² = 49% of the variance, an interval 1 - √(1 - ρ²) ≈ 29% narrower
     removed = analysis.to_frame().query("metric == 'revenue'")["cuped_variance_reduction"].mean()
     assert removed == pytest.approx(0.49, abs=0.03)
-    assert (f"For revenue it removed {removed:.0%} of the variance: an interval {1 - np.sqrt(1 - removed):.0%} "
-            "narrower.") in str(method_block(analysis))
+    assert (f"For revenue it removed {removed:.0%} of the noise (the variance): an interval "
+            f"{1 - np.sqrt(1 - removed):.0%} narrower.") in str(method_block(analysis))
+
+
+@pytest.mark.parametrize(("rho", "seed"), [(0.0, 1), (0.07, 0), (0.09, 0), (0.09, 31), (0.3, 2)])
+def test_the_decision_and_the_method_agree_on_whether_cuped_reduced_the_noise(rho, seed):
+    """Near the threshold (ρ² ≈ 0.5%) and below it (a pooled slope can even add noise), the
+    decision's reason and the method's sentence say the same thing."""
+    import pandas as pd
+
+    from prodops_lib.experiments import ExperimentSpec, MetricSpec
+    from prodops_lib.experiments.report import method_block
+
+    rng = np.random.default_rng(seed)
+    n = 2000
+    pre = rng.normal(size=n)
+    units = pd.DataFrame({"user_id": np.arange(n), "variant": np.where(np.arange(n) % 2, "B", "control"),
+                          "pre": pre, "revenue": 10 + rho * pre + np.sqrt(1 - rho**2) * rng.normal(size=n)})
+    spec = ExperimentSpec(name="t", unit="user_id", metrics=[
+        MetricSpec("revenue", covariate="pre", role="primary", cuped_slope="pooled")])
+    found = analyse_experiment(units, spec)
+    removed = float(found.results["cuped_variance_reduction"].mean())
+    reason = next(text for text in found.decision.reasons if text.startswith("Taking each unit's pre-experiment"))
+    method = str(method_block(found))
+    if removed < 0.005:
+        assert "did not reduce the noise" in reason and "did not reduce the noise (the variance)" in method
+    else:
+        assert f"removed {removed:.0%} of the noise" in reason and f"removed {removed:.0%} of the noise" in method
 
 
 def test_guardrail_without_effect_is_non_inferior(analysis):
