@@ -75,8 +75,9 @@ def test_texts_past_256_tokens_are_cut(minilm):
     long = " ".join(f"word{i}" for i in range(400))
     assert len(minilm.tokenizer.encode(long).ids) == 256
     cut, longer = minilm.encode([long, long + " and a different ending about billing"])
-    assert np.array_equal(cut, longer)
-    assert not np.array_equal(cut, minilm.encode(["word0 word1"])[0])
+    # the same 256 token ids: equal up to float32 rounding (BLAS may sum two rows in another order)
+    np.testing.assert_allclose(cut, longer, rtol=0, atol=1e-6)
+    assert float(cut @ minilm.encode(["word0 word1"])[0]) < 0.9  # a different text is far away
 
 
 def test_no_texts_give_no_rows(minilm):
