@@ -155,8 +155,8 @@ def format_value(value: object, spec: str | Callable[[object], str] | None = Non
         return spec(value)
     if spec and not isinstance(value, str):  # a number format does not apply to text
         text = spec.format(value)
-        # a value that rounds to zero reads as zero, not "-0.0"
-        return text[1:] if text.startswith("-") and not any(digit in text for digit in "123456789") else text
+        # a value that rounds to zero reads as zero, neither "-0.0" nor "+0.0"
+        return text[1:] if text[:1] in "+-" and not any(digit in text for digit in "123456789") else text
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (pd.Timestamp, dt.datetime)):

@@ -12,7 +12,7 @@ import math
 import re
 
 __all__ = ["COLUMN_LABELS", "column_label", "count_of", "engine_name", "estimate_format", "metric_words", "money", "money_digits",
-           "money_text", "ratio_text", "readable_name", "step_decimals"]
+           "money_text", "number_text", "p_equals", "p_value_text", "ratio_text", "readable_name", "step_decimals"]
 
 COLUMN_LABELS: dict[str, str] = {
     # experiments
@@ -74,6 +74,7 @@ COLUMN_LABELS: dict[str, str] = {
     "measured_lift": "Measured lift", "chance_not_real": "Chance it is no real improvement",
     "holds_up_across_stream": "Holds up across the stream", "level_allowed": "Level the stream allowed",
     "clear_across_stream": "Clear across the stream",
+    "primary_p_value": "p-value (primary metric, before correcting for several metrics)",
     # feedback
     "theme": "Theme", "themes": "Themes", "issue": "Issue", "issues": "Issues", "issue_id": "Issue number",
     "product_theme": "Product theme", "items": "Items", "customers": "Customers",
@@ -208,6 +209,31 @@ def estimate_format(estimate) -> str:
     """:func:`interval_format` of an estimate with ``ci_low`` and ``ci_high``: the one format of
     the estimate and of every figure shown beside it."""
     return interval_format(estimate.ci_low, estimate.ci_high)
+
+
+def number_text(value: float, decimals: int = 1) -> str:
+    """An amount such as effort with thousands separators and at most ``decimals`` decimals, none
+    when they are zeros: ``1,679``, ``620.5`` (never ``1,679.0``)."""
+    text = f"{value:,.{decimals}f}"
+    text = text.rstrip("0").rstrip(".") if "." in text else text
+    return "0" if text == "-0" else text
+
+
+def p_value_text(p: float, floor: float = 0.001) -> str:
+    """A p-value as every page writes it: two significant digits in fixed point (``0.038``,
+    ``0.18``), and ``<0.001`` below ``floor`` instead of ``6.3e-05`` or a ``0.0000`` that reads as
+    impossible. A table that compares p-values with tiny levels passes a lower ``floor``."""
+    if not math.isfinite(p):
+        return "—"
+    if p < floor:
+        return f"<{floor:.{max(0, -math.floor(math.log10(floor)))}f}"
+    return f"{p:.{max(2, 1 - math.floor(math.log10(p)))}f}" if p > 0 else "0"
+
+
+def p_equals(p: float, floor: float = 0.001) -> str:
+    """:func:`p_value_text` in a sentence: ``p = 0.038``, ``p < 0.001``."""
+    text = p_value_text(p, floor)
+    return f"p < {text[1:]}" if text.startswith("<") else f"p = {text}"
 
 
 def ratio_text(ratio: float) -> str:

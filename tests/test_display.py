@@ -128,3 +128,30 @@ def test_column_labels_are_for_people_and_data_values_stay_as_they_are():
     frame = pd.DataFrame({"rel_effect": [0.1], "significant": [True]})
     html = str(display.table(frame, formats={"rel_effect": "{:+.1%}"}))
     assert ">Change vs control</th>" in html and ">Clear result</th>" in html and ">+10.0%<" in html and ">yes<" in html
+
+
+def test_a_value_that_rounds_to_zero_takes_no_sign():
+    assert display.format_value(-0.04, "{:+.1f}") == "0.0"
+    assert display.format_value(0.0, "{:+.2f}") == "0.00"
+    assert display.format_value(0.004, "{:+.2f} pp") == "0.00 pp"
+    assert display.format_value(0.05, "{:+.1f}") == "+0.1"  # half-even on the double 0.05000000000000000277
+    assert display.format_value(-0.06, "{:+.1f}") == "-0.1"
+
+
+def test_p_values_are_written_one_way_with_two_significant_digits():
+    from prodops_lib.labels import p_equals, p_value_text
+
+    assert [p_value_text(p) for p in (0.0383, 0.0128, 0.175, 0.5, 0.0095, 0.001)] == [
+        "0.038", "0.013", "0.17", "0.50", "0.0095", "0.0010"]
+    assert p_value_text(6.3e-05) == "<0.001" and p_equals(6.3e-05) == "p < 0.001"
+    assert p_equals(0.0383) == "p = 0.038"
+    # a table that compares p-values with LORD++ levels of about 1e-4 writes them down to 1e-6
+    assert p_value_text(4.7e-06, floor=1e-6) == "0.0000047"
+    assert p_value_text(float("nan")) == "—"
+
+
+def test_amounts_drop_decimals_that_are_zeros():
+    from prodops_lib.labels import number_text
+
+    assert [number_text(v) for v in (1679.0, 620.5, 0.04, -0.04, 1234567.25)] == [
+        "1,679", "620.5", "0", "0", "1,234,567.2"]

@@ -14,7 +14,7 @@ import pandas as pd
 
 from prodops_lib.display import Kpi
 from prodops_lib.io import DropLog, InputError
-from prodops_lib.labels import money
+from prodops_lib.labels import money, number_text
 
 from .concentration import Concentration, compute_concentration
 from .config import UNIT_LABELS, AllocationParams
@@ -52,6 +52,12 @@ class Allocation:
     def unit_label(self) -> str:
         return UNIT_LABELS[self.effort.unit]
 
+    @property
+    def window(self) -> str:
+        """The months analysed as a reader names them: ``2026-05 to 2026-10`` (or one month)."""
+        months = self.effort.months
+        return months[0] if len(months) == 1 else f"{months[0]} to {months[-1]}"
+
     def to_frame(self) -> pd.DataFrame:
         """The tidy effort-share table the monthly review reads:
         ``month, theme, team, effort, share`` (team ``ALL`` = the organisation)."""
@@ -85,7 +91,7 @@ class Allocation:
         """The plain sentence the page leads with when :attr:`too_little`, else ""."""
         if not self.too_little:
             return ""
-        return (f"Too little effort in {self.period} for a verdict: {self.period_total():,.1f} {self.unit_label}, "
+        return (f"Too little effort in {self.period} for a verdict: {number_text(self.period_total())} {self.unit_label}, "
                 f"under the {self.effort_needed:,g} that min_effort asks for. The shares below move by many points "
                 "with a single item; read them as a list of what was worked on, not as gaps to plan.")
 
@@ -93,7 +99,7 @@ class Allocation:
         """One sentence for the report index and its tone (good / warning / bad)."""
         unclassified = f"{self.unclassified_share():.1%} of all effort is unclassified"
         if self.too_little:
-            return (f"{self.period}: too little effort for a verdict ({self.period_total():,.1f} {self.unit_label}, "
+            return (f"{self.period}: too little effort for a verdict ({number_text(self.period_total())} {self.unit_label}, "
                     f"under the {self.effort_needed:,g} needed).", "warning")
         if self.targets is None:
             top = self._top_themes(1)[0]
@@ -128,7 +134,7 @@ class Allocation:
                              f"{gap['theme']}: {gap['actual_share']:.1%} of {self.target_basis} effort vs "
                              f"{gap['target_share']:.0%}", tone))
             misallocation = self.targets.misallocation[ORGANISATION]
-            cards.append(Kpi("Misallocation", f"{misallocation:.0%}", "of effort would have to move to match the plan",
+            cards.append(Kpi("Misallocation", f"{misallocation:.0%}", f"of {self.target_basis} effort would have to move to match the plan",
                              "bad" if misallocation > 0.15 else ("warning" if misallocation > 0.05 else "good")))
         unclassified = self.unclassified_share()
         cards.append(Kpi("Unclassified", f"{unclassified:.1%}", "of effort matches no theme rule",

@@ -11,7 +11,7 @@ from scipy import stats
 
 from prodops_lib.experiments.decision import interval_text
 from prodops_lib.io import InputError
-from prodops_lib.labels import estimate_format, metric_words
+from prodops_lib.labels import estimate_format, metric_words, p_equals
 
 from .did import DidEstimate, EventStudy, average_effect, event_study
 from .inputs import BetaPanel
@@ -149,11 +149,11 @@ def _pre_trend_sentence(study: EventStudy, label: str, number: str, frequency: s
         return True, (f"Parallel trends are doubtful: before entering the beta, beta units already drifted away from "
                       f"their comparison units (by up to {largest['effect']:{number}} {label}, "
                       f"{int(-largest['event_time'])} {frequency}s before entry; differences this large arise by chance "
-                      f"with p = {study.leads_p_value:.2g}). Part of the estimated effect may be that drift, not the "
+                      f"with {p_equals(study.leads_p_value)}). Part of the estimated effect may be that drift, not the "
                       "feature.")
     return False, (f"Before entry, beta units and their comparison units moved in parallel: the differences before "
                    f"entry are small (largest {largest['effect']:{number}} {label}) and common by chance "
-                   f"(p = {study.leads_p_value:.2g}).")
+                   f"({p_equals(study.leads_p_value)}).")
 
 
 def _naive_sentence(naive: NaiveComparison, adjusted: DidEstimate, label: str, number: str) -> str:

@@ -9,7 +9,7 @@ import pandas as pd
 
 from prodops_lib.check import InputCheck, describe_columns, describe_drops
 from prodops_lib.io import DropLog, InputError, existing_file, load_table
-from prodops_lib.labels import count_of
+from prodops_lib.labels import count_of, p_equals
 from prodops_lib.params import resolve_path
 
 from .aggregate import DropCounter, check_columns
@@ -19,7 +19,7 @@ from .duckdb_source import Runner, private_cursor, quote_name, read_unit_file
 from .engines import SOURCE, open_runner
 from .ledger import read_import_csv
 from .report import ExperimentReport, FakeDoorReport, load_fake_door
-from .srm import BORDERLINE, similar_labels, srm_test
+from .srm import BORDERLINE, P_FLOOR, similar_labels, srm_test
 from .unit_check_sql import unit_filters_exact
 
 __all__ = ["check_design", "check_experiment", "check_fake_door"]
@@ -43,12 +43,12 @@ def _sample_ratio(units: dict[str, int], spec, check: InputCheck) -> None:
     if len(units) < 2 or (spec.expected_split and set(units) - set(spec.expected_split)):
         return  # the variant warnings say what is wrong
     result = srm_test(units, spec.expected_split, alpha=spec.srm_alpha, method=spec.srm_test)
-    check.lines.append(f"sample ratio check: p = {result.p_value:.2g} ({result.method} against the planned split)")
+    check.lines.append(f"sample ratio check: {p_equals(result.p_value, P_FLOOR)} ({result.method} against the planned split)")
     if result.mismatch:
-        check.warnings.append(f"sample ratio mismatch (p = {result.p_value:.2g} < {spec.srm_alpha:g}): the "
+        check.warnings.append(f"sample ratio mismatch ({p_equals(result.p_value, P_FLOOR)}, below {spec.srm_alpha:g}): the "
                               "report will say investigate, not ship")
     elif result.borderline:
-        check.warnings.append(f"sample ratio borderline (p = {result.p_value:.2g} < {BORDERLINE:g}): check "
+        check.warnings.append(f"sample ratio borderline ({p_equals(result.p_value, P_FLOOR)}, below {BORDERLINE:g}): check "
                               "the assignment before trusting the effects")
 
 

@@ -29,7 +29,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from prodops_lib.labels import count_of
+from prodops_lib.labels import count_of, p_equals
 
 from .power import SamplePower
 from .segments import EXPLORATORY_WARNING
@@ -95,6 +95,17 @@ _GUARDRAIL_WORDS = {"non-inferior": "holds: no loss beyond the margin", "breache
                     "inconclusive": "not yet shown to stay within the margin", "no detectable harm": "no detectable harm"}
 
 
+def _weighed(row: Mapping, spec: ExperimentSpec) -> str:
+    """Why a chance to beat control may disagree with the clear/not clear beside it: a prior (learned
+    from past experiments, or set) pulls the lift towards it; said when it moves the lift by 0.5
+    points or more."""
+    if row.get("posterior_scale") != "relative" or not _present(row.get("posterior_mean")) \
+            or abs(row["posterior_mean"] - row["rel_effect"]) < 0.005:
+        return ""
+    source = "past experiments on this metric pull" if spec.prior == "learned" else "the prior set in the parameters pulls"
+    return f", once {source} the {row['rel_effect']:+.1%} towards about {row['posterior_mean']:+.1%}"
+
+
 def _effect_reasons(records: list[dict], spec: ExperimentSpec) -> list[str]:
     level = 1 - spec.alpha
     reasons = []
@@ -104,8 +115,8 @@ def _effect_reasons(records: list[dict], spec: ExperimentSpec) -> list[str]:
         clear = "a clear difference" if row["significant"] else "no clear difference"
         reasons.append(
             f"{row['role'].capitalize()} metric {spec.metric_label(row['metric'])}: {row['variant']} against {row['control']} "
-            f"{describe_effect(row, level)}, {clear} (p = {row['p_value_adjusted']:.2g}{corrected}); "
-            f"{row['chance_to_beat_control']:.0%} chance to beat control."
+            f"{describe_effect(row, level)}, {clear} ({p_equals(row['p_value_adjusted'])}{corrected}); "
+            f"{row['chance_to_beat_control']:.0%} chance to beat control{_weighed(row, spec)}."
         )
     for row in (row for row in records if row["role"] == "guardrail"):
         margin = f" (margin {row['non_inferiority_margin']:.1%})" if _present(row["non_inferiority_margin"]) else ""

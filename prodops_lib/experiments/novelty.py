@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..labels import p_equals
 from .aggregate import CollectedData
 from .corrections import adjust_p_values
 from .effects import compare_metric
@@ -132,7 +133,7 @@ class NoveltyTrend:
             return (f"{subject} {moves} by about {size} per extra day of exposure ({interval}), in the "
                     f"metric's good direction: units that have had the change longer gain more from it, so a primacy "
                     f"(learning) effect is likely and the lasting effect may be larger than measured.")
-        adjusted = (f"; p = {self.slope_p_value_adjusted:.2g} after correcting for {self.family_size} variants"
+        adjusted = (f"; {p_equals(self.slope_p_value_adjusted)} after correcting for {self.family_size} variants"
                     if self.family_size > 1 and self.correction != "none" else "")
         return (f"{subject} shows no clear sign of a novelty or primacy effect: across {self.cohorts} daily cohorts it "
                 f"changes by {self._number(self.change_per_day)}{self._unit} per extra day of exposure "

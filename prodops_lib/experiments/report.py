@@ -10,7 +10,7 @@ import pandas as pd
 
 from ..display import Html, Kpi, bullets, callout, figure, kpi_cards, paragraph, table
 from ..io import DropLog, InputError, load_table
-from ..labels import engine_name, money_text, readable_name
+from ..labels import engine_name, money_text, p_equals, p_value_text, readable_name
 from ..params import resolve_path
 from .aggregate import ROW_DROPS
 from .analysis import ExperimentAnalysis, analyse_aggregates, analyse_experiment
@@ -21,7 +21,7 @@ from .engines import ENGINES, EngineSource
 from .fake_door import FakeDoorAnalysis, analyse_fake_door
 from .priors import report_priors
 from .spec import ExperimentSpec
-from .srm import similar_labels
+from .srm import P_FLOOR, similar_labels
 
 __all__ = [
     "TONES",
@@ -277,7 +277,7 @@ def decision_block(analysis: ExperimentAnalysis) -> Html:
                          "good" if row["significant"] and not untrusted else "neutral"))
     srm = analysis.srm
     state, tone = ("mismatch", "bad") if srm.mismatch else (("borderline", "warning") if srm.borderline else ("ok", "good"))
-    cards.append(Kpi("Sample ratio", state, f"p = {srm.p_value:.2g}", tone))
+    cards.append(Kpi("Sample ratio", state, p_equals(srm.p_value, P_FLOOR), tone))
     warnings = ([srm.message()] if srm.borderline else []) + variant_label_notes(analysis)
     said = headline(analysis)
     verdict = None if said.lower().startswith(decision.verdict) else decision.verdict.upper() + ":"
@@ -317,7 +317,7 @@ def results_block(analysis: ExperimentAnalysis) -> Html:
     frame = _with_readable_averages(analysis.results, analysis.spec)[[c for c in columns if c in analysis.results.columns]]
     frame = frame.assign(metric=frame["metric"].map(analysis.spec.metric_label))
     formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _bound, "rel_ci_high": _bound,
-               "p_value_adjusted": "{:.3g}", "chance_to_beat_control": "{:.1%}"}
+               "p_value_adjusted": p_value_text, "chance_to_beat_control": "{:.1%}"}
     notes = extreme_notes(analysis)
     untrusted = analysis.decision.verdict == "investigate"
     if untrusted:
@@ -461,7 +461,9 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
     if analysis.novelty:
         sentences.append("Novelty and primacy: the lift among the units first exposed on each day, against the days "
                          "they have been exposed by the end, fitted by a straight line weighted by each day's "
-                         f"precision; a slope whose {level} interval excludes 0 is reported as a trend.")
+                         f"precision; a slope is reported as a trend when its p-value is below {spec.alpha:g}, for "
+                         "the primary metric after correcting over its variants when there are several. The "
+                         f"{level} interval shown is not corrected, so it can exclude 0 without a trend.")
     return bullets(sentences)
 
 
@@ -651,7 +653,7 @@ def segments_block(analysis: ExperimentAnalysis) -> Html:
     """Per-segment effects under a visible exploratory warning, or why there are none."""
     if analysis.segments is None or analysis.segments.empty:
         return paragraph("No segment columns were given (parameter experiment.segments).")
-    formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _bound, "rel_ci_high": _bound, "p_value_adjusted": "{:.3g}"}
+    formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _bound, "rel_ci_high": _bound, "p_value_adjusted": p_value_text}
     # the conclusion first, as in the results table; absolute differences, raw p-values and the
     # test's name stay in segments.csv
     columns = ["segment_column", "segment", "metric", "variant", "rel_effect", "rel_ci_low", "rel_ci_high", "significant",
@@ -686,7 +688,7 @@ def fake_door_table(analysis: FakeDoorAnalysis) -> Html:
     formats = {c: percent for c in ("click_through", "ci_low", "ci_high", "target_rate", "control_click_through")} | {
         # a difference of two rates is in percentage points
         "abs_effect": _points, "abs_ci_low": _points, "abs_ci_high": _points,
-        "p_value_above_target": "{:.3g}", "p_value_vs_control": "{:.3g}"}
+        "p_value_above_target": p_value_text, "p_value_vs_control": p_value_text}
     # two questions, two tables, each with its conclusion first; the tests' names stay in
     # results.csv and the Method
     frame = analysis.to_frame()

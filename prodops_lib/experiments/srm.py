@@ -21,13 +21,17 @@ from dataclasses import dataclass
 import pandas as pd
 from scipy import stats
 
-__all__ = ["BORDERLINE", "SRM_METHODS", "SrmResult", "similar_labels", "srm_test"]
+from ..labels import p_equals
+
+__all__ = ["BORDERLINE", "P_FLOOR", "SRM_METHODS", "SrmResult", "similar_labels", "srm_test"]
 
 SRM_METHODS = ("chi_square", "exact")
 
 # below this p the split is called borderline, even when it is above srm_alpha: not enough to
 # block a decision, enough to check the assignment before trusting it
 BORDERLINE = 0.01
+# the alarm is at 0.001 (srm_alpha): p-values are written down to 1e-6 so they can be read against it
+P_FLOOR = 1e-6
 
 
 def similar_labels(variants: list[str]) -> list[tuple[str, str]]:
@@ -77,13 +81,13 @@ class SrmResult:
         if self.mismatch:
             return (
                 f"The split between variants is off by more than chance explains: units per variant were {counts} "
-                f"(p = {self.p_value:.2g}). Assignment or logging is broken, so this result cannot be trusted."
+                f"({p_equals(self.p_value, P_FLOOR)}). Assignment or logging is broken, so this result cannot be trusted."
             )
         if self.borderline:
-            return (f"Units split close to a mismatch (sample ratio check p = {self.p_value:.2g}, below "
+            return (f"Units split close to a mismatch (sample ratio check {p_equals(self.p_value, P_FLOOR)}, below "
                     f"{BORDERLINE:g} though above the {self.alpha:g} alarm): {counts}. Check the assignment "
                     "before trusting the effects.")
-        return f"Units split as designed (sample ratio check p = {self.p_value:.3g}): {counts}."
+        return f"Units split as designed (sample ratio check {p_equals(self.p_value, P_FLOOR)}): {counts}."
 
     def to_frame(self) -> pd.DataFrame:
         expected = self.expected

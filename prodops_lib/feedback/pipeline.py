@@ -47,6 +47,12 @@ class FeedbackAnalysis:
     lineage: IssueLineage
 
     @property
+    def themes_follow_taxonomy(self) -> bool:
+        """Whether the themes are the taxonomy's product themes (then only the issues outside
+        them are grouped into themes of their own, and ``clustering.theme_quality`` is that step)."""
+        return bool(self.taxonomy) and self.settings.clustering.n_themes is None
+
+    @property
     def issues(self) -> pd.DataFrame:
         """The issues table with per-month counts (``items_YYYY-MM``)."""
         return _with_counts(self.description.issues, self.issue_trends, "issue_id")
@@ -110,10 +116,12 @@ class FeedbackAnalysis:
         frame = pd.DataFrame(rows, columns=[key, "items", "customers", "arr"])
         frame["share"] = frame["items"] / max(len(current), 1)
         table = self.description.themes if level == "theme" else self.description.issues
-        names = table.set_index(key)[["label", "product_theme"] + (["theme"] if level == "issue" else [])]
+        # an issue is shown by its stable key (I-0003); its number is only its rank in this run
+        keys = ["issue_key"] if level == "issue" and "issue_key" in table.columns else []
+        themes = ["theme"] if level == "issue" else []
+        names = table.set_index(key)[["label", "product_theme", *keys, *themes]]
         return frame.join(names, on=key).sort_values(["items", key], ascending=[False, True]) \
-            [[key, "label", *(["theme"] if level == "issue" else []), "product_theme", "items", "share", "customers",
-              "arr"]].reset_index(drop=True)
+            [[key, *keys, "label", *themes, "product_theme", "items", "share", "customers", "arr"]].reset_index(drop=True)
 
     def theme_tree(self, top_themes: int = 8, issues_per_theme: int = 5) -> pd.DataFrame:
         """Themes → issues for reading: the ``top_themes`` largest themes, each followed by its
@@ -260,7 +268,7 @@ def group_feedback(prepared: PreparedFeedback, settings: FeedbackParams
         min_issue_size=options.min_issue_size, incoherence_cutoff=options.incoherence_cutoff, seed=options.seed)
     mapping = map_issues(embeddings.vectors, clustering.issue_ids, clustering.theme_of_issue, taxonomy=taxonomy,
                          taxonomy_vectors=taxonomy_vectors, min_similarity=settings.mapping_min_similarity)
-    if taxonomy and options.n_themes is None:  # the taxonomy's product themes are the themes
+    if taxonomy and options.n_themes is None:  # the taxonomy's product themes are the themes (themes_follow_taxonomy)
         centred = unit_vectors(embeddings.vectors) - unit_vectors(embeddings.vectors).mean(axis=0)
         level = taxonomy_themes([mapping.product_of_issue[i] for i in range(clustering.n_issues)], centred,
                                 clustering.issue_ids, UNMAPPED, seed=options.seed)

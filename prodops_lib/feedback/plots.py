@@ -160,7 +160,7 @@ def k_quality(clustering: Clustering) -> Figure:
     axis.plot(quality["k"], quality["smoothed"], color=PALETTE[0], linewidth=2, label="silhouette (smoothed)")
     chosen = quality[quality["chosen"]]
     axis.scatter(chosen["k"], chosen["smoothed"], s=120, facecolors="none", edgecolors=PALETTE[3], linewidths=2,
-                 label=f"chosen: {clustering.k} groups", zorder=3)
+                 label=f"chosen: {clustering.k} groups ({clustering.n_issues} issues after splits and Other)", zorder=3)
     right = axis.twinx()
     right.scatter(quality["k"], quality["modularity"], s=16, color=PALETTE[1], alpha=0.6, marker="s")
     right.plot(quality["k"], quality["smoothed_modularity"], color=PALETTE[1], linewidth=2, linestyle="--",

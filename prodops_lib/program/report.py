@@ -3,13 +3,14 @@ Every piece of text goes through the display helpers, so experiment names are es
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from prodops_lib import display
-from prodops_lib.labels import count_of, metric_words, readable_name
+from prodops_lib.labels import count_of, metric_words, p_value_text, readable_name
 from prodops_lib.program import ExperimentProgram, impact_sentence
 
 _PCT = "{:.0%}"
@@ -52,9 +53,10 @@ def summary_sentences(program: ExperimentProgram) -> list[tuple[str, str]]:
         sentences.append(("warning" if program.expected_false / declared >= 0.2 else "neutral",
                           f"Of the {count_of(declared, 'A/B test')} shipped, about {program.expected_false:.1f} "
                           f"{'is' if round(program.expected_false, 1) == 1 else 'are'} expected to be no real "
-                          f"improvement ({program.expected_false / declared:.0%}); {confirmed} of them hold up when "
-                          f"the false discovery rate is kept at {program.params.fdr_alpha:.0%} across the whole "
-                          "stream of experiments."))
+                          f"improvement ({program.expected_false / declared:.0%}). A stricter check, which assumes nothing "
+                          f"about typical lifts and keeps the false discovery rate at {program.params.fdr_alpha:.0%} "
+                          f"across the whole stream of experiments, confirms {confirmed} of them; the others are "
+                          "not confirmed, which does not make them false."))
     this_month = program.velocity.iloc[-1]
     sentences.append(("neutral", f"In {program.period}: {int(this_month['started'])} started, "
                                  f"{int(this_month['concluded'])} concluded, {_open_words(program)} at the month's end."))
@@ -173,8 +175,10 @@ def stream_table(program: ExperimentProgram) -> display.Html:
     shown = stream.assign(experiment=stream["name"].map(readable_name), metric=stream["metric"].map(metric_words),
                           discovery=stream["discovery"].map({True: "yes", False: "no"}))
     shown = shown[["experiment", "metric", "concluded", "decision", "p_value", "test_level", "discovery"]].rename(
-        columns={"test_level": "level_allowed", "discovery": "clear_across_stream"})
-    return display.table(shown, formats={"p_value": "{:.4f}", "level_allowed": "{:.4f}"},
+        columns={"p_value": "primary_p_value", "test_level": "level_allowed", "discovery": "clear_across_stream"})
+    # the levels LORD++ allows are around 1e-4: p-values are written down to 1e-6 to be compared with them
+    tiny = partial(p_value_text, floor=1e-6)
+    return display.table(shown, formats={"primary_p_value": tiny, "level_allowed": tiny},
                          caption="Each concluded A/B test in the order it concluded: its p-value against the level "
                                  "the stream allowed it (LORD++)")
 
@@ -210,7 +214,7 @@ def method_block(program: ExperimentProgram) -> display.Html:
         "The chance that a shipped test is no real improvement is its posterior probability of no lift or a lift "
         "in the wrong direction (local false discovery rate); the expected number of false wins is their sum.",
         f"The stream check applies LORD++ (the online-fdr package) to the two-sided p-value of every concluded "
-        f"A/B test (its report's own test; for imported results, the normal test of the lift over its standard "
+        f"A/B test's primary metric (its report's own test, before the report's correction for several metrics; for imported results, the normal test of the lift over its standard "
         f"error) in the order they concluded, holding the false discovery rate at {settings.fdr_alpha:.0%}.",
         "Fake doors count in the pace, outcomes and win rates; they are judged against a target rather than by a "
         "lift, so they are left out of impact and false discoveries.",

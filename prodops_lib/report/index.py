@@ -44,6 +44,7 @@ background:#fdecea;padding:8px;border-radius:4px;overflow-wrap:anywhere}
 .links a{margin-right:12px;font-size:13px;color:#0072B2}
 .results{font-size:12px;color:#52606d} .results a{color:#52606d}
 footer{color:#7b8794;font-size:12px;padding:16px 32px;text-align:center}
+@media print{.card{break-inside:avoid}}
 """
 
 

@@ -140,9 +140,10 @@ class GapHistory:
     """The gap per theme over the last months, and whether each gap is closing.
 
     ``frame``: ``month, theme, demand_share, effort_share, gap_pp``; ``trend``: one row per
-    theme with the gap's least-squares slope in points per month and a verdict (closing,
-    widening, steady) — a gap is closing when its absolute size shrinks by more than
-    ``steady_pp_per_month`` a month.
+    theme with the gap's least-squares slope in points per month, the slope of its absolute size
+    and a verdict: reversed (now under- or over-served) when the gap changed sign since the month
+    before and is now at least ``threshold_pp``; else closing or widening when its absolute size
+    shrinks or grows by more than ``steady_pp_per_month`` a month; else steady.
     """
 
     frame: pd.DataFrame
@@ -160,6 +161,7 @@ def gap_history(
     *,
     basis: DemandBasis = "items",
     steady_pp_per_month: float = 0.5,
+    threshold_pp: float = 5.0,
 ) -> GapHistory:
     """The demand-supply gap for each of ``months`` where both sides have data."""
     rows = []
@@ -179,8 +181,15 @@ def gap_history(
             continue
         x = np.arange(len(group), dtype=float)
         slope = float(np.polyfit(x, group["gap_pp"].to_numpy(float), 1)[0])
-        abs_slope = float(np.polyfit(x, group["gap_pp"].abs().to_numpy(float), 1)[0])
-        verdict = "closing" if abs_slope < -steady_pp_per_month else "widening" if abs_slope > steady_pp_per_month else "steady"
+        gaps = group["gap_pp"].to_numpy(float)
+        abs_slope = float(np.polyfit(x, np.abs(gaps), 1)[0])
+        # a gap that crossed to the other side past the threshold is news however its size moved:
+        # over-served last month, under-served now (its size's slope can read as steady)
+        if gaps[-1] * gaps[-2] < 0 and abs(gaps[-1]) >= threshold_pp:
+            verdict = "reversed: now under-served" if gaps[-1] > 0 else "reversed: now over-served"
+        else:
+            verdict = ("closing" if abs_slope < -steady_pp_per_month else
+                       "widening" if abs_slope > steady_pp_per_month else "steady")
         trends.append({"theme": theme, "months": len(group), "gap_slope_pp_per_month": slope,
                        "abs_gap_slope_pp_per_month": abs_slope, "verdict": verdict})
     trend = pd.DataFrame(trends, columns=["theme", "months", "gap_slope_pp_per_month",

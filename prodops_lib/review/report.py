@@ -55,14 +55,19 @@ def comparison_table(review: MonthlyReview) -> display.Html:
 
 def gap_trend_table(review: MonthlyReview) -> display.Html:
     """Per theme: whether its gap is closing, the gap now and how fast the gap's size changes,
-    the number the verdict is read from (a gap that flips from -6 to +6 points is steady)."""
+    the number the verdict is read from, and the gap's own slope (a gap that crosses from -6 to
+    +6 points keeps its size: it is called reversed)."""
     history = review.history
     latest = history.frame.groupby("theme", sort=False)["gap_pp"].last().rename("gap_now_pp")
-    frame = history.trend.join(latest, on="theme")[["theme", "verdict", "gap_now_pp", "abs_gap_slope_pp_per_month", "months"]]
-    # widening and closing gaps first, then the largest gaps
-    frame = frame.assign(order=frame["verdict"].map({"widening": 0, "closing": 1}).fillna(2),
+    frame = history.trend.join(latest, on="theme")[["theme", "verdict", "gap_now_pp", "abs_gap_slope_pp_per_month",
+                                                    "gap_slope_pp_per_month", "months"]]
+    # reversed, widening and closing gaps first, then the largest gaps
+    order = frame["verdict"].str.split(":").str[0].map({"reversed": 0, "widening": 1, "closing": 2}).fillna(3)
+    frame = frame.assign(order=order,
                          size=-frame["gap_now_pp"].abs()).sort_values(["order", "size"]).drop(columns=["order", "size"])
-    return display.table(frame, formats={"gap_now_pp": _PP, "abs_gap_slope_pp_per_month": "{:+.1f} pp"},
+    per_month = "{:+.1f} pp"
+    return display.table(frame, formats={"gap_now_pp": _PP, "abs_gap_slope_pp_per_month": per_month,
+                                         "gap_slope_pp_per_month": per_month},
                          caption="Is each gap closing? (how much the gap's size changes per month, over the months shown)")
 
 

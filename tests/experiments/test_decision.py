@@ -7,6 +7,7 @@ import json
 import math
 
 import pandas as pd
+import pytest
 
 from prodops_lib.experiments import (
     ExperimentSpec,
@@ -120,3 +121,19 @@ def test_a_metric_label_names_the_metric_on_the_page_and_results_keep_its_name()
     # without a label, the name reads with spaces
     unlabelled = MetricSpec("orders_per_session", kind="proportion", role="primary")
     assert unlabelled.display_name == "orders per session"
+
+
+def test_a_chance_to_beat_control_pulled_by_a_prior_says_how_far():
+    """A prior N(0, 1%) on the lift pulls a +15% lift measured with a standard error of about 3.3%
+    to the normal-normal posterior mean, m = (x / se²) / (1 / sd² + 1 / se²); the reason says so,
+    since the chance to beat control then reads lower than a clear p-value suggests."""
+    analysis = analyse_aggregates(counts(control=(20_000, 2000), B=(20_000, 2300)), spec(prior_sd=0.01))
+    row = analysis.results.iloc[0]
+    x, se = row["rel_effect"], row["rel_se"]
+    expected = (x / se**2) / (1 / 0.01**2 + 1 / se**2)
+    assert row["posterior_mean"] == pytest.approx(expected, rel=1e-9)
+    reason = next(r for r in analysis.decision.reasons if r.startswith("Primary metric"))
+    assert reason.endswith(f"chance to beat control, once the prior set in the parameters pulls the {x:+.1%} "
+                           f"towards about {expected:+.1%}.")
+    flat = analyse_aggregates(counts(control=(20_000, 2000), B=(20_000, 2300)), spec())
+    assert next(r for r in flat.decision.reasons if r.startswith("Primary")).endswith("100% chance to beat control.")

@@ -100,6 +100,32 @@ def test_gap_history_slope_matches_a_least_squares_fit():
     assert trend.loc["Gamma", "verdict"] == "steady"
 
 
+def test_a_gap_that_crosses_sides_past_the_threshold_is_reversed_though_its_size_is_steady():
+    # Alpha's gap −8, −7, −9, −6, +7 (the sample's Integrations): its size's slope is −0.3 pp a
+    # month (least squares of 8, 7, 9, 6, 7: −3.0 / 10), "steady" on size alone; its own slope is +3.1 (31 / 10)
+    months = ["2026-06", "2026-07", "2026-08", "2026-09", "2026-10"]
+    gaps = {"Alpha": [-8, -7, -9, -6, 7], "Beta": [3, 2, 3, -2, 1]}
+    demand = pd.concat([demand_frame(m, {"Alpha": 30, "Beta": 30, "Gamma": 40}) for m in months])
+    # effort out of 100: Alpha and Beta take their gap from Gamma, whose gap is minus their sum
+    effort = pd.concat([effort_frame(m, {"Alpha": 30 - gaps["Alpha"][i], "Beta": 30 - gaps["Beta"][i],
+                                         "Gamma": 40 + gaps["Alpha"][i] + gaps["Beta"][i]})
+                        for i, m in enumerate(months)])
+    history = gap_history(demand, effort, months, THEMES, threshold_pp=5.0)
+    frame = history.frame.pivot(index="month", columns="theme", values="gap_pp")
+    assert frame["Alpha"].tolist() == pytest.approx([-8, -7, -9, -6, 7])
+    trend = history.trend.set_index("theme")
+    assert trend.loc["Alpha", "abs_gap_slope_pp_per_month"] == pytest.approx(-0.3)
+    assert trend.loc["Alpha", "gap_slope_pp_per_month"] == pytest.approx(3.1)
+    assert trend.loc["Alpha", "verdict"] == "reversed: now under-served"
+    # Gamma: 5, 5, 6, 8, −8; Beta crossed twice but ends within the threshold: its size steady
+    assert trend.loc["Gamma", "verdict"] == "reversed: now over-served"
+    assert trend.loc["Beta", "verdict"] == "steady"
+    # a crossing that ends short of the threshold is read from the size's slope as before
+    wider = gap_history(demand, effort, months, THEMES, threshold_pp=7.5).trend.set_index("theme")
+    assert wider.loc["Alpha", "verdict"] == "steady"
+    assert wider.loc["Gamma", "verdict"] == "reversed: now over-served"
+
+
 def test_experiments_win_rate_counts_only_decided_experiments():
     experiments = pd.DataFrame({
         "name": ["a", "b", "c", "d", "e"], "theme": ["Alpha", "Alpha", "Alpha", "Beta", "Nope"],
