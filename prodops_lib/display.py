@@ -156,7 +156,8 @@ def format_value(value: object, spec: str | Callable[[object], str] | None = Non
     if spec and not isinstance(value, str):  # a number format does not apply to text
         text = spec.format(value)
         # a value that rounds to zero reads as zero, neither "-0.0" nor "+0.0"
-        return text[1:] if text[:1] in "+-" and not any(digit in text for digit in "123456789") else text
+        rounds_to_zero = not any(digit in text for digit in "123456789") and "inf" not in text
+        return text[1:] if text[:1] in "+-" and rounds_to_zero else text
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, (pd.Timestamp, dt.datetime)):

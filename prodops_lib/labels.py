@@ -227,11 +227,25 @@ def p_value_text(p: float, floor: float = 0.001) -> str:
         return "—"
     if p < floor:
         return f"<{floor:.{max(0, -math.floor(math.log10(floor)))}f}"
-    return f"{p:.{max(2, 1 - math.floor(math.log10(p)))}f}" if p > 0 else "0"
+    if p <= 0:
+        return "0"
+    decimals = max(2, 1 - math.floor(math.log10(p)))
+    text = f"{p:.{decimals}f}"
+    shown = float(text)
+    leading = shown / 10 ** math.floor(math.log10(shown))  # 5 for 0.05, 1 for 0.01
+    if shown > p and (math.isclose(leading, 1) or math.isclose(leading, 5)):
+        # rounded up onto a level such as 0.05, 0.01 or 0.001 that p is below ("p = 0.050" beside
+        # "clear"): one more digit, cut rather than rounded (0.0496, 0.00999)
+        decimals += 1
+        text = f"{math.floor(p * 10**decimals) / 10**decimals:.{decimals}f}"
+    return text
 
 
 def p_equals(p: float, floor: float = 0.001) -> str:
-    """:func:`p_value_text` in a sentence: ``p = 0.038``, ``p < 0.001``."""
+    """:func:`p_value_text` in a sentence: ``p = 0.038``, ``p < 0.001``; ``no p-value`` when
+    there is none."""
+    if not math.isfinite(p):
+        return "no p-value"
     text = p_value_text(p, floor)
     return f"p < {text[1:]}" if text.startswith("<") else f"p = {text}"
 

@@ -136,6 +136,7 @@ def test_a_value_that_rounds_to_zero_takes_no_sign():
     assert display.format_value(0.004, "{:+.2f} pp") == "0.00 pp"
     assert display.format_value(0.05, "{:+.1f}") == "+0.1"  # half-even on the double 0.05000000000000000277
     assert display.format_value(-0.06, "{:+.1f}") == "-0.1"
+    assert display.format_value(float("-inf"), "{:+.1%}") == "-inf%"
 
 
 def test_p_values_are_written_one_way_with_two_significant_digits():
@@ -147,7 +148,11 @@ def test_p_values_are_written_one_way_with_two_significant_digits():
     assert p_equals(0.0383) == "p = 0.038"
     # a table that compares p-values with LORD++ levels of about 1e-4 writes them down to 1e-6
     assert p_value_text(4.7e-06, floor=1e-6) == "0.0000047"
-    assert p_value_text(float("nan")) == "—"
+    assert p_value_text(float("nan")) == "—" and p_equals(float("nan")) == "no p-value"
+    # never rounded up onto a level it is below: "p = 0.050" beside "clear" reads as a contradiction
+    assert [p_value_text(p) for p in (0.0496, 0.04999, 0.00999, 0.0995, 0.0504)] == [
+        "0.0496", "0.0499", "0.00999", "0.0995", "0.050"]
+    assert p_value_text(0.000999, floor=1e-6) == "0.000999"
 
 
 def test_amounts_drop_decimals_that_are_zeros():

@@ -122,7 +122,7 @@ class Allocation:
     def kpis(self) -> list[Kpi]:
         """The summary cards: effort this month, the biggest gap, misallocation, unclassified
         share and (with costs) the capitalisable share."""
-        cards = [Kpi(f"Effort, {self.period}", f"{self.period_total():,.0f}", self.unit_label,
+        cards = [Kpi(f"Effort, {self.period}", number_text(self.period_total()), self.unit_label,
                      "warning" if self.too_little else "neutral")]
         if self.too_little:
             cards.append(Kpi("Verdict", "Too little effort",

@@ -459,11 +459,13 @@ def method_block(analysis: ExperimentAnalysis) -> Html:
     sentences.append("Over time: an always-valid confidence sequence, which stays correct however often the result "
                      "is looked at. README's experiments section has the formulas and references.")
     if analysis.novelty:
+        corrected = any(trend.family_size > 1 and trend.correction != "none" for trend in analysis.novelty)
+        rule = (f"for the primary metric after correcting over its variants. The {level} interval shown is not "
+                "corrected, so it can exclude 0 without a trend." if corrected else
+                f"so exactly when its {level} interval excludes 0.")
         sentences.append("Novelty and primacy: the lift among the units first exposed on each day, against the days "
                          "they have been exposed by the end, fitted by a straight line weighted by each day's "
-                         f"precision; a slope is reported as a trend when its p-value is below {spec.alpha:g}, for "
-                         "the primary metric after correcting over its variants when there are several. The "
-                         f"{level} interval shown is not corrected, so it can exclude 0 without a trend.")
+                         f"precision; a slope is reported as a trend when its p-value is below {spec.alpha:g}, {rule}")
     return bullets(sentences)
 
 

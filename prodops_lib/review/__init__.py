@@ -84,7 +84,8 @@ def build_review(inputs: ReviewInputs, taxonomy: Taxonomy, params: ReviewParams,
                                   basis=params.demand_basis, threshold_pp=params.gap_threshold_pp,
                                   too_little_effort=bool(inputs.too_little_effort))
     history = gap_history(inputs.demand, inputs.effort, recent_months(period, params.history_months), themes,
-                          basis=params.demand_basis, threshold_pp=params.gap_threshold_pp)
+                          basis=params.demand_basis, threshold_pp=params.gap_threshold_pp,
+                          too_little_effort=bool(inputs.too_little_effort))
     experiments = experiments_by_theme(inputs.experiments, themes)
     allocation = _allocation_by_theme(inputs.effort, period)
     current = {"allocation_by_theme": allocation, "demand_supply": comparison.frame,

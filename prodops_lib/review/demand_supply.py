@@ -141,8 +141,9 @@ class GapHistory:
 
     ``frame``: ``month, theme, demand_share, effort_share, gap_pp``; ``trend``: one row per
     theme with the gap's least-squares slope in points per month, the slope of its absolute size
-    and a verdict: reversed (now under- or over-served) when the gap changed sign since the month
-    before and is now at least ``threshold_pp``; else closing or widening when its absolute size
+    and a verdict: reversed (now under- or over-served) when the gap is beyond ``threshold_pp`` on
+    one side now and was beyond it on the other side the month before (with data), unless
+    ``too_little_effort``; else closing or widening when its absolute size
     shrinks or grows by more than ``steady_pp_per_month`` a month; else steady.
     """
 
@@ -162,6 +163,7 @@ def gap_history(
     basis: DemandBasis = "items",
     steady_pp_per_month: float = 0.5,
     threshold_pp: float = 5.0,
+    too_little_effort: bool = False,
 ) -> GapHistory:
     """The demand-supply gap for each of ``months`` where both sides have data."""
     rows = []
@@ -177,15 +179,17 @@ def gap_history(
     frame = pd.DataFrame(rows, columns=["month", "theme", "demand_share", "effort_share", "gap_pp"])
     trends = []
     for theme, group in frame.groupby("theme", sort=False):
+        group = group.dropna(subset=["gap_pp"])  # a month without product-theme effort has no gap
         if len(group) < 2:
             continue
         x = np.arange(len(group), dtype=float)
         slope = float(np.polyfit(x, group["gap_pp"].to_numpy(float), 1)[0])
         gaps = group["gap_pp"].to_numpy(float)
         abs_slope = float(np.polyfit(x, np.abs(gaps), 1)[0])
-        # a gap that crossed to the other side past the threshold is news however its size moved:
-        # over-served last month, under-served now (its size's slope can read as steady)
-        if gaps[-1] * gaps[-2] < 0 and abs(gaps[-1]) >= threshold_pp:
+        # a gap that crossed from beyond the threshold on one side to beyond it on the other is news
+        # however its size moved: over-served the month before, under-served now (its size's slope
+        # can read as steady). Not said when this month has too little effort to judge gaps.
+        if not too_little_effort and gaps[-1] * gaps[-2] < 0 and min(abs(gaps[-1]), abs(gaps[-2])) >= threshold_pp:
             verdict = "reversed: now under-served" if gaps[-1] > 0 else "reversed: now over-served"
         else:
             verdict = ("closing" if abs_slope < -steady_pp_per_month else

@@ -159,11 +159,11 @@ def test_eight_hours_are_too_little_for_a_verdict_on_gaps_to_plan():
     assert result.targets.misallocation["ALL"] == pytest.approx(0.25)
     assert result.too_little and result.effort_needed == 80.0
     headline, tone = result.headline()
-    assert headline == "2026-03: too little effort for a verdict (8.0 logged hours, under the 80 needed)."
+    assert headline == "2026-03: too little effort for a verdict (8 logged hours, under the 80 needed)."
     assert tone == "warning"
     assert [card.label for card in result.kpis()] == ["Effort, 2026-03", "Verdict", "Unclassified"]
     points = result.summary_points()
-    assert points[0].startswith("Too little effort in 2026-03 for a verdict: 8.0 logged hours, under the 80 that "
+    assert points[0].startswith("Too little effort in 2026-03 for a verdict: 8 logged hours, under the 80 that "
                                 "min_effort asks for.")
     assert not any("would have to move" in point for point in points)
 

@@ -124,6 +124,24 @@ def test_a_gap_that_crosses_sides_past_the_threshold_is_reversed_though_its_size
     wider = gap_history(demand, effort, months, THEMES, threshold_pp=7.5).trend.set_index("theme")
     assert wider.loc["Alpha", "verdict"] == "steady"
     assert wider.loc["Gamma", "verdict"] == "reversed: now over-served"
+    # with too little effort this month, no theme is called under- or over-served
+    held = gap_history(demand, effort, months, THEMES, too_little_effort=True).trend.set_index("theme")
+    assert not held["verdict"].str.startswith("reversed").any()
+
+
+def test_a_gap_from_balanced_to_under_served_is_not_reversed_and_a_month_without_effort_is_skipped():
+    months = ["2026-07", "2026-08", "2026-09", "2026-10"]
+    demand = pd.concat([demand_frame(m, {"Alpha": 30, "Beta": 30, "Gamma": 40}) for m in months])
+    # Alpha's gap: 0, −1, (no product effort in 2026-09: no gap), +8: it crossed from balanced, not from over-served
+    hours = {"2026-07": {"Alpha": 30, "Beta": 30, "Gamma": 40}, "2026-08": {"Alpha": 31, "Beta": 30, "Gamma": 39},
+             "2026-09": {"KTLO": 100}, "2026-10": {"Alpha": 22, "Beta": 30, "Gamma": 48}}
+    effort = pd.concat([effort_frame(m, hours[m]) for m in months])
+    history = gap_history(demand, effort, months, THEMES, threshold_pp=5.0)
+    trend = history.trend.set_index("theme")
+    assert trend.loc["Alpha", "months"] == 3
+    # sizes 0, 1, 8 over three months: least squares slope (8 − 0) / 2 = +4 pp a month
+    assert trend.loc["Alpha", "abs_gap_slope_pp_per_month"] == pytest.approx(4.0)
+    assert trend.loc["Alpha", "verdict"] == "widening"
 
 
 def test_experiments_win_rate_counts_only_decided_experiments():
