@@ -221,8 +221,9 @@ def table(
 
 
 _LONG_TOKEN = 15
-_TH = "border-bottom:2px solid #ccd;padding:4px 10px;text-align:left;background:#f4f6f8;"
-_TD = "border-bottom:1px solid #eee;padding:4px 10px;"
+# 6 px between columns: ten columns of figures fit an 800 px window
+_TH = "border-bottom:2px solid #ccd;padding:4px 6px;text-align:left;background:#f4f6f8;"
+_TD = "border-bottom:1px solid #eee;padding:4px 6px;"
 
 
 @dataclass(frozen=True)

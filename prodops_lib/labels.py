@@ -18,6 +18,7 @@ COLUMN_LABELS: dict[str, str] = {
     # experiments
     "metric": "Metric", "role": "Role", "variant": "Variant", "control": "Control",
     "rel_effect": "Change vs control", "rel_ci_low": "Change, low end (95%)", "rel_ci_high": "Change, high end (95%)",
+    "rel_range": "Change, range (95%)",
     "abs_effect": "Difference vs control", "abs_ci_low": "Difference, low end (95%)",
     "abs_ci_high": "Difference, high end (95%)",
     "mean_control": "Control average", "mean_variant": "Variant average",
@@ -84,6 +85,7 @@ COLUMN_LABELS: dict[str, str] = {
     "count_this_period": "Items this month", "count_before": "Items in the earlier months (together)",
     "share_this_period": "Share of all feedback this month", "share_before": "Share of all feedback before", "share_ratio": "Share, now / before",
     "q_growth": "Chance the growth is noise (q-value)", "q_decline": "Chance the decline is noise (q-value)",
+    "q_value": "Chance the change is noise (q-value)",
     "level": "Level", "size": "Items", "coherence": "Coherence", "split_from": "Split from", "group": "Group",
     "groups": "Groups", "silhouette": "Silhouette", "chosen": "Chosen", "texts": "Texts",
     "computed": "Computed", "from_cache": "From cache", "dimensions": "Dimensions", "seconds": "Seconds",

@@ -98,7 +98,8 @@ def plot_cumulative(analysis: ExperimentAnalysis, metric: str | None = None, var
     currency = analysis.spec.metric(chosen).currency
     if currency is not None:
         axes.yaxis.set_major_formatter(MoneyFormatter(currency, signed=True))
-    axes.set_ylabel(f"{analysis.spec.metric_label(chosen)}: variant − {analysis.spec.control}")
+    # the title names the metric: a long metric name on the y axis ran over the first date
+    axes.set_ylabel(f"difference, variant − {analysis.spec.control}")
     axes.set_title(f"{analysis.spec.metric_label(chosen)}: cumulative effect by day"
                    + (" (not trustworthy until the split is explained)" if untrusted else ""))
     legend_outside(figure, below=True)
@@ -131,7 +132,7 @@ def plot_effect_by_exposure_day(analysis: ExperimentAnalysis, metric: str | None
     if relative:
         axes.yaxis.set_major_formatter(PercentFormatter(1.0))
     axes.set_xlabel("days exposed by the end (units first exposed that many days before the last day)")
-    axes.set_ylabel(f"{analysis.spec.metric_label(chosen)}: {'lift' if relative else 'difference'} vs {analysis.spec.control}")
+    axes.set_ylabel(f"{'lift' if relative else 'difference'} vs {analysis.spec.control}")
     axes.set_title(f"{analysis.spec.metric_label(chosen)}: effect by days since exposure")
     legend_outside(figure, below=True)
     return figure

@@ -53,6 +53,16 @@ def _bound(value: object) -> str:
     return "open (one-sided)" if isinstance(value, float) and math.isinf(value) else _PCT_SIGNED.format(value)
 
 
+def _with_range(frame: pd.DataFrame) -> pd.DataFrame:
+    """The change's interval as one column, ``+2.03% to +18.35%``, where its two bounds were
+    (a column less keeps the effects table within an 800 px window); ``—`` when there is none."""
+    text = [f"{_bound(low)} to {_bound(high)}" if pd.notna(low) and pd.notna(high) else "—"
+            for low, high in zip(frame["rel_ci_low"], frame["rel_ci_high"], strict=True)]
+    shown = frame.drop(columns=["rel_ci_low", "rel_ci_high"])
+    shown.insert(frame.columns.get_loc("rel_ci_low"), "rel_range", text)
+    return shown
+
+
 @dataclass(frozen=True)
 class ExperimentReport:
     """``parameters/ab_<name>.yaml``: where the data is and what the experiment is.
@@ -315,9 +325,8 @@ def results_block(analysis: ExperimentAnalysis) -> Html:
     columns = ["metric", "variant", "rel_effect", "rel_ci_low", "rel_ci_high", "significant", "chance_to_beat_control",
                "p_value_adjusted", "mean_control", "mean_variant", "role"]
     frame = _with_readable_averages(analysis.results, analysis.spec)[[c for c in columns if c in analysis.results.columns]]
-    frame = frame.assign(metric=frame["metric"].map(analysis.spec.metric_label))
-    formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _bound, "rel_ci_high": _bound,
-               "p_value_adjusted": p_value_text, "chance_to_beat_control": "{:.1%}"}
+    frame = _with_range(frame.assign(metric=frame["metric"].map(analysis.spec.metric_label)))
+    formats = {"rel_effect": _PCT_SIGNED, "p_value_adjusted": p_value_text, "chance_to_beat_control": "{:.1%}"}
     notes = extreme_notes(analysis)
     untrusted = analysis.decision.verdict == "investigate"
     if untrusted:
@@ -655,7 +664,7 @@ def segments_block(analysis: ExperimentAnalysis) -> Html:
     """Per-segment effects under a visible exploratory warning, or why there are none."""
     if analysis.segments is None or analysis.segments.empty:
         return paragraph("No segment columns were given (parameter experiment.segments).")
-    formats = {"rel_effect": _PCT_SIGNED, "rel_ci_low": _bound, "rel_ci_high": _bound, "p_value_adjusted": p_value_text}
+    formats = {"rel_effect": _PCT_SIGNED, "p_value_adjusted": p_value_text}
     # the conclusion first, as in the results table; absolute differences, raw p-values and the
     # test's name stay in segments.csv
     columns = ["segment_column", "segment", "metric", "variant", "rel_effect", "rel_ci_low", "rel_ci_high", "significant",
@@ -663,7 +672,8 @@ def segments_block(analysis: ExperimentAnalysis) -> Html:
     return Html(callout(analysis.summary["segments_warning"], tone="warning")
                 + paragraph("A clear result here is corrected for the number of segments compared; the intervals are "
                             "not, so an interval that excludes zero can still read 'no'.")
-                + table(analysis.segments[columns].assign(metric=analysis.segments["metric"].map(analysis.spec.metric_label)),
+                + table(_with_range(analysis.segments[columns].assign(
+                            metric=analysis.segments["metric"].map(analysis.spec.metric_label))),
                         formats=formats, max_rows=60,
                         level=1 - analysis.spec.alpha))
 

@@ -94,6 +94,17 @@ class FeedbackAnalysis:
                           for level, trends in (("issue", self.issue_trends), ("theme", self.theme_trends),
                                                 ("product theme", self.product_trends))], ignore_index=True)
 
+    def moved(self) -> pd.DataFrame:
+        """The rows of :meth:`trends_table` that moved, as a PM reads them: one q-value each, the
+        one its trend was judged by (growth for emerging and new, decline for fading), since the
+        other is near 1 and says nothing."""
+        table = self.trends_table()
+        moving = table[table["trend"] != "steady"]
+        q_value = moving["q_decline"].where(moving["trend"] == "fading", moving["q_growth"])
+        return moving.assign(q_value=q_value)[[
+            "level", "label", "product_theme", "trend", "count_this_period", "count_before", "share_this_period",
+            "share_before", "share_ratio", "q_value"]]
+
     def items_table(self) -> pd.DataFrame:
         """Item → issue and theme, with the duplicates pointing at the item they repeat."""
         kept = self.description.items

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 from matplotlib.figure import Figure
 
-from prodops_lib import params
+from prodops_lib import display, params
 from prodops_lib.experiments import (
     analyse_aggregates,
     analyse_experiment,
@@ -94,6 +94,13 @@ def test_charts_that_need_unit_data_say_so():
 def test_every_chart_of_a_sample_experiment_has_no_overlap_and_no_legend_over_data(name):
     report = params.load(ROOT / "parameters" / f"{name}.yaml", ExperimentReport)
     analysis = run_experiment_report(report, DropLog(), period="2026-10")
+    with matplotlib.rc_context():  # drawn in the reports' theme (its fonts are larger), as the pages show them
+        display.use_theme()
+        problems = {chart: layout_problems(figure) for chart, figure in _sample_charts(analysis, report).items()}
+    assert not any(problems.values()), problems
+
+
+def _sample_charts(analysis, report) -> dict[str, Figure]:
     charts = {"forest": plot_forest(analysis)}
     if analysis.cumulative is not None:
         charts["cumulative"] = plot_cumulative(analysis)
@@ -103,8 +110,7 @@ def test_every_chart_of_a_sample_experiment_has_no_overlap_and_no_legend_over_da
         charts["power"] = plot_power_curve(analysis.power)
     if not report.aggregates:
         charts["distribution"] = plot_distribution(analysis)
-    problems = {chart: layout_problems(figure) for chart, figure in charts.items()}
-    assert not any(problems.values()), problems
+    return charts
 
 
 def test_the_sample_fake_door_chart_has_no_overlap_and_no_legend_over_data():

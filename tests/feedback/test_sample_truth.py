@@ -57,6 +57,19 @@ def test_integrations_emerge_and_onboarding_fades_in_the_period(labelled):
     assert len(emerging) and set(emerging["product_theme"]) == {"Integrations"}
 
 
+def test_what_moved_shows_the_q_value_its_trend_was_judged_by(labelled):
+    analysis, _ = labelled
+    moved = analysis.moved()
+    table = analysis.trends_table()
+    assert len(moved) == (table["trend"] != "steady").sum() and "steady" not in set(moved["trend"])
+    product = moved[moved["level"] == "product theme"].set_index("label")
+    changes = analysis.product_trends.changes.set_index("label")
+    assert product.at["Integrations", "q_value"] == changes.at["Integrations", "q_growth"]  # emerging
+    assert product.at["Onboarding", "q_value"] == changes.at["Onboarding", "q_decline"]  # fading
+    judged = moved[moved["trend"].isin(["emerging", "fading"])]  # "new" is called on counts alone
+    assert len(judged) and (judged["q_value"] < analysis.settings.trends.alpha).all()
+
+
 def test_reporting_is_the_largest_mapped_theme(labelled):
     analysis, _ = labelled
     demand = analysis.demand
