@@ -56,7 +56,8 @@ def _bound(value: object) -> str:
 def _with_range(frame: pd.DataFrame) -> pd.DataFrame:
     """The change's interval as one column, ``+2.03% to +18.35%``, where its two bounds were
     (a column less keeps the effects table within an 800 px window); ``—`` when there is none."""
-    text = [f"{_bound(low)} to {_bound(high)}" if pd.notna(low) and pd.notna(high) else "—"
+    # "to" stays with the low end: a narrow column wraps it into two lines, "+2.03% to" / "+18.35%"
+    text = [f"{_bound(low)}\u00a0to {_bound(high)}" if pd.notna(low) and pd.notna(high) else "—"
             for low, high in zip(frame["rel_ci_low"], frame["rel_ci_high"], strict=True)]
     shown = frame.drop(columns=["rel_ci_low", "rel_ci_high"])
     shown.insert(frame.columns.get_loc("rel_ci_low"), "rel_range", text)
